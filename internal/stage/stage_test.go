@@ -1,0 +1,179 @@
+package stage
+
+import (
+	"encoding/json"
+	"strings"
+	"testing"
+)
+
+// validStage returns a complete, valid stage as a JSON object, with the
+// given settings replaced (a nil value deletes the setting).
+func validStage(t *testing.T, replace map[string]any) map[string]any {
+	t.Helper()
+	s := map[string]any{
+		"removalPolicy":             "retain",
+		"deletionProtection":        true,
+		"pointInTimeRecovery":       true,
+		"logRetentionDays":          30,
+		"eventRetentionDays":        90,
+		"apiThrottleRateLimit":      100,
+		"apiThrottleBurstLimit":     200,
+		"lambdaMemoryMiB":           256,
+		"lambdaTimeoutSeconds":      10,
+		"lambdaReservedConcurrency": 0,
+		"alarmEmails":               []any{"ops@example.com"},
+		"monthlyBudgetUsd":          100,
+		"costCenter":                "cc-42",
+		"owner":                     "fleet team",
+	}
+	for k, v := range replace {
+		if v == nil {
+			delete(s, k)
+		} else {
+			s[k] = v
+		}
+	}
+	return s
+}
+
+func TestSelectValid(t *testing.T) {
+	table := map[string]any{"dev": validStage(t, map[string]any{"removalPolicy": "destroy", "deletionProtection": false}), "prod": validStage(t, nil)}
+	tests := []struct {
+		name     any
+		wantName string
+	}{
+		{nil, "dev"},
+		{"", "dev"},
+		{"prod", "prod"},
+	}
+	for _, tt := range tests {
+		cfg, err := Select(table, tt.name)
+		if err != nil {
+			t.Fatalf("Select(%v): %v", tt.name, err)
+		}
+		if cfg.Name != tt.wantName {
+			t.Errorf("Select(%v).Name = %q, want %q", tt.name, cfg.Name, tt.wantName)
+		}
+	}
+	cfg, _ := Select(table, "prod")
+	if cfg.LogRetentionDays != 30 || cfg.ApiThrottleRateLimit != 100 || cfg.AlarmEmails[0] != "ops@example.com" || !cfg.DeletionProtection {
+		t.Errorf("decoded %+v, want the values of validStage", cfg)
+	}
+
+	// A table given as a JSON string, as `--context stages=...` passes it.
+	raw, _ := json.Marshal(table)
+	if cfg, err := Select(string(raw), "prod"); err != nil || cfg.Name != "prod" {
+		t.Errorf("Select(JSON string) = %+v, %v; want stage prod", cfg, err)
+	}
+}
+
+func TestSelectErrors(t *testing.T) {
+	good := validStage(t, nil)
+	tests := []struct {
+		desc   string
+		stages any
+		name   any
+		want   []string // substrings of the error
+	}{
+		{"unknown stage", map[string]any{"dev": good, "prod": good}, "qa", []string{`unknown stage "qa"`, "dev, prod"}},
+		{"stage not a string", map[string]any{"dev": good}, 3.0, []string{`"stage" must be a string`}},
+		{"no table", nil, "dev", []string{`"stages" is missing`}},
+		{"table not an object", "[1,2]", "dev", []string{`"stages" must be a JSON object`}},
+		{"empty table", map[string]any{}, "dev", []string{"declares no stage"}},
+		{"malformed table JSON", `{"dev": {`, "dev", []string{`"stages" must be a JSON object`}},
+		{"settings not an object", map[string]any{"dev": "fast"}, "dev", []string{`stage "dev": settings must be a JSON object`}},
+		{"invalid stage name", map[string]any{"Prod_1": good}, "Prod_1", []string{`stage name "Prod_1" is invalid`}},
+		{"missing setting", map[string]any{"dev": validStage(t, map[string]any{"owner": nil})}, "dev", []string{`missing setting "owner"`}},
+		{"unknown setting", map[string]any{"dev": validStage(t, map[string]any{"memory": 512})}, "dev", []string{`unknown setting "memory"`, "lambdaMemoryMiB"}},
+		{"string for number", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": "30"})}, "dev", []string{"logRetentionDays must be a whole number, got string"}},
+		{"fraction for integer", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": 256.5})}, "dev", []string{"lambdaMemoryMiB must be a whole number"}},
+		{"string for bool", map[string]any{"dev": validStage(t, map[string]any{"deletionProtection": "yes"})}, "dev", []string{"deletionProtection must be true or false, got string"}},
+		{"string for list", map[string]any{"dev": validStage(t, map[string]any{"alarmEmails": "ops@example.com"})}, "dev", []string{"alarmEmails must be a list, got string"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			_, err := Select(tt.stages, tt.name)
+			if err == nil {
+				t.Fatalf("Select succeeded, want an error containing %q", tt.want)
+			}
+			for _, w := range tt.want {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("error %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
+
+func TestValidate(t *testing.T) {
+	tests := []struct {
+		desc    string
+		replace map[string]any
+		want    string // substring of the error; "" for valid
+	}{
+		{"valid", nil, ""},
+		{"destroy without protection", map[string]any{"removalPolicy": "destroy", "deletionProtection": false}, ""},
+		{"no alarm emails", map[string]any{"alarmEmails": []any{}}, ""},
+		{"removal policy", map[string]any{"removalPolicy": "snapshot"}, `removalPolicy "snapshot" is invalid: allowed values are "retain", "destroy"`},
+		{"destroy with protection", map[string]any{"removalPolicy": "destroy"}, `deletionProtection must be false when removalPolicy is "destroy"`},
+		{"log retention", map[string]any{"logRetentionDays": 10}, "logRetentionDays 10 is invalid: allowed values are 1, 3, 5, 7, 14"},
+		{"event retention zero", map[string]any{"eventRetentionDays": 0}, "eventRetentionDays 0 is invalid: allowed range is 1 to 3650"},
+		{"rate zero", map[string]any{"apiThrottleRateLimit": 0}, "apiThrottleRateLimit 0 is invalid"},
+		{"rate too high", map[string]any{"apiThrottleRateLimit": 10001}, "apiThrottleRateLimit 10001 is invalid"},
+		{"burst", map[string]any{"apiThrottleBurstLimit": 5001}, "apiThrottleBurstLimit 5001 is invalid: allowed range is 1 to 5000"},
+		{"memory low", map[string]any{"lambdaMemoryMiB": 64}, "lambdaMemoryMiB 64 is invalid: allowed range is 128 to 10240"},
+		{"memory high", map[string]any{"lambdaMemoryMiB": 10241}, "lambdaMemoryMiB 10241 is invalid"},
+		{"timeout", map[string]any{"lambdaTimeoutSeconds": 30}, "lambdaTimeoutSeconds 30 is invalid: allowed range is 1 to 29"},
+		{"concurrency", map[string]any{"lambdaReservedConcurrency": -1}, "lambdaReservedConcurrency -1 is invalid: allowed range is 0 to 1000"},
+		{"bad email", map[string]any{"alarmEmails": []any{"ops"}}, `alarmEmails: "ops" is not a plain e-mail address`},
+		{"email with name", map[string]any{"alarmEmails": []any{"Ops <ops@example.com>"}}, "is not a plain e-mail address"},
+		{"duplicate email", map[string]any{"alarmEmails": []any{"a@example.com", "A@example.com"}}, `"A@example.com" is listed twice`},
+		{"budget", map[string]any{"monthlyBudgetUsd": 0}, "monthlyBudgetUsd 0 is invalid"},
+		{"empty cost center", map[string]any{"costCenter": " "}, "costCenter must not be empty"},
+		{"bad owner", map[string]any{"owner": "team;drop"}, `owner "team;drop" is not a valid tag value`},
+		{"long owner", map[string]any{"owner": strings.Repeat("a", 257)}, "is not a valid tag value"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			raw, err := json.Marshal(validStage(t, tt.replace))
+			if err != nil {
+				t.Fatal(err)
+			}
+			_, err = Decode("dev", raw)
+			switch {
+			case tt.want == "" && err != nil:
+				t.Fatalf("got error %v, want none", err)
+			case tt.want != "" && err == nil:
+				t.Fatalf("got no error, want one containing %q", tt.want)
+			case tt.want != "" && !strings.Contains(err.Error(), tt.want):
+				t.Fatalf("got error %q, want it to contain %q", err, tt.want)
+			}
+		})
+	}
+}
+
+func TestDecodeTrailingData(t *testing.T) {
+	raw, _ := json.Marshal(validStage(t, nil))
+	if _, err := Decode("dev", append(raw, []byte(` {}`)...)); err == nil {
+		t.Fatal("got no error for trailing data")
+	}
+}
+
+func TestAllSortsAndValidatesEveryStage(t *testing.T) {
+	table := map[string]any{"prod": validStage(t, nil), "dev": validStage(t, nil), "staging": validStage(t, nil)}
+	cfgs, err := All(table)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var names []string
+	for _, c := range cfgs {
+		names = append(names, c.Name)
+	}
+	if got := strings.Join(names, ","); got != "dev,prod,staging" {
+		t.Errorf("stages = %s, want dev,prod,staging", got)
+	}
+	table["staging"] = validStage(t, map[string]any{"lambdaMemoryMiB": 1})
+	if _, err := All(table); err == nil || !strings.Contains(err.Error(), `stage "staging"`) {
+		t.Errorf("All with a bad staging stage: got %v, want an error naming stage \"staging\"", err)
+	}
+}
