@@ -1,0 +1,152 @@
+package fleetapi_test
+
+import (
+	"fmt"
+	"os"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/constructs/fleetapi"
+)
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
+
+// build composes a FleetApi in a fresh stack, as another team's app would,
+// lets compose add the consumer's own resources, and returns the template;
+// a panic is returned as error.
+func build(props *fleetapi.FleetApiProps, compose func(stack awscdk.Stack, api *fleetapi.FleetApi)) (tmpl assertions.Template, err error) {
+	defer func() {
+		if r := recover(); r != nil {
+			err = fmt.Errorf("%v", r)
+		}
+	}()
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Consumer"), nil)
+	api := fleetapi.NewFleetApi(stack, "Fleet", props)
+	if compose != nil {
+		compose(stack, api)
+	}
+	return assertions.Template_FromStack(stack, nil), nil
+}
+
+func mustBuild(t *testing.T, props *fleetapi.FleetApiProps, compose func(awscdk.Stack, *fleetapi.FleetApi)) assertions.Template {
+	t.Helper()
+	tmpl, err := build(props, compose)
+	if err != nil {
+		t.Fatalf("NewFleetApi: %v", err)
+	}
+	return tmpl
+}
+
+// check runs a jsii assertion, which reports a mismatch by panicking.
+func check(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Errorf("%s: %v", what, r)
+		}
+	}()
+	f()
+}
+
+func TestDefaultsKeepData(t *testing.T) {
+	tmpl := mustBuild(t, nil, nil)
+	check(t, "two tables", func() { tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2)) })
+	check(t, "retain + protection + PITR + encryption + on-demand", func() {
+		tmpl.AllResources(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
+			"DeletionPolicy":      "Retain",
+			"UpdateReplacePolicy": "Retain",
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"DeletionProtectionEnabled":        true,
+				"BillingMode":                      "PAY_PER_REQUEST",
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": true},
+				"SSESpecification":                 map[string]any{"SSEEnabled": true},
+			}),
+		})
+	})
+}
+
+func TestDestroyDefaultsToUnprotected(t *testing.T) {
+	tmpl := mustBuild(t, &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, PointInTimeRecovery: jsii.Bool(false)}, nil)
+	check(t, "destroy, unprotected, no PITR", func() {
+		tmpl.AllResources(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
+			"DeletionPolicy": "Delete",
+			"Properties": assertions.Match_ObjectLike(&map[string]any{
+				"DeletionProtectionEnabled":        false,
+				"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": false},
+			}),
+		})
+	})
+}
+
+func TestKeySchemaAndTTL(t *testing.T) {
+	tmpl := mustBuild(t, nil, nil)
+	check(t, "vehicles table", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
+			"KeySchema":               []any{map[string]any{"AttributeName": fleetapi.VehicleIDAttribute, "KeyType": "HASH"}},
+			"TimeToLiveSpecification": assertions.Match_Absent(),
+		})
+	})
+	check(t, "events table", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
+			"KeySchema": []any{
+				map[string]any{"AttributeName": fleetapi.VehicleIDAttribute, "KeyType": "HASH"},
+				map[string]any{"AttributeName": fleetapi.EventIDAttribute, "KeyType": "RANGE"},
+			},
+			"TimeToLiveSpecification": map[string]any{"AttributeName": fleetapi.EventExpiryAttribute, "Enabled": true},
+		})
+	})
+}
+
+func TestTablesAreExposedForGrants(t *testing.T) {
+	// A consumer grants its own role read access through the exposed ITable.
+	tmpl := mustBuild(t, nil, func(stack awscdk.Stack, api *fleetapi.FleetApi) {
+		role := awsiam.NewRole(stack, jsii.String("ConsumerRole"), &awsiam.RoleProps{
+			AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+		})
+		api.EventsTable().GrantReadData(role)
+	})
+	check(t, "consumer policy", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), &map[string]any{
+			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
+				assertions.Match_ObjectLike(&map[string]any{
+					"Action":   assertions.Match_ArrayWith(&[]any{"dynamodb:Query", "dynamodb:GetItem"}),
+					"Resource": assertions.Match_ArrayWith(&[]any{map[string]any{"Fn::GetAtt": []any{"FleetVehicleEvents3AE12A76", "Arn"}}}),
+				}),
+			})},
+		})
+	})
+}
+
+func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
+	tests := []struct {
+		desc  string
+		props *fleetapi.FleetApiProps
+		want  []string
+	}{
+		{"snapshot policy", &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_SNAPSHOT}, []string{"removalPolicy SNAPSHOT is not supported", "DESTROY", "RETAIN"}},
+		{"unknown policy", &fleetapi.FleetApiProps{RemovalPolicy: "KEEP"}, []string{"removalPolicy KEEP"}},
+		{"destroy with protection", &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DeletionProtection: jsii.Bool(true)}, []string{"deletionProtection must be false with removalPolicy DESTROY"}},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			_, err := build(tt.props, nil)
+			if err == nil {
+				t.Fatalf("NewFleetApi(%+v) succeeded, want a panic", *tt.props)
+			}
+			for _, w := range append(tt.want, `fleetapi "Fleet"`) {
+				if !strings.Contains(err.Error(), w) {
+					t.Errorf("panic %q does not contain %q", err, w)
+				}
+			}
+		})
+	}
+}
