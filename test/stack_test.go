@@ -1,0 +1,110 @@
+package test
+
+import (
+	"encoding/json"
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+)
+
+func TestStackSettings(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		if got, want := *s.stack.StackName(), "FleetApi-"+stageName; got != want {
+			t.Errorf("stack name = %s, want %s", got, want)
+		}
+		if got := *s.stack.TerminationProtection(); got != cfg.DeletionProtection {
+			t.Errorf("termination protection = %v, want %v (deletionProtection)", got, cfg.DeletionProtection)
+		}
+	})
+}
+
+func TestTables(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		tables := s.resourcesOfType("AWS::DynamoDB::Table")
+		if len(tables) != 2 {
+			t.Fatalf("got %d tables, want 2", len(tables))
+		}
+		wantPolicy := map[string]string{"retain": "Retain", "destroy": "Delete"}[cfg.RemovalPolicy]
+		keysByTable := map[string]string{}
+		for id, r := range tables {
+			keysByTable[id] = keySchema(t, r.Properties)
+			if r.DeletionPolicy != wantPolicy || r.UpdateReplace != wantPolicy {
+				t.Errorf("%s: DeletionPolicy/UpdateReplacePolicy = %s/%s, want %s", id, r.DeletionPolicy, r.UpdateReplace, wantPolicy)
+			}
+			if _, named := r.Properties["TableName"]; named {
+				t.Errorf("%s: TableName is set; CloudFormation must generate it so that stacks never collide", id)
+			}
+		}
+		// The logical IDs are a contract: a changed one replaces the table.
+		want := map[string]string{
+			"FleetVehiclesED93DD14":      "vid:HASH",
+			"FleetVehicleEvents3AE12A76": "vid:HASH,eid:RANGE",
+		}
+		for id, keys := range want {
+			if keysByTable[id] != keys {
+				t.Errorf("table %s: key schema %q, want %q (tables: %v)", id, keysByTable[id], keys, keysByTable)
+			}
+		}
+
+		tmpl := assertions.Template_FromJSON(templateMap(t, s), nil)
+		common := map[string]any{
+			"BillingMode":                      "PAY_PER_REQUEST",
+			"SSESpecification":                 map[string]any{"SSEEnabled": true},
+			"DeletionProtectionEnabled":        cfg.DeletionProtection,
+			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": cfg.PointInTimeRecovery},
+		}
+		mustNotPanic(t, "every table", func() {
+			tmpl.AllResourcesProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(&common))
+		})
+		mustNotPanic(t, "events TTL", func() {
+			tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
+				"TimeToLiveSpecification": map[string]any{"AttributeName": "expiresAt", "Enabled": true},
+				"KeySchema": []any{
+					map[string]any{"AttributeName": "vid", "KeyType": "HASH"},
+					map[string]any{"AttributeName": "eid", "KeyType": "RANGE"},
+				},
+			})
+		})
+	})
+}
+
+func keySchema(t *testing.T, props map[string]any) string {
+	t.Helper()
+	var keys []struct{ AttributeName, KeyType string }
+	b, _ := json.Marshal(props["KeySchema"])
+	if err := json.Unmarshal(b, &keys); err != nil {
+		t.Fatalf("KeySchema %s: %v", b, err)
+	}
+	out := ""
+	for i, k := range keys {
+		if i > 0 {
+			out += ","
+		}
+		out += k.AttributeName + ":" + k.KeyType
+	}
+	return out
+}
+
+func templateMap(t *testing.T, s *synthesis) *map[string]any {
+	t.Helper()
+	var m map[string]any
+	if err := json.Unmarshal(s.template, &m); err != nil {
+		t.Fatal(err)
+	}
+	return &m
+}
+
+// mustNotPanic runs an assertion that reports failure the jsii way, as a
+// panic, and turns that panic into a test failure.
+func mustNotPanic(t *testing.T, what string, f func()) {
+	t.Helper()
+	defer func() {
+		if r := recover(); r != nil {
+			t.Fatalf("%s: %v", what, r)
+		}
+	}()
+	f()
+}

@@ -1,0 +1,85 @@
+package test
+
+import (
+	"testing"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+
+	"github.com/fleetapi/fleetapi/internal/fleetstack"
+)
+
+// TestCostAllocationTags walks every CloudFormation resource of every stage.
+// A resource the CDK can tag must carry each cost allocation tag with the
+// stage's value, as CloudFormation will see it in the template.
+func TestCostAllocationTags(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		want := map[string]string{
+			"Project":    fleetstack.Project,
+			"Stage":      stageName,
+			"CostCenter": cfg.CostCenter,
+			"Owner":      cfg.Owner,
+		}
+		if len(want) != len(fleetstack.CostTagKeys) {
+			t.Fatalf("test expects %d tags, fleetstack applies %v", len(want), fleetstack.CostTagKeys)
+		}
+		seen := map[string]bool{}
+		taggable := 0
+		for _, c := range *s.stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
+			if !*awscdk.CfnResource_IsCfnResource(c) {
+				continue
+			}
+			res := c.(awscdk.CfnResource)
+			id := *s.stack.GetLogicalId(res)
+			seen[id] = true
+			if !*awscdk.TagManager_IsTaggable(c) && !*awscdk.TagManager_IsTaggableV2(c) {
+				continue
+			}
+			taggable++
+			r, ok := s.resources[id]
+			if !ok {
+				t.Errorf("%s (%s) is in the construct tree but not in the template", id, *res.CfnResourceType())
+				continue
+			}
+			got := tagsOf(r.Properties)
+			for key, value := range want {
+				if got[key] != value {
+					t.Errorf("%s (%s): tag %s = %q, want %q", id, r.Type, key, got[key], value)
+				}
+			}
+		}
+		for id, r := range s.resources {
+			if !seen[id] && r.Type != "AWS::CDK::Metadata" {
+				t.Errorf("%s (%s) is in the template but was not found in the construct tree", id, r.Type)
+			}
+		}
+		if taggable == 0 {
+			t.Fatal("no taggable resource found: the walk is broken")
+		}
+		if tags := s.stack.Tags().TagValues(); (*tags)["Stage"] == nil || *(*tags)["Stage"] != stageName {
+			t.Errorf("stack tag Stage = %v, want %s", (*tags)["Stage"], stageName)
+		}
+	})
+}
+
+// tagsOf reads a resource's Tags property, either a list of {Key, Value}
+// (most resource types) or a map (a few, such as AWS::SSM::Parameter).
+func tagsOf(props map[string]any) map[string]string {
+	out := map[string]string{}
+	switch tags := props["Tags"].(type) {
+	case []any:
+		for _, item := range tags {
+			kv, _ := item.(map[string]any)
+			key, _ := kv["Key"].(string)
+			value, _ := kv["Value"].(string)
+			out[key] = value
+		}
+	case map[string]any:
+		for key, v := range tags {
+			value, _ := v.(string)
+			out[key] = value
+		}
+	}
+	return out
+}
