@@ -1,0 +1,63 @@
+# FleetApi: synthesize, test and diff the CDK app. Every tool comes from this
+# repository's own files: Go modules from go.mod, the CDK CLI and Node.js 22
+# (which runs jsii and the CLI) from package-lock.json.
+
+STAGE  ?= dev
+# The stages cdk.json declares.
+STAGES := $(shell node -p "Object.keys(require('./cdk.json').context.stages).join(' ')")
+
+# node_modules/.bin first: its Node.js 22 runs jsii and the CDK CLI.
+export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
+# The CLI must not try the network.
+export CDK_DISABLE_CLI_TELEMETRY := true
+export CDK_DISABLE_VERSION_CHECK := true
+
+CDK        := cdk --no-notices
+NPM_STAMP  := node_modules/.install-stamp
+GO_TEST    := go test -count=1
+
+.PHONY: help install synth synth-all test snapshots diff diff-all deploy vet clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
+
+install: $(NPM_STAMP) ## install the pinned npm tools and Go modules
+	go mod download
+
+$(NPM_STAMP): package.json package-lock.json
+	npm ci --no-audit --no-fund
+	@touch $@
+
+synth: $(NPM_STAMP) ## synthesize one stage to cdk.out/STAGE (STAGE=dev|staging|prod)
+	$(CDK) synth --context stage=$(STAGE) --output cdk.out/$(STAGE) --quiet
+	@echo "synthesized cdk.out/$(STAGE)/FleetApi-$(STAGE).template.json"
+
+synth-all: ## synthesize every stage
+	@for s in $(STAGES); do $(MAKE) --no-print-directory synth STAGE=$$s || exit 1; done
+
+test: $(NPM_STAMP) ## run every test (Go's cache cannot see bundled code: -count=1)
+	$(GO_TEST) ./...
+
+vet: ## go vet the module
+	go vet ./...
+
+snapshots: $(NPM_STAMP) ## rewrite the golden templates in test/testdata; review the diff before committing
+	$(GO_TEST) ./test -run TestSnapshots -update
+
+# The semantic diff of a stage's fresh synthesis against its committed
+# snapshot, offline. Asset hashes are masked on both sides. With CI=true a
+# difference fails.
+diff: synth ## print the template diff of STAGE against its snapshot
+	@rm -rf cdk.out/$(STAGE).masked
+	go run ./cmd/maskassembly cdk.out/$(STAGE) cdk.out/$(STAGE).masked
+	$(CDK) diff --app cdk.out/$(STAGE).masked --template test/testdata/FleetApi-$(STAGE).template.json \
+		$(if $(filter true,$(CI)),--fail) FleetApi-$(STAGE)
+
+diff-all: ## diff every stage against its snapshot
+	@for s in $(STAGES); do $(MAKE) --no-print-directory diff STAGE=$$s || exit 1; done
+
+deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
+	$(CDK) deploy --context stage=$(STAGE)
+
+clean: ## remove synthesized output
+	rm -rf cdk.out
