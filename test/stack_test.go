@@ -6,6 +6,8 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/cdktest"
 )
 
 func TestStackSettings(t *testing.T) {
@@ -56,10 +58,10 @@ func TestTables(t *testing.T) {
 			"DeletionProtectionEnabled":        cfg.DeletionProtection,
 			"PointInTimeRecoverySpecification": map[string]any{"PointInTimeRecoveryEnabled": cfg.PointInTimeRecovery},
 		}
-		mustNotPanic(t, "every table", func() {
+		cdktest.Check(t, "every table", func() {
 			tmpl.AllResourcesProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(&common))
 		})
-		mustNotPanic(t, "events TTL", func() {
+		cdktest.Check(t, "events TTL", func() {
 			tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 				"TimeToLiveSpecification": map[string]any{"AttributeName": "expiresAt", "Enabled": true},
 				"KeySchema": []any{
@@ -95,16 +97,4 @@ func templateMap(t *testing.T, s *synthesis) *map[string]any {
 		t.Fatal(err)
 	}
 	return &m
-}
-
-// mustNotPanic runs an assertion that reports failure the jsii way, as a
-// panic, and turns that panic into a test failure.
-func mustNotPanic(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Fatalf("%s: %v", what, r)
-		}
-	}()
-	f()
 }

@@ -12,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
+	"github.com/fleetapi/fleetapi/internal/cdktest"
 )
 
 func TestMain(m *testing.M) {
@@ -46,21 +47,10 @@ func mustBuild(t *testing.T, props *fleetapi.FleetApiProps, compose func(awscdk.
 	return tmpl
 }
 
-// check runs a jsii assertion, which reports a mismatch by panicking.
-func check(t *testing.T, what string, f func()) {
-	t.Helper()
-	defer func() {
-		if r := recover(); r != nil {
-			t.Errorf("%s: %v", what, r)
-		}
-	}()
-	f()
-}
-
 func TestDefaultsKeepData(t *testing.T) {
 	tmpl := mustBuild(t, nil, nil)
-	check(t, "two tables", func() { tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2)) })
-	check(t, "retain + protection + PITR + encryption + on-demand", func() {
+	cdktest.Check(t, "two tables", func() { tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2)) })
+	cdktest.Check(t, "retain + protection + PITR + encryption + on-demand", func() {
 		tmpl.AllResources(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 			"DeletionPolicy":      "Retain",
 			"UpdateReplacePolicy": "Retain",
@@ -76,7 +66,7 @@ func TestDefaultsKeepData(t *testing.T) {
 
 func TestDestroyDefaultsToUnprotected(t *testing.T) {
 	tmpl := mustBuild(t, &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, PointInTimeRecovery: jsii.Bool(false)}, nil)
-	check(t, "destroy, unprotected, no PITR", func() {
+	cdktest.Check(t, "destroy, unprotected, no PITR", func() {
 		tmpl.AllResources(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 			"DeletionPolicy": "Delete",
 			"Properties": assertions.Match_ObjectLike(&map[string]any{
@@ -89,13 +79,13 @@ func TestDestroyDefaultsToUnprotected(t *testing.T) {
 
 func TestKeySchemaAndTTL(t *testing.T) {
 	tmpl := mustBuild(t, nil, nil)
-	check(t, "vehicles table", func() {
+	cdktest.Check(t, "vehicles table", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 			"KeySchema":               []any{map[string]any{"AttributeName": fleetapi.VehicleIDAttribute, "KeyType": "HASH"}},
 			"TimeToLiveSpecification": assertions.Match_Absent(),
 		})
 	})
-	check(t, "events table", func() {
+	cdktest.Check(t, "events table", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 			"KeySchema": []any{
 				map[string]any{"AttributeName": fleetapi.VehicleIDAttribute, "KeyType": "HASH"},
@@ -114,7 +104,7 @@ func TestTablesAreExposedForGrants(t *testing.T) {
 		})
 		api.EventsTable().GrantReadData(role)
 	})
-	check(t, "consumer policy", func() {
+	cdktest.Check(t, "consumer policy", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), &map[string]any{
 			"PolicyDocument": map[string]any{"Statement": assertions.Match_ArrayWith(&[]any{
 				assertions.Match_ObjectLike(&map[string]any{
