@@ -1,0 +1,132 @@
+// Package dynamostore keeps vehicles and events in the two DynamoDB tables.
+package dynamostore
+
+import (
+	"context"
+	"errors"
+	"fmt"
+
+	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	"github.com/aws/smithy-go"
+
+	"github.com/fleetapi/fleetapi/internal/cursor"
+	"github.com/fleetapi/fleetapi/internal/fleet"
+	"github.com/fleetapi/fleetapi/internal/samplecodec"
+)
+
+// API is the part of *dynamodb.Client the store uses.
+type API interface {
+	GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error)
+	PutItem(ctx context.Context, in *dynamodb.PutItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error)
+	UpdateItem(ctx context.Context, in *dynamodb.UpdateItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.UpdateItemOutput, error)
+	Query(ctx context.Context, in *dynamodb.QueryInput, opts ...func(*dynamodb.Options)) (*dynamodb.QueryOutput, error)
+	Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...func(*dynamodb.Options)) (*dynamodb.ScanOutput, error)
+}
+
+var _ API = (*dynamodb.Client)(nil)
+
+// Tables names the two tables.
+type Tables struct {
+	Vehicles string
+	Events   string
+}
+
+// Store reads and writes vehicles and events. It is safe for concurrent use.
+type Store struct {
+	db      API
+	tables  Tables
+	cursors *cursor.Codec
+	codec   *samplecodec.Codec
+}
+
+// New returns a Store on db; cursorKey signs pagination cursors.
+func New(db API, tables Tables, cursorKey []byte) (*Store, error) {
+	if tables.Vehicles == "" || tables.Events == "" {
+		return nil, errors.New("dynamostore: both table names are required")
+	}
+	cursors, err := cursor.New(cursorKey)
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: %w", err)
+	}
+	return &Store{db: db, tables: tables, cursors: cursors, codec: samplecodec.New()}, nil
+}
+
+// classify maps DynamoDB's errors to the domain's: throttling and service
+// faults become fleet.ErrUnavailable so that clients are told to retry.
+func classify(op string, err error) error {
+	var apiErr smithy.APIError
+	if errors.As(err, &apiErr) {
+		switch apiErr.ErrorCode() {
+		case "ProvisionedThroughputExceededException", "ThrottlingException", "RequestLimitExceeded",
+			"InternalServerError", "ServiceUnavailable", "LimitExceededException":
+			return fmt.Errorf("%s: %w: %w", op, fleet.ErrUnavailable, err)
+		}
+	}
+	var maxAttempts *retry.MaxAttemptsError
+	if errors.As(err, &maxAttempts) || errors.Is(err, context.DeadlineExceeded) {
+		return fmt.Errorf("%s: %w: %w", op, fleet.ErrUnavailable, err)
+	}
+	return fmt.Errorf("%s: %w", op, err)
+}
+
+func isConditionFailed(err error) bool {
+	var ccf *types.ConditionalCheckFailedException
+	return errors.As(err, &ccf)
+}
+
+// keyS returns a key of string attributes.
+func keyS(kv ...string) map[string]types.AttributeValue {
+	key := make(map[string]types.AttributeValue, len(kv)/2)
+	for i := 0; i+1 < len(kv); i += 2 {
+		key[kv[i]] = &types.AttributeValueMemberS{Value: kv[i+1]}
+	}
+	return key
+}
+
+// stringKey turns a LastEvaluatedKey into cursor content.
+func stringKey(key map[string]types.AttributeValue) (map[string]string, error) {
+	out := make(map[string]string, len(key))
+	for k, v := range key {
+		s, ok := v.(*types.AttributeValueMemberS)
+		if !ok {
+			return nil, fmt.Errorf("key attribute %s is not a string", k)
+		}
+		out[k] = s.Value
+	}
+	return out, nil
+}
+
+// startKey decodes a cursor back into an ExclusiveStartKey, requiring exactly
+// the key attributes named.
+func (s *Store) startKey(query, cur string, attrs ...string) (map[string]types.AttributeValue, error) {
+	if cur == "" {
+		return nil, nil
+	}
+	key, err := s.cursors.Decode(query, cur)
+	if err != nil || len(key) != len(attrs) {
+		return nil, &fleet.ValidationError{Field: "cursor", Message: "is not a cursor of this listing"}
+	}
+	out := make(map[string]types.AttributeValue, len(attrs))
+	for _, a := range attrs {
+		v, ok := key[a]
+		if !ok {
+			return nil, &fleet.ValidationError{Field: "cursor", Message: "is not a cursor of this listing"}
+		}
+		out[a] = &types.AttributeValueMemberS{Value: v}
+	}
+	return out, nil
+}
+
+func (s *Store) nextCursor(query string, last map[string]types.AttributeValue) (string, error) {
+	if len(last) == 0 {
+		return "", nil
+	}
+	key, err := stringKey(last)
+	if err != nil {
+		return "", err
+	}
+	return s.cursors.Encode(query, key), nil
+}
+

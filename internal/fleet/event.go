@@ -1,0 +1,242 @@
+package fleet
+
+import (
+	"crypto/sha256"
+	"encoding/binary"
+	"encoding/hex"
+	"fmt"
+	"math"
+	"regexp"
+	"slices"
+	"strconv"
+	"time"
+)
+
+// Limits of an upload. The talk's vehicles send 10 samples of about 520
+// bytes per call; these bounds leave room for batching after a dead zone
+// while keeping a stored event far below DynamoDB's 400 KB item limit.
+const (
+	MaxSamplesPerEvent  = 100
+	MaxSignalsPerSample = 64
+	MaxSignalNameLen    = 128
+	// Clocks of vehicles drift; a sample further in the future is refused.
+	MaxClockSkew = 5 * time.Minute
+	// MaxIdempotencyKeyLen bounds the Idempotency-Key header.
+	MaxIdempotencyKeyLen = 128
+)
+
+// Signals named after the COVESA Vehicle Signal Specification, with the range
+// a value must fall in. Unknown signals are accepted if their name is well formed.
+const (
+	SignalSpeed          = "Vehicle.Speed"                                            // km/h
+	SignalTraveled       = "Vehicle.TraveledDistance"                                 // km
+	SignalLatitude       = "Vehicle.CurrentLocation.Latitude"                         // degrees
+	SignalLongitude      = "Vehicle.CurrentLocation.Longitude"                        // degrees
+	SignalStateOfCharge  = "Vehicle.Powertrain.TractionBattery.StateOfCharge.Current" // percent
+	SignalAltitude       = "Vehicle.CurrentLocation.Altitude"                         // m
+	SignalHeading        = "Vehicle.CurrentLocation.Heading"                          // degrees
+	SignalAirTemperature = "Vehicle.Exterior.AirTemperature"                          // celsius
+	SignalBatteryVoltage = "Vehicle.Powertrain.TractionBattery.CurrentVoltage"        // V
+	SignalBatteryCurrent = "Vehicle.Powertrain.TractionBattery.CurrentCurrent"        // A
+	SignalAccelLongitude = "Vehicle.Acceleration.Longitudinal"                        // m/s^2
+	SignalRemainingRange = "Vehicle.Powertrain.Range"                                 // m
+)
+
+// SignalSpec is a known signal and the range of its values.
+type SignalSpec struct {
+	Name     string
+	Min, Max float64
+}
+
+// KnownSignals lists the signals the API knows. Stored events refer to a
+// known signal by its index in this list: append only, never reorder.
+func KnownSignals() []SignalSpec {
+	return []SignalSpec{
+		{SignalSpeed, -250, 500},
+		{SignalTraveled, 0, 10_000_000},
+		{SignalLatitude, -90, 90},
+		{SignalLongitude, -180, 180},
+		{SignalStateOfCharge, 0, 100},
+		{SignalAltitude, -500, 9_000},
+		{SignalHeading, 0, 360},
+		{SignalAirTemperature, -100, 100},
+		{SignalBatteryVoltage, 0, 2_000},
+		{SignalBatteryCurrent, -2_000, 2_000},
+		{SignalAccelLongitude, -100, 100},
+		{SignalRemainingRange, 0, 5_000_000},
+	}
+}
+
+var (
+	signalNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*){0,15}$`)
+	// eid: the event's start in epoch milliseconds, 13 digits, then 16 hex digits.
+	eidPattern            = regexp.MustCompile(`^[0-9]{13}-[0-9a-f]{16}$`)
+	idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
+)
+
+// Sample is one reading of a vehicle's signals.
+type Sample struct {
+	Timestamp time.Time          `json:"timestamp"`
+	Signals   map[string]float64 `json:"signals"`
+}
+
+// Upload is the body of a create-event request: one batch of samples.
+type Upload struct {
+	Samples []Sample `json:"samples"`
+}
+
+// Event is one stored upload.
+type Event struct {
+	VID string `json:"vid"`
+	EID string `json:"eid"`
+	// Start and End are the first and last sample's timestamps.
+	Start time.Time `json:"start"`
+	End   time.Time `json:"end"`
+	// ReceivedAt is when the API first stored the event.
+	ReceivedAt time.Time `json:"receivedAt"`
+	// ExpiresAt is when the event expires (End plus the stage's retention).
+	ExpiresAt time.Time `json:"expiresAt"`
+	Samples   []Sample  `json:"samples"`
+	// ContentHash identifies the samples; a retry must carry the same ones.
+	ContentHash []byte `json:"-"`
+}
+
+// ValidateEID checks an event ID from a path.
+func ValidateEID(field, eid string) error {
+	if !eidPattern.MatchString(eid) {
+		return invalid(field, "must be 13 digits of epoch milliseconds, '-', and 16 lower-case hex digits, got %q", truncate(eid))
+	}
+	return nil
+}
+
+// ValidateIdempotencyKey checks an Idempotency-Key header; "" means none.
+func ValidateIdempotencyKey(key string) error {
+	if key != "" && !idempotencyKeyPattern.MatchString(key) {
+		return invalid("Idempotency-Key", "must be 1 to %d printable ASCII characters without spaces", MaxIdempotencyKeyLen)
+	}
+	return nil
+}
+
+// NewEvent validates an upload for vehicle vid and returns the event to store:
+// samples sorted by time, timestamps at millisecond precision, an eid that
+// sorts by time and is the same for every retry of the same upload (same
+// idempotency key, or same samples when no key is given).
+func NewEvent(vid string, up Upload, idempotencyKey string, now time.Time, retention time.Duration) (Event, error) {
+	if err := ValidateVID("vid", vid); err != nil {
+		return Event{}, err
+	}
+	if err := ValidateIdempotencyKey(idempotencyKey); err != nil {
+		return Event{}, err
+	}
+	samples, err := normalizeSamples(up.Samples, now, retention)
+	if err != nil {
+		return Event{}, err
+	}
+	content := hashSamples(samples)
+	idSource := content
+	if idempotencyKey != "" {
+		sum := sha256.Sum256([]byte("key\x00" + vid + "\x00" + idempotencyKey))
+		idSource = sum[:]
+	}
+	start, end := samples[0].Timestamp, samples[len(samples)-1].Timestamp
+	return Event{
+		VID:         vid,
+		EID:         fmt.Sprintf("%013d-%s", start.UnixMilli(), hex.EncodeToString(idSource[:8])),
+		Start:       start,
+		End:         end,
+		ReceivedAt:  now.UTC().Truncate(time.Millisecond),
+		ExpiresAt:   end.Add(retention).Truncate(time.Second),
+		Samples:     samples,
+		ContentHash: content,
+	}, nil
+}
+
+func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sample, error) {
+	if len(in) == 0 {
+		return nil, invalid("samples", "must hold at least one sample")
+	}
+	if len(in) > MaxSamplesPerEvent {
+		return nil, invalid("samples", "must hold at most %d samples, got %d", MaxSamplesPerEvent, len(in))
+	}
+	latest := now.Add(MaxClockSkew)
+	oldest := now.Add(-retention)
+	ranges := knownRanges()
+	out := make([]Sample, len(in))
+	for i, s := range in {
+		field := "samples[" + strconv.Itoa(i) + "]"
+		if s.Timestamp.IsZero() {
+			return nil, invalid(field+".timestamp", "is required")
+		}
+		ts := s.Timestamp.UTC().Truncate(time.Millisecond)
+		if ts.After(latest) {
+			return nil, invalid(field+".timestamp", "%s is more than %s in the future", ts.Format(time.RFC3339Nano), MaxClockSkew)
+		}
+		if ts.Before(oldest) {
+			return nil, invalid(field+".timestamp", "%s is older than the retention of %d days", ts.Format(time.RFC3339Nano), int(retention.Hours()/24))
+		}
+		if len(s.Signals) == 0 {
+			return nil, invalid(field+".signals", "must hold at least one signal")
+		}
+		if len(s.Signals) > MaxSignalsPerSample {
+			return nil, invalid(field+".signals", "must hold at most %d signals, got %d", MaxSignalsPerSample, len(s.Signals))
+		}
+		for name, v := range s.Signals {
+			if len(name) > MaxSignalNameLen || !signalNamePattern.MatchString(name) {
+				return nil, invalid(field+".signals", "name %q must be dot-separated words of letters, digits and '_', at most %d characters, such as %s", truncate(name), MaxSignalNameLen, SignalSpeed)
+			}
+			if math.IsNaN(v) || math.IsInf(v, 0) {
+				return nil, invalid(field+".signals."+name, "must be a finite number")
+			}
+			if r, ok := ranges[name]; ok && (v < r.Min || v > r.Max) {
+				return nil, invalid(field+".signals."+name, "%v is out of range [%v, %v]", v, r.Min, r.Max)
+			}
+		}
+		out[i] = Sample{Timestamp: ts, Signals: s.Signals}
+	}
+	slices.SortStableFunc(out, func(a, b Sample) int { return a.Timestamp.Compare(b.Timestamp) })
+	for i := 1; i < len(out); i++ {
+		if out[i].Timestamp.Equal(out[i-1].Timestamp) {
+			return nil, invalid("samples", "two samples have the timestamp %s", out[i].Timestamp.Format(time.RFC3339Nano))
+		}
+	}
+	return out, nil
+}
+
+func knownRanges() map[string]SignalSpec {
+	specs := KnownSignals()
+	m := make(map[string]SignalSpec, len(specs))
+	for _, s := range specs {
+		m[s.Name] = s
+	}
+	return m
+}
+
+// hashSamples is a SHA-256 over the samples in a canonical order.
+func hashSamples(samples []Sample) []byte {
+	h := sha256.New()
+	var buf [8]byte
+	for _, s := range samples {
+		binary.BigEndian.PutUint64(buf[:], uint64(s.Timestamp.UnixMilli()))
+		h.Write(buf[:])
+		names := make([]string, 0, len(s.Signals))
+		for name := range s.Signals {
+			names = append(names, name)
+		}
+		slices.Sort(names)
+		for _, name := range names {
+			h.Write([]byte(name))
+			h.Write([]byte{0})
+			binary.BigEndian.PutUint64(buf[:], math.Float64bits(s.Signals[name]))
+			h.Write(buf[:])
+		}
+		h.Write([]byte{1})
+	}
+	return h.Sum(nil)
+}
+
+// EventIDRange returns the eid bounds, inclusive, of events that start
+// between from and to, both inclusive.
+func EventIDRange(from, to time.Time) (lo, hi string) {
+	// '.' sorts after '-', so every eid of the millisecond to is below hi.
+	return fmt.Sprintf("%013d", max(from.UnixMilli(), 0)), fmt.Sprintf("%013d.", max(to.UnixMilli(), 0))
+}
