@@ -129,4 +129,3 @@ func (s *Store) nextCursor(query string, last map[string]types.AttributeValue) (
 	}
 	return s.cursors.Encode(query, key), nil
 }
-
