@@ -25,36 +25,11 @@ const (
 	hashBytes      = 16
 )
 
-// PutResult reports a stored event.
-type PutResult struct {
-	Event fleet.Event
-	// Created is false when the event was stored before (an idempotent retry).
-	Created bool
-	// WriteUnits is what DynamoDB charged for the write.
-	WriteUnits float64
-}
-
-// EventQuery selects a vehicle's events.
-type EventQuery struct {
-	VID string
-	// From and To bound the events' start time, inclusive.
-	From, To    time.Time
-	Limit       int
-	NewestFirst bool
-	Cursor      string
-}
-
-// EventPage is one page of an event listing.
-type EventPage struct {
-	Events     []fleet.Event
-	NextCursor string
-}
-
 // PutEvent stores e unless an event with its eid exists. A retry of the same
 // upload finds the stored event and returns it with Created false; the same
 // eid with other samples (an idempotency key reused for another upload) is
 // fleet.ErrConflict. The vehicle must exist: fleet.ErrNotFound otherwise.
-func (s *Store) PutEvent(ctx context.Context, e fleet.Event) (PutResult, error) {
+func (s *Store) PutEvent(ctx context.Context, e fleet.Event) (fleet.PutResult, error) {
 	// Vehicles are never deleted, so this check cannot race with a delete.
 	exists, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
 		TableName:            aws.String(s.tables.Vehicles),
@@ -62,15 +37,15 @@ func (s *Store) PutEvent(ctx context.Context, e fleet.Event) (PutResult, error) 
 		ProjectionExpression: aws.String(schema.VehicleID),
 	})
 	if err != nil {
-		return PutResult{}, classify(fmt.Sprintf("check vehicle %q", e.VID), err)
+		return fleet.PutResult{}, classify(fmt.Sprintf("check vehicle %q", e.VID), err)
 	}
 	if exists.Item == nil {
-		return PutResult{}, fmt.Errorf("vehicle %q: %w", e.VID, fleet.ErrNotFound)
+		return fleet.PutResult{}, fmt.Errorf("vehicle %q: %w", e.VID, fleet.ErrNotFound)
 	}
 
 	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(schema.EventID))).Build()
 	if err != nil {
-		return PutResult{}, fmt.Errorf("build condition: %w", err)
+		return fleet.PutResult{}, fmt.Errorf("build condition: %w", err)
 	}
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.tables.Events),
@@ -82,17 +57,17 @@ func (s *Store) PutEvent(ctx context.Context, e fleet.Event) (PutResult, error) 
 	if isConditionFailed(err) {
 		stored, getErr := s.GetEvent(ctx, e.VID, e.EID)
 		if getErr != nil {
-			return PutResult{}, getErr
+			return fleet.PutResult{}, getErr
 		}
 		if !bytes.Equal(stored.ContentHash, e.ContentHash[:hashBytes]) {
-			return PutResult{}, fmt.Errorf("event %s of vehicle %q was stored with other samples: %w", e.EID, e.VID, fleet.ErrConflict)
+			return fleet.PutResult{}, fmt.Errorf("event %s of vehicle %q was stored with other samples: %w", e.EID, e.VID, fleet.ErrConflict)
 		}
-		return PutResult{Event: stored}, nil
+		return fleet.PutResult{Event: stored}, nil
 	}
 	if err != nil {
-		return PutResult{}, classify(fmt.Sprintf("put event %s of vehicle %q", e.EID, e.VID), err)
+		return fleet.PutResult{}, classify(fmt.Sprintf("put event %s of vehicle %q", e.EID, e.VID), err)
 	}
-	res := PutResult{Event: e, Created: true}
+	res := fleet.PutResult{Event: e, Created: true}
 	if out.ConsumedCapacity != nil && out.ConsumedCapacity.CapacityUnits != nil {
 		res.WriteUnits = *out.ConsumedCapacity.CapacityUnits
 	}
@@ -165,19 +140,19 @@ func (s *Store) GetEvent(ctx context.Context, vid, eid string) (fleet.Event, err
 }
 
 // ListEvents returns one page of a vehicle's events in a time range, with one Query.
-func (s *Store) ListEvents(ctx context.Context, q EventQuery) (EventPage, error) {
+func (s *Store) ListEvents(ctx context.Context, q fleet.EventQuery) (fleet.EventPage, error) {
 	lo, hi := fleet.EventIDRange(q.From, q.To)
 	// The cursor is bound to the whole query, so it cannot continue another.
 	query := fmt.Sprintf("events|%s|%s|%s|%t", q.VID, lo, hi, q.NewestFirst)
 	start, err := s.startKey(query, q.Cursor, schema.VehicleID, schema.EventID)
 	if err != nil {
-		return EventPage{}, err
+		return fleet.EventPage{}, err
 	}
 	keyCond := expression.Key(schema.VehicleID).Equal(expression.Value(q.VID)).
 		And(expression.Key(schema.EventID).Between(expression.Value(lo), expression.Value(hi)))
 	expr, err := expression.NewBuilder().WithKeyCondition(keyCond).Build()
 	if err != nil {
-		return EventPage{}, fmt.Errorf("build key condition: %w", err)
+		return fleet.EventPage{}, fmt.Errorf("build key condition: %w", err)
 	}
 	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
 		TableName:                 aws.String(s.tables.Events),
@@ -189,18 +164,18 @@ func (s *Store) ListEvents(ctx context.Context, q EventQuery) (EventPage, error)
 		ExclusiveStartKey:         start,
 	})
 	if err != nil {
-		return EventPage{}, classify(fmt.Sprintf("list events of vehicle %q", q.VID), err)
+		return fleet.EventPage{}, classify(fmt.Sprintf("list events of vehicle %q", q.VID), err)
 	}
-	page := EventPage{Events: make([]fleet.Event, 0, len(out.Items))}
+	page := fleet.EventPage{Events: make([]fleet.Event, 0, len(out.Items))}
 	for _, item := range out.Items {
 		e, err := s.eventFromItem(item)
 		if err != nil {
-			return EventPage{}, err
+			return fleet.EventPage{}, err
 		}
 		page.Events = append(page.Events, e)
 	}
 	if page.NextCursor, err = s.nextCursor(query, out.LastEvaluatedKey); err != nil {
-		return EventPage{}, fmt.Errorf("list events: %w", err)
+		return fleet.EventPage{}, fmt.Errorf("list events: %w", err)
 	}
 	return page, nil
 }

@@ -41,16 +41,24 @@ type Store struct {
 	codec   *samplecodec.Codec
 }
 
-// New returns a Store on db; cursorKey signs pagination cursors.
+// errNoCursorKey is returned by listings of a Store made without a cursor key.
+var errNoCursorKey = errors.New("dynamostore: listings need a cursor key")
+
+// New returns a Store on db; cursorKey signs pagination cursors. A function
+// that lists nothing passes nil and needs no access to the key.
 func New(db API, tables Tables, cursorKey []byte) (*Store, error) {
 	if tables.Vehicles == "" || tables.Events == "" {
 		return nil, errors.New("dynamostore: both table names are required")
 	}
-	cursors, err := cursor.New(cursorKey)
-	if err != nil {
-		return nil, fmt.Errorf("dynamostore: %w", err)
+	s := &Store{db: db, tables: tables, codec: samplecodec.New()}
+	if cursorKey != nil {
+		cursors, err := cursor.New(cursorKey)
+		if err != nil {
+			return nil, fmt.Errorf("dynamostore: %w", err)
+		}
+		s.cursors = cursors
 	}
-	return &Store{db: db, tables: tables, cursors: cursors, codec: samplecodec.New()}, nil
+	return s, nil
 }
 
 // classify maps DynamoDB's errors to the domain's: throttling and service
@@ -101,6 +109,9 @@ func stringKey(key map[string]types.AttributeValue) (map[string]string, error) {
 // startKey decodes a cursor back into an ExclusiveStartKey, requiring exactly
 // the key attributes named.
 func (s *Store) startKey(query, cur string, attrs ...string) (map[string]types.AttributeValue, error) {
+	if s.cursors == nil {
+		return nil, errNoCursorKey
+	}
 	if cur == "" {
 		return nil, nil
 	}

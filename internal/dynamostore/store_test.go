@@ -167,7 +167,7 @@ func TestPutEventIsIdempotent(t *testing.T) {
 	if retry.Created || retry.Event.EID != e.EID {
 		t.Errorf("retry: Created=%v eid=%s, want false and %s", retry.Created, retry.Event.EID, e.EID)
 	}
-	page, err := s.ListEvents(ctx, EventQuery{VID: "car-1", From: now.Add(-24 * time.Hour), To: now, Limit: 10})
+	page, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: now.Add(-24 * time.Hour), To: now, Limit: 10})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -260,7 +260,7 @@ func TestListEventsRangeOrderAndCursor(t *testing.T) {
 		var got []string
 		cur := ""
 		for {
-			page, err := s.ListEvents(ctx, EventQuery{VID: "car-1", From: from, To: to, Limit: 2, NewestFirst: newest, Cursor: cur})
+			page, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: from, To: to, Limit: 2, NewestFirst: newest, Cursor: cur})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -279,11 +279,11 @@ func TestListEventsRangeOrderAndCursor(t *testing.T) {
 		t.Errorf("newest first: got %s, want %s", got, want)
 	}
 
-	page, err := s.ListEvents(ctx, EventQuery{VID: "car-1", From: from, To: to, Limit: 1})
+	page, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: from, To: to, Limit: 1})
 	if err != nil || page.NextCursor == "" {
 		t.Fatalf("first page: %v, cursor %q", err, page.NextCursor)
 	}
-	for name, q := range map[string]EventQuery{
+	for name, q := range map[string]fleet.EventQuery{
 		"other vehicle": {VID: "car-2", From: from, To: to, Limit: 1, Cursor: page.NextCursor},
 		"other range":   {VID: "car-1", From: from, To: now, Limit: 1, Cursor: page.NextCursor},
 		"other order":   {VID: "car-1", From: from, To: to, Limit: 1, NewestFirst: true, Cursor: page.NextCursor},

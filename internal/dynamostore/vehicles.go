@@ -14,13 +14,6 @@ import (
 	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
-// VehiclePage is one page of a vehicle listing.
-type VehiclePage struct {
-	Vehicles []fleet.Vehicle
-	// NextCursor continues the listing; "" on the last page.
-	NextCursor string
-}
-
 const vehiclesQuery = "vehicles"
 
 // CreateVehicle stores a new vehicle at version 1; fleet.ErrConflict if the vid exists.
@@ -131,10 +124,10 @@ func (s *Store) UpdateVehicle(ctx context.Context, vid string, f fleet.VehicleFi
 
 // ListVehicles returns up to limit vehicles after cursor ("" for the first page).
 // Each call reads at most limit items: a bounded Scan, continued by cursor.
-func (s *Store) ListVehicles(ctx context.Context, limit int, cur string) (VehiclePage, error) {
+func (s *Store) ListVehicles(ctx context.Context, limit int, cur string) (fleet.VehiclePage, error) {
 	start, err := s.startKey(vehiclesQuery, cur, schema.VehicleID)
 	if err != nil {
-		return VehiclePage{}, err
+		return fleet.VehiclePage{}, err
 	}
 	out, err := s.db.Scan(ctx, &dynamodb.ScanInput{
 		TableName:         aws.String(s.tables.Vehicles),
@@ -142,14 +135,14 @@ func (s *Store) ListVehicles(ctx context.Context, limit int, cur string) (Vehicl
 		ExclusiveStartKey: start,
 	})
 	if err != nil {
-		return VehiclePage{}, classify("list vehicles", err)
+		return fleet.VehiclePage{}, classify("list vehicles", err)
 	}
-	page := VehiclePage{Vehicles: make([]fleet.Vehicle, 0, len(out.Items))}
+	page := fleet.VehiclePage{Vehicles: make([]fleet.Vehicle, 0, len(out.Items))}
 	if err := attributevalue.UnmarshalListOfMaps(out.Items, &page.Vehicles); err != nil {
-		return VehiclePage{}, fmt.Errorf("unmarshal vehicles: %w", err)
+		return fleet.VehiclePage{}, fmt.Errorf("unmarshal vehicles: %w", err)
 	}
 	if page.NextCursor, err = s.nextCursor(vehiclesQuery, out.LastEvaluatedKey); err != nil {
-		return VehiclePage{}, fmt.Errorf("list vehicles: %w", err)
+		return fleet.VehiclePage{}, fmt.Errorf("list vehicles: %w", err)
 	}
 	return page, nil
 }

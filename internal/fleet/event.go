@@ -160,7 +160,6 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 	}
 	latest := now.Add(MaxClockSkew)
 	oldest := now.Add(-retention)
-	ranges := knownRanges()
 	out := make([]Sample, len(in))
 	for i, s := range in {
 		field := "samples[" + strconv.Itoa(i) + "]"
@@ -187,7 +186,7 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 			if math.IsNaN(v) || math.IsInf(v, 0) {
 				return nil, invalid(field+".signals."+name, "must be a finite number")
 			}
-			if r, ok := ranges[name]; ok && (v < r.Min || v > r.Max) {
+			if r, ok := knownSignalRanges[name]; ok && (v < r.Min || v > r.Max) {
 				return nil, invalid(field+".signals."+name, "%v is out of range [%v, %v]", v, r.Min, r.Max)
 			}
 		}
@@ -201,6 +200,9 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 	}
 	return out, nil
 }
+
+// knownSignalRanges is read-only after package initialization.
+var knownSignalRanges = knownRanges()
 
 func knownRanges() map[string]SignalSpec {
 	specs := KnownSignals()

@@ -1,0 +1,35 @@
+package fleet
+
+import "time"
+
+// VehiclePage is one page of a vehicle listing.
+type VehiclePage struct {
+	Vehicles []Vehicle
+	// NextCursor continues the listing; "" on the last page.
+	NextCursor string
+}
+
+// PutResult reports a stored event.
+type PutResult struct {
+	Event Event
+	// Created is false when the event was stored before (an idempotent retry).
+	Created bool
+	// WriteUnits is what DynamoDB charged for the write.
+	WriteUnits float64
+}
+
+// EventQuery selects a vehicle's events.
+type EventQuery struct {
+	VID string
+	// From and To bound the events' start time, inclusive.
+	From, To    time.Time
+	Limit       int
+	NewestFirst bool
+	Cursor      string
+}
+
+// EventPage is one page of an event listing.
+type EventPage struct {
+	Events     []Event
+	NextCursor string
+}

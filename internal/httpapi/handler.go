@@ -1,0 +1,272 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetapi/fleetapi/internal/fleet"
+)
+
+// MaxBodyBytes bounds a request body; a larger one is refused with 413
+// before it is decoded. 100 samples of the talk's size take about 50 KB.
+const MaxBodyBytes = 128 << 10
+
+// Limits of list operations.
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+)
+
+// VehicleStore keeps vehicles.
+type VehicleStore interface {
+	CreateVehicle(ctx context.Context, v fleet.NewVehicle, now time.Time) (fleet.Vehicle, error)
+	GetVehicle(ctx context.Context, vid string) (fleet.Vehicle, error)
+	UpdateVehicle(ctx context.Context, vid string, f fleet.VehicleFields, ifVersion int64, now time.Time) (fleet.Vehicle, error)
+	ListVehicles(ctx context.Context, limit int, cursor string) (fleet.VehiclePage, error)
+}
+
+// EventStore keeps events.
+type EventStore interface {
+	PutEvent(ctx context.Context, e fleet.Event) (fleet.PutResult, error)
+	GetEvent(ctx context.Context, vid, eid string) (fleet.Event, error)
+	ListEvents(ctx context.Context, q fleet.EventQuery) (fleet.EventPage, error)
+}
+
+// Config wires a Handler.
+type Config struct {
+	// Function names the function whose operations the handler serves.
+	Function string
+	// Vehicles and Events are the stores; each may be nil when the
+	// function's operations do not use it.
+	Vehicles VehicleStore
+	Events   EventStore
+	// EventRetention is how long events are kept (their TTL).
+	EventRetention time.Duration
+	// Logger receives one structured line per request. Default: slog.Default().
+	Logger *slog.Logger
+	// Now is the clock. Default: time.Now.
+	Now func() time.Time
+}
+
+// Handler serves one function's operations. It holds no per-request state.
+type Handler struct {
+	cfg    Config
+	routes map[string]route
+}
+
+type route struct {
+	op    Operation
+	serve func(ctx context.Context, r *request) response
+}
+
+// New returns the handler of cfg.Function.
+func New(cfg Config) (*Handler, error) {
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	if cfg.Now == nil {
+		cfg.Now = time.Now
+	}
+	if cfg.EventRetention <= 0 {
+		return nil, errors.New("httpapi: EventRetention must be positive")
+	}
+	h := &Handler{cfg: cfg, routes: map[string]route{}}
+	serve := map[string]func(context.Context, *request) response{
+		"listVehicles":  h.listVehicles,
+		"createVehicle": h.createVehicle,
+		"getVehicle":    h.getVehicle,
+		"updateVehicle": h.updateVehicle,
+		"listEvents":    h.listEvents,
+		"createEvent":   h.createEvent,
+		"getEvent":      h.getEvent,
+	}
+	ops := OperationsOf(cfg.Function)
+	if len(ops) == 0 {
+		return nil, fmt.Errorf("httpapi: unknown function %q: known functions are %s", cfg.Function, strings.Join(Functions(), ", "))
+	}
+	for _, op := range ops {
+		f, ok := serve[op.ID]
+		if !ok {
+			return nil, fmt.Errorf("httpapi: operation %s has no implementation", op.ID)
+		}
+		needsVehicles := op.Function == FunctionVehicles
+		if needsVehicles && cfg.Vehicles == nil || !needsVehicles && cfg.Events == nil {
+			return nil, fmt.Errorf("httpapi: operation %s needs its store", op.ID)
+		}
+		h.routes[routeKey(op.Method, op.Resource)] = route{op: op, serve: f}
+	}
+	return h, nil
+}
+
+// request is what one invocation decoded from its event.
+type request struct {
+	event *events.APIGatewayProxyRequest
+	id    string
+	now   time.Time
+}
+
+// response is what a route returns; Handle encodes it.
+type response struct {
+	status  int
+	body    any
+	headers map[string]string
+	// err, when set, is logged; a 5xx never shows it to the client.
+	err error
+}
+
+// Handle serves one API Gateway proxy event. Every outcome is an HTTP
+// response; the returned error is always nil so that Lambda never retries
+// or reports a request as a function error.
+func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) (resp events.APIGatewayProxyResponse, _ error) {
+	start := time.Now()
+	r := &request{event: &ev, id: ev.RequestContext.RequestID, now: h.cfg.Now()}
+	log := h.cfg.Logger.With("requestId", r.id, "method", ev.HTTPMethod, "resource", ev.Resource)
+	var res response
+	defer func() {
+		if p := recover(); p != nil {
+			res = errorResponse(fmt.Errorf("panic: %v", p))
+			resp = h.encode(r, res)
+		}
+		attrs := []any{"status", resp.StatusCode, "durationMs", time.Since(start).Milliseconds()}
+		switch {
+		case res.err != nil && resp.StatusCode >= 500:
+			log.ErrorContext(ctx, "request failed", append(attrs, "error", res.err.Error())...)
+		case res.err != nil:
+			log.InfoContext(ctx, "request refused", append(attrs, "error", res.err.Error())...)
+		default:
+			log.InfoContext(ctx, "request served", attrs...)
+		}
+	}()
+
+	rt, ok := h.routes[routeKey(ev.HTTPMethod, ev.Resource)]
+	switch {
+	case ok:
+		res = rt.serve(ctx, r)
+	case len(allowedMethods(ev.Resource)) > 0:
+		res = response{status: http.StatusMethodNotAllowed, err: fmt.Errorf("method %s not allowed on %s", ev.HTTPMethod, ev.Resource),
+			headers: map[string]string{"Allow": strings.Join(allowedMethods(ev.Resource), ", ")}}
+	default:
+		res = response{status: http.StatusNotFound, err: fmt.Errorf("no operation %s %s here", ev.HTTPMethod, ev.Resource)}
+	}
+	return h.encode(r, res), nil
+}
+
+// errorBody is the one error shape of the API.
+type errorBody struct {
+	Error errorDetail `json:"error"`
+}
+
+type errorDetail struct {
+	Code      string `json:"code"`
+	Message   string `json:"message"`
+	RequestID string `json:"requestId"`
+}
+
+// Error codes of the API, one per status.
+var errorCodes = map[int]string{
+	http.StatusBadRequest:            "BadRequest",
+	http.StatusNotFound:              "NotFound",
+	http.StatusMethodNotAllowed:      "MethodNotAllowed",
+	http.StatusConflict:              "Conflict",
+	http.StatusPreconditionFailed:    "PreconditionFailed",
+	http.StatusRequestEntityTooLarge: "PayloadTooLarge",
+	http.StatusUnsupportedMediaType:  "UnsupportedMediaType",
+	http.StatusInternalServerError:   "InternalError",
+	http.StatusServiceUnavailable:    "ServiceUnavailable",
+}
+
+func (h *Handler) encode(r *request, res response) events.APIGatewayProxyResponse {
+	headers := map[string]string{"Content-Type": "application/json"}
+	for k, v := range res.headers {
+		headers[k] = v
+	}
+	body := res.body
+	if res.status >= 400 {
+		msg := "internal error"
+		switch {
+		case res.status == http.StatusServiceUnavailable:
+			msg = "the service is busy: retry after the delay in Retry-After"
+			headers["Retry-After"] = "1"
+		case res.status < 500 && res.err != nil:
+			msg = publicMessage(res.err)
+		}
+		body = errorBody{Error: errorDetail{Code: errorCodes[res.status], Message: msg, RequestID: r.id}}
+	}
+	data, err := json.Marshal(body)
+	if err != nil {
+		h.cfg.Logger.Error("encode response", "requestId", r.id, "error", err.Error())
+		res.status = http.StatusInternalServerError
+		data, _ = json.Marshal(errorBody{Error: errorDetail{Code: "InternalError", Message: "internal error", RequestID: r.id}})
+	}
+	return events.APIGatewayProxyResponse{StatusCode: res.status, Headers: headers, Body: string(data)}
+}
+
+// publicMessage is what a client is told of a 4xx error: the validation
+// message when there is one, else the error without wrapping prefixes.
+func publicMessage(err error) string {
+	var ve *fleet.ValidationError
+	if errors.As(err, &ve) {
+		return ve.Error()
+	}
+	return err.Error()
+}
+
+// errorResponse maps an error to its status, in one place.
+func errorResponse(err error) response {
+	status := http.StatusInternalServerError
+	switch {
+	case errors.Is(err, fleet.ErrInvalid):
+		status = http.StatusBadRequest
+	case errors.Is(err, fleet.ErrNotFound):
+		status = http.StatusNotFound
+	case errors.Is(err, fleet.ErrConflict):
+		status = http.StatusConflict
+	case errors.Is(err, fleet.ErrPreconditionFailed):
+		status = http.StatusPreconditionFailed
+	case errors.Is(err, fleet.ErrUnavailable):
+		status = http.StatusServiceUnavailable
+	case errors.Is(err, errTooLarge):
+		status = http.StatusRequestEntityTooLarge
+	case errors.Is(err, errMediaType):
+		status = http.StatusUnsupportedMediaType
+	}
+	return response{status: status, err: err}
+}
+
+// header returns a request header, matched without regard to case.
+func (r *request) header(name string) string {
+	for k, v := range r.event.Headers {
+		if strings.EqualFold(k, name) {
+			return v
+		}
+	}
+	return ""
+}
+
+// body returns the request body, decoded from base64 when API Gateway encoded it.
+func (r *request) body() ([]byte, error) {
+	if len(r.event.Body) > base64.StdEncoding.EncodedLen(MaxBodyBytes) {
+		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", errTooLarge, len(r.event.Body), MaxBodyBytes)
+	}
+	b := []byte(r.event.Body)
+	if r.event.IsBase64Encoded {
+		dec, err := base64.StdEncoding.DecodeString(r.event.Body)
+		if err != nil {
+			return nil, &fleet.ValidationError{Field: "body", Message: "is not valid base64"}
+		}
+		b = dec
+	}
+	if len(b) > MaxBodyBytes {
+		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", errTooLarge, len(b), MaxBodyBytes)
+	}
+	return b, nil
+}

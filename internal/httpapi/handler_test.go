@@ -1,0 +1,328 @@
+package httpapi
+
+import (
+	"bytes"
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"net/http"
+	"os"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/fleetapi/fleetapi/internal/dynalite"
+	"github.com/fleetapi/fleetapi/internal/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/fleet"
+	"github.com/fleetapi/fleetapi/internal/workload"
+)
+
+var db *dynamodb.Client
+
+func TestMain(m *testing.M) {
+	srv, err := dynalite.Start(context.Background(), dynalite.Options{Instant: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		os.Exit(1)
+	}
+	db = srv.Client()
+	code := m.Run()
+	srv.Stop()
+	os.Exit(code)
+}
+
+var (
+	testNow       = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	testRetention = 30 * 24 * time.Hour
+	testKey       = []byte("0123456789abcdef0123456789abcdef")
+)
+
+// api is the whole API: one handler per function, on one pair of tables.
+type api struct {
+	t        testing.TB
+	handlers map[string]*Handler
+	logs     *bytes.Buffer
+}
+
+func newAPI(t testing.TB) *api {
+	t.Helper()
+	tables := dynalite.NewTables(t, db)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return newAPIWith(t, store, store)
+}
+
+func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *api {
+	t.Helper()
+	a := &api{t: t, handlers: map[string]*Handler{}, logs: &bytes.Buffer{}}
+	for _, fn := range Functions() {
+		h, err := New(Config{
+			Function: fn, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
+			Logger: slog.New(slog.NewJSONHandler(a.logs, nil)),
+			Now:    func() time.Time { return testNow },
+		})
+		if err != nil {
+			t.Fatal(err)
+		}
+		a.handlers[fn] = h
+	}
+	return a
+}
+
+type call struct {
+	method, path string
+	query        map[string]string
+	headers      map[string]string
+	body         string
+}
+
+type result struct {
+	status  int
+	headers map[string]string
+	body    map[string]any
+	raw     string
+}
+
+// do routes a call as API Gateway would: it matches the path to a resource,
+// fills the path parameters and invokes the function that serves it.
+func (a *api) do(c call) result {
+	a.t.Helper()
+	resource, params := matchResource(c.path)
+	fn := FunctionVehicles
+	for _, op := range Operations() {
+		if op.Resource == resource && op.Method == c.method {
+			fn = op.Function
+		}
+	}
+	ev := events.APIGatewayProxyRequest{
+		HTTPMethod: c.method, Resource: resource, Path: c.path, PathParameters: params,
+		QueryStringParameters: c.query, Headers: c.headers, Body: c.body,
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + c.method},
+	}
+	if c.body != "" && c.headers == nil {
+		ev.Headers = map[string]string{"content-type": "application/json"}
+	}
+	resp, err := a.handlers[fn].Handle(context.Background(), ev)
+	if err != nil {
+		a.t.Fatalf("%s %s: Handle returned error %v", c.method, c.path, err)
+	}
+	r := result{status: resp.StatusCode, headers: resp.Headers, raw: resp.Body}
+	if err := json.Unmarshal([]byte(resp.Body), &r.body); err != nil {
+		a.t.Fatalf("%s %s: body is not a JSON object: %q", c.method, c.path, resp.Body)
+	}
+	if resp.Headers["Content-Type"] != "application/json" {
+		a.t.Errorf("%s %s: Content-Type %q", c.method, c.path, resp.Headers["Content-Type"])
+	}
+	return r
+}
+
+// matchResource maps a concrete path to the API's resource template.
+func matchResource(path string) (string, map[string]string) {
+	parts := strings.Split(strings.Trim(path, "/"), "/")
+	params := map[string]string{}
+	switch {
+	case len(parts) == 1:
+		return "/vehicles", nil
+	case len(parts) == 2:
+		params["vid"] = parts[1]
+		return "/vehicles/{vid}", params
+	case len(parts) == 3:
+		params["vid"] = parts[1]
+		return "/vehicles/{vid}/events", params
+	default:
+		params["vid"], params["eid"] = parts[1], parts[3]
+		return "/vehicles/{vid}/events/{eid}", params
+	}
+}
+
+func jsonBody(t testing.TB, v any) string {
+	t.Helper()
+	b, err := json.Marshal(v)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return string(b)
+}
+
+const carJSON = `{"vid":"car-1","make":"BMW","model":"i3","year":2017,"plate":"SE 317 RI","metadata":{"color":"silver"}}`
+
+func uploadJSON(t testing.TB, seed uint64, start time.Time) string {
+	return jsonBody(t, workload.NewDrive(seed, start).Upload(workload.SamplesPerUpload))
+}
+
+func wantError(t *testing.T, r result, status int, code, msgPart string) {
+	t.Helper()
+	if r.status != status {
+		t.Fatalf("status %d, want %d; body %s", r.status, status, r.raw)
+	}
+	e, _ := r.body["error"].(map[string]any)
+	if e == nil || e["code"] != code || !strings.Contains(fmt.Sprint(e["message"]), msgPart) || e["requestId"] == "" {
+		t.Errorf("error body %s, want code %s and a message containing %q and a requestId", r.raw, code, msgPart)
+	}
+	if len(r.body) != 1 {
+		t.Errorf("error body has extra members: %s", r.raw)
+	}
+}
+
+func TestVehicleFlow(t *testing.T) {
+	a := newAPI(t)
+	r := a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	if r.status != http.StatusCreated || r.headers["Location"] != "/vehicles/car-1" || r.headers["ETag"] != `"1"` {
+		t.Fatalf("create: %d %v %s", r.status, r.headers, r.raw)
+	}
+	r = a.do(call{method: "GET", path: "/vehicles/car-1"})
+	if r.status != 200 || r.body["model"] != "i3" || r.body["version"] != 1.0 {
+		t.Fatalf("get: %d %s", r.status, r.raw)
+	}
+	update := `{"make":"BMW","model":"i3s","year":2018}`
+	r = a.do(call{method: "PUT", path: "/vehicles/car-1", body: update, headers: map[string]string{"If-Match": `"1"`, "Content-Type": "application/json; charset=utf-8"}})
+	if r.status != 200 || r.body["model"] != "i3s" || r.headers["ETag"] != `"2"` {
+		t.Fatalf("update: %d %v %s", r.status, r.headers, r.raw)
+	}
+	r = a.do(call{method: "GET", path: "/vehicles", query: map[string]string{"limit": "10"}})
+	if r.status != 200 || len(r.body["vehicles"].([]any)) != 1 {
+		t.Fatalf("list: %d %s", r.status, r.raw)
+	}
+}
+
+func TestEventFlow(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	body := uploadJSON(t, 1, testNow.Add(-time.Hour))
+	first := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: body})
+	if first.status != http.StatusCreated || first.body["sampleCount"] != 10.0 {
+		t.Fatalf("upload: %d %s", first.status, first.raw)
+	}
+	eid := first.body["eid"].(string)
+	if first.headers["Location"] != "/vehicles/car-1/events/"+eid {
+		t.Errorf("Location %q", first.headers["Location"])
+	}
+	retry := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: body})
+	if retry.status != http.StatusOK || retry.body["eid"] != eid {
+		t.Fatalf("retry: %d %s, want 200 with eid %s", retry.status, retry.raw, eid)
+	}
+	keyed := map[string]string{"Content-Type": "application/json", "Idempotency-Key": "upload-42"}
+	k1 := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 2, testNow.Add(-2*time.Hour)), headers: keyed})
+	k2 := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 2, testNow.Add(-2*time.Hour)), headers: keyed})
+	if k1.status != 201 || k2.status != 200 || k1.body["eid"] != k2.body["eid"] {
+		t.Errorf("keyed retry: %d %v then %d %v", k1.status, k1.body["eid"], k2.status, k2.body["eid"])
+	}
+
+	list := a.do(call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"order": "desc", "limit": "5"}})
+	evs, _ := list.body["events"].([]any)
+	if list.status != 200 || len(evs) != 2 {
+		t.Fatalf("list: %d %s, want 2 events (no duplicate from the retries)", list.status, list.raw)
+	}
+	if evs[0].(map[string]any)["eid"] != eid {
+		t.Errorf("newest first: first eid %v, want %s", evs[0].(map[string]any)["eid"], eid)
+	}
+	got := a.do(call{method: "GET", path: "/vehicles/car-1/events/" + eid})
+	if got.status != 200 || len(got.body["samples"].([]any)) != 10 {
+		t.Fatalf("get event: %d %s", got.status, got.raw)
+	}
+	if strings.Contains(a.logs.String(), "Vehicle.Speed") {
+		t.Error("a log line holds a request body")
+	}
+	if !strings.Contains(a.logs.String(), `"requestId":"req-POST"`) {
+		t.Errorf("logs lack the request id:\n%s", a.logs.String())
+	}
+}
+
+func TestBadInput(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	car := func(replace string) string { return strings.Replace(carJSON, `"year":2017`, replace, 1) }
+	past := testNow.Add(-time.Hour)
+	upload := workload.NewDrive(3, past).Upload(10)
+	tooMany := workload.NewDrive(3, past).Upload(fleet.MaxSamplesPerEvent + 1)
+	future := workload.NewDrive(3, testNow.Add(time.Hour)).Upload(2)
+	dup := workload.NewDrive(3, past).Upload(2)
+	dup.Samples[1].Timestamp = dup.Samples[0].Timestamp
+	outOfRange := workload.NewDrive(3, past).Upload(1)
+	outOfRange.Samples[0].Signals[fleet.SignalStateOfCharge] = 101
+	badSignal := workload.NewDrive(3, past).Upload(1)
+	badSignal.Samples[0].Signals["9bad name"] = 1
+	big := `{"samples":[` + strings.Repeat(`{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":1}},`, 3000) + `]}`
+
+	tests := []struct {
+		desc   string
+		call   call
+		status int
+		code   string
+		msg    string
+	}{
+		{"malformed JSON", call{method: "POST", path: "/vehicles", body: `{"vid":`}, 400, "BadRequest", "malformed JSON"},
+		{"syntax error", call{method: "POST", path: "/vehicles", body: `{"vid" "x"}`}, 400, "BadRequest", "malformed JSON at byte"},
+		{"wrong type", call{method: "POST", path: "/vehicles", body: car(`"year":"2017"`)}, 400, "BadRequest", "year: must be a whole number, got string"},
+		{"unknown field", call{method: "POST", path: "/vehicles", body: car(`"year":2017,"colour":"red"`)}, 400, "BadRequest", "colour: is not a known field"},
+		{"missing field", call{method: "POST", path: "/vehicles", body: `{"vid":"car-2","make":"BMW","year":2017}`}, 400, "BadRequest", "model: is required"},
+		{"empty body", call{method: "POST", path: "/vehicles", body: ""}, 400, "BadRequest", "body: is required"},
+		{"array body", call{method: "POST", path: "/vehicles", body: `[1]`}, 400, "BadRequest", "must be a JSON object"},
+		{"trailing data", call{method: "POST", path: "/vehicles", body: carJSON + `{}`}, 400, "BadRequest", "nothing after it"},
+		{"not JSON media type", call{method: "POST", path: "/vehicles", body: carJSON, headers: map[string]string{"Content-Type": "text/plain"}}, 415, "UnsupportedMediaType", "application/json"},
+		{"oversized body", call{method: "POST", path: "/vehicles/car-1/events", body: big}, 413, "PayloadTooLarge", "exceeds"},
+		{"year out of range", call{method: "POST", path: "/vehicles", body: car(`"year":1800`)}, 400, "BadRequest", "year: must be between 1886 and 2027, got 1800"},
+		{"invalid vid in body", call{method: "POST", path: "/vehicles", body: strings.Replace(carJSON, "car-1", "c!", 1)}, 400, "BadRequest", "vid: must be 3 to 64"},
+		{"duplicate create", call{method: "POST", path: "/vehicles", body: carJSON}, 409, "Conflict", `vehicle "car-1" already exists`},
+		{"invalid vid in path", call{method: "GET", path: "/vehicles/a b"}, 400, "BadRequest", "vid: must be 3 to 64"},
+		{"unknown vehicle", call{method: "GET", path: "/vehicles/ghost"}, 404, "NotFound", `vehicle "ghost"`},
+		{"update of a missing vehicle", call{method: "PUT", path: "/vehicles/ghost", body: `{"make":"BMW","model":"i3","year":2017}`}, 404, "NotFound", `vehicle "ghost"`},
+		{"stale version", call{method: "PUT", path: "/vehicles/car-1", body: `{"make":"BMW","model":"i3","year":2017}`, headers: map[string]string{"If-Match": `"7"`}}, 412, "PreconditionFailed", "version 1, not 7"},
+		{"malformed If-Match", call{method: "PUT", path: "/vehicles/car-1", body: `{"make":"BMW","model":"i3","year":2017}`, headers: map[string]string{"If-Match": `W/1`}}, 400, "BadRequest", "If-Match"},
+		{"bad cursor", call{method: "GET", path: "/vehicles", query: map[string]string{"cursor": "abc.def"}}, 400, "BadRequest", "cursor: is not a cursor of this listing"},
+		{"limit out of range", call{method: "GET", path: "/vehicles", query: map[string]string{"limit": "101"}}, 400, "BadRequest", "limit: must be a whole number from 1 to 100"},
+		{"limit not a number", call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"limit": "ten"}}, 400, "BadRequest", "limit"},
+		{"unknown query parameter", call{method: "GET", path: "/vehicles", query: map[string]string{"page": "2"}}, 400, "BadRequest", "page: is not a query parameter"},
+		{"from after to", call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"from": "2026-11-26T08:00:00Z", "to": "2026-11-26T07:00:00Z"}}, 400, "BadRequest", "from: must not be after to"},
+		{"bad from", call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"from": "yesterday"}}, 400, "BadRequest", "from: must be an RFC 3339"},
+		{"bad order", call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"order": "up"}}, 400, "BadRequest", "order"},
+		{"invalid eid", call{method: "GET", path: "/vehicles/car-1/events/123"}, 400, "BadRequest", "eid: must be 13 digits"},
+		{"missing event", call{method: "GET", path: "/vehicles/car-1/events/1764140400000-0011223344556677"}, 404, "NotFound", "event"},
+		{"event for an unknown vehicle", call{method: "POST", path: "/vehicles/ghost/events", body: jsonBody(t, upload)}, 404, "NotFound", `vehicle "ghost"`},
+		{"no samples", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[]}`}, 400, "BadRequest", "samples: must hold at least one sample"},
+		{"too many samples", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, tooMany)}, 400, "BadRequest", "samples: must hold at most 100 samples, got 101"},
+		{"sample in the future", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, future)}, 400, "BadRequest", "in the future"},
+		{"duplicate timestamps", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, dup)}, 400, "BadRequest", "two samples have the timestamp"},
+		{"signal out of range", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, outOfRange)}, 400, "BadRequest", "StateOfCharge.Current: 101 is out of range [0, 100]"},
+		{"bad signal name", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, badSignal)}, 400, "BadRequest", `name "9bad name"`},
+		{"bad timestamp", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":"noon","signals":{"Vehicle.Speed":1}}]}`}, 400, "BadRequest", "RFC 3339"},
+		{"signal of the wrong type", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":"fast"}}]}`}, 400, "BadRequest", "must be a number, got string"},
+		{"bad idempotency key", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, upload), headers: map[string]string{"Idempotency-Key": "has space"}}, 400, "BadRequest", "Idempotency-Key"},
+		{"method not allowed", call{method: "DELETE", path: "/vehicles/car-1"}, 405, "MethodNotAllowed", "DELETE"},
+	}
+	for _, tt := range tests {
+		t.Run(tt.desc, func(t *testing.T) {
+			wantError(t, a.do(tt.call), tt.status, tt.code, tt.msg)
+		})
+	}
+	// Nothing of the refused uploads was stored.
+	list := a.do(call{method: "GET", path: "/vehicles/car-1/events"})
+	if evs := list.body["events"].([]any); len(evs) != 0 {
+		t.Errorf("refused uploads stored %d events", len(evs))
+	}
+}
+
+func TestBase64Body(t *testing.T) {
+	a := newAPI(t)
+	ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/vehicles", Body: base64.StdEncoding.EncodeToString([]byte(carJSON)), IsBase64Encoded: true}
+	resp, _ := a.handlers[FunctionVehicles].Handle(context.Background(), ev)
+	if resp.StatusCode != 201 {
+		t.Errorf("base64 body: %d %s", resp.StatusCode, resp.Body)
+	}
+}
+
+func TestNewRefusesBadConfig(t *testing.T) {
+	if _, err := New(Config{Function: "billing", EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "known functions are vehicles, events, ingest") {
+		t.Errorf("unknown function: got %v", err)
+	}
+	if _, err := New(Config{Function: FunctionIngest, EventRetention: time.Hour}); err == nil {
+		t.Error("ingest without an event store was accepted")
+	}
+}

@@ -1,0 +1,118 @@
+// Package lambdaapp wires a FleetApi function from its environment: the
+// SDK client and store are built once per cold start, then lambda.Start
+// serves every invocation with the same handler.
+package lambdaapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"strconv"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/fleetapi/fleetapi/internal/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/httpapi"
+	"github.com/fleetapi/fleetapi/internal/schema"
+)
+
+// Environment variables a function reads besides the table names.
+const (
+	EnvEventRetentionDays = "EVENT_RETENTION_DAYS"
+	// EnvCursorKeySecret names the Secrets Manager secret whose string
+	// value signs pagination cursors.
+	EnvCursorKeySecret = "CURSOR_KEY_SECRET_ARN"
+)
+
+// Env is a function's configuration, read from its environment.
+type Env struct {
+	Tables         dynamostore.Tables
+	EventRetention time.Duration
+	CursorSecret   string
+}
+
+// ReadEnv reads and checks the environment; getenv is os.Getenv in Lambda.
+// The cursor key secret is checked by the functions that list.
+func ReadEnv(getenv func(string) string) (Env, error) {
+	e := Env{
+		Tables:       dynamostore.Tables{Vehicles: getenv(schema.EnvVehiclesTable), Events: getenv(schema.EnvEventsTable)},
+		CursorSecret: getenv(EnvCursorKeySecret),
+	}
+	var missing []string
+	for _, name := range []string{schema.EnvVehiclesTable, schema.EnvEventsTable} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Env{}, fmt.Errorf("missing environment variables %v", missing)
+	}
+	days, err := strconv.Atoi(getenv(EnvEventRetentionDays))
+	if err != nil || days < 1 {
+		return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", EnvEventRetentionDays, getenv(EnvEventRetentionDays))
+	}
+	e.EventRetention = time.Duration(days) * 24 * time.Hour
+	return e, nil
+}
+
+// Run builds the handler of function and serves it; it returns only on a
+// configuration error, which it logs before the process exits.
+func Run(function string) {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", function)
+	h, err := build(context.Background(), function, logger)
+	if err != nil {
+		logger.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func build(ctx context.Context, function string, logger *slog.Logger) (*httpapi.Handler, error) {
+	env, err := ReadEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := config.LoadDefaultConfig(ctx)
+	if err != nil {
+		return nil, fmt.Errorf("load AWS config: %w", err)
+	}
+	var key []byte
+	if httpapi.Lists(function) {
+		if env.CursorSecret == "" {
+			return nil, fmt.Errorf("missing environment variable %s", EnvCursorKeySecret)
+		}
+		if key, err = cursorKey(ctx, secretsmanager.NewFromConfig(cfg), env.CursorSecret); err != nil {
+			return nil, err
+		}
+	}
+	store, err := dynamostore.New(dynamodb.NewFromConfig(cfg), env.Tables, key)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.New(httpapi.Config{
+		Function: function, Vehicles: store, Events: store,
+		EventRetention: env.EventRetention, Logger: logger,
+	})
+}
+
+type secretGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+func cursorKey(ctx context.Context, sm secretGetter, secretID string) ([]byte, error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)})
+	if err != nil {
+		return nil, fmt.Errorf("read cursor key secret: %w", err)
+	}
+	if out.SecretString == nil || *out.SecretString == "" {
+		return nil, errors.New("cursor key secret has no string value")
+	}
+	return []byte(*out.SecretString), nil
+}

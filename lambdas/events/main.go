@@ -1,0 +1,12 @@
+// Command events is the FleetApi function that serves the events operations
+// (see httpapi.Operations).
+package main
+
+import (
+	"github.com/fleetapi/fleetapi/internal/httpapi"
+	"github.com/fleetapi/fleetapi/internal/lambdaapp"
+)
+
+func main() {
+	lambdaapp.Run(httpapi.FunctionEvents)
+}

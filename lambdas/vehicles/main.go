@@ -1,0 +1,12 @@
+// Command vehicles is the FleetApi function that serves the vehicles operations
+// (see httpapi.Operations).
+package main
+
+import (
+	"github.com/fleetapi/fleetapi/internal/httpapi"
+	"github.com/fleetapi/fleetapi/internal/lambdaapp"
+)
+
+func main() {
+	lambdaapp.Run(httpapi.FunctionVehicles)
+}
