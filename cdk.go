@@ -12,13 +12,25 @@ import (
 	"github.com/fleetapi/fleetapi/internal/fleetstack"
 )
 
-func main() {
+func main() { os.Exit(run()) }
+
+// run synthesizes the app; any failure is one line on stderr and exit
+// status 1, and no cloud assembly is written.
+func run() (code int) {
+	defer jsii.Close()
+	defer func() {
+		// CDK constructors and jsii report errors, a failed function build
+		// among them, by panicking.
+		if r := recover(); r != nil {
+			fmt.Fprintf(os.Stderr, "fleetapi: %v\n", r)
+			code = 1
+		}
+	}()
 	app := awscdk.NewApp(nil)
 	if _, err := fleetstack.FromContext(app); err != nil {
-		jsii.Close()
 		fmt.Fprintf(os.Stderr, "fleetapi: %v\n", err)
-		os.Exit(1)
+		return 1
 	}
 	app.Synth(nil)
-	jsii.Close()
+	return 0
 }

@@ -1,6 +1,6 @@
 // Package fleetapi provides FleetApi, the AWS CDK construct of the serverless
-// vehicle-telemetry API: its DynamoDB tables and, as the project grows, the
-// functions, REST API and alarms that serve them.
+// vehicle-telemetry API: its DynamoDB tables and the Go Lambda functions that
+// serve the API's operations, each allowed only what its operations do.
 //
 // Compose it in any Go CDK app:
 //
@@ -9,36 +9,58 @@
 //	})
 //	api.VehiclesTable().GrantReadData(myFunction)
 //
+// The functions are built at synthesis with the local Go toolchain (go on
+// PATH), for arm64, without Docker.
+//
 // Construct IDs are part of the contract: renaming one replaces the resource,
 // and a replaced table loses its data.
 package fleetapi
 
 import (
 	"fmt"
+	"path/filepath"
 	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/httpapi"
+	"github.com/fleetapi/fleetapi/internal/lambdaapp"
+	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
-// Key schema of the tables. Functions and local tools create tables from the
-// same names, so they are declared once, here.
+// Key schema of the tables, declared once in package schema.
 const (
 	// VehicleIDAttribute is the partition key of both tables.
-	VehicleIDAttribute = "vid"
+	VehicleIDAttribute = schema.VehicleID
 	// EventIDAttribute is the sort key of the events table; it sorts by time.
-	EventIDAttribute = "eid"
+	EventIDAttribute = schema.EventID
 	// EventExpiryAttribute holds the epoch second after which DynamoDB's TTL
 	// deletes an event.
-	EventExpiryAttribute = "expiresAt"
+	EventExpiryAttribute = schema.EventExpiry
+)
+
+// Bounds of the props, AWS's own where they name a service.
+const (
+	minMemoryMiB     = 128
+	maxMemoryMiB     = 10240
+	maxTimeoutSecs   = 900
+	maxRetentionDays = 3650
 )
 
 // FleetApiProps configures a FleetApi. A nil *FleetApiProps takes every default.
 type FleetApiProps struct {
-	// What happens to the tables when they are removed from the stack or the
-	// stack is deleted. SNAPSHOT is not supported by DynamoDB tables.
+	// What happens to the tables and log groups when they are removed from
+	// the stack or the stack is deleted. SNAPSHOT is not supported by DynamoDB tables.
 	// Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
 	// Whether the tables refuse DeleteTable calls. Must not be true with
@@ -48,13 +70,31 @@ type FleetApiProps struct {
 	// Whether the tables keep continuous backups for point-in-time recovery.
 	// Default: true.
 	PointInTimeRecovery *bool
+	// How long vehicle events are kept before DynamoDB's TTL deletes them,
+	// in whole days from 1 to 3650.
+	// Default: awscdk.Duration_Days(jsii.Number(90)).
+	EventRetention awscdk.Duration
+	// Memory of each function, in MiB, from 128 to 10240.
+	// Default: 256.
+	MemorySize *float64
+	// Timeout of each function, at most 15 minutes.
+	// Default: awscdk.Duration_Seconds(jsii.Number(10)).
+	Timeout awscdk.Duration
+	// Concurrency reserved for each function.
+	// Default: - none: the functions share the account's unreserved concurrency.
+	ReservedConcurrentExecutions *float64
+	// Retention of each function's log group.
+	// Default: awslogs.RetentionDays_ONE_MONTH.
+	LogRetention awslogs.RetentionDays
 }
 
-// FleetApi is the vehicle-telemetry API: the vehicles and vehicleEvents tables.
+// FleetApi is the vehicle-telemetry API: the vehicles and vehicleEvents
+// tables and one function per service of the API.
 type FleetApi struct {
 	constructs.Construct
-	vehicles awsdynamodb.ITable
-	events   awsdynamodb.ITable
+	vehicles  awsdynamodb.ITable
+	events    awsdynamodb.ITable
+	functions map[string]awslambda.IFunction
 }
 
 // removalPolicies lists the policies a DynamoDB table supports.
@@ -71,13 +111,13 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	if err := p.validate(); err != nil {
 		panic(fmt.Errorf("fleetapi %q: %w", id, err))
 	}
-	f := &FleetApi{}
+	f := &FleetApi{functions: map[string]awslambda.IFunction{}}
 	// Registers f itself as the construct, so that it can be used as a scope.
 	constructs.NewConstruct_Override(f, scope, jsii.String(id))
 
 	pitr := &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: p.PointInTimeRecovery}
 	f.vehicles = awsdynamodb.NewTable(f, jsii.String("Vehicles"), &awsdynamodb.TableProps{
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(VehicleIDAttribute), Type: awsdynamodb.AttributeType_STRING},
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(schema.Vehicles.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
 		PointInTimeRecoverySpecification: pitr,
@@ -85,16 +125,96 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 		RemovalPolicy:                    p.RemovalPolicy,
 	})
 	f.events = awsdynamodb.NewTable(f, jsii.String("VehicleEvents"), &awsdynamodb.TableProps{
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(VehicleIDAttribute), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(EventIDAttribute), Type: awsdynamodb.AttributeType_STRING},
-		TimeToLiveAttribute:              jsii.String(EventExpiryAttribute),
+		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(schema.VehicleEvents.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(schema.VehicleEvents.SortKey), Type: awsdynamodb.AttributeType_STRING},
+		TimeToLiveAttribute:              jsii.String(schema.VehicleEvents.TTLAttribute),
 		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
 		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
 		PointInTimeRecoverySpecification: pitr,
 		DeletionProtection:               p.DeletionProtection,
 		RemovalPolicy:                    p.RemovalPolicy,
 	})
+	f.addFunctions(p)
 	return f
+}
+
+// addFunctions defines one function per service, with the DynamoDB actions
+// its operations declare (httpapi.Operations) on only the tables they touch.
+func (f *FleetApi) addFunctions(p FleetApiProps) {
+	moduleDir, err := findModuleDir()
+	if err != nil {
+		panic(fmt.Errorf("fleetapi: %w", err))
+	}
+	// Signs pagination cursors; losing it only invalidates open cursors.
+	cursorKey := awssecretsmanager.NewSecret(f, jsii.String("CursorKey"), &awssecretsmanager.SecretProps{
+		Description: jsii.String("Signs the pagination cursors of the FleetApi"),
+		GenerateSecretString: &awssecretsmanager.SecretStringGenerator{
+			PasswordLength:     jsii.Number(64),
+			ExcludePunctuation: jsii.Bool(true),
+		},
+		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
+	})
+	tables := map[string]awsdynamodb.ITable{schema.Vehicles.Role: f.vehicles, schema.VehicleEvents.Role: f.events}
+	retentionDays := strconv.FormatFloat(*p.EventRetention.ToDays(nil), 'f', 0, 64)
+
+	for _, name := range httpapi.Functions() {
+		id := exportedName(name)
+		logs := awslogs.NewLogGroup(f, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
+			Retention:     p.LogRetention,
+			RemovalPolicy: p.RemovalPolicy,
+		})
+		env := map[string]*string{
+			schema.EnvVehiclesTable:         f.vehicles.TableName(),
+			schema.EnvEventsTable:           f.events.TableName(),
+			lambdaapp.EnvEventRetentionDays: jsii.String(retentionDays),
+		}
+		if httpapi.Lists(name) {
+			env[lambdaapp.EnvCursorKeySecret] = cursorKey.SecretArn()
+		}
+		build := &goBuild{moduleDir: moduleDir, pkg: "lambdas/" + name}
+		fn := newFunction(build, f, id+"Function", &awslambda.FunctionProps{
+			Description:  jsii.String(fmt.Sprintf("FleetApi %s: %s", name, operationIDs(name))),
+			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture: awslambda.Architecture_ARM_64(),
+			Handler:      jsii.String("bootstrap"),
+			// The function's own directory as the asset source keeps the three
+			// bundles apart in CDK's per-process bundling cache.
+			Code: awslambda.Code_FromAsset(jsii.String(filepath.Join(moduleDir, "lambdas", name)), &awss3assets.AssetOptions{
+				// The hash of the built binary: a change in any package it links changes it.
+				AssetHashType: awscdk.AssetHashType_OUTPUT,
+				Bundling: &awscdk.BundlingOptions{
+					// Required by the API, never pulled: local bundling always succeeds or fails the synthesis.
+					Image: awscdk.DockerImage_FromRegistry(jsii.String("local-go-toolchain-only")),
+					Local: build,
+				},
+			}),
+			MemorySize:                   p.MemorySize,
+			Timeout:                      p.Timeout,
+			ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
+			Tracing:                      awslambda.Tracing_ACTIVE,
+			LogGroup:                     logs,
+			LoggingFormat:                awslambda.LoggingFormat_JSON,
+			Environment:                  &env,
+		})
+		access := httpapi.AccessOf(name)
+		for _, role := range sortedKeys(access) {
+			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Actions:   jsii.Strings(access[role]...),
+				Resources: jsii.Strings(*tables[role].TableArn()),
+			}))
+		}
+		if httpapi.Lists(name) {
+			cursorKey.GrantRead(fn, nil)
+		}
+		f.functions[name] = fn
+	}
+}
+
+// newFunction defines a function whose code build bundles, failing with the
+// compiler's message when the build fails.
+func newFunction(build *goBuild, scope constructs.Construct, id string, props *awslambda.FunctionProps) awslambda.Function {
+	defer build.check()
+	return awslambda.NewFunction(scope, jsii.String(id), props)
 }
 
 // VehiclesTable is the table of vehicles, partition key "vid".
@@ -103,6 +223,17 @@ func (f *FleetApi) VehiclesTable() awsdynamodb.ITable { return f.vehicles }
 // EventsTable is the table of vehicle events, partition key "vid", sort key
 // "eid", expiring through the "expiresAt" TTL attribute.
 func (f *FleetApi) EventsTable() awsdynamodb.ITable { return f.events }
+
+// VehiclesFunction serves the vehicle operations (list, create, get, update).
+func (f *FleetApi) VehiclesFunction() awslambda.IFunction {
+	return f.functions[httpapi.FunctionVehicles]
+}
+
+// EventsFunction serves the reads of events (list, get).
+func (f *FleetApi) EventsFunction() awslambda.IFunction { return f.functions[httpapi.FunctionEvents] }
+
+// IngestFunction serves uploads of events.
+func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.functions[httpapi.FunctionIngest] }
 
 // withDefaults returns a copy of props with every unset field at its default.
 func (props *FleetApiProps) withDefaults() FleetApiProps {
@@ -119,6 +250,18 @@ func (props *FleetApiProps) withDefaults() FleetApiProps {
 	if p.PointInTimeRecovery == nil {
 		p.PointInTimeRecovery = jsii.Bool(true)
 	}
+	if p.EventRetention == nil {
+		p.EventRetention = awscdk.Duration_Days(jsii.Number(90))
+	}
+	if p.MemorySize == nil {
+		p.MemorySize = jsii.Number(256)
+	}
+	if p.Timeout == nil {
+		p.Timeout = awscdk.Duration_Seconds(jsii.Number(10))
+	}
+	if p.LogRetention == "" {
+		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+	}
 	return p
 }
 
@@ -129,5 +272,40 @@ func (p FleetApiProps) validate() error {
 	if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY && *p.DeletionProtection {
 		return fmt.Errorf("deletionProtection must be false with removalPolicy DESTROY: CloudFormation could not delete protected tables")
 	}
+	exact := &awscdk.TimeConversionOptions{Integral: jsii.Bool(false)}
+	if m := *p.MemorySize; !unresolved(m) && (m < minMemoryMiB || m > maxMemoryMiB || m != float64(int(m))) {
+		return fmt.Errorf("memorySize must be a whole number of MiB from %d to %d, got %v", minMemoryMiB, maxMemoryMiB, m)
+	}
+	if s := *p.Timeout.ToMilliseconds(exact) / 1000; !unresolved(s) && (s < 1 || s > maxTimeoutSecs) {
+		return fmt.Errorf("timeout must be from 1 to %d seconds, got %v", maxTimeoutSecs, s)
+	}
+	if r := p.ReservedConcurrentExecutions; r != nil && !unresolved(*r) && (*r < 0 || *r != float64(int(*r))) {
+		return fmt.Errorf("reservedConcurrentExecutions must be a whole number of at least 0, got %v", *r)
+	}
+	if d := *p.EventRetention.ToMilliseconds(exact) / 86_400_000; !unresolved(d) && (d < 1 || d > maxRetentionDays || d != float64(int(d))) {
+		return fmt.Errorf("eventRetention must be whole days from 1 to %d, got %v days", maxRetentionDays, d)
+	}
 	return nil
+}
+
+func unresolved(v float64) bool { return *awscdk.Token_IsUnresolved(v) }
+
+// exportedName turns a function name into a construct ID prefix: ingest → Ingest.
+func exportedName(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
+
+func operationIDs(function string) string {
+	var ids []string
+	for _, op := range httpapi.OperationsOf(function) {
+		ids = append(ids, op.ID)
+	}
+	return strings.Join(ids, ", ")
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
 }

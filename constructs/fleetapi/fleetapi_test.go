@@ -9,6 +9,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
@@ -116,6 +118,34 @@ func TestTablesAreExposedForGrants(t *testing.T) {
 	})
 }
 
+func TestFunctionsFollowTheProps(t *testing.T) {
+	tmpl := mustBuild(t, &fleetapi.FleetApiProps{
+		MemorySize:                   jsii.Number(512),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(20)),
+		ReservedConcurrentExecutions: jsii.Number(5),
+		EventRetention:               awscdk.Duration_Days(jsii.Number(30)),
+		LogRetention:                 awslogs.RetentionDays_TWO_WEEKS,
+	}, func(stack awscdk.Stack, api *fleetapi.FleetApi) {
+		for name, fn := range map[string]awslambda.IFunction{"vehicles": api.VehiclesFunction(), "events": api.EventsFunction(), "ingest": api.IngestFunction()} {
+			if fn == nil {
+				t.Errorf("%s function not exposed", name)
+			}
+		}
+	})
+	cdktest.Check(t, "three functions", func() { tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(3)) })
+	cdktest.Check(t, "function settings", func() {
+		tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&map[string]any{
+			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
+			"MemorySize": 512, "Timeout": 20, "ReservedConcurrentExecutions": 5,
+			"TracingConfig": map[string]any{"Mode": "Active"},
+			"Environment":   map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"EVENT_RETENTION_DAYS": "30"})},
+		}))
+	})
+	cdktest.Check(t, "log groups", func() {
+		tmpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]any{"RetentionInDays": 14})
+	})
+}
+
 func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 	tests := []struct {
 		desc  string
@@ -125,6 +155,13 @@ func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 		{"snapshot policy", &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_SNAPSHOT}, []string{"removalPolicy SNAPSHOT is not supported", "DESTROY", "RETAIN"}},
 		{"unknown policy", &fleetapi.FleetApiProps{RemovalPolicy: "KEEP"}, []string{"removalPolicy KEEP"}},
 		{"destroy with protection", &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DeletionProtection: jsii.Bool(true)}, []string{"deletionProtection must be false with removalPolicy DESTROY"}},
+		{"memory too low", &fleetapi.FleetApiProps{MemorySize: jsii.Number(64)}, []string{"memorySize must be a whole number of MiB from 128 to 10240, got 64"}},
+		{"memory fraction", &fleetapi.FleetApiProps{MemorySize: jsii.Number(256.5)}, []string{"got 256.5"}},
+		{"timeout too long", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"timeout must be from 1 to 900 seconds, got 960"}},
+		{"timeout too short", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Millis(jsii.Number(500))}, []string{"got 0.5"}},
+		{"negative concurrency", &fleetapi.FleetApiProps{ReservedConcurrentExecutions: jsii.Number(-1)}, []string{"reservedConcurrentExecutions must be a whole number of at least 0, got -1"}},
+		{"retention in hours", &fleetapi.FleetApiProps{EventRetention: awscdk.Duration_Hours(jsii.Number(36))}, []string{"eventRetention must be whole days from 1 to 3650, got 1.5 days"}},
+		{"retention too long", &fleetapi.FleetApiProps{EventRetention: awscdk.Duration_Days(jsii.Number(4000))}, []string{"got 4000 days"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

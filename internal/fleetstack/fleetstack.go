@@ -7,6 +7,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -58,10 +59,19 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 		awscdk.Tags_Of(stack).Add(jsii.String(key), jsii.String(value), nil)
 	}
 
+	var reserved *float64
+	if cfg.LambdaReservedConcurrency > 0 {
+		reserved = jsii.Number(cfg.LambdaReservedConcurrency)
+	}
 	fleetapi.NewFleetApi(stack, ConstructID, &fleetapi.FleetApiProps{
-		RemovalPolicy:       removalPolicy(cfg.RemovalPolicy),
-		DeletionProtection:  jsii.Bool(cfg.DeletionProtection),
-		PointInTimeRecovery: jsii.Bool(cfg.PointInTimeRecovery),
+		RemovalPolicy:                removalPolicy(cfg.RemovalPolicy),
+		DeletionProtection:           jsii.Bool(cfg.DeletionProtection),
+		PointInTimeRecovery:          jsii.Bool(cfg.PointInTimeRecovery),
+		EventRetention:               awscdk.Duration_Days(jsii.Number(cfg.EventRetentionDays)),
+		MemorySize:                   jsii.Number(cfg.LambdaMemoryMiB),
+		Timeout:                      awscdk.Duration_Seconds(jsii.Number(cfg.LambdaTimeoutSeconds)),
+		ReservedConcurrentExecutions: reserved,
+		LogRetention:                 logRetention[cfg.LogRetentionDays],
 	})
 	return stack
 }
@@ -74,6 +84,19 @@ func costTags(cfg stage.Config) map[string]string {
 		"CostCenter": cfg.CostCenter,
 		"Owner":      cfg.Owner,
 	}
+}
+
+// logRetention maps the days CloudWatch Logs accepts (the values package
+// stage allows) to the CDK's names for them.
+var logRetention = map[int]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
 }
 
 func removalPolicy(name string) awscdk.RemovalPolicy {

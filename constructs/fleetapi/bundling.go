@@ -1,0 +1,73 @@
+package fleetapi
+
+import (
+	"bytes"
+	"fmt"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// modulePath is the Go module that holds the functions' source.
+const modulePath = "github.com/fleetapi/fleetapi"
+
+// goBuild bundles one function with the local Go toolchain. It implements
+// awscdk.ILocalBundling. CDK never falls back to Docker: a failed build
+// reports success with no output, which CDK refuses, and newFunction then
+// fails the synthesis with the compiler's message kept in err. (Panicking
+// inside the jsii callback would leave the jsii kernel waiting for it.)
+type goBuild struct {
+	// moduleDir is the directory of the FleetApi module; pkg the function's
+	// package inside it, e.g. "lambdas/ingest".
+	moduleDir string
+	pkg       string
+	err       error
+}
+
+var _ awscdk.ILocalBundling = (*goBuild)(nil)
+
+// TryBundle builds bootstrap for Lambda's provided.al2023 runtime on arm64.
+func (g *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
+	cmd := exec.Command("go", "build",
+		"-trimpath", "-buildvcs=false", "-tags", "lambda.norpc", "-ldflags", "-s -w",
+		"-o", filepath.Join(*outputDir, "bootstrap"), "./"+g.pkg)
+	cmd.Dir = g.moduleDir
+	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		g.err = fmt.Errorf("build function %s (GOOS=linux GOARCH=arm64): %v\n%s", g.pkg, err, bytes.TrimSpace(out))
+	}
+	return jsii.Bool(true)
+}
+
+// check turns CDK's complaint about an empty bundle back into the build
+// error that caused it; call it deferred around the construct that bundles.
+func (g *goBuild) check() {
+	if r := recover(); r != nil {
+		if g.err != nil {
+			panic(g.err)
+		}
+		panic(r)
+	}
+}
+
+// findModuleDir locates the FleetApi module's source: the checkout itself
+// when synthesizing this repository, or the module cache copy when another
+// team's app imports the construct.
+func findModuleDir() (string, error) {
+	cmd := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", modulePath)
+	var stderr bytes.Buffer
+	cmd.Stderr = &stderr
+	out, err := cmd.Output()
+	if err != nil {
+		return "", fmt.Errorf("locate the source of %s with `go list -m`: %v: %s", modulePath, err, strings.TrimSpace(stderr.String()))
+	}
+	dir := strings.TrimSpace(string(out))
+	if dir == "" {
+		return "", fmt.Errorf("locate the source of %s: `go list -m` found no directory; run `go mod download %s`", modulePath, modulePath)
+	}
+	return dir, nil
+}

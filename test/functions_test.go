@@ -1,0 +1,54 @@
+package test
+
+import (
+	"fmt"
+	"strconv"
+	"testing"
+
+	"github.com/fleetapi/fleetapi/internal/schema"
+)
+
+// TestFunctions checks each function's runtime settings against the stage table.
+func TestFunctions(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		logGroups := s.resourcesOfType("AWS::Logs::LogGroup")
+		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+			p := fn.Properties
+			checks := map[string][2]any{
+				"Runtime":      {p["Runtime"], "provided.al2023"},
+				"Architecture": {fmt.Sprint(p["Architectures"]), "[arm64]"},
+				"Handler":      {p["Handler"], "bootstrap"},
+				"MemorySize":   {p["MemorySize"], float64(cfg.LambdaMemoryMiB)},
+				"Timeout":      {p["Timeout"], float64(cfg.LambdaTimeoutSeconds)},
+				"Tracing":      {fmt.Sprint(p["TracingConfig"]), "map[Mode:Active]"},
+			}
+			if cfg.LambdaReservedConcurrency > 0 {
+				checks["ReservedConcurrentExecutions"] = [2]any{p["ReservedConcurrentExecutions"], float64(cfg.LambdaReservedConcurrency)}
+			} else if _, set := p["ReservedConcurrentExecutions"]; set {
+				t.Errorf("%s: ReservedConcurrentExecutions set, want unreserved", id)
+			}
+			for name, c := range checks {
+				if c[0] != c[1] {
+					t.Errorf("%s: %s = %v, want %v", id, name, c[0], c[1])
+				}
+			}
+			vars := p["Environment"].(map[string]any)["Variables"].(map[string]any)
+			if vars["EVENT_RETENTION_DAYS"] != strconv.Itoa(cfg.EventRetentionDays) {
+				t.Errorf("%s: EVENT_RETENTION_DAYS = %v, want %d", id, vars["EVENT_RETENTION_DAYS"], cfg.EventRetentionDays)
+			}
+			if resourceName(vars[schema.EnvVehiclesTable]) != "FleetVehiclesED93DD14" || resourceName(vars[schema.EnvEventsTable]) != "FleetVehicleEvents3AE12A76" {
+				t.Errorf("%s: table variables %v", id, vars)
+			}
+			logging, _ := p["LoggingConfig"].(map[string]any)
+			lg, ok := logGroups[resourceName(logging["LogGroup"])]
+			if !ok {
+				t.Errorf("%s: logs to %v, not to a log group of the stack", id, logging["LogGroup"])
+				continue
+			}
+			if lg.Properties["RetentionInDays"] != float64(cfg.LogRetentionDays) {
+				t.Errorf("%s: log retention %v, want %d", id, lg.Properties["RetentionInDays"], cfg.LogRetentionDays)
+			}
+		}
+	})
+}

@@ -1,0 +1,140 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+)
+
+// TestLeastPrivilege checks every function role of every stage against the
+// permissions written out here: DynamoDB actions only on the tables the
+// function's operations touch, the cursor key only for functions that list,
+// and nothing else but logs and tracing.
+func TestLeastPrivilege(t *testing.T) {
+	const (
+		vehicles  = "FleetVehiclesED93DD14"
+		events    = "FleetVehicleEvents3AE12A76"
+		cursorKey = "FleetCursorKey0DA9F18E"
+	)
+	want := map[string][]string{ // function logical ID → "actions on resource"
+		"FleetVehiclesFunctionBF4866FB": {
+			"dynamodb:GetItem,dynamodb:PutItem,dynamodb:Scan,dynamodb:UpdateItem on " + vehicles,
+			"secretsmanager:DescribeSecret,secretsmanager:GetSecretValue on " + cursorKey,
+			"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
+		},
+		"FleetEventsFunctionC221D635": {
+			"dynamodb:GetItem,dynamodb:Query on " + events,
+			"secretsmanager:DescribeSecret,secretsmanager:GetSecretValue on " + cursorKey,
+			"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
+		},
+		"FleetIngestFunction1206F197": {
+			"dynamodb:GetItem on " + vehicles,
+			"dynamodb:GetItem,dynamodb:PutItem on " + events,
+			"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
+		},
+	}
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		fns := s.resourcesOfType("AWS::Lambda::Function")
+		if len(fns) != len(want) {
+			t.Fatalf("got %d functions, want %d", len(fns), len(want))
+		}
+		for fnID, wantStatements := range want {
+			fn, ok := fns[fnID]
+			if !ok {
+				t.Errorf("function %s is missing (logical IDs are a contract)", fnID)
+				continue
+			}
+			roleID := getAttTarget(fn.Properties["Role"])
+			role := s.resources[roleID]
+			managed := fmt.Sprint(role.Properties["ManagedPolicyArns"])
+			if !strings.Contains(managed, "service-role/AWSLambdaBasicExecutionRole") || strings.Count(managed, "arn:") != 1 {
+				t.Errorf("%s: managed policies %s, want AWSLambdaBasicExecutionRole only", fnID, managed)
+			}
+			got := statementsOfRole(t, s, roleID)
+			slices.Sort(got)
+			if !slices.Equal(got, wantStatements) {
+				t.Errorf("%s: statements\n  %s\nwant\n  %s", fnID, strings.Join(got, "\n  "), strings.Join(wantStatements, "\n  "))
+			}
+		}
+	})
+}
+
+// statementsOfRole renders the Allow statements of the inline policies
+// attached to a role as "action,action on resource".
+func statementsOfRole(t *testing.T, s *synthesis, roleID string) []string {
+	t.Helper()
+	var out []string
+	for id, p := range s.resourcesOfType("AWS::IAM::Policy") {
+		roles, _ := json.Marshal(p.Properties["Roles"])
+		if !strings.Contains(string(roles), `"`+roleID+`"`) {
+			continue
+		}
+		var doc struct {
+			Statement []struct {
+				Effect   string
+				Action   any
+				Resource any
+			}
+		}
+		b, _ := json.Marshal(p.Properties["PolicyDocument"])
+		if err := json.Unmarshal(b, &doc); err != nil {
+			t.Fatalf("policy %s: %v", id, err)
+		}
+		for _, st := range doc.Statement {
+			if st.Effect != "Allow" {
+				t.Errorf("policy %s: unexpected %s statement", id, st.Effect)
+			}
+			actions := strings.Join(asStrings(st.Action), ",")
+			for _, r := range asList(st.Resource) {
+				out = append(out, actions+" on "+resourceName(r))
+			}
+		}
+	}
+	return out
+}
+
+func asStrings(v any) []string {
+	var out []string
+	for _, x := range asList(v) {
+		out = append(out, fmt.Sprint(x))
+	}
+	slices.Sort(out)
+	return out
+}
+
+func asList(v any) []any {
+	if l, ok := v.([]any); ok {
+		return l
+	}
+	return []any{v}
+}
+
+// resourceName names a policy resource: "*", or the logical ID it refers to.
+func resourceName(r any) string {
+	switch r := r.(type) {
+	case string:
+		return r
+	case map[string]any:
+		if ref, ok := r["Ref"].(string); ok {
+			return ref
+		}
+		if id := getAttTarget(r); id != "" {
+			return id
+		}
+	}
+	b, _ := json.Marshal(r)
+	return string(b)
+}
+
+// getAttTarget returns X of {"Fn::GetAtt": [X, "Arn"]}.
+func getAttTarget(v any) string {
+	m, _ := v.(map[string]any)
+	att, _ := m["Fn::GetAtt"].([]any)
+	if len(att) == 2 && att[1] == "Arn" {
+		s, _ := att[0].(string)
+		return s
+	}
+	return ""
+}
