@@ -68,7 +68,6 @@ func KnownSignals() []SignalSpec {
 }
 
 var (
-	signalNamePattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_]*(\.[A-Za-z][A-Za-z0-9_]*){0,15}$`)
 	// eid: the event's start in epoch milliseconds, 13 digits, then 16 hex digits.
 	eidPattern            = regexp.MustCompile(`^[0-9]{13}-[0-9a-f]{16}$`)
 	idempotencyKeyPattern = regexp.MustCompile(`^[\x21-\x7e]{1,128}$`)
@@ -180,7 +179,7 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 			return nil, invalid(field+".signals", "must hold at most %d signals, got %d", MaxSignalsPerSample, len(s.Signals))
 		}
 		for name, v := range s.Signals {
-			if len(name) > MaxSignalNameLen || !signalNamePattern.MatchString(name) {
+			if _, known := knownSignalRanges[name]; !known && !validSignalName(name) {
 				return nil, invalid(field+".signals", "name %q must be dot-separated words of letters, digits and '_', at most %d characters, such as %s", truncate(name), MaxSignalNameLen, SignalSpeed)
 			}
 			if math.IsNaN(v) || math.IsInf(v, 0) {
@@ -199,6 +198,33 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 		}
 	}
 	return out, nil
+}
+
+// validSignalName reports whether name is at most MaxSignalNameLen bytes of
+// dot-separated words, each a letter then letters, digits or '_', at most 16
+// words: the shape of VSS paths. (A loop: this runs for every signal of
+// every sample, and a regexp was a fifth of an upload's CPU time.)
+func validSignalName(name string) bool {
+	if len(name) == 0 || len(name) > MaxSignalNameLen {
+		return false
+	}
+	words, wordStart := 1, true
+	for i := 0; i < len(name); i++ {
+		c := name[i]
+		letter := 'a' <= c && c <= 'z' || 'A' <= c && c <= 'Z'
+		switch {
+		case wordStart && letter:
+			wordStart = false
+		case wordStart:
+			return false
+		case c == '.':
+			words++
+			wordStart = true
+		case !letter && c != '_' && !('0' <= c && c <= '9'):
+			return false
+		}
+	}
+	return !wordStart && words <= 16
 }
 
 // knownSignalRanges is read-only after package initialization.

@@ -13,6 +13,7 @@ import (
 	"io"
 	"math"
 	"slices"
+	"sync"
 	"time"
 
 	"github.com/fleetapi/fleetapi/internal/fleet"
@@ -35,6 +36,8 @@ var ErrCorrupt = errors.New("corrupt sample batch")
 type Codec struct {
 	known  []string
 	codeOf map[string]uint64
+	// A flate writer allocates about 800 KB: reuse them.
+	writers sync.Pool
 }
 
 // New returns a Codec for the signals fleet.KnownSignals lists.
@@ -95,9 +98,15 @@ func (c *Codec) Encode(samples []fleet.Sample) []byte {
 	}
 	var out bytes.Buffer
 	out.WriteByte(formatV1)
-	w, _ := flate.NewWriter(&out, flate.BestCompression) // level is valid
-	w.Write(raw.Bytes())
+	w, ok := c.writers.Get().(*flate.Writer)
+	if ok {
+		w.Reset(&out)
+	} else {
+		w, _ = flate.NewWriter(&out, flate.BestCompression) // the level is valid
+	}
+	w.Write(raw.Bytes()) // writes to a bytes.Buffer cannot fail
 	w.Close()
+	c.writers.Put(w)
 	return out.Bytes()
 }
 

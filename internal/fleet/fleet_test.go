@@ -1,0 +1,192 @@
+package fleet
+
+import (
+	"errors"
+	"fmt"
+	"strings"
+	"testing"
+	"time"
+)
+
+var now = time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+
+const retention = 30 * 24 * time.Hour
+
+func TestValidateVID(t *testing.T) {
+	for vid, ok := range map[string]bool{
+		"car-1": true, "WBY1Z21000V123456": true, "a_b": true, strings.Repeat("a", 64): true,
+		"ab": false, strings.Repeat("a", 65): false, "-car": false, "car 1": false, "car/1": false, "": false, "cär-1": false,
+	} {
+		err := ValidateVID("vid", vid)
+		if (err == nil) != ok {
+			t.Errorf("ValidateVID(%q) = %v, want ok=%v", vid, err, ok)
+		}
+		if err != nil && !errors.Is(err, ErrInvalid) {
+			t.Errorf("ValidateVID(%q) error is not ErrInvalid", vid)
+		}
+	}
+}
+
+func TestVehicleFieldsValidate(t *testing.T) {
+	good := VehicleFields{Make: "BMW", Model: "i3", Year: 2017, Plate: "SE 317 RI", Metadata: map[string]string{"color": "silver"}}
+	tests := []struct {
+		desc string
+		edit func(*VehicleFields)
+		want string
+	}{
+		{"valid", func(*VehicleFields) {}, ""},
+		{"no make", func(f *VehicleFields) { f.Make = "" }, "make: is required"},
+		{"long model", func(f *VehicleFields) { f.Model = strings.Repeat("m", 65) }, "model: must be valid text of at most 64 bytes"},
+		{"invalid UTF-8", func(f *VehicleFields) { f.Model = "\xff" }, "model: must be valid text"},
+		{"year too old", func(f *VehicleFields) { f.Year = 1885 }, "year: must be between 1886 and 2027, got 1885"},
+		{"next year's model", func(f *VehicleFields) { f.Year = 2027 }, ""},
+		{"year too new", func(f *VehicleFields) { f.Year = 2028 }, "got 2028"},
+		{"plate", func(f *VehicleFields) { f.Plate = "SE_317" }, `plate: must be 1 to 16 letters`},
+		{"metadata key", func(f *VehicleFields) { f.Metadata = map[string]string{"1x": "y"} }, `metadata: key "1x"`},
+		{"metadata value", func(f *VehicleFields) { f.Metadata = map[string]string{"k": strings.Repeat("v", 257)} }, "metadata.k: must be valid text of at most 256 bytes"},
+		{"metadata size", func(f *VehicleFields) {
+			f.Metadata = map[string]string{}
+			for i := range 33 {
+				f.Metadata["k"+strings.Repeat("x", i)] = "v"
+			}
+		}, "metadata: must have at most 32 entries, got 33"},
+	}
+	for _, tt := range tests {
+		f := good
+		tt.edit(&f)
+		err := f.Validate(now)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: got %v, want no error", tt.desc, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want)):
+			t.Errorf("%s: got %v, want %q", tt.desc, err, tt.want)
+		}
+	}
+}
+
+func sample(offset time.Duration, signals map[string]float64) Sample {
+	return Sample{Timestamp: now.Add(offset), Signals: signals}
+}
+
+func TestNewEventNormalizes(t *testing.T) {
+	up := Upload{Samples: []Sample{
+		sample(-time.Minute+1500*time.Microsecond, map[string]float64{SignalSpeed: 50}),
+		sample(-2*time.Minute, map[string]float64{SignalSpeed: 40, "Vehicle.Private.X": 1}),
+	}}
+	e, err := NewEvent("car-1", up, "", now, retention)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !e.Start.Equal(now.Add(-2*time.Minute)) || !e.End.Equal(now.Add(-time.Minute+time.Millisecond)) {
+		t.Errorf("start %v end %v: samples not sorted or not truncated to milliseconds", e.Start, e.End)
+	}
+	if want := e.End.Add(retention).Truncate(time.Second); !e.ExpiresAt.Equal(want) {
+		t.Errorf("expiresAt %v, want %v", e.ExpiresAt, want)
+	}
+	if err := ValidateEID("eid", e.EID); err != nil {
+		t.Errorf("eid %s: %v", e.EID, err)
+	}
+	if !strings.HasPrefix(e.EID, fmt.Sprintf("%013d-", now.Add(-2*time.Minute).UnixMilli())) {
+		t.Errorf("eid %s does not start with the first sample's epoch milliseconds", e.EID)
+	}
+
+	// The same samples give the same eid; other samples another one.
+	again, _ := NewEvent("car-1", up, "", now.Add(time.Second), retention)
+	if again.EID != e.EID {
+		t.Errorf("a retry got eid %s, want %s", again.EID, e.EID)
+	}
+	other := Upload{Samples: []Sample{sample(-2*time.Minute, map[string]float64{SignalSpeed: 41})}}
+	if o, _ := NewEvent("car-1", other, "", now, retention); o.EID == e.EID {
+		t.Error("other samples got the same eid")
+	}
+	// An idempotency key decides the eid, whatever the samples.
+	k1, _ := NewEvent("car-1", other, "key-1", now, retention)
+	k2, _ := NewEvent("car-1", Upload{Samples: []Sample{sample(-2*time.Minute, map[string]float64{SignalSpeed: 99})}}, "key-1", now, retention)
+	if k1.EID != k2.EID || string(k1.ContentHash) == string(k2.ContentHash) {
+		t.Errorf("keyed: eids %s %s should match and content hashes differ", k1.EID, k2.EID)
+	}
+	if k3, _ := NewEvent("car-2", other, "key-1", now, retention); k3.EID == k1.EID {
+		t.Error("the same key of another vehicle got the same eid")
+	}
+}
+
+func TestNewEventRefuses(t *testing.T) {
+	ok := map[string]float64{SignalSpeed: 50}
+	many := func(n int) []Sample {
+		s := make([]Sample, n)
+		for i := range s {
+			s[i] = sample(-time.Duration(i+1)*time.Second, ok)
+		}
+		return s
+	}
+	signals := func(n int) map[string]float64 {
+		m := map[string]float64{}
+		for i := range n {
+			m["Vehicle.Private.S"+strings.Repeat("x", i)] = 1
+		}
+		return m
+	}
+	tests := []struct {
+		desc    string
+		samples []Sample
+		key     string
+		want    string
+	}{
+		{"none", nil, "", "samples: must hold at least one sample"},
+		{"too many", many(MaxSamplesPerEvent + 1), "", "must hold at most 100 samples, got 101"},
+		{"no timestamp", []Sample{{Signals: ok}}, "", "samples[0].timestamp: is required"},
+		{"future", []Sample{sample(6*time.Minute, ok)}, "", "in the future"},
+		{"within clock skew", []Sample{sample(4*time.Minute, ok)}, "", ""},
+		{"older than retention", []Sample{sample(-retention-time.Hour, ok)}, "", "older than the retention of 30 days"},
+		{"no signals", []Sample{sample(-time.Second, nil)}, "", "samples[0].signals: must hold at least one signal"},
+		{"too many signals", []Sample{sample(-time.Second, signals(MaxSignalsPerSample+1))}, "", "at most 64 signals, got 65"},
+		{"bad name", []Sample{sample(-time.Second, map[string]float64{"Vehicle..Speed": 1})}, "", `name "Vehicle..Speed"`},
+		{"long name", []Sample{sample(-time.Second, map[string]float64{"V" + strings.Repeat("x", MaxSignalNameLen): 1})}, "", "at most 128 characters"},
+		{"out of range", []Sample{sample(-time.Second, map[string]float64{SignalLatitude: 91})}, "", "Latitude: 91 is out of range [-90, 90]"},
+		{"duplicate time", []Sample{sample(-time.Second, ok), sample(-time.Second+100*time.Microsecond, ok)}, "", "two samples have the timestamp"},
+		{"bad key", []Sample{sample(-time.Second, ok)}, "a b", "Idempotency-Key"},
+		{"long key", []Sample{sample(-time.Second, ok)}, strings.Repeat("k", 129), "Idempotency-Key"},
+	}
+	for _, tt := range tests {
+		_, err := NewEvent("car-1", Upload{Samples: tt.samples}, tt.key, now, retention)
+		switch {
+		case tt.want == "" && err != nil:
+			t.Errorf("%s: got %v, want no error", tt.desc, err)
+		case tt.want != "" && (err == nil || !strings.Contains(err.Error(), tt.want) || !errors.Is(err, ErrInvalid)):
+			t.Errorf("%s: got %v, want an ErrInvalid containing %q", tt.desc, err, tt.want)
+		}
+	}
+}
+
+func TestEventIDRange(t *testing.T) {
+	e, err := NewEvent("car-1", Upload{Samples: []Sample{sample(-time.Hour, map[string]float64{SignalSpeed: 1})}}, "", now, retention)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct {
+		from, to time.Time
+		in       bool
+	}{
+		{e.Start, e.Start, true},
+		{e.Start.Add(-time.Hour), e.Start.Add(time.Hour), true},
+		{e.Start.Add(time.Millisecond), now, false},
+		{e.Start.Add(-time.Hour), e.Start.Add(-time.Millisecond), false},
+	} {
+		lo, hi := EventIDRange(tt.from, tt.to)
+		if in := lo <= e.EID && e.EID <= hi; in != tt.in {
+			t.Errorf("eid %s in [%s, %s] = %v, want %v", e.EID, lo, hi, in, tt.in)
+		}
+	}
+}
+
+func TestValidSignalName(t *testing.T) {
+	for name, ok := range map[string]bool{
+		SignalStateOfCharge: true, "A": true, "a.b_2.C3": true, strings.Repeat("a.", 15) + "a": true,
+		"": false, ".a": false, "a.": false, "a..b": false, "1a": false, "a.1b": false, "a-b": false, "a b": false,
+		strings.Repeat("a.", 16) + "a": false, strings.Repeat("a", MaxSignalNameLen+1): false, "é": false,
+	} {
+		if got := validSignalName(name); got != ok {
+			t.Errorf("validSignalName(%q) = %v, want %v", name, got, ok)
+		}
+	}
+}

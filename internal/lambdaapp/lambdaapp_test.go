@@ -1,0 +1,77 @@
+package lambdaapp
+
+import (
+	"context"
+	"errors"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/fleetapi/fleetapi/internal/schema"
+)
+
+func TestReadEnv(t *testing.T) {
+	full := map[string]string{
+		schema.EnvVehiclesTable: "FleetApi-prod-Vehicles-1", schema.EnvEventsTable: "FleetApi-prod-Events-1",
+		EnvEventRetentionDays: "365", EnvCursorKeySecret: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:k",
+	}
+	env, err := ReadEnv(func(k string) string { return full[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	if env.Tables.Vehicles != full[schema.EnvVehiclesTable] || env.Tables.Events != full[schema.EnvEventsTable] ||
+		env.EventRetention != 365*24*time.Hour || env.CursorSecret != full[EnvCursorKeySecret] {
+		t.Errorf("ReadEnv = %+v", env)
+	}
+	for _, tt := range []struct {
+		unset, set, value, want string
+	}{
+		{unset: schema.EnvVehiclesTable, want: schema.EnvVehiclesTable},
+		{unset: schema.EnvEventsTable, want: schema.EnvEventsTable},
+		{unset: EnvEventRetentionDays, want: EnvEventRetentionDays + " must be a positive whole number"},
+		{set: EnvEventRetentionDays, value: "0", want: `got "0"`},
+		{set: EnvEventRetentionDays, value: "ten", want: `got "ten"`},
+	} {
+		getenv := func(k string) string {
+			if k == tt.unset {
+				return ""
+			}
+			if k == tt.set {
+				return tt.value
+			}
+			return full[k]
+		}
+		if _, err := ReadEnv(getenv); err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("unset %q / %s=%q: got %v, want %q", tt.unset, tt.set, tt.value, err, tt.want)
+		}
+	}
+}
+
+type fakeSecrets struct {
+	value *string
+	err   error
+	asked string
+}
+
+func (f *fakeSecrets) GetSecretValue(_ context.Context, in *secretsmanager.GetSecretValueInput, _ ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error) {
+	f.asked = *in.SecretId
+	return &secretsmanager.GetSecretValueOutput{SecretString: f.value}, f.err
+}
+
+func TestCursorKey(t *testing.T) {
+	v := strings.Repeat("k", 64)
+	sm := &fakeSecrets{value: &v}
+	key, err := cursorKey(context.Background(), sm, "arn:secret")
+	if err != nil || string(key) != v || sm.asked != "arn:secret" {
+		t.Errorf("cursorKey = %q, %v (asked %q)", key, err, sm.asked)
+	}
+	empty := ""
+	if _, err := cursorKey(context.Background(), &fakeSecrets{value: &empty}, "s"); err == nil {
+		t.Error("an empty secret was accepted")
+	}
+	if _, err := cursorKey(context.Background(), &fakeSecrets{err: errors.New("AccessDenied")}, "s"); err == nil || !strings.Contains(err.Error(), "AccessDenied") {
+		t.Errorf("a failed read: got %v", err)
+	}
+}
