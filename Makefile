@@ -16,7 +16,10 @@ CDK        := cdk --no-notices
 NPM_STAMP  := node_modules/.install-stamp
 GO_TEST    := go test -count=1
 
-.PHONY: help install synth synth-all test snapshots diff diff-all deploy vet clean
+FUNCTIONS  := vehicles events ingest
+FUZZTIME   ?= 30s
+
+.PHONY: help install synth synth-all test snapshots diff diff-all deploy vet bench fuzz lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -59,5 +62,23 @@ diff-all: ## diff every stage against its snapshot
 deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 	$(CDK) deploy --context stage=$(STAGE)
 
-clean: ## remove synthesized output
-	rm -rf cdk.out
+bench: $(NPM_STAMP) ## benchmark the 10-sample upload (and report write units per upload)
+	go test -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
+	go test -run '^$$' -bench . -benchmem ./internal/httpapi
+
+fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
+	go test -run '^$$' -fuzz '^FuzzCreateEvent$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	go test -run '^$$' -fuzz '^FuzzCreateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	go test -run '^$$' -fuzz '^FuzzUpdateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/cursor
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
+
+lambdas: ## build each function's bootstrap into bin/NAME/ as the synthesis does, and list sizes
+	@for f in $(FUNCTIONS); do \
+		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags lambda.norpc \
+			-ldflags "-s -w" -o bin/$$f/bootstrap ./lambdas/$$f || exit 1; \
+		printf '%-9s %s bytes\n' $$f $$(wc -c < bin/$$f/bootstrap); \
+	done
+
+clean: ## remove synthesized output and built functions
+	rm -rf cdk.out bin
