@@ -11,6 +11,8 @@ export PATH := $(CURDIR)/node_modules/.bin:$(PATH)
 # The CLI must not try the network.
 export CDK_DISABLE_CLI_TELEMETRY := true
 export CDK_DISABLE_VERSION_CHECK := true
+export REDOCLY_TELEMETRY := off
+export REDOCLY_SUPPRESS_UPDATE_NOTICE := true
 
 CDK        := cdk --no-notices
 NPM_STAMP  := node_modules/.install-stamp
@@ -19,7 +21,7 @@ GO_TEST    := go test -count=1
 FUNCTIONS  := vehicles events ingest
 FUZZTIME   ?= 30s
 
-.PHONY: help install synth synth-all test snapshots diff diff-all deploy vet bench fuzz lambdas clean
+.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet bench fuzz lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -38,8 +40,14 @@ synth: $(NPM_STAMP) ## synthesize one stage to cdk.out/STAGE (STAGE=dev|staging|
 synth-all: ## synthesize every stage
 	@for s in $(STAGES); do $(MAKE) --no-print-directory synth STAGE=$$s || exit 1; done
 
-test: $(NPM_STAMP) ## run every test (Go's cache cannot see bundled code: -count=1)
+test: lint ## run every test: the spec's lint, then Go's (-count=1: Go's cache cannot see bundled code)
 	$(GO_TEST) ./...
+
+lint: $(NPM_STAMP) ## lint api/swagger.yaml (Redocly, rules in redocly.yaml); fails on any error
+	redocly lint --format stylish api/swagger.yaml
+
+docs: $(NPM_STAMP) ## render the API reference from api/swagger.yaml to docs/api.html
+	redocly build-docs api/swagger.yaml --disableGoogleFont --output docs/api.html
 
 vet: ## go vet the module
 	go vet ./...
@@ -80,5 +88,5 @@ lambdas: ## build each function's bootstrap into bin/NAME/ as the synthesis does
 		printf '%-9s %s bytes\n' $$f $$(wc -c < bin/$$f/bootstrap); \
 	done
 
-clean: ## remove synthesized output and built functions
-	rm -rf cdk.out bin
+clean: ## remove synthesized output, built functions and rendered docs
+	rm -rf cdk.out bin docs/api.html

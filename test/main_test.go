@@ -74,6 +74,7 @@ type resource struct {
 	Type           string         `json:"Type"`
 	Properties     map[string]any `json:"Properties"`
 	DeletionPolicy string         `json:"DeletionPolicy"`
+	Metadata       map[string]any `json:"Metadata"`
 	UpdateReplace  string         `json:"UpdateReplacePolicy"`
 }
 

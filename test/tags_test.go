@@ -24,24 +24,27 @@ func TestCostAllocationTags(t *testing.T) {
 		if len(want) != len(fleetstack.CostTagKeys) {
 			t.Fatalf("test expects %d tags, fleetstack applies %v", len(want), fleetstack.CostTagKeys)
 		}
-		seen := map[string]bool{}
-		taggable := 0
+		// Template resources are matched to their constructs by the
+		// aws:cdk:path metadata: some logical IDs are hashed at synthesis.
+		cfnByPath := map[string]awscdk.CfnResource{}
 		for _, c := range *s.stack.Node().FindAll(constructs.ConstructOrder_PREORDER) {
-			if !*awscdk.CfnResource_IsCfnResource(c) {
+			if *awscdk.CfnResource_IsCfnResource(c) {
+				cfnByPath[*c.Node().Path()] = c.(awscdk.CfnResource)
+			}
+		}
+		taggable := 0
+		for id, r := range s.resources {
+			path, _ := r.Metadata["aws:cdk:path"].(string)
+			c, ok := cfnByPath[path]
+			if !ok {
+				t.Errorf("%s (%s) at %q is not in the construct tree", id, r.Type, path)
 				continue
 			}
-			res := c.(awscdk.CfnResource)
-			id := *s.stack.GetLogicalId(res)
-			seen[id] = true
+			delete(cfnByPath, path)
 			if !*awscdk.TagManager_IsTaggable(c) && !*awscdk.TagManager_IsTaggableV2(c) {
 				continue
 			}
 			taggable++
-			r, ok := s.resources[id]
-			if !ok {
-				t.Errorf("%s (%s) is in the construct tree but not in the template", id, *res.CfnResourceType())
-				continue
-			}
 			got := tagsOf(r.Properties)
 			for key, value := range want {
 				if got[key] != value {
@@ -49,10 +52,8 @@ func TestCostAllocationTags(t *testing.T) {
 				}
 			}
 		}
-		for id, r := range s.resources {
-			if !seen[id] && r.Type != "AWS::CDK::Metadata" {
-				t.Errorf("%s (%s) is in the template but was not found in the construct tree", id, r.Type)
-			}
+		for path := range cfnByPath {
+			t.Errorf("%s is in the construct tree but not in the template", path)
 		}
 		if taggable == 0 {
 			t.Fatal("no taggable resource found: the walk is broken")

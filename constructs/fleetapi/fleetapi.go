@@ -1,6 +1,7 @@
 // Package fleetapi provides FleetApi, the AWS CDK construct of the serverless
-// vehicle-telemetry API: its DynamoDB tables and the Go Lambda functions that
-// serve the API's operations, each allowed only what its operations do.
+// vehicle-telemetry API: an API Gateway REST API built from api/swagger.yaml,
+// the Go Lambda functions that serve its operations, each allowed only what
+// its operations do, and the DynamoDB tables they keep.
 //
 // Compose it in any Go CDK app:
 //
@@ -24,6 +25,7 @@ import (
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -33,6 +35,7 @@ import (
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/httpapi"
 	"github.com/fleetapi/fleetapi/internal/lambdaapp"
 	"github.com/fleetapi/fleetapi/internal/schema"
@@ -83,9 +86,26 @@ type FleetApiProps struct {
 	// Concurrency reserved for each function.
 	// Default: - none: the functions share the account's unreserved concurrency.
 	ReservedConcurrentExecutions *float64
-	// Retention of each function's log group.
+	// Retention of every log group: the functions', the API's access and execution logs.
 	// Default: awslogs.RetentionDays_ONE_MONTH.
 	LogRetention awslogs.RetentionDays
+	// Name of the API's deployment stage, part of its URL.
+	// Default: "prod".
+	ApiStageName *string
+	// Steady-state request rate of the API stage, requests per second.
+	// Default: 100.
+	ThrottlingRateLimit *float64
+	// Burst capacity of the API stage, in requests.
+	// Default: 200.
+	ThrottlingBurstLimit *float64
+	// Whether to create the account-wide role through which API Gateway
+	// writes execution logs (AWS::ApiGateway::Account). Set false where the
+	// account already has one. The role is retained when the stack goes.
+	// Default: true.
+	CloudWatchRole *bool
+
+	// spec overrides the embedded api/swagger.yaml; for this package's tests.
+	spec []byte
 }
 
 // FleetApi is the vehicle-telemetry API: the vehicles and vehicleEvents
@@ -95,6 +115,7 @@ type FleetApi struct {
 	vehicles  awsdynamodb.ITable
 	events    awsdynamodb.ITable
 	functions map[string]awslambda.IFunction
+	restApi   awsapigateway.SpecRestApi
 }
 
 // removalPolicies lists the policies a DynamoDB table supports.
@@ -134,13 +155,28 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 		DeletionProtection:               p.DeletionProtection,
 		RemovalPolicy:                    p.RemovalPolicy,
 	})
-	f.addFunctions(p)
+	spec := loadSpec(p.spec)
+	f.addFunctions(p, spec)
+	f.addRestApi(p, spec)
 	return f
 }
 
-// addFunctions defines one function per service, with the DynamoDB actions
-// its operations declare (httpapi.Operations) on only the tables they touch.
-func (f *FleetApi) addFunctions(p FleetApiProps) {
+func loadSpec(override []byte) *api.Spec {
+	load := api.Load
+	if override != nil {
+		load = func() (*api.Spec, error) { return api.Parse(override) }
+	}
+	spec, err := load()
+	if err != nil {
+		panic(fmt.Errorf("fleetapi: %w", err))
+	}
+	return spec
+}
+
+// addFunctions defines one function per function the spec names, serving
+// the operations the spec gives it, with the DynamoDB actions those
+// operations declare (httpapi.Operations) on only the tables they touch.
+func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 	moduleDir, err := findModuleDir()
 	if err != nil {
 		panic(fmt.Errorf("fleetapi: %w", err))
@@ -157,23 +193,32 @@ func (f *FleetApi) addFunctions(p FleetApiProps) {
 	tables := map[string]awsdynamodb.ITable{schema.Vehicles.Role: f.vehicles, schema.VehicleEvents.Role: f.events}
 	retentionDays := strconv.FormatFloat(*p.EventRetention.ToDays(nil), 'f', 0, 64)
 
-	for _, name := range httpapi.Functions() {
+	for _, name := range spec.Functions() {
+		var ops []string
+		for _, op := range spec.OperationsOf(name) {
+			ops = append(ops, op.ID)
+		}
+		access, err := httpapi.AccessOf(ops)
+		if err != nil {
+			panic(fmt.Errorf("fleetapi: function %s: %w", name, err))
+		}
 		id := exportedName(name)
 		logs := awslogs.NewLogGroup(f, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 			Retention:     p.LogRetention,
 			RemovalPolicy: p.RemovalPolicy,
 		})
 		env := map[string]*string{
+			lambdaapp.EnvOperations:         jsii.String(strings.Join(ops, ",")),
 			schema.EnvVehiclesTable:         f.vehicles.TableName(),
 			schema.EnvEventsTable:           f.events.TableName(),
 			lambdaapp.EnvEventRetentionDays: jsii.String(retentionDays),
 		}
-		if httpapi.Lists(name) {
+		if httpapi.Paginates(ops) {
 			env[lambdaapp.EnvCursorKeySecret] = cursorKey.SecretArn()
 		}
 		build := &goBuild{moduleDir: moduleDir, pkg: "lambdas/" + name}
 		fn := newFunction(build, f, id+"Function", &awslambda.FunctionProps{
-			Description:  jsii.String(fmt.Sprintf("FleetApi %s: %s", name, operationIDs(name))),
+			Description:  jsii.String(fmt.Sprintf("FleetApi %s: %s", name, strings.Join(ops, ", "))),
 			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
 			Architecture: awslambda.Architecture_ARM_64(),
 			Handler:      jsii.String("bootstrap"),
@@ -196,14 +241,13 @@ func (f *FleetApi) addFunctions(p FleetApiProps) {
 			LoggingFormat:                awslambda.LoggingFormat_JSON,
 			Environment:                  &env,
 		})
-		access := httpapi.AccessOf(name)
 		for _, role := range sortedKeys(access) {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings(access[role]...),
 				Resources: jsii.Strings(*tables[role].TableArn()),
 			}))
 		}
-		if httpapi.Lists(name) {
+		if httpapi.Paginates(ops) {
 			cursorKey.GrantRead(fn, nil)
 		}
 		f.functions[name] = fn
@@ -224,16 +268,15 @@ func (f *FleetApi) VehiclesTable() awsdynamodb.ITable { return f.vehicles }
 // "eid", expiring through the "expiresAt" TTL attribute.
 func (f *FleetApi) EventsTable() awsdynamodb.ITable { return f.events }
 
-// VehiclesFunction serves the vehicle operations (list, create, get, update).
-func (f *FleetApi) VehiclesFunction() awslambda.IFunction {
-	return f.functions[httpapi.FunctionVehicles]
-}
+// Function returns the function api/swagger.yaml names name ("vehicles",
+// "events" or "ingest"), nil if there is none.
+func (f *FleetApi) Function(name string) awslambda.IFunction { return f.functions[name] }
 
-// EventsFunction serves the reads of events (list, get).
-func (f *FleetApi) EventsFunction() awslambda.IFunction { return f.functions[httpapi.FunctionEvents] }
+// RestApi is the API Gateway REST API built from api/swagger.yaml.
+func (f *FleetApi) RestApi() awsapigateway.IRestApi { return f.restApi }
 
-// IngestFunction serves uploads of events.
-func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.functions[httpapi.FunctionIngest] }
+// Url is the URL of the API's deployment stage.
+func (f *FleetApi) Url() *string { return f.restApi.Url() }
 
 // withDefaults returns a copy of props with every unset field at its default.
 func (props *FleetApiProps) withDefaults() FleetApiProps {
@@ -262,6 +305,18 @@ func (props *FleetApiProps) withDefaults() FleetApiProps {
 	if p.LogRetention == "" {
 		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
 	}
+	if p.ApiStageName == nil {
+		p.ApiStageName = jsii.String("prod")
+	}
+	if p.ThrottlingRateLimit == nil {
+		p.ThrottlingRateLimit = jsii.Number(100)
+	}
+	if p.ThrottlingBurstLimit == nil {
+		p.ThrottlingBurstLimit = jsii.Number(200)
+	}
+	if p.CloudWatchRole == nil {
+		p.CloudWatchRole = jsii.Bool(true)
+	}
 	return p
 }
 
@@ -285,6 +340,15 @@ func (p FleetApiProps) validate() error {
 	if d := *p.EventRetention.ToMilliseconds(exact) / 86_400_000; !unresolved(d) && (d < 1 || d > maxRetentionDays || d != float64(int(d))) {
 		return fmt.Errorf("eventRetention must be whole days from 1 to %d, got %v days", maxRetentionDays, d)
 	}
+	if n := *p.ApiStageName; !*awscdk.Token_IsUnresolved(n) && !stageNamePattern.MatchString(n) {
+		return fmt.Errorf("apiStageName %q must be 1 to 128 letters, digits, '-' or '_'", n)
+	}
+	if r := *p.ThrottlingRateLimit; !unresolved(r) && r <= 0 {
+		return fmt.Errorf("throttlingRateLimit must be greater than 0, got %v", r)
+	}
+	if b := *p.ThrottlingBurstLimit; !unresolved(b) && (b < 0 || b != float64(int(b))) {
+		return fmt.Errorf("throttlingBurstLimit must be a whole number of at least 0, got %v", b)
+	}
 	return nil
 }
 
@@ -292,14 +356,6 @@ func unresolved(v float64) bool { return *awscdk.Token_IsUnresolved(v) }
 
 // exportedName turns a function name into a construct ID prefix: ingest → Ingest.
 func exportedName(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
-
-func operationIDs(function string) string {
-	var ids []string
-	for _, op := range httpapi.OperationsOf(function) {
-		ids = append(ids, op.ID)
-	}
-	return strings.Join(ids, ", ")
-}
 
 func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))

@@ -126,7 +126,7 @@ func TestFunctionsFollowTheProps(t *testing.T) {
 		EventRetention:               awscdk.Duration_Days(jsii.Number(30)),
 		LogRetention:                 awslogs.RetentionDays_TWO_WEEKS,
 	}, func(stack awscdk.Stack, api *fleetapi.FleetApi) {
-		for name, fn := range map[string]awslambda.IFunction{"vehicles": api.VehiclesFunction(), "events": api.EventsFunction(), "ingest": api.IngestFunction()} {
+		for name, fn := range map[string]awslambda.IFunction{"vehicles": api.Function("vehicles"), "events": api.Function("events"), "ingest": api.Function("ingest")} {
 			if fn == nil {
 				t.Errorf("%s function not exposed", name)
 			}
@@ -161,6 +161,9 @@ func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 		{"timeout too short", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Millis(jsii.Number(500))}, []string{"got 0.5"}},
 		{"negative concurrency", &fleetapi.FleetApiProps{ReservedConcurrentExecutions: jsii.Number(-1)}, []string{"reservedConcurrentExecutions must be a whole number of at least 0, got -1"}},
 		{"retention in hours", &fleetapi.FleetApiProps{EventRetention: awscdk.Duration_Hours(jsii.Number(36))}, []string{"eventRetention must be whole days from 1 to 3650, got 1.5 days"}},
+		{"bad stage name", &fleetapi.FleetApiProps{ApiStageName: jsii.String("my stage")}, []string{`apiStageName "my stage" must be 1 to 128 letters`}},
+		{"zero rate", &fleetapi.FleetApiProps{ThrottlingRateLimit: jsii.Number(0)}, []string{"throttlingRateLimit must be greater than 0, got 0"}},
+		{"fractional burst", &fleetapi.FleetApiProps{ThrottlingBurstLimit: jsii.Number(1.5)}, []string{"throttlingBurstLimit must be a whole number of at least 0, got 1.5"}},
 		{"retention too long", &fleetapi.FleetApiProps{EventRetention: awscdk.Duration_Days(jsii.Number(4000))}, []string{"got 4000 days"}},
 	}
 	for _, tt := range tests {

@@ -63,7 +63,7 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 	if cfg.LambdaReservedConcurrency > 0 {
 		reserved = jsii.Number(cfg.LambdaReservedConcurrency)
 	}
-	fleetapi.NewFleetApi(stack, ConstructID, &fleetapi.FleetApiProps{
+	api := fleetapi.NewFleetApi(stack, ConstructID, &fleetapi.FleetApiProps{
 		RemovalPolicy:                removalPolicy(cfg.RemovalPolicy),
 		DeletionProtection:           jsii.Bool(cfg.DeletionProtection),
 		PointInTimeRecovery:          jsii.Bool(cfg.PointInTimeRecovery),
@@ -72,6 +72,13 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 		Timeout:                      awscdk.Duration_Seconds(jsii.Number(cfg.LambdaTimeoutSeconds)),
 		ReservedConcurrentExecutions: reserved,
 		LogRetention:                 logRetention[cfg.LogRetentionDays],
+		ApiStageName:                 jsii.String(cfg.Name),
+		ThrottlingRateLimit:          jsii.Number(cfg.ApiThrottleRateLimit),
+		ThrottlingBurstLimit:         jsii.Number(cfg.ApiThrottleBurstLimit),
+	})
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("URL of the FleetApi stage"),
+		Value:       api.Url(),
 	})
 	return stack
 }

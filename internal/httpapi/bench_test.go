@@ -53,11 +53,11 @@ func BenchmarkCreateEvent(b *testing.B) {
 		if err != nil {
 			b.Fatal(err)
 		}
-		run(b, newAPIWith(b, store, store).handlers[FunctionIngest])
+		run(b, newAPIWith(b, store, store).handlers[functionOf("POST", "/vehicles/{vid}/events")])
 	})
 	b.Run("dynalite", func(b *testing.B) {
 		a := newAPI(b)
 		a.do(call{method: "POST", path: "/vehicles", body: carJSON})
-		run(b, a.handlers[FunctionIngest])
+		run(b, a.handlers[functionOf("POST", "/vehicles/{vid}/events")])
 	})
 }

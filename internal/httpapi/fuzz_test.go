@@ -56,12 +56,7 @@ func fuzzBody(f *testing.F, method, resource string, seeds ...string) {
 	}
 	a := newAPI(f)
 	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
-	fn := FunctionVehicles
-	for _, op := range Operations() {
-		if op.Method == method && op.Resource == resource {
-			fn = op.Function
-		}
-	}
+	fn := functionOf(method, resource)
 	f.Fuzz(func(t *testing.T, body string) {
 		ev := events.APIGatewayProxyRequest{
 			HTTPMethod: method, Resource: resource, Body: body,

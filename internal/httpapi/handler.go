@@ -43,10 +43,11 @@ type EventStore interface {
 
 // Config wires a Handler.
 type Config struct {
-	// Function names the function whose operations the handler serves.
-	Function string
+	// Operations lists the IDs of the operations the handler serves: those
+	// the spec gives its function. Any other is answered 404.
+	Operations []string
 	// Vehicles and Events are the stores; each may be nil when the
-	// function's operations do not use it.
+	// operations do not use it.
 	Vehicles VehicleStore
 	Events   EventStore
 	// EventRetention is how long events are kept (their TTL).
@@ -57,7 +58,7 @@ type Config struct {
 	Now func() time.Time
 }
 
-// Handler serves one function's operations. It holds no per-request state.
+// Handler serves a set of operations. It holds no per-request state.
 type Handler struct {
 	cfg    Config
 	routes map[string]route
@@ -68,7 +69,7 @@ type route struct {
 	serve func(ctx context.Context, r *request) response
 }
 
-// New returns the handler of cfg.Function.
+// New returns the handler of cfg.Operations.
 func New(cfg Config) (*Handler, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
@@ -89,17 +90,20 @@ func New(cfg Config) (*Handler, error) {
 		"createEvent":   h.createEvent,
 		"getEvent":      h.getEvent,
 	}
-	ops := OperationsOf(cfg.Function)
-	if len(ops) == 0 {
-		return nil, fmt.Errorf("httpapi: unknown function %q: known functions are %s", cfg.Function, strings.Join(Functions(), ", "))
+	if len(cfg.Operations) == 0 {
+		return nil, errors.New("httpapi: no operation to serve")
+	}
+	ops, err := operationsByID(cfg.Operations)
+	if err != nil {
+		return nil, fmt.Errorf("httpapi: %w", err)
 	}
 	for _, op := range ops {
 		f, ok := serve[op.ID]
 		if !ok {
 			return nil, fmt.Errorf("httpapi: operation %s has no implementation", op.ID)
 		}
-		needsVehicles := op.Function == FunctionVehicles
-		if needsVehicles && cfg.Vehicles == nil || !needsVehicles && cfg.Events == nil {
+		needsEvents := strings.HasPrefix(op.Resource, "/vehicles/{vid}/events")
+		if needsEvents && cfg.Events == nil || !needsEvents && cfg.Vehicles == nil {
 			return nil, fmt.Errorf("httpapi: operation %s needs its store", op.ID)
 		}
 		h.routes[routeKey(op.Method, op.Resource)] = route{op: op, serve: f}
@@ -151,9 +155,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 	switch {
 	case ok:
 		res = rt.serve(ctx, r)
-	case len(allowedMethods(ev.Resource)) > 0:
+	case len(h.allowedMethods(ev.Resource)) > 0:
 		res = response{status: http.StatusMethodNotAllowed, err: fmt.Errorf("method %s not allowed on %s", ev.HTTPMethod, ev.Resource),
-			headers: map[string]string{"Allow": strings.Join(allowedMethods(ev.Resource), ", ")}}
+			headers: map[string]string{"Allow": strings.Join(h.allowedMethods(ev.Resource), ", ")}}
 	default:
 		res = response{status: http.StatusNotFound, err: fmt.Errorf("no operation %s %s here", ev.HTTPMethod, ev.Resource)}
 	}

@@ -42,14 +42,16 @@ var (
 	testKey       = []byte("0123456789abcdef0123456789abcdef")
 )
 
-// api is the whole API: one handler per function, on one pair of tables.
-type api struct {
+// testAPI is the whole API as deployed: one handler per function of the
+// spec, serving the operations the spec gives it, on one pair of tables.
+// Every response is checked against the spec.
+type testAPI struct {
 	t        testing.TB
-	handlers map[string]*Handler
+	handlers map[string]*Handler // by function
 	logs     *bytes.Buffer
 }
 
-func newAPI(t testing.TB) *api {
+func newAPI(t testing.TB) *testAPI {
 	t.Helper()
 	tables := dynalite.NewTables(t, db)
 	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
@@ -59,12 +61,16 @@ func newAPI(t testing.TB) *api {
 	return newAPIWith(t, store, store)
 }
 
-func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *api {
+func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *testAPI {
 	t.Helper()
-	a := &api{t: t, handlers: map[string]*Handler{}, logs: &bytes.Buffer{}}
-	for _, fn := range Functions() {
+	a := &testAPI{t: t, handlers: map[string]*Handler{}, logs: &bytes.Buffer{}}
+	for _, fn := range spec.Functions() {
+		var ids []string
+		for _, op := range spec.OperationsOf(fn) {
+			ids = append(ids, op.ID)
+		}
 		h, err := New(Config{
-			Function: fn, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
+			Operations: ids, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
 			Logger: slog.New(slog.NewJSONHandler(a.logs, nil)),
 			Now:    func() time.Time { return testNow },
 		})
@@ -92,14 +98,13 @@ type result struct {
 
 // do routes a call as API Gateway would: it matches the path to a resource,
 // fills the path parameters and invokes the function that serves it.
-func (a *api) do(c call) result {
+func (a *testAPI) do(c call) result {
 	a.t.Helper()
 	resource, params := matchResource(c.path)
-	fn := FunctionVehicles
-	for _, op := range Operations() {
-		if op.Resource == resource && op.Method == c.method {
-			fn = op.Function
-		}
+	fn := functionOf(c.method, resource)
+	if fn == "" {
+		// Not an operation: ask a function of the resource, which must refuse it.
+		fn = functionOf("GET", resource)
 	}
 	ev := events.APIGatewayProxyRequest{
 		HTTPMethod: c.method, Resource: resource, Path: c.path, PathParameters: params,
@@ -114,6 +119,7 @@ func (a *api) do(c call) result {
 		a.t.Fatalf("%s %s: Handle returned error %v", c.method, c.path, err)
 	}
 	r := result{status: resp.StatusCode, headers: resp.Headers, raw: resp.Body}
+	checkResponse(a.t, ev, resp)
 	if err := json.Unmarshal([]byte(resp.Body), &r.body); err != nil {
 		a.t.Fatalf("%s %s: body is not a JSON object: %q", c.method, c.path, resp.Body)
 	}
@@ -312,17 +318,30 @@ func TestBadInput(t *testing.T) {
 func TestBase64Body(t *testing.T) {
 	a := newAPI(t)
 	ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/vehicles", Body: base64.StdEncoding.EncodeToString([]byte(carJSON)), IsBase64Encoded: true}
-	resp, _ := a.handlers[FunctionVehicles].Handle(context.Background(), ev)
+	resp, _ := a.handlers[functionOf("POST", "/vehicles")].Handle(context.Background(), ev)
 	if resp.StatusCode != 201 {
 		t.Errorf("base64 body: %d %s", resp.StatusCode, resp.Body)
 	}
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	if _, err := New(Config{Function: "billing", EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "known functions are vehicles, events, ingest") {
-		t.Errorf("unknown function: got %v", err)
+	if _, err := New(Config{Operations: []string{"deleteVehicle"}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), `unknown operation "deleteVehicle": known operations are listVehicles, createVehicle`) {
+		t.Errorf("unknown operation: got %v", err)
 	}
-	if _, err := New(Config{Function: FunctionIngest, EventRetention: time.Hour}); err == nil {
-		t.Error("ingest without an event store was accepted")
+	if _, err := New(Config{Operations: []string{"createEvent"}, EventRetention: time.Hour}); err == nil {
+		t.Error("createEvent without an event store was accepted")
+	}
+	if _, err := New(Config{EventRetention: time.Hour}); err == nil {
+		t.Error("a handler of no operation was accepted")
+	}
+}
+
+// A function answers 404 to an operation the spec gives another function.
+func TestHandlerServesOnlyItsOperations(t *testing.T) {
+	a := newAPI(t)
+	ev := events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: "/vehicles/{vid}", PathParameters: map[string]string{"vid": "car-1"}}
+	resp, _ := a.handlers[functionOf("POST", "/vehicles/{vid}/events")].Handle(context.Background(), ev)
+	if resp.StatusCode != http.StatusNotFound {
+		t.Errorf("ingest served getVehicle: %d %s", resp.StatusCode, resp.Body)
 	}
 }

@@ -4,28 +4,25 @@
 package httpapi
 
 import (
+	"fmt"
 	"net/http"
 	"slices"
+	"strings"
 
 	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
-// Functions that serve the API: the talk's microservices, each with only
-// the permissions its operations need.
-const (
-	FunctionVehicles = "vehicles" // vehicle registry: read and write vehicles
-	FunctionEvents   = "events"   // reads of events
-	FunctionIngest   = "ingest"   // the upload path: hot, write-heavy
-)
-
-// Operation is one API operation, the function that serves it, and the
-// DynamoDB actions it performs: the function's IAM policy is derived from them.
+// Operation is one API operation as this package implements it: its route
+// and the DynamoDB actions its code performs. Which function serves it is
+// said by api/swagger.yaml; a function's IAM policy is the union of the
+// Access of its operations.
 type Operation struct {
 	ID       string
 	Method   string
 	Resource string
-	Function string
 	Access   []TableAccess
+	// Paginated operations sign cursors, so their function needs the key.
+	Paginated bool
 }
 
 // TableAccess lists DynamoDB actions on one table (by schema.Table.Role).
@@ -45,61 +42,68 @@ func vehicleEvents(actions ...string) TableAccess {
 // Operations lists every operation of the API.
 func Operations() []Operation {
 	return []Operation{
-		{"listVehicles", http.MethodGet, "/vehicles", FunctionVehicles,
-			[]TableAccess{vehicles("dynamodb:Scan")}},
-		{"createVehicle", http.MethodPost, "/vehicles", FunctionVehicles,
-			[]TableAccess{vehicles("dynamodb:PutItem")}},
-		{"getVehicle", http.MethodGet, "/vehicles/{vid}", FunctionVehicles,
-			[]TableAccess{vehicles("dynamodb:GetItem")}},
+		{ID: "listVehicles", Method: http.MethodGet, Resource: "/vehicles", Paginated: true,
+			Access: []TableAccess{vehicles("dynamodb:Scan")}},
+		{ID: "createVehicle", Method: http.MethodPost, Resource: "/vehicles",
+			Access: []TableAccess{vehicles("dynamodb:PutItem")}},
+		{ID: "getVehicle", Method: http.MethodGet, Resource: "/vehicles/{vid}",
+			Access: []TableAccess{vehicles("dynamodb:GetItem")}},
 		// A failed conditional update reads the vehicle to tell 404 from 412.
-		{"updateVehicle", http.MethodPut, "/vehicles/{vid}", FunctionVehicles,
-			[]TableAccess{vehicles("dynamodb:UpdateItem", "dynamodb:GetItem")}},
-		{"listEvents", http.MethodGet, "/vehicles/{vid}/events", FunctionEvents,
-			[]TableAccess{vehicleEvents("dynamodb:Query")}},
+		{ID: "updateVehicle", Method: http.MethodPut, Resource: "/vehicles/{vid}",
+			Access: []TableAccess{vehicles("dynamodb:UpdateItem", "dynamodb:GetItem")}},
+		{ID: "listEvents", Method: http.MethodGet, Resource: "/vehicles/{vid}/events", Paginated: true,
+			Access: []TableAccess{vehicleEvents("dynamodb:Query")}},
 		// The vehicle must exist; a retried upload reads the stored event.
-		{"createEvent", http.MethodPost, "/vehicles/{vid}/events", FunctionIngest,
-			[]TableAccess{vehicles("dynamodb:GetItem"), vehicleEvents("dynamodb:PutItem", "dynamodb:GetItem")}},
-		{"getEvent", http.MethodGet, "/vehicles/{vid}/events/{eid}", FunctionEvents,
-			[]TableAccess{vehicleEvents("dynamodb:GetItem")}},
+		{ID: "createEvent", Method: http.MethodPost, Resource: "/vehicles/{vid}/events",
+			Access: []TableAccess{vehicles("dynamodb:GetItem"), vehicleEvents("dynamodb:PutItem", "dynamodb:GetItem")}},
+		{ID: "getEvent", Method: http.MethodGet, Resource: "/vehicles/{vid}/events/{eid}",
+			Access: []TableAccess{vehicleEvents("dynamodb:GetItem")}},
 	}
 }
 
-// Functions lists the functions, in a stable order.
-func Functions() []string {
-	return []string{FunctionVehicles, FunctionEvents, FunctionIngest}
-}
-
-// OperationsOf lists the operations a function serves.
-func OperationsOf(function string) []Operation {
+// operationsByID returns the operations named, in the order named; an
+// unknown ID is an error that lists the known ones.
+func operationsByID(ids []string) ([]Operation, error) {
+	all := Operations()
 	var out []Operation
-	for _, op := range Operations() {
-		if op.Function == function {
-			out = append(out, op)
+	for _, id := range ids {
+		i := slices.IndexFunc(all, func(op Operation) bool { return op.ID == id })
+		if i < 0 {
+			known := make([]string, len(all))
+			for j, op := range all {
+				known[j] = op.ID
+			}
+			return nil, fmt.Errorf("unknown operation %q: known operations are %s", id, strings.Join(known, ", "))
 		}
+		out = append(out, all[i])
 	}
-	return out
+	return out, nil
 }
 
 // routeKey identifies an operation in an API Gateway proxy event.
 func routeKey(method, resource string) string { return method + " " + resource }
 
-// allowedMethods lists the methods of a resource, for 405 responses.
-func allowedMethods(resource string) []string {
+// allowedMethods lists the methods of a resource this handler serves, for 405 responses.
+func (h *Handler) allowedMethods(resource string) []string {
 	var out []string
-	for _, op := range Operations() {
-		if op.Resource == resource {
-			out = append(out, op.Method)
+	for _, rt := range h.routes {
+		if rt.op.Resource == resource {
+			out = append(out, rt.op.Method)
 		}
 	}
 	slices.Sort(out)
 	return out
 }
 
-// AccessOf returns the DynamoDB actions a function needs, by table role,
-// sorted and without duplicates.
-func AccessOf(function string) map[string][]string {
+// AccessOf returns the DynamoDB actions the operations named need, by
+// table role, sorted and without duplicates.
+func AccessOf(ids []string) (map[string][]string, error) {
+	ops, err := operationsByID(ids)
+	if err != nil {
+		return nil, err
+	}
 	out := map[string][]string{}
-	for _, op := range OperationsOf(function) {
+	for _, op := range ops {
 		for _, a := range op.Access {
 			out[a.Table] = append(out[a.Table], a.Actions...)
 		}
@@ -108,16 +112,11 @@ func AccessOf(function string) map[string][]string {
 		slices.Sort(actions)
 		out[table] = slices.Compact(actions)
 	}
-	return out
+	return out, nil
 }
 
-// Lists reports whether a function serves a paginated listing, and so
-// needs the key that signs cursors.
-func Lists(function string) bool {
-	for _, op := range OperationsOf(function) {
-		if op.ID == "listVehicles" || op.ID == "listEvents" {
-			return true
-		}
-	}
-	return false
+// Paginates reports whether any of the operations named lists with cursors.
+func Paginates(ids []string) bool {
+	ops, _ := operationsByID(ids)
+	return slices.ContainsFunc(ops, func(op Operation) bool { return op.Paginated })
 }

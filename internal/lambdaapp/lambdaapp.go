@@ -10,6 +10,7 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -25,6 +26,9 @@ import (
 
 // Environment variables a function reads besides the table names.
 const (
+	// EnvOperations lists, comma-separated, the IDs of the operations the
+	// function serves: those api/swagger.yaml gives it.
+	EnvOperations         = "FLEETAPI_OPERATIONS"
 	EnvEventRetentionDays = "EVENT_RETENTION_DAYS"
 	// EnvCursorKeySecret names the Secrets Manager secret whose string
 	// value signs pagination cursors.
@@ -33,6 +37,7 @@ const (
 
 // Env is a function's configuration, read from its environment.
 type Env struct {
+	Operations     []string
 	Tables         dynamostore.Tables
 	EventRetention time.Duration
 	CursorSecret   string
@@ -45,8 +50,11 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		Tables:       dynamostore.Tables{Vehicles: getenv(schema.EnvVehiclesTable), Events: getenv(schema.EnvEventsTable)},
 		CursorSecret: getenv(EnvCursorKeySecret),
 	}
+	if ops := getenv(EnvOperations); ops != "" {
+		e.Operations = strings.Split(ops, ",")
+	}
 	var missing []string
-	for _, name := range []string{schema.EnvVehiclesTable, schema.EnvEventsTable} {
+	for _, name := range []string{EnvOperations, schema.EnvVehiclesTable, schema.EnvEventsTable} {
 		if getenv(name) == "" {
 			missing = append(missing, name)
 		}
@@ -62,11 +70,11 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 	return e, nil
 }
 
-// Run builds the handler of function and serves it; it returns only on a
-// configuration error, which it logs before the process exits.
+// Run builds the handler of the function named and serves it; on a
+// configuration error it logs and exits, and Lambda reports the failed init.
 func Run(function string) {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", function)
-	h, err := build(context.Background(), function, logger)
+	h, err := build(context.Background(), logger)
 	if err != nil {
 		logger.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
@@ -74,7 +82,7 @@ func Run(function string) {
 	lambda.Start(h.Handle)
 }
 
-func build(ctx context.Context, function string, logger *slog.Logger) (*httpapi.Handler, error) {
+func build(ctx context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
 	env, err := ReadEnv(os.Getenv)
 	if err != nil {
 		return nil, err
@@ -84,7 +92,7 @@ func build(ctx context.Context, function string, logger *slog.Logger) (*httpapi.
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	var key []byte
-	if httpapi.Lists(function) {
+	if httpapi.Paginates(env.Operations) {
 		if env.CursorSecret == "" {
 			return nil, fmt.Errorf("missing environment variable %s", EnvCursorKeySecret)
 		}
@@ -97,7 +105,7 @@ func build(ctx context.Context, function string, logger *slog.Logger) (*httpapi.
 		return nil, err
 	}
 	return httpapi.New(httpapi.Config{
-		Function: function, Vehicles: store, Events: store,
+		Operations: env.Operations, Vehicles: store, Events: store,
 		EventRetention: env.EventRetention, Logger: logger,
 	})
 }

@@ -14,6 +14,7 @@ import (
 
 func TestReadEnv(t *testing.T) {
 	full := map[string]string{
+		EnvOperations:           "listEvents,getEvent",
 		schema.EnvVehiclesTable: "FleetApi-prod-Vehicles-1", schema.EnvEventsTable: "FleetApi-prod-Events-1",
 		EnvEventRetentionDays: "365", EnvCursorKeySecret: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:k",
 	}
@@ -22,12 +23,13 @@ func TestReadEnv(t *testing.T) {
 		t.Fatal(err)
 	}
 	if env.Tables.Vehicles != full[schema.EnvVehiclesTable] || env.Tables.Events != full[schema.EnvEventsTable] ||
-		env.EventRetention != 365*24*time.Hour || env.CursorSecret != full[EnvCursorKeySecret] {
+		strings.Join(env.Operations, "|") != "listEvents|getEvent" || env.EventRetention != 365*24*time.Hour || env.CursorSecret != full[EnvCursorKeySecret] {
 		t.Errorf("ReadEnv = %+v", env)
 	}
 	for _, tt := range []struct {
 		unset, set, value, want string
 	}{
+		{unset: EnvOperations, want: EnvOperations},
 		{unset: schema.EnvVehiclesTable, want: schema.EnvVehiclesTable},
 		{unset: schema.EnvEventsTable, want: schema.EnvEventsTable},
 		{unset: EnvEventRetentionDays, want: EnvEventRetentionDays + " must be a positive whole number"},

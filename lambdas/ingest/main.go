@@ -1,12 +1,9 @@
-// Command ingest is the FleetApi function that serves the ingest operations
-// (see httpapi.Operations).
+// Command ingest is the FleetApi function that serves the operations
+// api/swagger.yaml gives "ingest" (the construct passes their IDs in FLEETAPI_OPERATIONS).
 package main
 
-import (
-	"github.com/fleetapi/fleetapi/internal/httpapi"
-	"github.com/fleetapi/fleetapi/internal/lambdaapp"
-)
+import "github.com/fleetapi/fleetapi/internal/lambdaapp"
 
 func main() {
-	lambdaapp.Run(httpapi.FunctionIngest)
+	lambdaapp.Run("ingest")
 }

@@ -1,12 +1,9 @@
-// Command vehicles is the FleetApi function that serves the vehicles operations
-// (see httpapi.Operations).
+// Command vehicles is the FleetApi function that serves the operations
+// api/swagger.yaml gives "vehicles" (the construct passes their IDs in FLEETAPI_OPERATIONS).
 package main
 
-import (
-	"github.com/fleetapi/fleetapi/internal/httpapi"
-	"github.com/fleetapi/fleetapi/internal/lambdaapp"
-)
+import "github.com/fleetapi/fleetapi/internal/lambdaapp"
 
 func main() {
-	lambdaapp.Run(httpapi.FunctionVehicles)
+	lambdaapp.Run("vehicles")
 }

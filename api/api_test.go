@@ -1,0 +1,53 @@
+package api
+
+import (
+	"strings"
+	"testing"
+)
+
+func TestLoad(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, op := range s.Operations {
+		got = append(got, op.Method+" "+op.Path+" "+op.ID+" "+op.Function)
+	}
+	want := []string{
+		"GET /vehicles listVehicles vehicles",
+		"POST /vehicles createVehicle vehicles",
+		"GET /vehicles/{vid} getVehicle vehicles",
+		"PUT /vehicles/{vid} updateVehicle vehicles",
+		"GET /vehicles/{vid}/events listEvents events",
+		"POST /vehicles/{vid}/events createEvent ingest",
+		"GET /vehicles/{vid}/events/{eid} getEvent events",
+	}
+	if strings.Join(got, "\n") != strings.Join(want, "\n") {
+		t.Errorf("operations:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
+	}
+	if fns := strings.Join(s.Functions(), ","); fns != "events,ingest,vehicles" {
+		t.Errorf("functions %s", fns)
+	}
+}
+
+func TestParseRefuses(t *testing.T) {
+	spec := string(SpecYAML)
+	for desc, tt := range map[string]struct{ old, new, want string }{
+		"no integration":    {"x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest\n        passthroughBehavior: when_no_match", "x-other: 1", "POST /vehicles/{vid}/events: no x-amazon-apigateway-integration"},
+		"bad function uri":  {"uri: fleetapi:function:ingest", "uri: arn:aws:lambda:x", `integration uri "arn:aws:lambda:x"`},
+		"not a proxy":       {"type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "type: aws\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "aws_proxy"},
+		"no validator":      {"x-amazon-apigateway-request-validator: all\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "no x-amazon-apigateway-request-validator"},
+		"no operationId":    {"      operationId: getEvent\n", "", "no operationId"},
+		"invalid OpenAPI":   {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
+		"broken schema ref": {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
+	} {
+		if !strings.Contains(spec, tt.old) {
+			t.Fatalf("%s: the spec no longer holds %q", desc, tt.old)
+		}
+		_, err := Parse([]byte(strings.Replace(spec, tt.old, tt.new, 1)))
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: got %v, want an error containing %q", desc, err, tt.want)
+		}
+	}
+}

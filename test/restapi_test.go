@@ -1,0 +1,184 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetapi/fleetapi/api"
+)
+
+// TestRestApi checks the API of every stage: the imported body holds every
+// operation of api/swagger.yaml with its integration, validator and
+// security; the stage has the stage table's throttling, logs and tracing;
+// each function may be invoked by this API, stage, method and path only.
+func TestRestApi(t *testing.T) {
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		apis := s.resourcesOfType("AWS::ApiGateway::RestApi")
+		if len(apis) != 1 {
+			t.Fatalf("got %d REST APIs, want 1", len(apis))
+		}
+		var apiID string
+		var restApi resource
+		for apiID, restApi = range apis {
+		}
+		if restApi.Properties["Name"] != "FleetApi-"+stageName || fmt.Sprint(restApi.Properties["EndpointConfiguration"]) != "map[Types:[REGIONAL]]" {
+			t.Errorf("REST API name %v, endpoint %v", restApi.Properties["Name"], restApi.Properties["EndpointConfiguration"])
+		}
+		body, _ := restApi.Properties["Body"].(map[string]any)
+		if fmt.Sprint(body["security"]) != "[map[sigv4:[]]]" {
+			t.Errorf("body security = %v, want sigv4 on every operation", body["security"])
+		}
+		if scheme := dig(body, "components", "securitySchemes", "sigv4", "x-amazon-apigateway-authtype"); scheme != "awsSigv4" {
+			t.Errorf("sigv4 scheme auth type %v", scheme)
+		}
+		if v := dig(body, "x-amazon-apigateway-request-validators", "all"); fmt.Sprint(v) != "map[validateRequestBody:true validateRequestParameters:true]" {
+			t.Errorf("validator all = %v", v)
+		}
+		for _, kind := range []string{"DEFAULT_4XX", "DEFAULT_5XX", "THROTTLED", "UNAUTHORIZED", "ACCESS_DENIED", "BAD_REQUEST_BODY"} {
+			tmpl, _ := dig(body, "x-amazon-apigateway-gateway-responses", kind, "responseTemplates", "application/json").(string)
+			if !strings.Contains(tmpl, `{"error":{"code":`) || !strings.Contains(tmpl, `"requestId":"$context.requestId"`) {
+				t.Errorf("gateway response %s is not the API's error shape: %q", kind, tmpl)
+			}
+		}
+		functions := map[string]string{} // function name → logical ID
+		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+			name, _, _ := strings.Cut(strings.TrimPrefix(fmt.Sprint(fn.Properties["Description"]), "FleetApi "), ":")
+			functions[name] = id
+		}
+		var opsInBody int
+		for path, item := range body["paths"].(map[string]any) {
+			opsInBody += len(item.(map[string]any)) - btoi(item.(map[string]any)["parameters"] != nil)
+			_ = path
+		}
+		if opsInBody != len(spec.Operations) {
+			t.Errorf("body has %d operations, spec %d", opsInBody, len(spec.Operations))
+		}
+		for _, op := range spec.Operations {
+			o, _ := dig(body, "paths", op.Path, strings.ToLower(op.Method)).(map[string]any)
+			if o == nil || o["operationId"] != op.ID {
+				t.Errorf("%s %s: missing from the body", op.Method, op.Path)
+				continue
+			}
+			if o["x-amazon-apigateway-request-validator"] != "all" {
+				t.Errorf("%s: validator %v", op.ID, o["x-amazon-apigateway-request-validator"])
+			}
+			uri, _ := json.Marshal(dig(o, "x-amazon-apigateway-integration", "uri"))
+			fnID := functions[op.Function]
+			if fnID == "" || !strings.Contains(string(uri), `{"Fn::GetAtt":["`+fnID+`","Arn"]}`) || !strings.Contains(string(uri), ":lambda:path/2015-03-31/functions/") {
+				t.Errorf("%s: integration uri %s, want the invocation ARN of function %s (%s)", op.ID, uri, op.Function, fnID)
+			}
+			if dig(o, "x-amazon-apigateway-integration", "type") != "aws_proxy" {
+				t.Errorf("%s: integration is not aws_proxy", op.ID)
+			}
+		}
+
+		stages := s.resourcesOfType("AWS::ApiGateway::Stage")
+		if len(stages) != 1 {
+			t.Fatalf("got %d stages, want 1", len(stages))
+		}
+		for _, st := range stages {
+			p := st.Properties
+			if p["StageName"] != stageName || p["TracingEnabled"] != true {
+				t.Errorf("stage name %v tracing %v", p["StageName"], p["TracingEnabled"])
+			}
+			settings := fmt.Sprint(p["MethodSettings"])
+			for _, want := range []string{
+				"DataTraceEnabled:false", "HttpMethod:*", "LoggingLevel:ERROR", "MetricsEnabled:true", "ResourcePath:/*",
+				fmt.Sprintf("ThrottlingBurstLimit:%d", cfg.ApiThrottleBurstLimit), fmt.Sprintf("ThrottlingRateLimit:%v", cfg.ApiThrottleRateLimit),
+			} {
+				if !strings.Contains(settings, want) {
+					t.Errorf("method settings %s lack %s", settings, want)
+				}
+			}
+			dest, _ := json.Marshal(dig(p, "AccessLogSetting", "DestinationArn"))
+			if !strings.Contains(string(dest), `"Ref":"FleetApiAccessLogs`) || !strings.Contains(fmt.Sprint(dig(p, "AccessLogSetting", "Format")), "$context.requestId") {
+				t.Errorf("access log setting %v", p["AccessLogSetting"])
+			}
+		}
+		var execLogs int
+		for _, lg := range s.resourcesOfType("AWS::Logs::LogGroup") {
+			if lg.Properties["RetentionInDays"] != float64(cfg.LogRetentionDays) {
+				t.Errorf("a log group keeps %v days, want %d", lg.Properties["RetentionInDays"], cfg.LogRetentionDays)
+			}
+			name, _ := json.Marshal(lg.Properties["LogGroupName"])
+			if strings.Contains(string(name), "API-Gateway-Execution-Logs_") && strings.Contains(string(name), `"/`+stageName+`"`) {
+				execLogs++
+			}
+		}
+		if execLogs != 1 {
+			t.Errorf("%d execution log groups named for the stage, want 1", execLogs)
+		}
+
+		// One permission per operation, for this API, stage, method and path.
+		var got []string
+		for _, perm := range s.resourcesOfType("AWS::Lambda::Permission") {
+			src, _ := json.Marshal(perm.Properties["SourceArn"])
+			fn := getAttTarget(perm.Properties["FunctionName"])
+			if perm.Properties["Principal"] != "apigateway.amazonaws.com" || !strings.Contains(string(src), `{"Ref":"`+apiID+`"}`) {
+				t.Errorf("permission for %s: principal %v source %s", fn, perm.Properties["Principal"], src)
+			}
+			// The tail of the ARN: "/", {"Ref": stage}, "/METHOD/path".
+			parts := asList(dig(perm.Properties, "SourceArn", "Fn::Join").([]any)[1])
+			tail := fmt.Sprint(parts[len(parts)-1])
+			if ref := resourceName(parts[len(parts)-2]); !strings.HasPrefix(ref, "FleetApiDeploymentStage"+stageName) {
+				t.Errorf("permission for %s is not scoped to the stage: %s", fn, src)
+			}
+			got = append(got, fn+" "+tail)
+		}
+		var want []string
+		for _, op := range spec.Operations {
+			path := op.Path
+			for _, p := range []string{"{vid}", "{eid}"} {
+				path = strings.ReplaceAll(path, p, "*")
+			}
+			want = append(want, functions[op.Function]+" /"+op.Method+path)
+		}
+		slices.Sort(got)
+		slices.Sort(want)
+		if !slices.Equal(got, want) {
+			t.Errorf("invoke permissions\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(want, "\n  "))
+		}
+	})
+}
+
+func TestApiUrlOutput(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		var doc struct {
+			Outputs map[string]struct{ Value any }
+		}
+		if err := json.Unmarshal(s.template, &doc); err != nil {
+			t.Fatal(err)
+		}
+		v, _ := json.Marshal(doc.Outputs["ApiUrl"].Value)
+		if !strings.Contains(string(v), `"https://"`) || !strings.Contains(string(v), ".execute-api.") || len(doc.Outputs) != 1 {
+			t.Errorf("outputs %v, want one ApiUrl with the stage URL", doc.Outputs)
+		}
+	})
+}
+
+// dig walks nested JSON objects by key.
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, ok := v.(map[string]any)
+		if !ok {
+			return nil
+		}
+		v = m[k]
+	}
+	return v
+}
+
+func btoi(b bool) int {
+	if b {
+		return 1
+	}
+	return 0
+}
