@@ -25,6 +25,10 @@ import (
 	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
+// watchParent runs dynalite's command line (argv[1] is its path) and exits
+// when standard input reaches its end.
+const watchParent = `process.stdin.on("end", () => process.exit(0)); process.stdin.resume(); require(process.argv[1]);`
+
 // Server is a running dynalite process.
 type Server struct {
 	// Endpoint is the server's URL, http://127.0.0.1:PORT.
@@ -63,12 +67,17 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 			return nil, err
 		}
 	}
-	args := []string{cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
+	// The server exits when its standard input closes, that is when this
+	// process ends, even if it dies without calling Stop (a panicking test).
+	args := []string{"-e", watchParent, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
 	if opts.Instant {
 		args = append(args, "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
 	}
 	cmd := exec.Command(node, args...)
 	cmd.Stdout, cmd.Stderr = opts.Stderr, opts.Stderr
+	if _, err := cmd.StdinPipe(); err != nil {
+		return nil, fmt.Errorf("start dynalite: %w", err)
+	}
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
