@@ -51,3 +51,21 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// API Gateway reads a gateway response's statusCode as a string.
+func TestGatewayResponseStatusCodesAreStrings(t *testing.T) {
+	s, err := Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	responses, _ := s.Doc.Extensions["x-amazon-apigateway-gateway-responses"].(map[string]any)
+	if len(responses) == 0 {
+		t.Fatal("no gateway responses")
+	}
+	for kind, r := range responses {
+		code, present := r.(map[string]any)["statusCode"]
+		if s, ok := code.(string); present && (!ok || len(s) != 3) {
+			t.Errorf("%s: statusCode %#v, want a string such as \"400\"", kind, code)
+		}
+	}
+}
