@@ -19,6 +19,7 @@ package fleetapi
 
 import (
 	"fmt"
+	"maps"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -241,7 +242,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 			LoggingFormat:                awslambda.LoggingFormat_JSON,
 			Environment:                  &env,
 		})
-		for _, role := range sortedKeys(access) {
+		for _, role := range slices.Sorted(maps.Keys(access)) {
 			fn.AddToRolePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
 				Actions:   jsii.Strings(access[role]...),
 				Resources: jsii.Strings(*tables[role].TableArn()),
@@ -356,12 +357,3 @@ func unresolved(v float64) bool { return *awscdk.Token_IsUnresolved(v) }
 
 // exportedName turns a function name into a construct ID prefix: ingest → Ingest.
 func exportedName(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
-}

@@ -3,6 +3,7 @@ package dynalite
 import (
 	"context"
 	"fmt"
+	"os"
 	"sync/atomic"
 	"testing"
 
@@ -10,6 +11,20 @@ import (
 
 	"github.com/fleetapi/fleetapi/internal/schema"
 )
+
+// Main runs a test binary against a fresh server: it starts the server,
+// gives its client to setup, runs the tests, stops the server and returns
+// the exit code for os.Exit.
+func Main(m *testing.M, setup func(db *dynamodb.Client)) int {
+	srv, err := Start(context.Background(), Options{Instant: true})
+	if err != nil {
+		fmt.Fprintln(os.Stderr, err)
+		return 1
+	}
+	defer srv.Stop()
+	setup(srv.Client())
+	return m.Run()
+}
 
 // Tables are the names of one test's tables.
 type Tables struct {

@@ -25,15 +25,7 @@ import (
 var db *dynamodb.Client
 
 func TestMain(m *testing.M) {
-	srv, err := dynalite.Start(context.Background(), dynalite.Options{Instant: true})
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	db = srv.Client()
-	code := m.Run()
-	srv.Stop()
-	os.Exit(code)
+	os.Exit(dynalite.Main(m, func(c *dynamodb.Client) { db = c }))
 }
 
 var (

@@ -8,6 +8,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"net/mail"
 	"reflect"
 	"regexp"
@@ -112,7 +113,7 @@ func Select(stages any, name any) (Config, error) {
 	}
 	raw, ok := table[stageName]
 	if !ok {
-		return Config{}, fmt.Errorf("unknown stage %q: known stages are %s", stageName, strings.Join(sortedKeys(table), ", "))
+		return Config{}, fmt.Errorf("unknown stage %q: known stages are %s", stageName, strings.Join(slices.Sorted(maps.Keys(table)), ", "))
 	}
 	cfg, err := Decode(stageName, raw)
 	if err != nil {
@@ -128,7 +129,7 @@ func All(stages any) ([]Config, error) {
 		return nil, err
 	}
 	var out []Config
-	for _, name := range sortedKeys(table) {
+	for _, name := range slices.Sorted(maps.Keys(table)) {
 		cfg, err := Decode(name, table[name])
 		if err != nil {
 			return nil, err
@@ -327,13 +328,4 @@ func joinInts(vs []int) string {
 		s[i] = strconv.Itoa(v)
 	}
 	return strings.Join(s, ", ")
-}
-
-func sortedKeys[V any](m map[string]V) []string {
-	keys := make([]string, 0, len(m))
-	for k := range m {
-		keys = append(keys, k)
-	}
-	slices.Sort(keys)
-	return keys
 }
