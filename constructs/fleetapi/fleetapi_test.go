@@ -146,6 +146,22 @@ func TestFunctionsFollowTheProps(t *testing.T) {
 	})
 }
 
+func TestCloudWatchRole(t *testing.T) {
+	for _, create := range []bool{true, false} {
+		tmpl, err := build(&fleetapi.FleetApiProps{CloudWatchRole: jsii.Bool(create)}, nil)
+		if err != nil {
+			t.Fatalf("CloudWatchRole %v: %v", create, err)
+		}
+		want := 0
+		if create {
+			want = 1
+		}
+		cdktest.Check(t, fmt.Sprintf("CloudWatchRole %v", create), func() {
+			tmpl.ResourceCountIs(jsii.String("AWS::ApiGateway::Account"), jsii.Number(want))
+		})
+	}
+}
+
 func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 	tests := []struct {
 		desc  string

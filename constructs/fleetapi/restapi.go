@@ -57,6 +57,10 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 		Retention:     p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	})
+	var roleRemoval awscdk.RemovalPolicy // CDK refuses a policy for a role it does not create
+	if *p.CloudWatchRole {
+		roleRemoval = awscdk.RemovalPolicy_RETAIN
+	}
 	restApi := awsapigateway.NewSpecRestApi(f, jsii.String("Api"), &awsapigateway.SpecRestApiProps{
 		ApiDefinition: awsapigateway.ApiDefinition_FromInline(body),
 		RestApiName:   awscdk.Stack_Of(f).StackName(),
@@ -65,7 +69,7 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 		// The import reads the endpoint type from this parameter when a body is given.
 		Parameters:                  &map[string]*string{"endpointConfigurationTypes": jsii.String("REGIONAL")},
 		CloudWatchRole:              p.CloudWatchRole,
-		CloudWatchRoleRemovalPolicy: awscdk.RemovalPolicy_RETAIN,
+		CloudWatchRoleRemovalPolicy: roleRemoval,
 		DeployOptions: &awsapigateway.StageOptions{
 			StageName:            p.ApiStageName,
 			ThrottlingRateLimit:  p.ThrottlingRateLimit,

@@ -1,0 +1,44 @@
+// Command consumer is another team's CDK app that composes the FleetApi
+// construct into its own stack and gives its own reporting function read
+// access to the events. It is built and synthesized by the FleetApi tests.
+package main
+
+import (
+	"fmt"
+	"os"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/constructs/fleetapi"
+)
+
+func main() {
+	defer jsii.Close()
+	app := awscdk.NewApp(nil)
+	stack := awscdk.NewStack(app, jsii.String("Telemetry"), nil)
+
+	api := fleetapi.NewFleetApi(stack, "Fleet", &fleetapi.FleetApiProps{
+		RemovalPolicy:  awscdk.RemovalPolicy_RETAIN,
+		EventRetention: awscdk.Duration_Days(jsii.Number(30)),
+		// This account already has API Gateway's CloudWatch role.
+		CloudWatchRole: jsii.Bool(false),
+	})
+
+	report := awslambda.NewFunction(stack, jsii.String("DailyReport"), &awslambda.FunctionProps{
+		Runtime: awslambda.Runtime_PYTHON_3_13(),
+		Handler: jsii.String("index.handler"),
+		Code:    awslambda.Code_FromInline(jsii.String("def handler(event, context):\n    return None\n")),
+		Environment: &map[string]*string{
+			"EVENTS_TABLE": api.EventsTable().TableName(),
+		},
+	})
+	api.EventsTable().GrantReadData(report)
+
+	awscdk.NewCfnOutput(stack, jsii.String("FleetApiUrl"), &awscdk.CfnOutputProps{Value: api.Url()})
+	if app.Synth(nil) == nil {
+		fmt.Fprintln(os.Stderr, "synthesis failed")
+		os.Exit(1)
+	}
+}
