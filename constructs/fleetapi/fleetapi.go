@@ -217,6 +217,13 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 		if httpapi.Paginates(ops) {
 			env[lambdaapp.EnvCursorKeySecret] = cursorKey.SecretArn()
 		}
+		// A role of its own, without AWSLambdaBasicExecutionRole (logs on
+		// every log group): the function may write to its log group only.
+		role := awsiam.NewRole(f, jsii.String(id+"Role"), &awsiam.RoleProps{
+			AssumedBy:   awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil),
+			Description: jsii.String(fmt.Sprintf("FleetApi %s function", name)),
+		})
+		logs.GrantWrite(role)
 		build := &goBuild{moduleDir: moduleDir, pkg: "lambdas/" + name}
 		fn := newFunction(build, f, id+"Function", &awslambda.FunctionProps{
 			Description:  jsii.String(fmt.Sprintf("FleetApi %s: %s", name, strings.Join(ops, ", "))),
@@ -238,6 +245,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 			Timeout:                      p.Timeout,
 			ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
 			Tracing:                      awslambda.Tracing_ACTIVE,
+			Role:                         role,
 			LogGroup:                     logs,
 			LoggingFormat:                awslambda.LoggingFormat_JSON,
 			Environment:                  &env,
