@@ -105,8 +105,10 @@ type FleetApiProps struct {
 	// Default: true.
 	CloudWatchRole *bool
 
-	// spec overrides the embedded api/swagger.yaml; for this package's tests.
-	spec []byte
+	// spec overrides the embedded api/swagger.yaml, and moduleDir the
+	// directory the functions are built from; for this package's tests.
+	spec      []byte
+	moduleDir string
 }
 
 // FleetApi is the vehicle-telemetry API: the vehicles and vehicleEvents
@@ -178,9 +180,13 @@ func loadSpec(override []byte) *api.Spec {
 // the operations the spec gives it, with the DynamoDB actions those
 // operations declare (httpapi.Operations) on only the tables they touch.
 func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
-	moduleDir, err := findModuleDir()
-	if err != nil {
-		panic(fmt.Errorf("fleetapi: %w", err))
+	moduleDir := p.moduleDir
+	if moduleDir == "" {
+		dir, err := findModuleDir()
+		if err != nil {
+			panic(fmt.Errorf("fleetapi: %w", err))
+		}
+		moduleDir = dir
 	}
 	// Signs pagination cursors; losing it only invalidates open cursors.
 	cursorKey := awssecretsmanager.NewSecret(f, jsii.String("CursorKey"), &awssecretsmanager.SecretProps{

@@ -44,6 +44,28 @@ func TestSpecChangeRedeploys(t *testing.T) {
 	}
 }
 
+// A function that does not compile fails the synthesis with the compiler's
+// message, through CDK's bundling, and never falls back to Docker.
+func TestBrokenFunctionFailsTheSynthesis(t *testing.T) {
+	dir := writeModule(t, "package main\n\nfunc main() {}\n")
+	for _, name := range []string{"vehicles", "events", "ingest"} {
+		src := "package main\n\nfunc main() {}\n"
+		if name == "events" {
+			src = "package main\n\nfunc main() { notDeclared() }\n"
+		}
+		writeFile(t, dir, "lambdas/"+name+"/main.go", src)
+	}
+	defer func() {
+		r := recover()
+		err, _ := r.(error)
+		if err == nil || !strings.Contains(err.Error(), "build function lambdas/events") || !strings.Contains(err.Error(), "undefined: notDeclared") {
+			t.Errorf("panic %v, want the compiler's message for lambdas/events", r)
+		}
+	}()
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
+	NewFleetApi(stack, "Fleet", &FleetApiProps{moduleDir: dir})
+}
+
 func TestSpecNamingAnUnknownFunctionFails(t *testing.T) {
 	bad := strings.Replace(string(api.SpecYAML), "uri: fleetapi:function:ingest", "uri: fleetapi:function:billing", 1)
 	defer func() {
