@@ -21,8 +21,8 @@ func TestCostAllocationTags(t *testing.T) {
 			"CostCenter": cfg.CostCenter,
 			"Owner":      cfg.Owner,
 		}
-		if len(want) != len(fleetstack.CostTagKeys) {
-			t.Fatalf("test expects %d tags, fleetstack applies %v", len(want), fleetstack.CostTagKeys)
+		if applied := fleetstack.CostTags(cfg); len(applied) != len(want) {
+			t.Fatalf("test expects %d tags, fleetstack applies %v", len(want), applied)
 		}
 		// Template resources are matched to their constructs by the
 		// aws:cdk:path metadata: some logical IDs are hashed at synthesis.

@@ -16,8 +16,12 @@ import (
 	"github.com/fleetapi/fleetapi/api"
 )
 
-// API Gateway stage names: letters, digits, '-' and '_', at most 128.
-var stageNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+var (
+	// API Gateway stage names: letters, digits, '-' and '_', at most 128.
+	stageNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
+	// A path parameter, which execute-api ARNs write as '*'.
+	pathParam = regexp.MustCompile(`\{[^}]+\}`)
+)
 
 // specBody returns the spec as the JSON object API Gateway imports: each
 // integration uri "fleetapi:function:NAME" replaced by the invocation ARN
@@ -104,8 +108,7 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 
 	principal := awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil)
 	for _, op := range spec.Operations {
-		// execute-api ARNs have '*' where the path has a parameter.
-		path := regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(op.Path, "*")
+		path := pathParam.ReplaceAllString(op.Path, "*")
 		f.functions[op.Function].AddPermission(jsii.String("Invoke"+exportedName(op.ID)), &awslambda.Permission{
 			Principal: principal,
 			Action:    jsii.String("lambda:InvokeFunction"),

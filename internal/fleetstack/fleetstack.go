@@ -22,9 +22,6 @@ const Project = "FleetApi"
 // logical ID, so it must never change.
 const ConstructID = "Fleet"
 
-// CostTagKeys are the cost allocation tags put on every taggable resource.
-var CostTagKeys = []string{"Project", "Stage", "CostCenter", "Owner"}
-
 // StackName returns the CloudFormation stack name of a stage, e.g. FleetApi-prod.
 func StackName(stageName string) string { return Project + "-" + stageName }
 
@@ -42,7 +39,7 @@ func FromContext(app awscdk.App) (awscdk.Stack, error) {
 // New builds the stack of the stage cfg, which must be valid.
 func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 	name := StackName(cfg.Name)
-	tags := costTags(cfg)
+	tags := CostTags(cfg)
 	stackTags := make(map[string]*string, len(tags))
 	for key, value := range tags {
 		stackTags[key] = jsii.String(value)
@@ -83,8 +80,9 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 	return stack
 }
 
-// costTags returns the cost allocation tags of a stage, keyed as CostTagKeys.
-func costTags(cfg stage.Config) map[string]string {
+// CostTags returns the cost allocation tags put on the stack of a stage and
+// on every taggable resource in it.
+func CostTags(cfg stage.Config) map[string]string {
 	return map[string]string{
 		"Project":    Project,
 		"Stage":      cfg.Name,

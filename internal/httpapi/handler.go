@@ -151,14 +151,12 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		}
 	}()
 
-	rt, ok := h.routes[routeKey(ev.HTTPMethod, ev.Resource)]
-	switch {
-	case ok:
+	if rt, ok := h.routes[routeKey(ev.HTTPMethod, ev.Resource)]; ok {
 		res = rt.serve(ctx, r)
-	case len(h.allowedMethods(ev.Resource)) > 0:
+	} else if allowed := h.allowedMethods(ev.Resource); len(allowed) > 0 {
 		res = response{status: http.StatusMethodNotAllowed, err: fmt.Errorf("method %s not allowed on %s", ev.HTTPMethod, ev.Resource),
-			headers: map[string]string{"Allow": strings.Join(h.allowedMethods(ev.Resource), ", ")}}
-	default:
+			headers: map[string]string{"Allow": strings.Join(allowed, ", ")}}
+	} else {
 		res = response{status: http.StatusNotFound, err: fmt.Errorf("no operation %s %s here", ev.HTTPMethod, ev.Resource)}
 	}
 	return h.encode(r, res), nil
