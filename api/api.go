@@ -6,7 +6,10 @@ package api
 import (
 	"context"
 	_ "embed"
+	"encoding/json"
+	"errors"
 	"fmt"
+	"maps"
 	"regexp"
 	"slices"
 	"strings"
@@ -26,8 +29,11 @@ const FunctionURIPrefix = "fleetapi:function:"
 
 // Extensions of API Gateway the spec uses.
 const (
-	ExtIntegration      = "x-amazon-apigateway-integration"
-	ExtRequestValidator = "x-amazon-apigateway-request-validator"
+	ExtIntegration       = "x-amazon-apigateway-integration"
+	ExtRequestValidator  = "x-amazon-apigateway-request-validator"
+	ExtRequestValidators = "x-amazon-apigateway-request-validators"
+	ExtGatewayResponses  = "x-amazon-apigateway-gateway-responses"
+	ExtAuthType          = "x-amazon-apigateway-authtype"
 )
 
 var functionName = regexp.MustCompile(`^[a-z][a-z0-9]{0,30}$`)
@@ -53,8 +59,9 @@ type Spec struct {
 func Load() (*Spec, error) { return Parse(SpecYAML) }
 
 // Parse parses and validates a spec and reads its operations. Every
-// operation must have an operationId, an aws_proxy integration naming a
-// function, and a request validator.
+// operation must have an operationId, security of its own, an aws_proxy
+// integration naming a function, and a request validator; every gateway
+// response template must be JSON with no substitution in it.
 func Parse(data []byte) (*Spec, error) {
 	loader := openapi3.NewLoader()
 	doc, err := loader.LoadFromData(data)
@@ -64,10 +71,13 @@ func Parse(data []byte) (*Spec, error) {
 	if err := doc.Validate(context.Background()); err != nil {
 		return nil, fmt.Errorf("validate the API spec: %w", err)
 	}
+	if err := checkGatewayResponses(doc); err != nil {
+		return nil, err
+	}
 	s := &Spec{Doc: doc}
 	for _, path := range doc.Paths.InMatchingOrder() {
 		for method, op := range doc.Paths.Value(path).Operations() {
-			o, err := readOperation(path, method, op)
+			o, err := readOperation(doc, path, method, op)
 			if err != nil {
 				return nil, err
 			}
@@ -78,10 +88,14 @@ func Parse(data []byte) (*Spec, error) {
 	return s, nil
 }
 
-func readOperation(path, method string, op *openapi3.Operation) (Operation, error) {
+func readOperation(doc *openapi3.T, path, method string, op *openapi3.Operation) (Operation, error) {
 	where := method + " " + path
 	if op.OperationID == "" {
 		return Operation{}, fmt.Errorf("%s: no operationId", where)
+	}
+	where = fmt.Sprintf("operation %s (%s)", op.OperationID, where)
+	if err := checkSecurity(doc, op); err != nil {
+		return Operation{}, fmt.Errorf("%s: %w", where, err)
 	}
 	integration, _ := op.Extensions[ExtIntegration].(map[string]any)
 	if integration == nil {
@@ -122,4 +136,54 @@ func (s *Spec) OperationsOf(function string) []Operation {
 		}
 	}
 	return out
+}
+
+// checkSecurity requires an operation to name its own security, every
+// requirement of it a scheme API Gateway enforces. API Gateway does not use
+// the root-level security of an imported document: without its own, the
+// operation would be deployed with authorization NONE.
+func checkSecurity(doc *openapi3.T, op *openapi3.Operation) error {
+	if op.Security == nil || len(*op.Security) == 0 {
+		return errors.New("no security of its own: API Gateway ignores root-level security, so it would accept unsigned requests")
+	}
+	for _, req := range *op.Security {
+		if len(req) == 0 {
+			return errors.New("an empty security requirement ({}) lets unsigned requests through")
+		}
+		for name := range req {
+			var scheme *openapi3.SecuritySchemeRef
+			if doc.Components != nil {
+				scheme = doc.Components.SecuritySchemes[name]
+			}
+			if scheme == nil || scheme.Value == nil {
+				return fmt.Errorf("security scheme %q is not declared", name)
+			}
+			if t, _ := scheme.Value.Extensions[ExtAuthType].(string); t == "" {
+				return fmt.Errorf("security scheme %q has no %s, so API Gateway would not enforce it", name, ExtAuthType)
+			}
+		}
+	}
+	return nil
+}
+
+// checkGatewayResponses requires every gateway response template to be
+// fixed JSON. API Gateway substitutes $context variables into these
+// templates as they are, without escaping, and some hold text the client
+// chose: any variable could break the JSON.
+func checkGatewayResponses(doc *openapi3.T) error {
+	responses, _ := doc.Extensions[ExtGatewayResponses].(map[string]any)
+	for _, kind := range slices.Sorted(maps.Keys(responses)) {
+		r, _ := responses[kind].(map[string]any)
+		templates, _ := r["responseTemplates"].(map[string]any)
+		for _, mediaType := range slices.Sorted(maps.Keys(templates)) {
+			tmpl, _ := templates[mediaType].(string)
+			if strings.Contains(tmpl, "$") {
+				return fmt.Errorf("gateway response %s: template %s substitutes a variable (%q); API Gateway does not escape it, so the answer could be invalid JSON", kind, mediaType, tmpl)
+			}
+			if !json.Valid([]byte(tmpl)) {
+				return fmt.Errorf("gateway response %s: template %s is not JSON: %q", kind, mediaType, tmpl)
+			}
+		}
+	}
+	return nil
 }

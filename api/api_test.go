@@ -34,13 +34,20 @@ func TestLoad(t *testing.T) {
 func TestParseRefuses(t *testing.T) {
 	spec := string(SpecYAML)
 	for desc, tt := range map[string]struct{ old, new, want string }{
-		"no integration":    {"x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest\n        passthroughBehavior: when_no_match", "x-other: 1", "POST /vehicles/{vid}/events: no x-amazon-apigateway-integration"},
+		"no integration":    {"x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest\n        passthroughBehavior: when_no_match", "x-other: 1", "operation createEvent (POST /vehicles/{vid}/events): no x-amazon-apigateway-integration"},
 		"bad function uri":  {"uri: fleetapi:function:ingest", "uri: arn:aws:lambda:x", `integration uri "arn:aws:lambda:x"`},
 		"not a proxy":       {"type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "type: aws\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "aws_proxy"},
 		"no validator":      {"x-amazon-apigateway-request-validator: all\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "no x-amazon-apigateway-request-validator"},
 		"no operationId":    {"      operationId: getEvent\n", "", "no operationId"},
 		"invalid OpenAPI":   {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
 		"broken schema ref": {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
+		// API Gateway ignores root-level security: an operation without its
+		// own would deploy unauthenticated, whatever the root says.
+		"no operation security": {"      operationId: getEvent\n      security:\n        - sigv4: []\n", "      operationId: getEvent\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): no security of its own"},
+		"empty requirement":     {"      operationId: getEvent\n      security:\n        - sigv4: []\n", "      operationId: getEvent\n      security:\n        - sigv4: []\n        - {}\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): an empty security requirement"},
+		"scheme not enforced":   {"      x-amazon-apigateway-authtype: awsSigv4\n", "", `security scheme "sigv4" has no x-amazon-apigateway-authtype`},
+		"template variable":     {`"code":"Forbidden","message":"the request signature does not match: check the credentials and how the request is signed"`, `"code":"Forbidden","message":$context.error.messageString`, "gateway response INVALID_SIGNATURE: template application/json substitutes a variable"},
+		"template not JSON":     {`{"error":{"code":"BadRequest","message":"a required request parameter is missing or empty"}}`, `{"error":{"code":"BadRequest"}`, "gateway response BAD_REQUEST_PARAMETERS: template application/json is not JSON"},
 	} {
 		if !strings.Contains(spec, tt.old) {
 			t.Fatalf("%s: the spec no longer holds %q", desc, tt.old)
