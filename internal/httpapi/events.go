@@ -42,13 +42,14 @@ func (h *Handler) createEvent(ctx context.Context, r *request) response {
 		return errorResponse(err)
 	}
 	stored := res.Event
-	status := http.StatusCreated
+	status, ingested := http.StatusCreated, len(stored.Samples)
 	if !res.Created {
 		// A retry: the stored event is the answer, as the first time.
-		status = http.StatusOK
+		status, ingested = http.StatusOK, 0
 	}
 	return response{
-		status: status,
+		status:          status,
+		samplesIngested: ingested,
 		body: eventSummary{VID: stored.VID, EID: stored.EID, Start: stored.Start, End: stored.End,
 			SampleCount: len(stored.Samples), ReceivedAt: stored.ReceivedAt, ExpiresAt: stored.ExpiresAt},
 		headers: map[string]string{"Location": "/vehicles/" + stored.VID + "/events/" + stored.EID},

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetapi/fleetapi/internal/fleet"
+	"github.com/fleetapi/fleetapi/internal/metrics"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413
@@ -56,6 +57,9 @@ type Config struct {
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
 	Now func() time.Time
+	// FunctionName is the Lambda function's name: the dimension of the
+	// metrics the handler writes into its log lines.
+	FunctionName string
 }
 
 // Handler serves a set of operations. It holds no per-request state.
@@ -125,6 +129,8 @@ type response struct {
 	headers map[string]string
 	// err, when set, is logged; a 5xx never shows it to the client.
 	err error
+	// samplesIngested, when above 0, is the metrics.SamplesIngested of the request.
+	samplesIngested int
 }
 
 // Handle serves one API Gateway proxy event. Every outcome is an HTTP
@@ -141,6 +147,9 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 			resp = h.encode(r, res)
 		}
 		attrs := []any{"status", resp.StatusCode, "durationMs", time.Since(start).Milliseconds()}
+		if res.samplesIngested > 0 {
+			attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, res.samplesIngested)...)
+		}
 		switch {
 		case res.err != nil && resp.StatusCode >= 500:
 			log.ErrorContext(ctx, "request failed", append(attrs, "error", res.err.Error())...)
@@ -160,6 +169,35 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		res = response{status: http.StatusNotFound, err: fmt.Errorf("no operation %s %s here", ev.HTTPMethod, ev.Resource)}
 	}
 	return h.encode(r, res), nil
+}
+
+// embeddedMetric returns the log attributes that make the request's log
+// line a CloudWatch embedded metric format record of one count: CloudWatch
+// Logs extracts the metric from the line Lambda writes to the function's
+// log group, with no API call and no added latency.
+func (h *Handler) embeddedMetric(at time.Time, name string, value int) []any {
+	type metric struct {
+		Name string `json:"Name"`
+		Unit string `json:"Unit"`
+	}
+	type directive struct {
+		Namespace  string     `json:"Namespace"`
+		Dimensions [][]string `json:"Dimensions"`
+		Metrics    []metric   `json:"Metrics"`
+	}
+	type metadata struct {
+		Timestamp         int64       `json:"Timestamp"`
+		CloudWatchMetrics []directive `json:"CloudWatchMetrics"`
+	}
+	return []any{
+		"_aws", metadata{Timestamp: at.UnixMilli(), CloudWatchMetrics: []directive{{
+			Namespace:  metrics.Namespace,
+			Dimensions: [][]string{{metrics.DimensionFunctionName}},
+			Metrics:    []metric{{Name: name, Unit: "Count"}},
+		}}},
+		metrics.DimensionFunctionName, h.cfg.FunctionName,
+		name, value,
+	}
 }
 
 // errorBody is the one error shape of the API.

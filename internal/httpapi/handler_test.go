@@ -64,7 +64,8 @@ func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *testAPI {
 		h, err := New(Config{
 			Operations: ids, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
 			Logger: slog.New(slog.NewJSONHandler(a.logs, nil)),
-			Now:    func() time.Time { return testNow },
+			Now:          func() time.Time { return testNow },
+			FunctionName: "FleetApi-test-" + fn,
 		})
 		if err != nil {
 			t.Fatal(err)

@@ -107,6 +107,8 @@ func build(ctx context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
 	return httpapi.New(httpapi.Config{
 		Operations: env.Operations, Vehicles: store, Events: store,
 		EventRetention: env.EventRetention, Logger: logger,
+		// Set by Lambda in every function's environment.
+		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 	})
 }
 
