@@ -63,7 +63,7 @@ func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *testAPI {
 		}
 		h, err := New(Config{
 			Operations: ids, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
-			Logger: slog.New(slog.NewJSONHandler(a.logs, nil)),
+			Logger:       slog.New(slog.NewJSONHandler(a.logs, nil)),
 			Now:          func() time.Time { return testNow },
 			FunctionName: "FleetApi-test-" + fn,
 		})
