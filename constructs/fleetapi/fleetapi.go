@@ -18,8 +18,10 @@
 package fleetapi
 
 import (
+	"errors"
 	"fmt"
 	"maps"
+	"net/mail"
 	"path/filepath"
 	"slices"
 	"strconv"
@@ -27,12 +29,14 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -55,9 +59,11 @@ const (
 
 // Bounds of the props, AWS's own where they name a service.
 const (
-	minMemoryMiB     = 128
-	maxMemoryMiB     = 10240
-	maxTimeoutSecs   = 900
+	minMemoryMiB = 128
+	maxMemoryMiB = 10240
+	// API Gateway answers 504 after its integration timeout, 29 s: a
+	// function running longer would only be billed for an answer nobody reads.
+	maxTimeoutSecs   = maxIntegrationTimeoutMs / 1000
 	maxRetentionDays = 3650
 )
 
@@ -81,7 +87,8 @@ type FleetApiProps struct {
 	// Memory of each function, in MiB, from 128 to 10240.
 	// Default: 256.
 	MemorySize *float64
-	// Timeout of each function, at most 15 minutes.
+	// Timeout of each function, from 1 to 29 seconds (API Gateway's
+	// integration timeout).
 	// Default: awscdk.Duration_Seconds(jsii.Number(10)).
 	Timeout awscdk.Duration
 	// Concurrency reserved for each function.
@@ -104,6 +111,35 @@ type FleetApiProps struct {
 	// account already has one. The role is retained when the stack goes.
 	// Default: true.
 	CloudWatchRole *bool
+	// The most read and write request units per second each table may
+	// consume on demand: a ceiling on its cost. Requests above it are
+	// throttled. At least 1 when set.
+	// Default: - no maximum.
+	MaxReadRequestUnits  *float64
+	MaxWriteRequestUnits *float64
+
+	// Where the alarms (and the budget) notify. An existing topic must let
+	// cloudwatch.amazonaws.com and budgets.amazonaws.com publish, and, when
+	// encrypted, use its key.
+	// Default: - a topic of the construct, encrypted with a customer-managed
+	// KMS key whose policy lets CloudWatch and AWS Budgets use it.
+	AlarmTopic awssns.ITopic
+	// E-mail addresses subscribed to the alarm topic.
+	// Default: - none.
+	AlarmEmails *[]*string
+	// Thresholds and evaluation of the alarms; a nil field takes its default.
+	// Default: - every default of AlarmThresholds.
+	AlarmThresholds *AlarmThresholds
+	// A monthly cost budget in US dollars, notifying the alarm topic at 80 %
+	// of the forecast and 100 % of the actual cost of the resources that
+	// carry BudgetCostTags.
+	// Default: - no budget.
+	MonthlyBudgetUsd *float64
+	// The cost allocation tags the budget counts, e.g. Project=FleetApi,
+	// Stage=prod (activate them in the Billing console). Required with
+	// MonthlyBudgetUsd.
+	// Default: - none.
+	BudgetCostTags *map[string]*string
 
 	// spec overrides the embedded api/swagger.yaml, and moduleDir the
 	// directory the functions are built from; for this package's tests.
@@ -115,10 +151,18 @@ type FleetApiProps struct {
 // tables and one function per service of the API.
 type FleetApi struct {
 	constructs.Construct
-	vehicles  awsdynamodb.ITable
-	events    awsdynamodb.ITable
-	functions map[string]awslambda.IFunction
+	vehicles  awsdynamodb.Table
+	events    awsdynamodb.Table
+	functions map[string]awslambda.Function
 	restApi   awsapigateway.SpecRestApi
+	// ingest is the function that stores uploads and emits SamplesIngested.
+	ingest     awslambda.Function
+	alarmTopic awssns.ITopic
+	alarms     []awscloudwatch.Alarm
+	dashboard  awscloudwatch.Dashboard
+	// tableOperations lists, per table, the DynamoDB operations the
+	// functions perform on it: what the throttle and error metrics sum.
+	tableOperations map[awsdynamodb.Table][]awsdynamodb.Operation
 }
 
 // removalPolicies lists the policies a DynamoDB table supports.
@@ -135,7 +179,7 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	if err := p.validate(); err != nil {
 		panic(fmt.Errorf("fleetapi %q: %w", id, err))
 	}
-	f := &FleetApi{functions: map[string]awslambda.IFunction{}}
+	f := &FleetApi{functions: map[string]awslambda.Function{}, tableOperations: map[awsdynamodb.Table][]awsdynamodb.Operation{}}
 	// Registers f itself as the construct, so that it can be used as a scope.
 	constructs.NewConstruct_Override(f, scope, jsii.String(id))
 
@@ -147,6 +191,8 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 		PointInTimeRecoverySpecification: pitr,
 		DeletionProtection:               p.DeletionProtection,
 		RemovalPolicy:                    p.RemovalPolicy,
+		MaxReadRequestUnits:              p.MaxReadRequestUnits,
+		MaxWriteRequestUnits:             p.MaxWriteRequestUnits,
 	})
 	f.events = awsdynamodb.NewTable(f, jsii.String("VehicleEvents"), &awsdynamodb.TableProps{
 		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(schema.VehicleEvents.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
@@ -157,10 +203,17 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 		PointInTimeRecoverySpecification: pitr,
 		DeletionProtection:               p.DeletionProtection,
 		RemovalPolicy:                    p.RemovalPolicy,
+		MaxReadRequestUnits:              p.MaxReadRequestUnits,
+		MaxWriteRequestUnits:             p.MaxWriteRequestUnits,
 	})
 	spec := loadSpec(p.spec)
 	f.addFunctions(p, spec)
 	f.addRestApi(p, spec)
+	f.addAlarmTopic(p)
+	f.addAlarms(p)
+	f.addDashboard()
+	f.addBudget(p)
+	f.suppressNagFindings(p)
 	return f
 }
 
@@ -197,7 +250,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 		},
 		RemovalPolicy: awscdk.RemovalPolicy_DESTROY,
 	})
-	tables := map[string]awsdynamodb.ITable{schema.Vehicles.Role: f.vehicles, schema.VehicleEvents.Role: f.events}
+	tables := map[string]awsdynamodb.Table{schema.Vehicles.Role: f.vehicles, schema.VehicleEvents.Role: f.events}
 	retentionDays := strconv.FormatFloat(*p.EventRetention.ToDays(nil), 'f', 0, 64)
 
 	for _, name := range spec.Functions() {
@@ -261,6 +314,15 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 				Actions:   jsii.Strings(access[role]...),
 				Resources: jsii.Strings(*tables[role].TableArn()),
 			}))
+			for _, action := range access[role] {
+				op := tableOperation(action)
+				if !slices.Contains(f.tableOperations[tables[role]], op) {
+					f.tableOperations[tables[role]] = append(f.tableOperations[tables[role]], op)
+				}
+			}
+		}
+		if slices.Contains(ops, ingestOperation) {
+			f.ingest = fn
 		}
 		if httpapi.Paginates(ops) {
 			cursorKey.GrantRead(fn, nil)
@@ -285,7 +347,12 @@ func (f *FleetApi) EventsTable() awsdynamodb.ITable { return f.events }
 
 // Function returns the function api/swagger.yaml names name ("vehicles",
 // "events" or "ingest"), nil if there is none.
-func (f *FleetApi) Function(name string) awslambda.IFunction { return f.functions[name] }
+func (f *FleetApi) Function(name string) awslambda.IFunction {
+	if fn, ok := f.functions[name]; ok {
+		return fn
+	}
+	return nil
+}
 
 // RestApi is the API Gateway REST API built from api/swagger.yaml.
 func (f *FleetApi) RestApi() awsapigateway.IRestApi { return f.restApi }
@@ -364,6 +431,32 @@ func (p FleetApiProps) validate() error {
 	if b := *p.ThrottlingBurstLimit; !unresolved(b) && (b < 0 || b != float64(int(b))) {
 		return fmt.Errorf("throttlingBurstLimit must be a whole number of at least 0, got %v", b)
 	}
+	for name, v := range map[string]*float64{"maxReadRequestUnits": p.MaxReadRequestUnits, "maxWriteRequestUnits": p.MaxWriteRequestUnits} {
+		if v != nil && !unresolved(*v) && (*v < 1 || *v != float64(int(*v))) {
+			return fmt.Errorf("%s must be a whole number of at least 1 request unit per second, got %v", name, *v)
+		}
+	}
+	if p.AlarmEmails != nil {
+		for _, e := range *p.AlarmEmails {
+			if e == nil || *awscdk.Token_IsUnresolved(e) {
+				continue
+			}
+			if a, err := mail.ParseAddress(*e); err != nil || a.Address != *e {
+				return fmt.Errorf("alarmEmails: %q is not a plain e-mail address such as ops@example.com", *e)
+			}
+		}
+	}
+	if err := p.AlarmThresholds.validate(); err != nil {
+		return fmt.Errorf("alarmThresholds: %w", err)
+	}
+	if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {
+		if *b <= 0 {
+			return fmt.Errorf("monthlyBudgetUsd must be greater than 0, got %v", *b)
+		}
+		if p.BudgetCostTags == nil || len(*p.BudgetCostTags) == 0 {
+			return errors.New("monthlyBudgetUsd needs budgetCostTags: the cost allocation tags that say which costs are the API's")
+		}
+	}
 	return nil
 }
 
@@ -371,3 +464,6 @@ func unresolved(v float64) bool { return *awscdk.Token_IsUnresolved(v) }
 
 // exportedName turns a function name into a construct ID prefix: ingest → Ingest.
 func exportedName(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
+
+// ingestOperation is the upload: its function emits SamplesIngested.
+const ingestOperation = "createEvent"

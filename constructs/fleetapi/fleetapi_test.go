@@ -173,7 +173,7 @@ func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 		{"destroy with protection", &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DeletionProtection: jsii.Bool(true)}, []string{"deletionProtection must be false with removalPolicy DESTROY"}},
 		{"memory too low", &fleetapi.FleetApiProps{MemorySize: jsii.Number(64)}, []string{"memorySize must be a whole number of MiB from 128 to 10240, got 64"}},
 		{"memory fraction", &fleetapi.FleetApiProps{MemorySize: jsii.Number(256.5)}, []string{"got 256.5"}},
-		{"timeout too long", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"timeout must be from 1 to 900 seconds, got 960"}},
+		{"timeout too long", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"timeout must be from 1 to 29 seconds, got 960"}},
 		{"timeout too short", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Millis(jsii.Number(500))}, []string{"got 0.5"}},
 		{"negative concurrency", &fleetapi.FleetApiProps{ReservedConcurrentExecutions: jsii.Number(-1)}, []string{"reservedConcurrentExecutions must be a whole number of at least 0, got -1"}},
 		{"retention in hours", &fleetapi.FleetApiProps{EventRetention: awscdk.Duration_Hours(jsii.Number(36))}, []string{"eventRetention must be whole days from 1 to 3650, got 1.5 days"}},
@@ -181,6 +181,17 @@ func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 		{"zero rate", &fleetapi.FleetApiProps{ThrottlingRateLimit: jsii.Number(0)}, []string{"throttlingRateLimit must be greater than 0, got 0"}},
 		{"fractional burst", &fleetapi.FleetApiProps{ThrottlingBurstLimit: jsii.Number(1.5)}, []string{"throttlingBurstLimit must be a whole number of at least 0, got 1.5"}},
 		{"retention too long", &fleetapi.FleetApiProps{EventRetention: awscdk.Duration_Days(jsii.Number(4000))}, []string{"got 4000 days"}},
+		{"no read units", &fleetapi.FleetApiProps{MaxReadRequestUnits: jsii.Number(0)}, []string{"maxReadRequestUnits must be a whole number of at least 1 request unit per second, got 0"}},
+		{"fractional write units", &fleetapi.FleetApiProps{MaxWriteRequestUnits: jsii.Number(2.5)}, []string{"maxWriteRequestUnits", "got 2.5"}},
+		{"alarm e-mail", &fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("oncall")}, []string{`alarmEmails: "oncall" is not a plain e-mail address`}},
+		{"budget without tags", &fleetapi.FleetApiProps{MonthlyBudgetUsd: jsii.Number(100)}, []string{"monthlyBudgetUsd needs budgetCostTags"}},
+		{"no budget", &fleetapi.FleetApiProps{MonthlyBudgetUsd: jsii.Number(0), BudgetCostTags: &map[string]*string{"Stage": jsii.String("x")}}, []string{"monthlyBudgetUsd must be greater than 0, got 0"}},
+		{"alarm period", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{Period: awscdk.Duration_Seconds(jsii.Number(90))}}, []string{"alarmThresholds: period must be whole minutes, at least 1, got 1.5 minutes"}},
+		{"alarm datapoints", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{EvaluationPeriods: jsii.Number(2), DatapointsToAlarm: jsii.Number(3)}}, []string{"datapointsToAlarm must be a whole number from 1 to evaluationPeriods (2), got 3"}},
+		{"alarm window", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{Period: awscdk.Duration_Hours(jsii.Number(6)), EvaluationPeriods: jsii.Number(5)}}, []string{"period × evaluationPeriods must be at most one day (1440 minutes), got 1800 minutes"}},
+		{"alarm count", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{FunctionErrors: jsii.Number(0)}}, []string{"functionErrors must be a whole number of at least 1 per period, got 0"}},
+		{"alarm percent", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{FunctionDurationP99Percent: jsii.Number(150)}}, []string{"functionDurationP99Percent must be above 0 and at most 100 percent, got 150"}},
+		{"alarm latency", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{ApiLatencyP99Ms: jsii.Number(30000)}}, []string{"apiLatencyP99Ms must be from 1 to 29000", "got 30000"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

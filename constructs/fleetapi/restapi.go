@@ -16,6 +16,10 @@ import (
 	"github.com/fleetapi/fleetapi/api"
 )
 
+// maxIntegrationTimeoutMs is API Gateway's default (and, without a quota
+// increase, greatest) integration timeout of a REST API.
+const maxIntegrationTimeoutMs = 29_000
+
 var (
 	// API Gateway stage names: letters, digits, '-' and '_', at most 128.
 	stageNamePattern = regexp.MustCompile(`^[A-Za-z0-9_-]{1,128}$`)
@@ -25,8 +29,12 @@ var (
 
 // specBody returns the spec as the JSON object API Gateway imports: each
 // integration uri "fleetapi:function:NAME" replaced by the invocation ARN
-// of that function, and the servers (documentation only) removed.
-func specBody(spec *api.Spec, functions map[string]awslambda.IFunction) (map[string]any, error) {
+// of that function; the servers and examples (documentation only) removed,
+// and each response given inline, as API Gateway's import notes ask
+// ("Amazon API Gateway important notes for REST APIs": the example tag is
+// not supported; a response defined by a $ref to the document's responses
+// is not supported, replace the reference by the inline definition).
+func specBody(spec *api.Spec, functions map[string]awslambda.Function) (map[string]any, error) {
 	raw, err := spec.Doc.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode the API spec: %w", err)
@@ -36,6 +44,10 @@ func specBody(spec *api.Spec, functions map[string]awslambda.IFunction) (map[str
 		return nil, fmt.Errorf("decode the API spec: %w", err)
 	}
 	delete(body, "servers")
+	if err := inlineResponses(body); err != nil {
+		return nil, err
+	}
+	dropExamples(body)
 	paths, _ := body["paths"].(map[string]any)
 	for _, op := range spec.Operations {
 		fn, ok := functions[op.Function]
@@ -79,12 +91,8 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 			ThrottlingRateLimit:  p.ThrottlingRateLimit,
 			ThrottlingBurstLimit: p.ThrottlingBurstLimit,
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
-			AccessLogFormat: awsapigateway.AccessLogFormat_JsonWithStandardFields(&awsapigateway.JsonWithStandardFieldProps{
-				Caller: jsii.Bool(true), HttpMethod: jsii.Bool(true), Ip: jsii.Bool(true), Protocol: jsii.Bool(true),
-				RequestTime: jsii.Bool(true), ResourcePath: jsii.Bool(true), ResponseLength: jsii.Bool(true),
-				Status: jsii.Bool(true), User: jsii.Bool(true),
-			}),
-			LoggingLevel: awsapigateway.MethodLoggingLevel_ERROR,
+			AccessLogFormat:      accessLogFormat(),
+			LoggingLevel:         awsapigateway.MethodLoggingLevel_ERROR,
 			// Data traces would log request and response bodies.
 			DataTraceEnabled: jsii.Bool(false),
 			TracingEnabled:   jsii.Bool(true),
@@ -116,4 +124,114 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 		})
 	}
 	f.restApi = restApi
+}
+
+// accessLogFields are the fields of an access log line, each a $context
+// variable: what an on-call engineer needs to follow one request through
+// the gateway, the function and X-Ray.
+var accessLogFields = [][2]string{
+	{"requestId", "$context.requestId"},
+	{"extendedRequestId", "$context.extendedRequestId"},
+	{"requestTime", "$context.requestTime"},
+	{"ip", "$context.identity.sourceIp"},
+	{"caller", "$context.identity.caller"},
+	{"callerArn", "$context.identity.userArn"},
+	{"userAgent", "$context.identity.userAgent"},
+	{"httpMethod", "$context.httpMethod"},
+	{"resourcePath", "$context.resourcePath"},
+	{"protocol", "$context.protocol"},
+	{"status", "$context.status"},
+	{"responseLength", "$context.responseLength"},
+	{"responseLatency", "$context.responseLatency"},
+	{"integrationStatus", "$context.integration.status"},
+	{"integrationError", "$context.integration.error"},
+	{"integrationLatency", "$context.integration.latency"},
+	{"errorMessage", "$context.error.message"},
+	{"errorResponseType", "$context.error.responseType"},
+	{"xrayTraceId", "$context.xrayTraceId"},
+}
+
+// accessLogFormat is one JSON object per request. Every value is quoted,
+// since API Gateway writes "-" for a value it does not have.
+func accessLogFormat() awsapigateway.AccessLogFormat {
+	parts := make([]string, len(accessLogFields))
+	for i, f := range accessLogFields {
+		parts[i] = fmt.Sprintf("%q:%q", f[0], f[1])
+	}
+	return awsapigateway.AccessLogFormat_Custom(jsii.String("{" + strings.Join(parts, ",") + "}"))
+}
+
+// inlineResponses replaces each operation's response {"$ref":
+// "#/components/responses/NAME"} by a copy of that response, and drops the
+// components' responses.
+func inlineResponses(body map[string]any) error {
+	components, _ := body["components"].(map[string]any)
+	shared, _ := components["responses"].(map[string]any)
+	paths, _ := body["paths"].(map[string]any)
+	for path, item := range paths {
+		for method, op := range item.(map[string]any) {
+			o, ok := op.(map[string]any)
+			if !ok { // the path's parameters
+				continue
+			}
+			responses, _ := o["responses"].(map[string]any)
+			for code, r := range responses {
+				ref, _ := r.(map[string]any)["$ref"].(string)
+				if ref == "" {
+					continue
+				}
+				name, ok := strings.CutPrefix(ref, "#/components/responses/")
+				if !ok || shared[name] == nil {
+					return fmt.Errorf("%s %s: response %s refers to %q, not a response of the document", method, path, code, ref)
+				}
+				responses[code] = deepCopy(shared[name])
+			}
+		}
+	}
+	delete(components, "responses")
+	return nil
+}
+
+// dropExamples removes every example and examples member, except where it
+// names a property of a schema.
+func dropExamples(v any) {
+	switch v := v.(type) {
+	case map[string]any:
+		for k, child := range v {
+			if k == "properties" {
+				for _, prop := range child.(map[string]any) {
+					dropExamples(prop)
+				}
+				continue
+			}
+			if k == "example" || k == "examples" {
+				delete(v, k)
+				continue
+			}
+			dropExamples(child)
+		}
+	case []any:
+		for _, child := range v {
+			dropExamples(child)
+		}
+	}
+}
+
+func deepCopy(v any) any {
+	switch v := v.(type) {
+	case map[string]any:
+		out := make(map[string]any, len(v))
+		for k, child := range v {
+			out[k] = deepCopy(child)
+		}
+		return out
+	case []any:
+		out := make([]any, len(v))
+		for i, child := range v {
+			out[i] = deepCopy(child)
+		}
+		return out
+	default:
+		return v
+	}
 }

@@ -1,0 +1,64 @@
+package fleetapi
+
+import (
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbudgets"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// Budget notifications: at 80 % of the forecast month, and when the actual
+// month reaches 100 %.
+const (
+	budgetForecastPercent = 80
+	budgetActualPercent   = 100
+)
+
+// addBudget defines the monthly cost budget of the resources that carry the
+// cost allocation tags of the props, notifying the alarm topic.
+func (f *FleetApi) addBudget(p FleetApiProps) {
+	if p.MonthlyBudgetUsd == nil {
+		return
+	}
+	tags := *p.BudgetCostTags
+	var filters []any
+	for _, key := range slices.Sorted(maps.Keys(tags)) {
+		filters = append(filters, &awsbudgets.CfnBudget_ExpressionProperty{
+			Tags: &awsbudgets.CfnBudget_TagValuesProperty{
+				Key: jsii.String(key), Values: jsii.Strings(*tags[key]), MatchOptions: jsii.Strings("EQUALS"),
+			},
+		})
+	}
+	var filter any = filters[0]
+	if len(filters) > 1 {
+		filter = &awsbudgets.CfnBudget_ExpressionProperty{And: filters}
+	}
+	notify := func(kind string, percent float64) *awsbudgets.CfnBudget_NotificationWithSubscribersProperty {
+		return &awsbudgets.CfnBudget_NotificationWithSubscribersProperty{
+			Notification: &awsbudgets.CfnBudget_NotificationProperty{
+				NotificationType:   jsii.String(kind),
+				ComparisonOperator: jsii.String("GREATER_THAN"),
+				Threshold:          jsii.Number(percent),
+				ThresholdType:      jsii.String("PERCENTAGE"),
+			},
+			Subscribers: &[]any{&awsbudgets.CfnBudget_SubscriberProperty{
+				SubscriptionType: jsii.String("SNS"),
+				Address:          f.alarmTopic.TopicArn(),
+			}},
+		}
+	}
+	awsbudgets.NewCfnBudget(f, jsii.String("Budget"), &awsbudgets.CfnBudgetProps{
+		Budget: &awsbudgets.CfnBudget_BudgetDataProperty{
+			BudgetName:       jsii.String(f.namePrefix()),
+			BudgetType:       jsii.String("COST"),
+			TimeUnit:         jsii.String("MONTHLY"),
+			BudgetLimit:      &awsbudgets.CfnBudget_SpendProperty{Amount: p.MonthlyBudgetUsd, Unit: jsii.String("USD")},
+			FilterExpression: filter,
+		},
+		NotificationsWithSubscribers: &[]any{
+			notify("FORECASTED", budgetForecastPercent),
+			notify("ACTUAL", budgetActualPercent),
+		},
+	})
+}

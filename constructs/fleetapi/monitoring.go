@@ -1,0 +1,407 @@
+package fleetapi
+
+import (
+	"fmt"
+	"maps"
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/metrics"
+)
+
+// AlarmThresholds configures the alarms of a FleetApi. Every alarm is
+// evaluated over EvaluationPeriods periods of Period and goes off when
+// DatapointsToAlarm of them breach. A nil field takes its default.
+type AlarmThresholds struct {
+	// Length of one evaluation period, whole minutes.
+	// Default: awscdk.Duration_Minutes(jsii.Number(5)).
+	Period awscdk.Duration
+	// How many periods an alarm evaluates.
+	// Default: 3.
+	EvaluationPeriods *float64
+	// How many of those periods must breach to raise the alarm.
+	// Default: 2.
+	DatapointsToAlarm *float64
+	// Errors of one function in a period that breach.
+	// Default: 1.
+	FunctionErrors *float64
+	// Throttled invocations of one function in a period that breach.
+	// Default: 1.
+	FunctionThrottles *float64
+	// p99 duration of a function, in percent of its timeout, above which a
+	// period breaches.
+	// Default: 80.
+	FunctionDurationP99Percent *float64
+	// Most concurrent executions of a function with reserved concurrency,
+	// in percent of the reservation, above which a period breaches.
+	// Default: 80.
+	FunctionConcurrencyPercent *float64
+	// 5XX answers of the API stage in a period that breach.
+	// Default: 1.
+	Api5xxErrors *float64
+	// p99 latency of the API stage in milliseconds above which a period breaches.
+	// Default: 1000.
+	ApiLatencyP99Ms *float64
+	// Share of 4XX answers of the API stage, in percent, above which a period breaches.
+	// Default: 5.
+	Api4xxRatePercent *float64
+	// Throttled requests of one table in a period that breach.
+	// Default: 1.
+	TableThrottledRequests *float64
+	// DynamoDB system errors of one table in a period that breach.
+	// Default: 1.
+	TableSystemErrors *float64
+}
+
+// withDefaults returns a copy of t with every unset field at its default.
+func (t *AlarmThresholds) withDefaults() AlarmThresholds {
+	var d AlarmThresholds
+	if t != nil {
+		d = *t
+	}
+	if d.Period == nil {
+		d.Period = awscdk.Duration_Minutes(jsii.Number(5))
+	}
+	for _, f := range []struct {
+		field **float64
+		def   float64
+	}{
+		{&d.EvaluationPeriods, 3}, {&d.DatapointsToAlarm, 2},
+		{&d.FunctionErrors, 1}, {&d.FunctionThrottles, 1}, {&d.FunctionDurationP99Percent, 80}, {&d.FunctionConcurrencyPercent, 80},
+		{&d.Api5xxErrors, 1}, {&d.ApiLatencyP99Ms, 1000}, {&d.Api4xxRatePercent, 5},
+		{&d.TableThrottledRequests, 1}, {&d.TableSystemErrors, 1},
+	} {
+		if *f.field == nil {
+			*f.field = jsii.Number(f.def)
+		}
+	}
+	return d
+}
+
+// maxAlarmWindowMinutes is CloudWatch's bound on the time an alarm
+// evaluates at once: periods × evaluation periods at most one day.
+const maxAlarmWindowMinutes = 24 * 60
+
+func (t *AlarmThresholds) validate() error {
+	d := t.withDefaults()
+	minutes := *d.Period.ToMinutes(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
+	if !unresolved(minutes) && (minutes < 1 || minutes != float64(int(minutes))) {
+		return fmt.Errorf("period must be whole minutes, at least 1, got %v minutes", minutes)
+	}
+	n, m := *d.EvaluationPeriods, *d.DatapointsToAlarm
+	if n < 1 || n != float64(int(n)) {
+		return fmt.Errorf("evaluationPeriods must be a whole number of at least 1, got %v", n)
+	}
+	if m < 1 || m > n || m != float64(int(m)) {
+		return fmt.Errorf("datapointsToAlarm must be a whole number from 1 to evaluationPeriods (%v), got %v", n, m)
+	}
+	if !unresolved(minutes) && minutes*n > maxAlarmWindowMinutes {
+		return fmt.Errorf("period × evaluationPeriods must be at most one day (%d minutes), got %v minutes", maxAlarmWindowMinutes, minutes*n)
+	}
+	counts := map[string]*float64{
+		"functionErrors": d.FunctionErrors, "functionThrottles": d.FunctionThrottles, "api5xxErrors": d.Api5xxErrors,
+		"tableThrottledRequests": d.TableThrottledRequests, "tableSystemErrors": d.TableSystemErrors,
+	}
+	for _, name := range slices.Sorted(maps.Keys(counts)) {
+		if v := *counts[name]; v < 1 || v != float64(int(v)) {
+			return fmt.Errorf("%s must be a whole number of at least 1 per period, got %v", name, v)
+		}
+	}
+	percents := map[string]*float64{
+		"functionDurationP99Percent": d.FunctionDurationP99Percent, "functionConcurrencyPercent": d.FunctionConcurrencyPercent,
+		"api4xxRatePercent": d.Api4xxRatePercent,
+	}
+	for _, name := range slices.Sorted(maps.Keys(percents)) {
+		if v := *percents[name]; v <= 0 || v > 100 {
+			return fmt.Errorf("%s must be above 0 and at most 100 percent, got %v", name, v)
+		}
+	}
+	if v := *d.ApiLatencyP99Ms; v < 1 || v > maxIntegrationTimeoutMs {
+		return fmt.Errorf("apiLatencyP99Ms must be from 1 to %d (API Gateway's integration timeout), got %v", maxIntegrationTimeoutMs, v)
+	}
+	return nil
+}
+
+// addAlarmTopic sets the topic the alarms notify: the one of the props, or
+// a topic of the construct. CloudWatch alarms cannot publish to a topic
+// encrypted with the AWS-managed SNS key, whose policy cannot be changed:
+// the topic's key is customer-managed, and its policy lets CloudWatch and
+// AWS Budgets use it.
+func (f *FleetApi) addAlarmTopic(p FleetApiProps) {
+	if p.AlarmTopic != nil {
+		f.alarmTopic = p.AlarmTopic
+	} else {
+		key := awskms.NewKey(f, jsii.String("AlarmTopicKey"), &awskms.KeyProps{
+			Description:       jsii.String("Encrypts the FleetApi alarm topic; CloudWatch and AWS Budgets may use it to publish"),
+			EnableKeyRotation: jsii.Bool(true),
+			RemovalPolicy:     p.RemovalPolicy,
+		})
+		key.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+			Sid:        jsii.String("AllowAlarmAndBudgetNotifications"),
+			Principals: &[]awsiam.IPrincipal{alarmPublisher(), budgetPublisher()},
+			Actions:    jsii.Strings("kms:Decrypt", "kms:GenerateDataKey*"),
+			Resources:  jsii.Strings("*"),
+		}), nil)
+		topic := awssns.NewTopic(f, jsii.String("AlarmTopic"), &awssns.TopicProps{
+			DisplayName: jsii.String("FleetApi alarms"),
+			MasterKey:   key,
+			EnforceSSL:  jsii.Bool(true),
+		})
+		// A topic policy replaces SNS's default one, which let the
+		// account's services publish: say who may, each for this account only.
+		stack := awscdk.Stack_Of(f)
+		allowPublish := func(sid string, principal awsiam.IPrincipal, sourceArn string) {
+			topic.AddToResourcePolicy(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
+				Sid:        jsii.String(sid),
+				Principals: &[]awsiam.IPrincipal{principal},
+				Actions:    jsii.Strings("sns:Publish"),
+				Resources:  jsii.Strings(*topic.TopicArn()),
+				Conditions: &map[string]any{
+					"StringEquals": map[string]any{"aws:SourceAccount": stack.Account()},
+					"ArnLike":      map[string]any{"aws:SourceArn": sourceArn},
+				},
+			}))
+		}
+		allowPublish("AllowAlarms", alarmPublisher(), fmt.Sprintf("arn:%s:cloudwatch:%s:%s:alarm:*", *stack.Partition(), *stack.Region(), *stack.Account()))
+		allowPublish("AllowBudgets", budgetPublisher(), fmt.Sprintf("arn:%s:budgets::%s:*", *stack.Partition(), *stack.Account()))
+		f.alarmTopic = topic
+	}
+	if p.AlarmEmails != nil {
+		for _, e := range *p.AlarmEmails {
+			f.alarmTopic.AddSubscription(awssnssubscriptions.NewEmailSubscription(e, nil))
+		}
+	}
+}
+
+func alarmPublisher() awsiam.IPrincipal {
+	return awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
+}
+
+func budgetPublisher() awsiam.IPrincipal {
+	return awsiam.NewServicePrincipal(jsii.String("budgets.amazonaws.com"), nil)
+}
+
+// alarmSpec is one alarm to define.
+type alarmSpec struct {
+	id, subject, what string
+	metric            awscloudwatch.IMetric
+	threshold         float64
+	op                awscloudwatch.ComparisonOperator
+	// missing is chosen per alarm: a count that has no data point had no
+	// event (not breaching); a latency or rate without traffic says
+	// nothing, so the alarm keeps its state (ignore).
+	missing awscloudwatch.TreatMissingData
+}
+
+// addAlarms defines the alarms of the functions, the API stage and the
+// tables, each notifying the alarm topic when it goes off and when it
+// recovers.
+func (f *FleetApi) addAlarms(p FleetApiProps) {
+	t := p.AlarmThresholds.withDefaults()
+	period := &awscloudwatch.MetricOptions{Period: t.Period}
+	withStat := func(stat string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Period: t.Period, Statistic: jsii.String(stat)}
+	}
+	var specs []alarmSpec
+	timeoutMs := *p.Timeout.ToMilliseconds(nil)
+	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
+		fn := f.functions[name]
+		id := exportedName(name)
+		specs = append(specs,
+			alarmSpec{id + "Errors", name, "Errors", fn.MetricErrors(period), *t.FunctionErrors, gte, notBreaching},
+			alarmSpec{id + "Throttles", name, "Throttles", fn.MetricThrottles(period), *t.FunctionThrottles, gte, notBreaching},
+			alarmSpec{id + "DurationP99", name, "Duration-p99", fn.MetricDuration(withStat("p99")), timeoutMs * *t.FunctionDurationP99Percent / 100, gt, ignoreMissing},
+		)
+		if r := p.ReservedConcurrentExecutions; r != nil && !unresolved(*r) {
+			specs = append(specs, alarmSpec{id + "Concurrency", name, "ConcurrentExecutions",
+				fn.Metric(jsii.String("ConcurrentExecutions"), withStat("Maximum")), *r * *t.FunctionConcurrencyPercent / 100, gt, ignoreMissing})
+		}
+	}
+	stage := f.restApi.DeploymentStage()
+	specs = append(specs,
+		alarmSpec{"Api5XXErrors", "Api", "5XXError", stage.MetricServerError(withStat("Sum")), *t.Api5xxErrors, gte, notBreaching},
+		alarmSpec{"ApiLatencyP99", "Api", "Latency-p99", stage.MetricLatency(withStat("p99")), *t.ApiLatencyP99Ms, gt, ignoreMissing},
+		// 4XXError is 1 for a 4XX answer, 0 otherwise: its average is the rate.
+		alarmSpec{"Api4XXRate", "Api", "4XXError-rate", stage.MetricClientError(withStat("Average")), *t.Api4xxRatePercent / 100, gt, ignoreMissing},
+	)
+	for _, table := range []struct {
+		id    string
+		table awsdynamodb.Table
+	}{{"Vehicles", f.vehicles}, {"VehicleEvents", f.events}} {
+		ops := &f.tableOperations
+		specs = append(specs,
+			alarmSpec{table.id + "ThrottledRequests", table.id, "ThrottledRequests",
+				table.table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: ptrs((*ops)[table.table]), Period: t.Period}),
+				*t.TableThrottledRequests, gte, notBreaching},
+			alarmSpec{table.id + "SystemErrors", table.id, "SystemErrors",
+				table.table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{Operations: ptrs((*ops)[table.table]), Period: t.Period}),
+				*t.TableSystemErrors, gte, notBreaching},
+		)
+	}
+
+	prefix := f.namePrefix()
+	action := awscloudwatchactions.NewSnsAction(f.alarmTopic)
+	for _, s := range specs {
+		alarm := awscloudwatch.NewAlarm(f, jsii.String(s.id+"Alarm"), &awscloudwatch.AlarmProps{
+			AlarmName:          jsii.String(prefix + "-" + s.subject + "-" + s.what),
+			AlarmDescription:   jsii.String(fmt.Sprintf("FleetApi %s: %s %s %v in %v of %v periods", s.subject, s.what, opWords[s.op], s.threshold, *t.DatapointsToAlarm, *t.EvaluationPeriods)),
+			Metric:             s.metric,
+			Threshold:          jsii.Number(s.threshold),
+			ComparisonOperator: s.op,
+			EvaluationPeriods:  t.EvaluationPeriods,
+			DatapointsToAlarm:  t.DatapointsToAlarm,
+			TreatMissingData:   s.missing,
+		})
+		alarm.AddAlarmAction(action)
+		alarm.AddOkAction(action)
+		f.alarms = append(f.alarms, alarm)
+	}
+}
+
+const (
+	gte           = awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
+	gt            = awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
+	notBreaching  = awscloudwatch.TreatMissingData_NOT_BREACHING
+	ignoreMissing = awscloudwatch.TreatMissingData_IGNORE
+)
+
+var opWords = map[awscloudwatch.ComparisonOperator]string{gte: "at least", gt: "above"}
+
+func ptrs[T any](vs []T) *[]T { return &vs }
+
+// namePrefix starts the names of the alarms and the dashboard: the stack's
+// name and the construct's ID, e.g. FleetApi-prod-Fleet.
+func (f *FleetApi) namePrefix() string {
+	return *awscdk.Stack_Of(f).StackName() + "-" + *f.Node().Id()
+}
+
+// tableOperation turns an IAM action such as dynamodb:GetItem into the
+// operation of DynamoDB's per-operation metrics, GET_ITEM.
+func tableOperation(action string) awsdynamodb.Operation {
+	name := strings.TrimPrefix(action, "dynamodb:")
+	return awsdynamodb.Operation(strings.ToUpper(camelBoundary.ReplaceAllString(name, "${1}_${2}")))
+}
+
+var camelBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+
+// addDashboard defines the stage's dashboard: the API, the upload rate,
+// every function and every table.
+func (f *FleetApi) addDashboard() {
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	stat := func(s string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String(s), Label: jsii.String(s)}
+	}
+	graph := func(title string, left []awscloudwatch.IMetric, right ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &left, Right: &right, Width: jsii.Number(8), Height: jsii.Number(6),
+		})
+	}
+	stage := f.restApi.DeploymentStage()
+	rows := [][]awscloudwatch.IWidget{{
+		graph("API requests", []awscloudwatch.IMetric{stage.MetricCount(stat("Sum"))}),
+		graph("API 4XX and 5XX", []awscloudwatch.IMetric{
+			stage.MetricClientError(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("4XX")}),
+			stage.MetricServerError(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("5XX")}),
+		}),
+		graph("API latency (ms)", []awscloudwatch.IMetric{stage.MetricLatency(stat("p50")), stage.MetricLatency(stat("p99"))}),
+	}, {
+		graph("Samples ingested per minute", []awscloudwatch.IMetric{f.MetricSamplesIngested(&awscloudwatch.MetricOptions{Period: minute})}),
+	}}
+	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
+		fn := f.functions[name]
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph(name+": invocations and errors", []awscloudwatch.IMetric{fn.MetricInvocations(stat("Sum")), fn.MetricErrors(stat("Sum"))},
+				fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("Throttles")})),
+			graph(name+": duration (ms)", []awscloudwatch.IMetric{fn.MetricDuration(stat("p50")), fn.MetricDuration(stat("p99"))}),
+			graph(name+": concurrency", []awscloudwatch.IMetric{fn.Metric(jsii.String("ConcurrentExecutions"), stat("Maximum"))}),
+		})
+	}
+	for _, table := range []struct {
+		title string
+		table awsdynamodb.Table
+	}{{"vehicles", f.vehicles}, {"vehicleEvents", f.events}} {
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph(table.title+": consumed units", []awscloudwatch.IMetric{
+				table.table.MetricConsumedReadCapacityUnits(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("read")}),
+				table.table.MetricConsumedWriteCapacityUnits(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("write")}),
+			}),
+			graph(table.title+": throttled requests", []awscloudwatch.IMetric{
+				table.table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: ptrs(f.tableOperations[table.table]), Period: minute}),
+			}),
+		})
+	}
+	widgets := make([]*[]awscloudwatch.IWidget, len(rows))
+	for i := range rows {
+		widgets[i] = &rows[i]
+	}
+	f.dashboard = awscloudwatch.NewDashboard(f, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(f.namePrefix()),
+		Widgets:       &widgets,
+	})
+}
+
+// MetricSamplesIngested is the number of samples stored by uploads (a
+// retried upload stores none), which the ingest function writes into its
+// log lines in CloudWatch embedded metric format.
+// Default statistic: Sum, over 5 minutes.
+func (f *FleetApi) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	o := metricOptions(opts, "Sum")
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:     jsii.String(metrics.Namespace),
+		MetricName:    jsii.String(metrics.SamplesIngested),
+		DimensionsMap: &map[string]*string{metrics.DimensionFunctionName: f.ingest.FunctionName()},
+		Period:        o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit,
+		Account: o.Account, Region: o.Region,
+	})
+}
+
+// MetricApiServerErrors is the number of 5XX answers of the API stage.
+// Default statistic: Sum, over 5 minutes.
+func (f *FleetApi) MetricApiServerErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return f.restApi.DeploymentStage().MetricServerError(metricOptions(opts, "Sum"))
+}
+
+// MetricApiLatency is the latency of the API stage's answers in milliseconds.
+// Default statistic: p99, over 5 minutes.
+func (f *FleetApi) MetricApiLatency(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return f.restApi.DeploymentStage().MetricLatency(metricOptions(opts, "p99"))
+}
+
+// AlarmTopic is the topic the alarms and the budget notify: subscribe to it.
+func (f *FleetApi) AlarmTopic() awssns.ITopic { return f.alarmTopic }
+
+// Alarms lists the construct's alarms.
+func (f *FleetApi) Alarms() []awscloudwatch.IAlarm {
+	out := make([]awscloudwatch.IAlarm, len(f.alarms))
+	for i, a := range f.alarms {
+		out[i] = a
+	}
+	return out
+}
+
+// Dashboard is the CloudWatch dashboard of the API.
+func (f *FleetApi) Dashboard() awscloudwatch.Dashboard { return f.dashboard }
+
+// metricOptions returns a copy of opts with the statistic set to stat when
+// opts names none.
+func metricOptions(opts *awscloudwatch.MetricOptions, stat string) *awscloudwatch.MetricOptions {
+	var o awscloudwatch.MetricOptions
+	if opts != nil {
+		o = *opts
+	}
+	if o.Statistic == nil {
+		o.Statistic = jsii.String(stat)
+	}
+	return &o
+}

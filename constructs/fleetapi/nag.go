@@ -1,0 +1,83 @@
+package fleetapi
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// nagSuppression is one cdk-nag rule suppressed on a resource, with the
+// reason a reviewer reads and, for rules that name what they flag, the
+// findings it applies to.
+type nagSuppression struct {
+	id, reason string
+	appliesTo  []string
+}
+
+// Reasons of the suppressions: each finding is a false positive or a
+// deliberate choice, said once here.
+var (
+	nagDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "Only API Gateway invokes the function, synchronously: a failure is answered to the caller, who retries. " +
+		"A dead-letter queue receives failed asynchronous invocations only, and there are none."}
+	nagXRay = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []string{"Resource::*"},
+		reason: "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permission (AWS X-Ray's actions, resources and condition keys): '*' is their only resource. " +
+			"Every other statement names its table, log group or secret."}
+	nagCursorKey = nagSuppression{id: "AwsSolutions-SMG4", reason: "The secret only signs pagination cursors, which live for one listing, and is no credential of another system: " +
+		"rotating it would only invalidate the cursors of listings under way."}
+	nagValidation = nagSuppression{id: "AwsSolutions-APIG2", reason: "Request validation is on for every operation in the imported OpenAPI body (validator 'all': body and parameters), " +
+		"which cdk-nag does not read; the template tests check it per operation."}
+	nagWAF = nagSuppression{id: "AwsSolutions-APIG3", reason: "Every operation requires a SigV4 signature of a principal granted execute-api:Invoke, the stage is throttled and the tables' " +
+		"on-demand throughput capped. A web ACL can still be associated with the stage by its owner."}
+	nagCloudWatchRole = nagSuppression{id: "AwsSolutions-IAM4",
+		appliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"},
+		reason:    "API Gateway's account-wide logging role: AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for it, and only apigateway.amazonaws.com may assume the role."}
+	nagNoPITR = nagSuppression{id: "AwsSolutions-DDB3", reason: "Point-in-time recovery is off on purpose, by the pointInTimeRecovery prop (a stage whose data is disposable); " +
+		"it is on by default."}
+)
+
+// suppressNagFindings puts on each resource the cdk-nag suppressions it
+// needs, as the metadata cdk-nag reads (cdk_nag.rules_to_suppress): the
+// construct depends on no cdk-nag package, and the suppressions travel with
+// it into every app that composes it.
+func (f *FleetApi) suppressNagFindings(p FleetApiProps) {
+	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
+		fn := f.functions[name]
+		suppressNag(fn.Node().DefaultChild(), nagDLQ)
+		suppressNag(fn.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagXRay)
+	}
+	suppressNag(f.Node().FindChild(jsii.String("CursorKey")).Node().DefaultChild(), nagCursorKey)
+	suppressNag(f.restApi.Node().DefaultChild(), nagValidation)
+	suppressNag(f.restApi.DeploymentStage().Node().DefaultChild(), nagWAF)
+	if role := f.restApi.Node().TryFindChild(jsii.String("CloudWatchRole")); role != nil {
+		suppressNag(role.Node().DefaultChild(), nagCloudWatchRole)
+	}
+	if !*p.PointInTimeRecovery {
+		suppressNag(f.vehicles.Node().DefaultChild(), nagNoPITR)
+		suppressNag(f.events.Node().DefaultChild(), nagNoPITR)
+	}
+}
+
+// suppressNag adds suppressions to a CloudFormation resource's cdk_nag
+// metadata, after those it has.
+func suppressNag(resource constructs.IConstruct, rules ...nagSuppression) {
+	cfn, ok := resource.(awscdk.CfnResource)
+	if !ok {
+		panic(fmt.Errorf("fleetapi: cannot suppress %s on %s: not a CloudFormation resource", rules[0].id, *resource.Node().Path()))
+	}
+	var list []any
+	if meta, ok := cfn.GetMetadata(jsii.String("cdk_nag")).(map[string]any); ok {
+		list, _ = meta["rules_to_suppress"].([]any)
+	}
+	for _, r := range rules {
+		entry := map[string]any{"id": r.id, "reason": r.reason}
+		if len(r.appliesTo) > 0 {
+			entry["applies_to"] = r.appliesTo
+		}
+		list = append(list, entry)
+	}
+	cfn.AddMetadata(jsii.String("cdk_nag"), map[string]any{"rules_to_suppress": list})
+}
