@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -44,7 +45,14 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 	for key, value := range tags {
 		stackTags[key] = jsii.String(value)
 	}
+	var env *awscdk.Environment
+	if cfg.Account != "" || cfg.Region != "" {
+		// An environment-bound stack: deploys only with credentials of that
+		// account, and knows its Region at synthesis.
+		env = &awscdk.Environment{Account: optional(cfg.Account), Region: optional(cfg.Region)}
+	}
 	stack := awscdk.NewStack(scope, jsii.String(name), &awscdk.StackProps{
+		Env:                   env,
 		StackName:             jsii.String(name),
 		Description:           jsii.String(fmt.Sprintf("FleetApi vehicle-telemetry API, stage %s", cfg.Name)),
 		TerminationProtection: jsii.Bool(cfg.DeletionProtection),
@@ -60,6 +68,10 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 	if cfg.LambdaReservedConcurrency > 0 {
 		reserved = jsii.Number(cfg.LambdaReservedConcurrency)
 	}
+	var topic awssns.ITopic
+	if cfg.AlarmTopicArn != "" {
+		topic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(cfg.AlarmTopicArn))
+	}
 	api := fleetapi.NewFleetApi(stack, ConstructID, &fleetapi.FleetApiProps{
 		RemovalPolicy:                removalPolicy(cfg.RemovalPolicy),
 		DeletionProtection:           jsii.Bool(cfg.DeletionProtection),
@@ -72,6 +84,15 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 		ApiStageName:                 jsii.String(cfg.Name),
 		ThrottlingRateLimit:          jsii.Number(cfg.ApiThrottleRateLimit),
 		ThrottlingBurstLimit:         jsii.Number(cfg.ApiThrottleBurstLimit),
+		CloudWatchRole:               jsii.Bool(cfg.ApiGatewayCloudWatchRole),
+		MaxReadRequestUnits:          jsii.Number(cfg.TableMaxReadRequestUnits),
+		MaxWriteRequestUnits:         jsii.Number(cfg.TableMaxWriteRequestUnits),
+		AlarmTopic:                   topic,
+		AlarmEmails:                  jsii.Strings(cfg.AlarmEmails...),
+		AlarmThresholds:              alarmThresholds(cfg.AlarmThresholds),
+		MonthlyBudgetUsd:             jsii.Number(cfg.MonthlyBudgetUsd),
+		// The stage's own costs: this project's, in this stage.
+		BudgetCostTags: &map[string]*string{"Project": jsii.String(Project), "Stage": jsii.String(cfg.Name)},
 	})
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("URL of the FleetApi stage"),
@@ -102,6 +123,41 @@ var logRetention = map[int]awslogs.RetentionDays{
 	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
 	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
 	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+// alarmThresholds maps the stage's alarm settings to the construct's; an
+// unset one stays nil and takes the construct's default.
+func alarmThresholds(a stage.AlarmThresholds) *fleetapi.AlarmThresholds {
+	num := func(v *int) *float64 {
+		if v == nil {
+			return nil
+		}
+		return jsii.Number(*v)
+	}
+	t := &fleetapi.AlarmThresholds{
+		EvaluationPeriods:          num(a.EvaluationPeriods),
+		DatapointsToAlarm:          num(a.DatapointsToAlarm),
+		FunctionErrors:             num(a.FunctionErrors),
+		FunctionThrottles:          num(a.FunctionThrottles),
+		FunctionDurationP99Percent: a.FunctionDurationP99Percent,
+		FunctionConcurrencyPercent: a.FunctionConcurrencyPercent,
+		Api5xxErrors:               num(a.Api5xxErrors),
+		ApiLatencyP99Ms:            num(a.ApiLatencyP99Ms),
+		Api4xxRatePercent:          a.Api4xxRatePercent,
+		TableThrottledRequests:     num(a.TableThrottledRequests),
+		TableSystemErrors:          num(a.TableSystemErrors),
+	}
+	if a.PeriodMinutes != nil {
+		t.Period = awscdk.Duration_Minutes(jsii.Number(*a.PeriodMinutes))
+	}
+	return t
+}
+
+func optional(s string) *string {
+	if s == "" {
+		return nil
+	}
+	return jsii.String(s)
 }
 
 func removalPolicy(name string) awscdk.RemovalPolicy {

@@ -4,6 +4,7 @@ package stage
 
 import (
 	"bytes"
+	"cmp"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -55,13 +56,72 @@ type Config struct {
 	// LambdaReservedConcurrency of each function; 0 leaves it unreserved.
 	LambdaReservedConcurrency int `json:"lambdaReservedConcurrency"`
 
+	// TableMaxReadRequestUnits and TableMaxWriteRequestUnits cap the
+	// on-demand throughput of each table, per second: a cost ceiling.
+	TableMaxReadRequestUnits  int `json:"tableMaxReadRequestUnits"`
+	TableMaxWriteRequestUnits int `json:"tableMaxWriteRequestUnits"`
+
 	// AlarmEmails receive the stage's alarm and budget notifications.
 	AlarmEmails []string `json:"alarmEmails"`
+	// AlarmTopicArn, when set, names an existing SNS topic the alarms and
+	// the budget notify instead of a topic of the stack's own.
+	AlarmTopicArn string `json:"alarmTopicArn,omitempty"`
+	// AlarmThresholds of the stage; a setting left out takes the
+	// construct's documented default.
+	AlarmThresholds AlarmThresholds `json:"alarmThresholds"`
 	// MonthlyBudgetUsd is the stage's monthly cost budget in US dollars.
 	MonthlyBudgetUsd float64 `json:"monthlyBudgetUsd"`
 	// CostCenter and Owner become cost allocation tags.
 	CostCenter string `json:"costCenter"`
 	Owner      string `json:"owner"`
+
+	// ApiGatewayCloudWatchRole says whether this stage's stack creates the
+	// role through which API Gateway writes logs, an account-wide setting of
+	// API Gateway (one per account and region): exactly one stage of an
+	// account and region must own it, or execution logging cannot be set.
+	ApiGatewayCloudWatchRole bool `json:"apiGatewayCloudWatchRole"`
+
+	// Account and Region, when set, bind the stack to that AWS account and
+	// Region; when not, it deploys where the credentials of the deploy point.
+	Account string `json:"account,omitempty"`
+	Region  string `json:"region,omitempty"`
+}
+
+// AlarmThresholds are the alarm settings of a stage (see
+// fleetapi.AlarmThresholds for their meaning and defaults). Each is optional.
+type AlarmThresholds struct {
+	PeriodMinutes              *int     `json:"periodMinutes,omitempty"`
+	EvaluationPeriods          *int     `json:"evaluationPeriods,omitempty"`
+	DatapointsToAlarm          *int     `json:"datapointsToAlarm,omitempty"`
+	FunctionErrors             *int     `json:"functionErrors,omitempty"`
+	FunctionThrottles          *int     `json:"functionThrottles,omitempty"`
+	FunctionDurationP99Percent *float64 `json:"functionDurationP99Percent,omitempty"`
+	FunctionConcurrencyPercent *float64 `json:"functionConcurrencyPercent,omitempty"`
+	Api5xxErrors               *int     `json:"api5xxErrors,omitempty"`
+	ApiLatencyP99Ms            *int     `json:"apiLatencyP99Ms,omitempty"`
+	Api4xxRatePercent          *float64 `json:"api4xxRatePercent,omitempty"`
+	TableThrottledRequests     *int     `json:"tableThrottledRequests,omitempty"`
+	TableSystemErrors          *int     `json:"tableSystemErrors,omitempty"`
+}
+
+// UnmarshalJSON decodes the thresholds strictly, naming an unknown one.
+func (a *AlarmThresholds) UnmarshalJSON(data []byte) error {
+	type plain AlarmThresholds
+	dec := json.NewDecoder(bytes.NewReader(data))
+	dec.DisallowUnknownFields()
+	var v plain
+	if err := dec.Decode(&v); err != nil {
+		var typeErr *json.UnmarshalTypeError
+		if errors.As(err, &typeErr) {
+			return fmt.Errorf("alarmThresholds.%s must be %s, got %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+		}
+		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
+			return fmt.Errorf("alarmThresholds: unknown setting %s: known settings are %s", name, strings.Join(jsonNames(reflect.TypeFor[AlarmThresholds](), true), ", "))
+		}
+		return fmt.Errorf("alarmThresholds: %w", err)
+	}
+	*a = AlarmThresholds(v)
+	return nil
 }
 
 // Removal policies a stage may name.
@@ -85,6 +145,8 @@ const (
 	MaxApiThrottleBurstLimit = 5000
 	// DynamoDB TTL; ten years is far beyond any telemetry retention.
 	MaxEventRetentionDays = 3650
+	// DynamoDB's default quota of on-demand throughput per table.
+	MaxTableRequestUnits = 40000
 	// Tag values may hold at most 256 characters.
 	maxTagValueLen = 256
 )
@@ -97,11 +159,17 @@ var (
 	stageNamePattern = regexp.MustCompile(`^[a-z][a-z0-9-]{0,19}$`)
 	// Characters AWS allows in tag values.
 	tagValuePattern = regexp.MustCompile(`^[\p{L}\p{Z}\p{N}_.:/=+\-@]*$`)
+	accountPattern  = regexp.MustCompile(`^[0-9]{12}$`)
+	// Region codes such as eu-west-1, us-gov-west-1, ap-southeast-5.
+	regionPattern = regexp.MustCompile(`^[a-z]{2}(-[a-z]+)+-[0-9]{1,2}$`)
+	// An SNS topic ARN: partition, Region, account, topic name.
+	topicArnPattern = regexp.MustCompile(`^arn:aws(-[a-z]+)*:sns:[a-z]{2}(-[a-z]+)+-[0-9]{1,2}:[0-9]{12}:[A-Za-z0-9_-]{1,256}$`)
 )
 
 // Select decodes the stages table and returns the stage named name.
 // stages is the value of the "stages" context key (a JSON object, or a JSON
 // string of one); name is the value of the "stage" key, nil for the default.
+// Every stage is validated, since some rules span stages.
 func Select(stages any, name any) (Config, error) {
 	stageName, err := stageNameOf(name)
 	if err != nil {
@@ -111,15 +179,15 @@ func Select(stages any, name any) (Config, error) {
 	if err != nil {
 		return Config{}, err
 	}
-	raw, ok := table[stageName]
-	if !ok {
+	if _, ok := table[stageName]; !ok {
 		return Config{}, fmt.Errorf("unknown stage %q: known stages are %s", stageName, strings.Join(slices.Sorted(maps.Keys(table)), ", "))
 	}
-	cfg, err := Decode(stageName, raw)
+	all, err := All(stages)
 	if err != nil {
 		return Config{}, err
 	}
-	return cfg, nil
+	i := slices.IndexFunc(all, func(c Config) bool { return c.Name == stageName })
+	return all[i], nil
 }
 
 // All decodes and validates every stage of the table, sorted by name.
@@ -136,7 +204,29 @@ func All(stages any) ([]Config, error) {
 		}
 		out = append(out, cfg)
 	}
+	if err := checkAccountRoles(out); err != nil {
+		return nil, err
+	}
 	return out, nil
+}
+
+// checkAccountRoles allows at most one stage per account and Region to
+// create API Gateway's account-wide CloudWatch role. Stages that name no
+// account or Region are taken to share the deploying credentials' one.
+func checkAccountRoles(cfgs []Config) error {
+	owners := map[string][]string{}
+	for _, c := range cfgs {
+		if c.ApiGatewayCloudWatchRole {
+			where := cmp.Or(c.Account, "(the deploying account)") + " " + cmp.Or(c.Region, "(the deploying Region)")
+			owners[where] = append(owners[where], c.Name)
+		}
+	}
+	for _, where := range slices.Sorted(maps.Keys(owners)) {
+		if names := owners[where]; len(names) > 1 {
+			return fmt.Errorf("apiGatewayCloudWatchRole: stages %s would each create the account-wide API Gateway CloudWatch role in %s: set it true for one of them only", strings.Join(names, ", "), where)
+		}
+	}
+	return nil
 }
 
 // Decode decodes one stage's settings strictly and validates them.
@@ -148,7 +238,7 @@ func Decode(name string, raw json.RawMessage) (Config, error) {
 	if err := json.Unmarshal(raw, &present); err != nil || present == nil {
 		return Config{}, fmt.Errorf("stage %q: settings must be a JSON object", name)
 	}
-	for _, key := range settingNames() {
+	for _, key := range jsonNames(reflect.TypeFor[Config](), false) {
 		if _, ok := present[key]; !ok {
 			return Config{}, fmt.Errorf("stage %q: missing setting %q", name, key)
 		}
@@ -201,6 +291,21 @@ func (c Config) Validate() error {
 	}
 	if err := inRange("lambdaReservedConcurrency", c.LambdaReservedConcurrency, 0, MaxLambdaReservedConcurrency); err != nil {
 		return err
+	}
+	if err := inRange("tableMaxReadRequestUnits", c.TableMaxReadRequestUnits, 1, MaxTableRequestUnits); err != nil {
+		return err
+	}
+	if err := inRange("tableMaxWriteRequestUnits", c.TableMaxWriteRequestUnits, 1, MaxTableRequestUnits); err != nil {
+		return err
+	}
+	if c.AlarmTopicArn != "" && !topicArnPattern.MatchString(c.AlarmTopicArn) {
+		return fmt.Errorf("alarmTopicArn %q is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms", c.AlarmTopicArn)
+	}
+	if c.Account != "" && !accountPattern.MatchString(c.Account) {
+		return fmt.Errorf("account %q is invalid: an AWS account ID is 12 digits", c.Account)
+	}
+	if c.Region != "" && !regionPattern.MatchString(c.Region) {
+		return fmt.Errorf("region %q is invalid: want a Region code such as eu-west-1", c.Region)
 	}
 	seen := map[string]bool{}
 	for _, addr := range c.AlarmEmails {
@@ -271,7 +376,7 @@ func describeDecodeError(err error) error {
 		return fmt.Errorf("malformed JSON at byte %d: %w", syntaxErr.Offset, err)
 	}
 	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("unknown setting %s: known settings are %s", name, strings.Join(settingNames(), ", "))
+		return fmt.Errorf("unknown setting %s: known settings are %s", name, strings.Join(jsonNames(reflect.TypeFor[Config](), true), ", "))
 	}
 	return err
 }
@@ -293,13 +398,18 @@ func jsonKind(t reflect.Type) string {
 	}
 }
 
-// settingNames lists the JSON names of Config's settings, in declaration order.
-func settingNames() []string {
-	t := reflect.TypeFor[Config]()
+// jsonNames lists the JSON names of a struct's settings, in declaration
+// order: every one, or only the required ones (those without omitempty).
+func jsonNames(t reflect.Type, optionalToo bool) []string {
 	var names []string
 	for i := range t.NumField() {
-		if tag := t.Field(i).Tag.Get("json"); tag != "" && tag != "-" {
-			names = append(names, strings.Split(tag, ",")[0])
+		tag := t.Field(i).Tag.Get("json")
+		if tag == "" || tag == "-" {
+			continue
+		}
+		name, opts, _ := strings.Cut(tag, ",")
+		if optionalToo || opts != "omitempty" {
+			names = append(names, name)
 		}
 	}
 	return names

@@ -25,6 +25,10 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"monthlyBudgetUsd":          100,
 		"costCenter":                "cc-42",
 		"owner":                     "fleet team",
+		"tableMaxReadRequestUnits":  1000,
+		"tableMaxWriteRequestUnits": 500,
+		"alarmThresholds":           map[string]any{"evaluationPeriods": 5, "api4xxRatePercent": 2.5},
+		"apiGatewayCloudWatchRole":  false,
 	}
 	for k, v := range replace {
 		if v == nil {
@@ -56,7 +60,8 @@ func TestSelectValid(t *testing.T) {
 		}
 	}
 	cfg, _ := Select(table, "prod")
-	if cfg.LogRetentionDays != 30 || cfg.ApiThrottleRateLimit != 100 || cfg.AlarmEmails[0] != "ops@example.com" || !cfg.DeletionProtection {
+	if cfg.LogRetentionDays != 30 || cfg.ApiThrottleRateLimit != 100 || cfg.AlarmEmails[0] != "ops@example.com" || !cfg.DeletionProtection ||
+		*cfg.AlarmThresholds.EvaluationPeriods != 5 || *cfg.AlarmThresholds.Api4xxRatePercent != 2.5 || cfg.AlarmThresholds.PeriodMinutes != nil {
 		t.Errorf("decoded %+v, want the values of validStage", cfg)
 	}
 
@@ -89,6 +94,21 @@ func TestSelectErrors(t *testing.T) {
 		{"fraction for integer", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": 256.5})}, "dev", []string{"lambdaMemoryMiB must be a whole number"}},
 		{"string for bool", map[string]any{"dev": validStage(t, map[string]any{"deletionProtection": "yes"})}, "dev", []string{"deletionProtection must be true or false, got string"}},
 		{"string for list", map[string]any{"dev": validStage(t, map[string]any{"alarmEmails": "ops@example.com"})}, "dev", []string{"alarmEmails must be a list, got string"}},
+		{"unknown threshold", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": map[string]any{"errors": 1}})}, "dev",
+			[]string{`alarmThresholds: unknown setting "errors": known settings are periodMinutes, evaluationPeriods`}},
+		{"threshold of the wrong type", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": map[string]any{"apiLatencyP99Ms": "fast"}})}, "dev",
+			[]string{"alarmThresholds.apiLatencyP99Ms must be a whole number, got string"}},
+		{"missing thresholds", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": nil})}, "dev", []string{`missing setting "alarmThresholds"`}},
+		// API Gateway's CloudWatch role is one setting per account and Region.
+		{"two role owners, no account", map[string]any{
+			"dev":  validStage(t, map[string]any{"apiGatewayCloudWatchRole": true}),
+			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": true}),
+			"qa":   validStage(t, nil),
+		}, "qa", []string{"apiGatewayCloudWatchRole: stages dev, prod would each create the account-wide API Gateway CloudWatch role in (the deploying account) (the deploying Region)"}},
+		{"two role owners in one account", map[string]any{
+			"dev":  validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "111111111111", "region": "eu-west-1"}),
+			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "111111111111", "region": "eu-west-1"}),
+		}, "prod", []string{"stages dev, prod would each create", "111111111111 eu-west-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -132,6 +152,14 @@ func TestValidate(t *testing.T) {
 		{"empty cost center", map[string]any{"costCenter": " "}, "costCenter must not be empty"},
 		{"bad owner", map[string]any{"owner": "team;drop"}, `owner "team;drop" is not a valid tag value`},
 		{"long owner", map[string]any{"owner": strings.Repeat("a", 257)}, "is not a valid tag value"},
+		{"max read units", map[string]any{"tableMaxReadRequestUnits": 0}, "tableMaxReadRequestUnits 0 is invalid: allowed range is 1 to 40000"},
+		{"max write units", map[string]any{"tableMaxWriteRequestUnits": 40001}, "tableMaxWriteRequestUnits 40001 is invalid: allowed range is 1 to 40000"},
+		{"topic", map[string]any{"alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:fleet-alarms"}, ""},
+		{"topic not an ARN", map[string]any{"alarmTopicArn": "fleet-alarms"}, `alarmTopicArn "fleet-alarms" is not an SNS topic ARN`},
+		{"topic of another service", map[string]any{"alarmTopicArn": "arn:aws:sqs:eu-west-1:123456789012:q"}, "is not an SNS topic ARN"},
+		{"account and region", map[string]any{"account": "123456789012", "region": "us-gov-west-1"}, ""},
+		{"account", map[string]any{"account": "12345"}, `account "12345" is invalid: an AWS account ID is 12 digits`},
+		{"region", map[string]any{"region": "Europe"}, `region "Europe" is invalid: want a Region code such as eu-west-1`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -171,6 +199,12 @@ func TestAllSortsAndValidatesEveryStage(t *testing.T) {
 	}
 	if got := strings.Join(names, ","); got != "dev,prod,staging" {
 		t.Errorf("stages = %s, want dev,prod,staging", got)
+	}
+	// Accounts apart, each may create its API Gateway CloudWatch role.
+	table["prod"] = validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "222222222222"})
+	table["dev"] = validStage(t, map[string]any{"apiGatewayCloudWatchRole": true})
+	if _, err := All(table); err != nil {
+		t.Errorf("All with a role owner per account: %v", err)
 	}
 	table["staging"] = validStage(t, map[string]any{"lambdaMemoryMiB": 1})
 	if _, err := All(table); err == nil || !strings.Contains(err.Error(), `stage "staging"`) {
