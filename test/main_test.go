@@ -9,11 +9,14 @@ import (
 	"fmt"
 	"os"
 	"path/filepath"
+	"slices"
+	"strings"
 	"sync"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
 	"github.com/fleetapi/fleetapi/internal/fleetstack"
 	"github.com/fleetapi/fleetapi/internal/stage"
@@ -67,7 +70,81 @@ type synthesis struct {
 	template []byte
 	// resources is the template's Resources section, by logical ID.
 	resources map[string]resource
-	err       error
+	// annotations are the warnings and errors of the stack's constructs, cdk-nag's among them.
+	annotations []annotation
+	err         error
+}
+
+// annotation is one message of the cloud assembly's manifest.
+type annotation struct {
+	Path  string
+	Level string // aws:cdk:warning, aws:cdk:error, aws:cdk:info
+	Text  string
+}
+
+// readValidationReport lists the violations of a cloud assembly's
+// validation report as "message at construct path (logical ID)".
+func readValidationReport(path string) []string {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil
+	}
+	var report struct {
+		PluginReports []struct {
+			Violations []struct {
+				Description         string `json:"description"`
+				Severity            string `json:"severity"`
+				ViolatingConstructs []struct {
+					ConstructPath          string `json:"constructPath"`
+					CloudFormationResource struct {
+						LogicalID string `json:"logicalId"`
+					} `json:"cloudFormationResource"`
+				} `json:"violatingConstructs"`
+			} `json:"violations"`
+		} `json:"pluginReports"`
+	}
+	if json.Unmarshal(data, &report) != nil {
+		return []string{"unreadable validation report " + path}
+	}
+	var out []string
+	for _, p := range report.PluginReports {
+		for _, v := range p.Violations {
+			for _, c := range v.ViolatingConstructs {
+				out = append(out, fmt.Sprintf("%s: %s at %s (%s)", v.Severity, strings.TrimSpace(v.Description), c.ConstructPath, c.CloudFormationResource.LogicalID))
+			}
+		}
+	}
+	slices.Sort(out)
+	return out
+}
+
+// readAnnotations reads a stack's messages from a cloud assembly manifest
+// (cloud-assembly-schema: artifacts.ID.metadata, by construct path).
+func readAnnotations(manifest, artifactID string) ([]annotation, error) {
+	data, err := os.ReadFile(manifest)
+	if err != nil {
+		return nil, err
+	}
+	var doc struct {
+		Artifacts map[string]struct {
+			Metadata map[string][]struct {
+				Type string `json:"type"`
+				Data any    `json:"data"`
+			} `json:"metadata"`
+		} `json:"artifacts"`
+	}
+	if err := json.Unmarshal(data, &doc); err != nil {
+		return nil, fmt.Errorf("parse %s: %w", manifest, err)
+	}
+	var out []annotation
+	for path, entries := range doc.Artifacts[artifactID].Metadata {
+		for _, e := range entries {
+			if strings.HasPrefix(e.Type, "aws:cdk:") && (strings.HasSuffix(e.Type, "warning") || strings.HasSuffix(e.Type, "error") || strings.HasSuffix(e.Type, "info")) {
+				out = append(out, annotation{Path: path, Level: e.Type, Text: fmt.Sprint(e.Data)})
+			}
+		}
+	}
+	return out, nil
 }
 
 type resource struct {
@@ -105,6 +182,11 @@ func synthesize(stageName, outdir string) (s *synthesis) {
 		// jsii reports CDK errors as panics.
 		if r := recover(); r != nil {
 			s.err = fmt.Errorf("panic: %v", r)
+			// An error annotation (a cdk-nag finding among them) fails the
+			// synthesis with a validation report: name each violation.
+			if violations := readValidationReport(filepath.Join(outdir, "validation-report.json")); len(violations) > 0 {
+				s.err = fmt.Errorf("the synthesis failed validation:\n  %s", strings.Join(violations, "\n  "))
+			}
 		}
 	}()
 	ctx := make(map[string]any, len(cdkContext)+1)
@@ -127,6 +209,14 @@ func synthesize(stageName, outdir string) (s *synthesis) {
 		s.err = err
 		return s
 	}
+	// cdk-nag's packs report their findings as annotations of the
+	// resources; they change nothing in the template.
+	for _, pack := range []awscdk.IAspect{
+		cdknag.NewAwsSolutionsChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}),
+		cdknag.NewServerlessChecks(&cdknag.NagPackProps{Reports: jsii.Bool(false)}),
+	} {
+		awscdk.Aspects_Of(app).Add(pack, nil)
+	}
 	assembly := app.Synth(nil)
 	path := *assembly.GetStackByName(stack.StackName()).TemplateFullPath()
 	data, err := os.ReadFile(path)
@@ -142,6 +232,9 @@ func synthesize(stageName, outdir string) (s *synthesis) {
 		return s
 	}
 	s.stack, s.template, s.resources = stack, data, doc.Resources
+	if s.annotations, err = readAnnotations(filepath.Join(outdir, "manifest.json"), *stack.ArtifactId()); err != nil {
+		s.err = err
+	}
 	return s
 }
 

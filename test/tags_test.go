@@ -64,11 +64,16 @@ func TestCostAllocationTags(t *testing.T) {
 	})
 }
 
-// tagsOf reads a resource's Tags property, either a list of {Key, Value}
-// (most resource types) or a map (a few, such as AWS::SSM::Parameter).
+// tagsOf reads a resource's tags: its Tags property (ResourceTags for
+// AWS::Budgets::Budget), either a list of {Key, Value} (most resource
+// types) or a map (a few, such as AWS::SSM::Parameter).
 func tagsOf(props map[string]any) map[string]string {
 	out := map[string]string{}
-	switch tags := props["Tags"].(type) {
+	prop := props["Tags"]
+	if prop == nil {
+		prop = props["ResourceTags"]
+	}
+	switch tags := prop.(type) {
 	case []any:
 		for _, item := range tags {
 			kv, _ := item.(map[string]any)

@@ -1,0 +1,279 @@
+package test
+
+import (
+	"encoding/json"
+	"fmt"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetapi/fleetapi/internal/metrics"
+)
+
+// TestAlarms checks every stage's alarms: one per function for errors,
+// throttles and p99 duration (and concurrency where it is reserved), three
+// for the API stage, two per table; thresholds and evaluation from the
+// stage table; missing data chosen per alarm; each notifying the alarm
+// topic when it goes off and when it recovers.
+func TestAlarms(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		topicID := onlyID(t, s, "AWS::SNS::Topic")
+		period, evaluations, datapoints := 300.0, 3.0, 2.0
+		if a := cfg.AlarmThresholds; a.PeriodMinutes != nil {
+			period = float64(*a.PeriodMinutes * 60)
+		}
+		if a := cfg.AlarmThresholds; a.EvaluationPeriods != nil {
+			evaluations = float64(*a.EvaluationPeriods)
+		}
+		if a := cfg.AlarmThresholds; a.DatapointsToAlarm != nil {
+			datapoints = float64(*a.DatapointsToAlarm)
+		}
+		pct := func(v *float64, def float64) float64 {
+			if v != nil {
+				return *v
+			}
+			return def
+		}
+		timeoutMs := float64(cfg.LambdaTimeoutSeconds * 1000)
+		type want struct {
+			threshold float64
+			missing   string
+		}
+		wants := map[string]want{}
+		for _, fn := range []string{"events", "ingest", "vehicles"} {
+			wants[fn+"-Errors"] = want{1, "notBreaching"}
+			wants[fn+"-Throttles"] = want{1, "notBreaching"}
+			wants[fn+"-Duration-p99"] = want{timeoutMs * pct(cfg.AlarmThresholds.FunctionDurationP99Percent, 80) / 100, "ignore"}
+			if cfg.LambdaReservedConcurrency > 0 {
+				wants[fn+"-ConcurrentExecutions"] = want{float64(cfg.LambdaReservedConcurrency) * pct(cfg.AlarmThresholds.FunctionConcurrencyPercent, 80) / 100, "ignore"}
+			}
+		}
+		latency := 1000.0
+		if v := cfg.AlarmThresholds.ApiLatencyP99Ms; v != nil {
+			latency = float64(*v)
+		}
+		wants["Api-5XXError"] = want{1, "notBreaching"}
+		wants["Api-Latency-p99"] = want{latency, "ignore"}
+		wants["Api-4XXError-rate"] = want{pct(cfg.AlarmThresholds.Api4xxRatePercent, 5) / 100, "ignore"}
+		for _, table := range []string{"Vehicles", "VehicleEvents"} {
+			wants[table+"-ThrottledRequests"] = want{1, "notBreaching"}
+			wants[table+"-SystemErrors"] = want{1, "notBreaching"}
+		}
+
+		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")
+		var names []string
+		for id, a := range alarms {
+			p := a.Properties
+			name, _ := p["AlarmName"].(string)
+			names = append(names, name)
+			key, ok := strings.CutPrefix(name, "FleetApi-"+stageName+"-Fleet-")
+			w, known := wants[key]
+			if !ok || !known {
+				t.Errorf("%s: unexpected alarm %q", id, name)
+				continue
+			}
+			delete(wants, key)
+			if p["Threshold"] != w.threshold || p["TreatMissingData"] != w.missing {
+				t.Errorf("%s: threshold %v, missing data %v; want %v, %v", name, p["Threshold"], p["TreatMissingData"], w.threshold, w.missing)
+			}
+			if p["EvaluationPeriods"] != evaluations || p["DatapointsToAlarm"] != datapoints {
+				t.Errorf("%s: %v of %v periods, want %v of %v", name, p["DatapointsToAlarm"], p["EvaluationPeriods"], datapoints, evaluations)
+			}
+			if got := alarmPeriod(p); got != period {
+				t.Errorf("%s: period %v s, want %v", name, got, period)
+			}
+			for _, actions := range []string{"AlarmActions", "OKActions"} {
+				if refs := fmt.Sprint(p[actions]); refs != "[map[Ref:"+topicID+"]]" {
+					t.Errorf("%s: %s %s, want the alarm topic %s", name, actions, refs, topicID)
+				}
+			}
+		}
+		for key := range wants {
+			t.Errorf("no alarm %s", key)
+		}
+		slices.Sort(names)
+		t.Logf("%d alarms: %s", len(names), strings.Join(names, ", "))
+	})
+}
+
+// alarmPeriod is an alarm's period: of its metric, or of its math
+// expression's metrics.
+func alarmPeriod(p map[string]any) float64 {
+	if v, ok := p["Period"].(float64); ok {
+		return v
+	}
+	for _, m := range asList(p["Metrics"]) {
+		if v, ok := dig(m, "MetricStat", "Period").(float64); ok {
+			return v
+		}
+	}
+	return 0
+}
+
+// TestAlarmTopicAcceptsCloudWatchAndBudgets: CloudWatch alarms cannot
+// publish to a topic encrypted with the AWS-managed key alias/aws/sns
+// (whose policy cannot be changed), so the topic's key is customer-managed
+// and its key policy lets cloudwatch.amazonaws.com and budgets.amazonaws.com
+// use it (Amazon SNS: "Configure AWS KMS permissions for AWS services"; AWS
+// Budgets: "Creating an Amazon SNS topic for budget notifications"). A topic
+// policy replaces SNS's default one, so it must let both publish.
+func TestAlarmTopicAcceptsCloudWatchAndBudgets(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		topicID := onlyID(t, s, "AWS::SNS::Topic")
+		keyID := onlyID(t, s, "AWS::KMS::Key")
+		topic := s.resources[topicID]
+		if getAttTarget(topic.Properties["KmsMasterKeyId"]) != keyID {
+			t.Errorf("topic key %v, want the customer-managed key %s", topic.Properties["KmsMasterKeyId"], keyID)
+		}
+		key := s.resources[keyID].Properties
+		if key["EnableKeyRotation"] != true {
+			t.Error("the topic's key does not rotate")
+		}
+		var keyAllows, topicAllows []string
+		for _, st := range asList(dig(key, "KeyPolicy", "Statement")) {
+			if dig(st, "Principal", "Service") == nil {
+				continue // the account's own administration
+			}
+			for _, principal := range asStrings(dig(st, "Principal", "Service")) {
+				keyAllows = append(keyAllows, principal+" "+strings.Join(asStrings(dig(st, "Action")), ","))
+			}
+		}
+		for _, p := range s.resourcesOfType("AWS::SNS::TopicPolicy") {
+			for _, st := range asList(dig(p.Properties, "PolicyDocument", "Statement")) {
+				if dig(st, "Effect") != "Allow" {
+					continue
+				}
+				cond, _ := json.Marshal(dig(st, "Condition"))
+				for _, principal := range asStrings(dig(st, "Principal", "Service")) {
+					topicAllows = append(topicAllows, fmt.Sprintf("%s %v own account %v", principal, dig(st, "Action"), strings.Contains(string(cond), `"aws:SourceAccount":{"Ref":"AWS::AccountId"}`)))
+				}
+			}
+		}
+		slices.Sort(keyAllows)
+		slices.Sort(topicAllows)
+		if want := []string{"budgets.amazonaws.com kms:Decrypt,kms:GenerateDataKey*", "cloudwatch.amazonaws.com kms:Decrypt,kms:GenerateDataKey*"}; !slices.Equal(keyAllows, want) {
+			t.Errorf("key policy lets %v, want %v", keyAllows, want)
+		}
+		if want := []string{"budgets.amazonaws.com sns:Publish own account true", "cloudwatch.amazonaws.com sns:Publish own account true"}; !slices.Equal(topicAllows, want) {
+			t.Errorf("topic policy lets %v, want %v", topicAllows, want)
+		}
+	})
+}
+
+// TestBudget: one monthly cost budget per stage, of the stage's amount, for
+// the costs tagged with this project and stage, notifying the alarm topic at
+// 80 % of the forecast and 100 % of the actual month.
+func TestBudget(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		b := s.resources[onlyID(t, s, "AWS::Budgets::Budget")].Properties
+		topicID := onlyID(t, s, "AWS::SNS::Topic")
+		data, _ := b["Budget"].(map[string]any)
+		if data["BudgetType"] != "COST" || data["TimeUnit"] != "MONTHLY" || dig(data, "BudgetLimit", "Amount") != cfg.MonthlyBudgetUsd || dig(data, "BudgetLimit", "Unit") != "USD" {
+			t.Errorf("budget %v, want %v USD a month", data, cfg.MonthlyBudgetUsd)
+		}
+		filter, _ := json.Marshal(data["FilterExpression"])
+		want := fmt.Sprintf(`{"And":[{"Tags":{"Key":"Project","MatchOptions":["EQUALS"],"Values":["FleetApi"]}},{"Tags":{"Key":"Stage","MatchOptions":["EQUALS"],"Values":["%s"]}}]}`, stageName)
+		if string(filter) != want {
+			t.Errorf("filter %s, want %s", filter, want)
+		}
+		var got []string
+		for _, n := range asList(b["NotificationsWithSubscribers"]) {
+			subs, _ := json.Marshal(dig(n, "Subscribers"))
+			got = append(got, fmt.Sprintf("%v %v %v %s", dig(n, "Notification", "NotificationType"), dig(n, "Notification", "Threshold"), dig(n, "Notification", "ThresholdType"), subs))
+		}
+		sub := `[{"Address":{"Ref":"` + topicID + `"},"SubscriptionType":"SNS"}]`
+		if w := []string{"FORECASTED 80 PERCENTAGE " + sub, "ACTUAL 100 PERCENTAGE " + sub}; !slices.Equal(got, w) {
+			t.Errorf("notifications\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(w, "\n  "))
+		}
+	})
+}
+
+// TestDashboard: the stage's dashboard graphs the API, every function and
+// table, and the samples ingested per minute: the metric the ingest
+// function writes in embedded metric format, under the same namespace,
+// name and dimension (internal/metrics), for the ingest function.
+func TestDashboard(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		d := s.resources[onlyID(t, s, "AWS::CloudWatch::Dashboard")].Properties
+		if d["DashboardName"] != "FleetApi-"+stageName+"-Fleet" {
+			t.Errorf("dashboard name %v", d["DashboardName"])
+		}
+		body, _ := json.Marshal(d["DashboardBody"])
+		ingestID := ""
+		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+			if strings.HasPrefix(fmt.Sprint(fn.Properties["Description"]), "FleetApi ingest:") {
+				ingestID = id
+			}
+		}
+		wantMetric := fmt.Sprintf(`[\"%s\",\"%s\",\"%s\",\"`, metrics.Namespace, metrics.SamplesIngested, metrics.DimensionFunctionName)
+		for _, want := range []string{
+			wantMetric, `{"Ref":"` + ingestID + `"}`,
+			`API requests`, `API 4XX and 5XX`, `API latency (ms)`, `Samples ingested per minute`,
+			`ingest: duration (ms)`, `events: concurrency`, `vehicles: invocations and errors`,
+			`vehicleEvents: consumed units`, `vehicles: throttled requests`,
+		} {
+			if !strings.Contains(string(body), want) {
+				t.Errorf("dashboard lacks %s", want)
+			}
+		}
+	})
+}
+
+// TestHardening: access logs hold what on-call needs; the tables' on-demand
+// throughput is capped by the stage; only the stage that owns it creates
+// API Gateway's account-wide CloudWatch role.
+func TestHardening(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		st := s.resources[onlyID(t, s, "AWS::ApiGateway::Stage")].Properties
+		format, _ := dig(st, "AccessLogSetting", "Format").(string)
+		var line map[string]string
+		if err := json.Unmarshal([]byte(format), &line); err != nil {
+			t.Fatalf("access log format is not JSON: %v", err)
+		}
+		for _, v := range []string{
+			"$context.requestId", "$context.extendedRequestId", "$context.identity.userArn", "$context.httpMethod",
+			"$context.resourcePath", "$context.status", "$context.integration.status", "$context.integration.error",
+			"$context.error.message", "$context.error.responseType", "$context.integration.latency",
+			"$context.responseLatency", "$context.xrayTraceId", "$context.identity.userAgent",
+		} {
+			if !slices.Contains(mapValues(line), v) {
+				t.Errorf("access log lacks %s", v)
+			}
+		}
+		for id, table := range s.resourcesOfType("AWS::DynamoDB::Table") {
+			got := fmt.Sprint(table.Properties["OnDemandThroughput"])
+			want := fmt.Sprintf("map[MaxReadRequestUnits:%d MaxWriteRequestUnits:%d]", cfg.TableMaxReadRequestUnits, cfg.TableMaxWriteRequestUnits)
+			if got != want {
+				t.Errorf("%s: on-demand throughput %s, want %s", id, got, want)
+			}
+		}
+		accounts := len(s.resourcesOfType("AWS::ApiGateway::Account"))
+		if want := map[bool]int{true: 1, false: 0}[cfg.ApiGatewayCloudWatchRole]; accounts != want {
+			t.Errorf("%d AWS::ApiGateway::Account, want %d (apiGatewayCloudWatchRole %v)", accounts, want, cfg.ApiGatewayCloudWatchRole)
+		}
+	})
+}
+
+func mapValues(m map[string]string) []string {
+	var out []string
+	for _, v := range m {
+		out = append(out, v)
+	}
+	return out
+}
+
+// onlyID returns the logical ID of the one resource of a type.
+func onlyID(t *testing.T, s *synthesis, typ string) string {
+	t.Helper()
+	rs := s.resourcesOfType(typ)
+	if len(rs) != 1 {
+		t.Fatalf("%d resources of type %s, want 1", len(rs), typ)
+	}
+	for id := range rs {
+		return id
+	}
+	return ""
+}
