@@ -4,10 +4,12 @@ import (
 	"encoding/json"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/internal/cdktest"
+	"github.com/fleetapi/fleetapi/internal/fleetstack"
 )
 
 func TestStackSettings(t *testing.T) {
@@ -97,4 +99,26 @@ func templateMap(t *testing.T, s *synthesis) *map[string]any {
 		t.Fatal(err)
 	}
 	return &m
+}
+
+// A stage that names an account and Region gets an environment-bound
+// stack: deployable only with credentials of that account, in that Region;
+// a stage that names a topic of its own gets no topic of the stack.
+func TestEnvironmentBoundStage(t *testing.T) {
+	cfg := stageConfig(t, stageNames[0])
+	cfg.Account, cfg.Region = "123456789012", "eu-central-1"
+	cfg.AlarmTopicArn = "arn:aws:sns:eu-central-1:123456789012:oncall"
+	stack := fleetstack.New(awscdk.NewApp(nil), cfg)
+	if *stack.Account() != cfg.Account || *stack.Region() != cfg.Region {
+		t.Errorf("stack environment %s/%s, want %s/%s", *stack.Account(), *stack.Region(), cfg.Account, cfg.Region)
+	}
+	tmpl := assertions.Template_FromStack(stack, nil)
+	tmpl.ResourceCountIs(jsii.String("AWS::SNS::Topic"), jsii.Number(0))
+	tmpl.AllResourcesProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{cfg.AlarmTopicArn}})
+	tmpl.HasResourceProperties(jsii.String("AWS::Budgets::Budget"), map[string]any{
+		"NotificationsWithSubscribers": assertions.Match_ArrayWith(&[]any{map[string]any{
+			"Notification": assertions.Match_ObjectLike(&map[string]any{"NotificationType": "ACTUAL"}),
+			"Subscribers":  []any{map[string]any{"SubscriptionType": "SNS", "Address": cfg.AlarmTopicArn}},
+		}}),
+	})
 }
