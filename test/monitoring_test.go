@@ -115,9 +115,12 @@ func alarmPeriod(p map[string]any) float64 {
 // publish to a topic encrypted with the AWS-managed key alias/aws/sns
 // (whose policy cannot be changed), so the topic's key is customer-managed
 // and its key policy lets cloudwatch.amazonaws.com and budgets.amazonaws.com
-// use it (Amazon SNS: "Configure AWS KMS permissions for AWS services"; AWS
-// Budgets: "Creating an Amazon SNS topic for budget notifications"). A topic
-// policy replaces SNS's default one, so it must let both publish.
+// use it (Amazon SNS Developer Guide, sns-key-management.html#compatibility-with-aws-services,
+// "Enable compatibility between event sources from AWS services and
+// encrypted topics"; AWS Budgets: "Creating an Amazon SNS topic for budget
+// notifications"). A topic policy replaces SNS's default one, so it must
+// let both publish, each for this account's own alarms or budgets only
+// (aws:SourceAccount, aws:SourceArn).
 func TestAlarmTopicAcceptsCloudWatchAndBudgets(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		topicID := onlyID(t, s, "AWS::SNS::Topic")
