@@ -262,9 +262,16 @@ func hashSamples(samples []Sample) []byte {
 	return h.Sum(nil)
 }
 
+// maxEIDMillis is the latest start an eid can hold: 13 digits of epoch
+// milliseconds (the year 2286).
+const maxEIDMillis = 9_999_999_999_999
+
 // EventIDRange returns the eid bounds, inclusive, of events that start
-// between from and to, both inclusive.
+// between from and to, both inclusive. Times outside what an eid can hold
+// are clamped, so that the bounds keep 13 digits and stay in order: a
+// 14-digit bound would sort below a 13-digit one.
 func EventIDRange(from, to time.Time) (lo, hi string) {
+	clamp := func(t time.Time) int64 { return min(max(t.UnixMilli(), 0), maxEIDMillis) }
 	// '.' sorts after '-', so every eid of the millisecond to is below hi.
-	return fmt.Sprintf("%013d", max(from.UnixMilli(), 0)), fmt.Sprintf("%013d.", max(to.UnixMilli(), 0))
+	return fmt.Sprintf("%013d", clamp(from)), fmt.Sprintf("%013d.", clamp(to))
 }

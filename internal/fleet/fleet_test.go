@@ -171,10 +171,18 @@ func TestEventIDRange(t *testing.T) {
 		{e.Start.Add(-time.Hour), e.Start.Add(time.Hour), true},
 		{e.Start.Add(time.Millisecond), now, false},
 		{e.Start.Add(-time.Hour), e.Start.Add(-time.Millisecond), false},
+		// Beyond what 13 digits hold (the year 2286), and before 1970.
+		{e.Start, time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), true},
+		{time.Date(1960, 1, 1, 0, 0, 0, 0, time.UTC), e.Start, true},
+		{time.Date(2300, 1, 1, 0, 0, 0, 0, time.UTC), time.Date(2400, 1, 1, 0, 0, 0, 0, time.UTC), false},
 	} {
 		lo, hi := EventIDRange(tt.from, tt.to)
 		if in := lo <= e.EID && e.EID <= hi; in != tt.in {
 			t.Errorf("eid %s in [%s, %s] = %v, want %v", e.EID, lo, hi, in, tt.in)
+		}
+		// DynamoDB refuses BETWEEN bounds out of order (ValidationException).
+		if len(lo) != 13 || len(hi) != 14 || lo > hi {
+			t.Errorf("bounds [%s, %s] of %s to %s: want 13 digits each, in order", lo, hi, tt.from, tt.to)
 		}
 	}
 }

@@ -338,3 +338,26 @@ func TestHandlerServesOnlyItsOperations(t *testing.T) {
 		t.Errorf("ingest served getVehicle: %d %s", resp.StatusCode, resp.Body)
 	}
 }
+
+// A far-future `to` is allowed by the spec (any date-time not before
+// from): the listing answers 200, never DynamoDB's ValidationException.
+func TestListEventsFarFutureRange(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	if r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 1, testNow.Add(-time.Hour))}); r.status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", r.status, r.raw)
+	}
+	for _, q := range []map[string]string{
+		{"to": "2300-01-01T00:00:00Z"},
+		{"from": "1960-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"},
+	} {
+		r := a.do(call{method: "GET", path: "/vehicles/car-1/events", query: q})
+		if evs, _ := r.body["events"].([]any); r.status != http.StatusOK || len(evs) != 1 {
+			t.Errorf("list %v: %d %s, want 200 with the event", q, r.status, r.raw)
+		}
+	}
+	r := a.do(call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"from": "2300-01-01T00:00:00Z", "to": "2400-01-01T00:00:00Z"}})
+	if evs, _ := r.body["events"].([]any); r.status != http.StatusOK || len(evs) != 0 {
+		t.Errorf("list after 2300: %d %s, want 200 with no event", r.status, r.raw)
+	}
+}
