@@ -2,14 +2,17 @@ package httpapi
 
 import (
 	"bytes"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"mime"
+	"reflect"
 	"strconv"
 	"strings"
 	"time"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 
 	"github.com/fleetapi/fleetapi/internal/fleet"
 )
@@ -19,8 +22,11 @@ var (
 	errMediaType = errors.New("unsupported media type")
 )
 
-// decodeJSON decodes the request body into v strictly: a JSON object of
-// exactly v's fields with the right types, and nothing after it.
+// decodeJSON decodes the request body into v strictly, as the spec reads
+// it: one JSON object whose member names match v's exactly (case and all),
+// no unknown member, no member twice, no null (no schema of the API is
+// nullable), values of the right types, and nothing after it. The
+// functions never trust that the gateway validated the body.
 func (r *request) decodeJSON(v any) error {
 	if ct := r.header("Content-Type"); ct != "" {
 		mt, _, err := mime.ParseMediaType(ct)
@@ -35,39 +41,109 @@ func (r *request) decodeJSON(v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &fleet.ValidationError{Field: "body", Message: "is required: send a JSON object"}
 	}
-	dec := json.NewDecoder(bytes.NewReader(body))
-	dec.DisallowUnknownFields()
-	if err := dec.Decode(v); err != nil {
-		return describeJSONError(err)
+	// A null literal can only be where the bytes "null" are.
+	if bytes.Contains(body, []byte("null")) {
+		if err := refuseNull(body); err != nil {
+			return err
+		}
 	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return &fleet.ValidationError{Field: "body", Message: "must hold one JSON object and nothing after it"}
+	// json v2 matches names case-sensitively and refuses duplicate names,
+	// invalid UTF-8 and trailing data by default.
+	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true)); err != nil {
+		return describeJSONError(err)
 	}
 	return nil
 }
 
+// refuseNull reports the first null of a JSON text, by where it is.
+func refuseNull(body []byte) error {
+	dec := jsontext.NewDecoder(bytes.NewReader(body))
+	for {
+		tok, err := dec.ReadToken()
+		if errors.Is(err, io.EOF) {
+			return nil
+		}
+		if err != nil {
+			return describeJSONError(err)
+		}
+		if tok.Kind() == 'n' {
+			return &fleet.ValidationError{Field: fieldOf(dec.StackPointer()), Message: "must not be null"}
+		}
+	}
+}
+
 func describeJSONError(err error) error {
-	var syntaxErr *json.SyntaxError
-	var typeErr *json.UnmarshalTypeError
-	var timeErr *time.ParseError
+	var syntaxErr *jsontext.SyntacticError
+	var semErr *json.SemanticError
 	switch {
-	case errors.As(err, &syntaxErr):
-		return &fleet.ValidationError{Field: "body", Message: fmt.Sprintf("malformed JSON at byte %d", syntaxErr.Offset)}
+	case errors.Is(err, jsontext.ErrDuplicateName) && errors.As(err, &syntaxErr):
+		return &fleet.ValidationError{Field: fieldOf(syntaxErr.JSONPointer), Message: "appears twice: each member may be given once"}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &fleet.ValidationError{Field: "body", Message: "malformed JSON: unexpected end"}
-	case errors.As(err, &typeErr):
-		field := typeErr.Field
-		if field == "" {
-			return &fleet.ValidationError{Field: "body", Message: fmt.Sprintf("must be a JSON object, got %s", typeErr.Value)}
+	case errors.As(err, &syntaxErr) && strings.Contains(syntaxErr.Error(), "after top-level value"):
+		return &fleet.ValidationError{Field: "body", Message: "must hold one JSON object and nothing after it"}
+	case errors.As(err, &syntaxErr):
+		return &fleet.ValidationError{Field: "body", Message: fmt.Sprintf("malformed JSON at byte %d", syntaxErr.ByteOffset)}
+	case errors.Is(err, json.ErrUnknownName) && errors.As(err, &semErr):
+		return &fleet.ValidationError{Field: fieldOf(semErr.JSONPointer), Message: "is not a known field"}
+	case errors.As(err, &semErr):
+		field := fieldOf(semErr.JSONPointer)
+		if semErr.GoType == reflect.TypeFor[time.Time]() && semErr.JSONKind == '"' {
+			return &fleet.ValidationError{Field: field, Message: "must be an RFC 3339 date-time such as 2026-11-26T08:00:00.000Z"}
 		}
-		return &fleet.ValidationError{Field: field, Message: fmt.Sprintf("must be %s, got %s", jsonKind(typeErr.Type.String()), typeErr.Value)}
-	case errors.As(err, &timeErr):
-		return &fleet.ValidationError{Field: "timestamp", Message: "must be an RFC 3339 date-time such as 2026-11-26T08:00:00.000Z"}
-	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return &fleet.ValidationError{Field: strings.Trim(name, `"`), Message: "is not a known field"}
+		if semErr.GoType == nil || semErr.JSONKind == 0 {
+			return &fleet.ValidationError{Field: field, Message: "is not valid JSON for this operation"}
+		}
+		want := jsonKind(semErr.GoType.String())
+		if field == "body" {
+			return &fleet.ValidationError{Field: "body", Message: fmt.Sprintf("must be a JSON object, got %s", kindName(semErr.JSONKind))}
+		}
+		if semErr.JSONKind == '0' && (want == "a whole number") {
+			return &fleet.ValidationError{Field: field, Message: fmt.Sprintf("must be a whole number, got %s", truncate(string(semErr.JSONValue)))}
+		}
+		return &fleet.ValidationError{Field: field, Message: fmt.Sprintf("must be %s, got %s", want, kindName(semErr.JSONKind))}
 	}
 	return &fleet.ValidationError{Field: "body", Message: "is not valid JSON for this operation"}
+}
+
+// fieldOf names the member a JSON pointer points at, as error messages
+// name fields: /samples/3/signals/Vehicle.Speed → samples[3].signals.Vehicle.Speed.
+func fieldOf(p jsontext.Pointer) string {
+	var b strings.Builder
+	for tok := range p.Tokens() {
+		if _, err := strconv.Atoi(tok); err == nil && b.Len() > 0 {
+			b.WriteString("[" + tok + "]")
+			continue
+		}
+		if b.Len() > 0 {
+			b.WriteByte('.')
+		}
+		b.WriteString(tok)
+	}
+	if b.Len() == 0 {
+		return "body"
+	}
+	return b.String()
+}
+
+// kindName names a JSON kind as messages say it.
+func kindName(k jsontext.Kind) string {
+	switch k {
+	case '"':
+		return "string"
+	case '0':
+		return "number"
+	case 't', 'f':
+		return "bool"
+	case '[':
+		return "array"
+	case '{':
+		return "object"
+	case 'n':
+		return "null"
+	default:
+		return k.String()
+	}
 }
 
 func jsonKind(goType string) string {

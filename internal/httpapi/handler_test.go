@@ -295,6 +295,17 @@ func TestBadInput(t *testing.T) {
 		{"signal of the wrong type", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":"fast"}}]}`}, 400, "BadRequest", "must be a number, got string"},
 		{"bad idempotency key", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, upload), headers: map[string]string{"Idempotency-Key": "has space"}}, 400, "BadRequest", "Idempotency-Key"},
 		{"method not allowed", call{method: "DELETE", path: "/vehicles/car-1"}, 405, "MethodNotAllowed", "DELETE"},
+		// Strict JSON: names match case and all, once each, and no null.
+		{"case-changed keys", call{method: "POST", path: "/vehicles", body: `{"VID":"car-2","MAKE":"BMW","MODEL":"i3","YEAR":2017}`}, 400, "BadRequest", "VID: is not a known field"},
+		{"case-changed nested key", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"Timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":1}}]}`}, 400, "BadRequest", "samples[0].Timestamp: is not a known field"},
+		{"null signal value", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":null}}]}`}, 400, "BadRequest", "samples[0].signals.Vehicle.Speed: must not be null"},
+		{"null string", call{method: "POST", path: "/vehicles", body: `{"vid":"car-2","make":null,"model":"i3","year":2017}`}, 400, "BadRequest", "make: must not be null"},
+		{"null metadata", call{method: "POST", path: "/vehicles", body: `{"vid":"car-2","make":"BMW","model":"i3","year":2017,"metadata":null}`}, 400, "BadRequest", "metadata: must not be null"},
+		{"null body", call{method: "POST", path: "/vehicles", body: `null`}, 400, "BadRequest", "body: must not be null"},
+		{"duplicate member", call{method: "POST", path: "/vehicles", body: `{"vid":"car-2","vid":"car-3","make":"BMW","model":"i3","year":2017}`}, 400, "BadRequest", "vid: appears twice"},
+		{"duplicate signal", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":1,"Vehicle.Speed":2}}]}`}, 400, "BadRequest", "samples[0].signals.Vehicle.Speed: appears twice"},
+		{"fractional year", call{method: "POST", path: "/vehicles", body: car(`"year":2017.5`)}, 400, "BadRequest", "year: must be a whole number, got 2017.5"},
+		{"word null in a string", call{method: "POST", path: "/vehicles", body: strings.Replace(carJSON, `"model":"i3"`, `"model":"nullable"`, 1)}, 409, "Conflict", "already exists"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
