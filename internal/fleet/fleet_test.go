@@ -36,14 +36,23 @@ func TestVehicleFieldsValidate(t *testing.T) {
 	}{
 		{"valid", func(*VehicleFields) {}, ""},
 		{"no make", func(f *VehicleFields) { f.Make = "" }, "make: is required"},
-		{"long model", func(f *VehicleFields) { f.Model = strings.Repeat("m", 65) }, "model: must be valid text of at most 64 bytes"},
+		{"long model", func(f *VehicleFields) { f.Model = strings.Repeat("m", 65) }, "model: must be valid text of at most 64 characters"},
+		// Lengths count characters, as the schema's maxLength does: 64
+		// characters of 3 bytes each are 192 bytes, and allowed.
+		{"non-ASCII model at the bound", func(f *VehicleFields) { f.Model = strings.Repeat("€", 64) }, ""},
+		{"non-ASCII model over the bound", func(f *VehicleFields) { f.Model = strings.Repeat("€", 65) }, "model: must be valid text of at most 64 characters"},
+		{"non-ASCII metadata at the bound", func(f *VehicleFields) { f.Metadata = map[string]string{"k": strings.Repeat("ü", 256)} }, ""},
 		{"invalid UTF-8", func(f *VehicleFields) { f.Model = "\xff" }, "model: must be valid text"},
 		{"year too old", func(f *VehicleFields) { f.Year = 1885 }, "year: must be between 1886 and 2027, got 1885"},
 		{"next year's model", func(f *VehicleFields) { f.Year = 2027 }, ""},
 		{"year too new", func(f *VehicleFields) { f.Year = 2028 }, "got 2028"},
 		{"plate", func(f *VehicleFields) { f.Plate = "SE_317" }, `plate: must be 1 to 16 letters`},
-		{"metadata key", func(f *VehicleFields) { f.Metadata = map[string]string{"1x": "y"} }, `metadata: key "1x"`},
-		{"metadata value", func(f *VehicleFields) { f.Metadata = map[string]string{"k": strings.Repeat("v", 257)} }, "metadata.k: must be valid text of at most 256 bytes"},
+		{"metadata key with a space", func(f *VehicleFields) { f.Metadata = map[string]string{"fleet number": "42"} }, ""},
+		{"metadata key of 64 characters", func(f *VehicleFields) { f.Metadata = map[string]string{strings.Repeat("ß", 64): "y"} }, ""},
+		{"long metadata key", func(f *VehicleFields) { f.Metadata = map[string]string{strings.Repeat("k", 65): "y"} }, "must be 1 to 64 characters"},
+		{"empty metadata key", func(f *VehicleFields) { f.Metadata = map[string]string{"": "y"} }, `metadata: key ""`},
+		{"control character in a key", func(f *VehicleFields) { f.Metadata = map[string]string{"a\nb": "y"} }, "none a control character"},
+		{"metadata value", func(f *VehicleFields) { f.Metadata = map[string]string{"k": strings.Repeat("v", 257)} }, "metadata.k: must be valid text of at most 256 characters"},
 		{"metadata size", func(f *VehicleFields) {
 			f.Metadata = map[string]string{}
 			for i := range 33 {

@@ -4,13 +4,17 @@ import (
 	"fmt"
 	"regexp"
 	"strconv"
+	"strings"
 	"time"
+	"unicode"
 	"unicode/utf8"
 )
 
-// Limits of a vehicle's fields.
+// Limits of a vehicle's fields. Lengths count characters (Unicode code
+// points), as JSON Schema's maxLength does in api/swagger.yaml.
 const (
 	MaxMetadataEntries  = 32
+	MaxMetadataKeyLen   = 64
 	MaxMetadataValueLen = 256
 	MaxMakeModelLen     = 64
 	// The first car: no vehicle is older.
@@ -20,9 +24,8 @@ const (
 var (
 	// A vid is chosen by the client (a VIN, a device ID): 3 to 64 letters,
 	// digits, '_' or '-', starting with a letter or digit.
-	vidPattern         = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$`)
-	platePattern       = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 -]{0,15}$`)
-	metadataKeyPattern = regexp.MustCompile(`^[A-Za-z][A-Za-z0-9_.-]{0,63}$`)
+	vidPattern   = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9_-]{2,63}$`)
+	platePattern = regexp.MustCompile(`^[A-Za-z0-9][A-Za-z0-9 -]{0,15}$`)
 )
 
 // Vehicle is a registered vehicle.
@@ -93,11 +96,13 @@ func (f VehicleFields) Validate(now time.Time) error {
 		return invalid("metadata", "must have at most %d entries, got %d", MaxMetadataEntries, len(f.Metadata))
 	}
 	for k, v := range f.Metadata {
-		if !metadataKeyPattern.MatchString(k) {
-			return invalid("metadata", "key %q must be 1 to 64 letters, digits, '_', '.' or '-', starting with a letter", truncate(k))
+		// The one rule the schema cannot state (OpenAPI 3.0 has no
+		// propertyNames); api/swagger.yaml says it in words.
+		if n := utf8.RuneCountInString(k); n == 0 || n > MaxMetadataKeyLen || !utf8.ValidString(k) || strings.IndexFunc(k, unicode.IsControl) >= 0 {
+			return invalid("metadata", "key %q must be 1 to %d characters, none a control character", truncate(k), MaxMetadataKeyLen)
 		}
-		if !utf8.ValidString(v) || len(v) > MaxMetadataValueLen {
-			return invalid("metadata."+k, "must be valid text of at most %d bytes", MaxMetadataValueLen)
+		if !utf8.ValidString(v) || utf8.RuneCountInString(v) > MaxMetadataValueLen {
+			return invalid("metadata."+k, "must be valid text of at most %d characters", MaxMetadataValueLen)
 		}
 	}
 	return nil
@@ -107,8 +112,8 @@ func requiredText(field, v string, max int) error {
 	if v == "" {
 		return invalid(field, "is required")
 	}
-	if !utf8.ValidString(v) || len(v) > max {
-		return invalid(field, "must be valid text of at most %d bytes", max)
+	if !utf8.ValidString(v) || utf8.RuneCountInString(v) > max {
+		return invalid(field, "must be valid text of at most %d characters", max)
 	}
 	return nil
 }

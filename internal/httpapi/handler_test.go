@@ -372,3 +372,24 @@ func TestListEventsFarFutureRange(t *testing.T) {
 		t.Errorf("list after 2300: %d %s, want 200 with no event", r.status, r.raw)
 	}
 }
+
+// The spec counts lengths in characters (JSON Schema's maxLength) and
+// bounds metadata by entries and value length: a request at those bounds,
+// in non-ASCII text, is stored, and so is a metadata key with a space.
+func TestSpecBoundsInCharacters(t *testing.T) {
+	a := newAPI(t)
+	body := jsonBody(t, map[string]any{
+		"vid": "car-7", "make": strings.Repeat("Š", 64), "model": strings.Repeat("€", 64), "year": 2017,
+		"metadata": map[string]string{"fleet number": strings.Repeat("ü", 256), strings.Repeat("ß", 64): "x"},
+	})
+	r := a.do(call{method: "POST", path: "/vehicles", body: body})
+	if r.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", r.status, r.raw)
+	}
+	got := a.do(call{method: "GET", path: "/vehicles/car-7"})
+	if got.body["model"] != strings.Repeat("€", 64) || got.body["metadata"].(map[string]any)["fleet number"] != strings.Repeat("ü", 256) {
+		t.Errorf("read back %s", got.raw)
+	}
+	over := strings.Replace(body, strings.Repeat("€", 64), strings.Repeat("€", 65), 1)
+	wantError(t, a.do(call{method: "PUT", path: "/vehicles/car-7", body: strings.Replace(over, `"vid":"car-7",`, "", 1)}), 400, "BadRequest", "model: must be valid text of at most 64 characters")
+}
