@@ -393,3 +393,35 @@ func TestSpecBoundsInCharacters(t *testing.T) {
 	over := strings.Replace(body, strings.Repeat("€", 64), strings.Repeat("€", 65), 1)
 	wantError(t, a.do(call{method: "PUT", path: "/vehicles/car-7", body: strings.Replace(over, `"vid":"car-7",`, "", 1)}), 400, "BadRequest", "model: must be valid text of at most 64 characters")
 }
+
+// An upload at the bounds of the spec (100 samples of 64 signals, every
+// signal distinct) is stored and can be read back whole.
+func TestLargestUploadIsReadable(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	var up fleet.Upload
+	for i := range fleet.MaxSamplesPerEvent {
+		s := fleet.Sample{Timestamp: testNow.Add(time.Duration(i-200) * time.Second), Signals: map[string]float64{}}
+		for j := range fleet.MaxSignalsPerSample {
+			s.Signals[fmt.Sprintf("X.s%d", i*fleet.MaxSignalsPerSample+j)] = float64(j)
+		}
+		up.Samples = append(up.Samples, s)
+	}
+	r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, up)})
+	if r.status != http.StatusCreated {
+		t.Fatalf("upload: %d %s", r.status, r.raw)
+	}
+	got := a.do(call{method: "GET", path: "/vehicles/car-1/events/" + r.body["eid"].(string)})
+	if got.status != http.StatusOK {
+		t.Fatalf("read back: %d %s", got.status, got.raw)
+	}
+	samples := got.body["samples"].([]any)
+	last := samples[len(samples)-1].(map[string]any)["signals"].(map[string]any)
+	if len(samples) != fleet.MaxSamplesPerEvent || len(last) != fleet.MaxSignalsPerSample {
+		t.Errorf("read back %d samples, the last with %d signals", len(samples), len(last))
+	}
+	list := a.do(call{method: "GET", path: "/vehicles/car-1/events"})
+	if evs, _ := list.body["events"].([]any); list.status != http.StatusOK || len(evs) != 1 {
+		t.Errorf("list: %d, %d events", list.status, len(evs))
+	}
+}

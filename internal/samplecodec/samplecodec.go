@@ -22,10 +22,16 @@ import (
 // formatV1 is the first byte of an encoded batch.
 const formatV1 = 1
 
-// Bounds checked while decoding, so that corrupt input cannot allocate much.
+// Bounds checked while decoding, so that corrupt input cannot allocate
+// much. They are those of an event fleet.NewEvent accepts, so that every
+// event the write path stores, the read path reads: at most
+// MaxSamplesPerEvent samples, each with its own MaxSignalsPerSample signals
+// (all distinct), whose raw encoding (a name of up to MaxSignalNameLen
+// bytes, a presence bitmap and 8 bytes a value per column) stays far below
+// maxDecoded.
 const (
-	maxSamples = 10 * fleet.MaxSamplesPerEvent
-	maxSignals = 4096
+	maxSamples = fleet.MaxSamplesPerEvent
+	maxSignals = fleet.MaxSamplesPerEvent * fleet.MaxSignalsPerSample
 	maxDecoded = 4 << 20
 )
 

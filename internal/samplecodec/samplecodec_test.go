@@ -3,7 +3,11 @@ package samplecodec
 import (
 	"encoding/json"
 	"errors"
+	"fmt"
+	"maps"
 	"reflect"
+	"slices"
+	"strings"
 	"testing"
 	"time"
 
@@ -77,4 +81,48 @@ func FuzzDecode(f *testing.F) {
 			t.Fatalf("re-encoding failed: %v", err)
 		}
 	})
+}
+
+// The read path accepts every event the write path accepts, at its bounds:
+// the most samples, each with the most signals, every signal distinct and
+// of the longest name fleet allows. One sample more, or one column more,
+// than such an event holds is refused as corrupt.
+func TestDecodesTheLargestValidEvent(t *testing.T) {
+	c := New()
+	now := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	up := fleet.Upload{}
+	for i := range fleet.MaxSamplesPerEvent {
+		s := fleet.Sample{Timestamp: now.Add(time.Duration(i-fleet.MaxSamplesPerEvent) * time.Second), Signals: map[string]float64{}}
+		for j := range fleet.MaxSignalsPerSample {
+			name := fmt.Sprintf("Vehicle.S%04d%03d.", i, j)
+			name += strings.Repeat("x", fleet.MaxSignalNameLen-len(name))
+			s.Signals[name] = float64(i*j) + 0.5
+		}
+		up.Samples = append(up.Samples, s)
+	}
+	e, err := fleet.NewEvent("car-1", up, "", now, 24*time.Hour)
+	if err != nil {
+		t.Fatalf("the write path refuses the event: %v", err)
+	}
+	data := c.Encode(e.Samples)
+	got, err := c.Decode(data)
+	if err != nil {
+		t.Fatalf("the read path refuses what the write path stored: %v", err)
+	}
+	if !reflect.DeepEqual(got, e.Samples) {
+		t.Error("round trip changed the samples")
+	}
+	t.Logf("%d samples × %d distinct signals: %d bytes encoded", fleet.MaxSamplesPerEvent, fleet.MaxSignalsPerSample, len(data))
+
+	// Past the bounds: a batch the write path cannot produce.
+	more := append(slices.Clone(e.Samples), fleet.Sample{Timestamp: now, Signals: map[string]float64{fleet.SignalSpeed: 1}})
+	if _, err := c.Decode(c.Encode(more)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("%d samples: got %v, want ErrCorrupt", len(more), err)
+	}
+	more = slices.Clone(e.Samples)
+	more[0] = fleet.Sample{Timestamp: more[0].Timestamp, Signals: maps.Clone(more[0].Signals)}
+	more[0].Signals["Vehicle.OneColumnTooMany"] = 1
+	if _, err := c.Decode(c.Encode(more)); !errors.Is(err, ErrCorrupt) {
+		t.Errorf("%d columns: got %v, want ErrCorrupt", fleet.MaxSamplesPerEvent*fleet.MaxSignalsPerSample+1, err)
+	}
 }
