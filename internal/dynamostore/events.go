@@ -139,14 +139,38 @@ func (s *Store) GetEvent(ctx context.Context, vid, eid string) (fleet.Event, err
 	return s.eventFromItem(out.Item)
 }
 
-// ListEvents returns one page of a vehicle's events in a time range, with one Query.
+// ListEvents returns one page of a vehicle's events in a time range: a
+// Query of one more event than the page, so that a next cursor means there
+// is more.
 func (s *Store) ListEvents(ctx context.Context, q fleet.EventQuery) (fleet.EventPage, error) {
 	lo, hi := fleet.EventIDRange(q.From, q.To)
-	// The cursor is bound to the whole query, so it cannot continue another.
-	query := fmt.Sprintf("events|%s|%s|%s|%t", q.VID, lo, hi, q.NewestFirst)
+	// The cursor is bound to the query as the client asked it, so that it
+	// cannot continue another; a default bound moves with the clock.
+	asked := func(given bool, bound string) string {
+		if given {
+			return bound
+		}
+		return "default"
+	}
+	query := fmt.Sprintf("events|%s|%s|%s|%t", q.VID, asked(q.FromGiven, lo), asked(q.ToGiven, hi), q.NewestFirst)
 	start, err := s.startKey(query, q.Cursor, schema.VehicleID, schema.EventID)
 	if err != nil {
 		return fleet.EventPage{}, err
+	}
+	if start != nil {
+		// A cursor of a default range may lie outside today's range, and
+		// DynamoDB refuses a start key outside the key condition.
+		eid := start[schema.EventID].(*types.AttributeValueMemberS).Value
+		before, after := eid < lo, eid > hi
+		if q.NewestFirst {
+			before, after = after, before
+		}
+		switch {
+		case before: // every event left lies in the range: start at its edge
+			start = nil
+		case after: // nothing is left in the range
+			return fleet.EventPage{Events: []fleet.Event{}}, nil
+		}
 	}
 	keyCond := expression.Key(schema.VehicleID).Equal(expression.Value(q.VID)).
 		And(expression.Key(schema.EventID).Between(expression.Value(lo), expression.Value(hi)))
@@ -154,28 +178,36 @@ func (s *Store) ListEvents(ctx context.Context, q fleet.EventQuery) (fleet.Event
 	if err != nil {
 		return fleet.EventPage{}, fmt.Errorf("build key condition: %w", err)
 	}
-	out, err := s.db.Query(ctx, &dynamodb.QueryInput{
-		TableName:                 aws.String(s.tables.Events),
-		KeyConditionExpression:    expr.KeyCondition(),
-		ExpressionAttributeNames:  expr.Names(),
-		ExpressionAttributeValues: expr.Values(),
-		Limit:                     aws.Int32(int32(q.Limit)),
-		ScanIndexForward:          aws.Bool(!q.NewestFirst),
-		ExclusiveStartKey:         start,
+	items, more, err := fetchPage(q.Limit, start, func(start map[string]types.AttributeValue, n int32) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+		out, err := s.db.Query(ctx, &dynamodb.QueryInput{
+			TableName:                 aws.String(s.tables.Events),
+			KeyConditionExpression:    expr.KeyCondition(),
+			ExpressionAttributeNames:  expr.Names(),
+			ExpressionAttributeValues: expr.Values(),
+			Limit:                     aws.Int32(n),
+			ScanIndexForward:          aws.Bool(!q.NewestFirst),
+			ExclusiveStartKey:         start,
+		})
+		if err != nil {
+			return nil, nil, classify(fmt.Sprintf("list events of vehicle %q", q.VID), err)
+		}
+		return out.Items, out.LastEvaluatedKey, nil
 	})
 	if err != nil {
-		return fleet.EventPage{}, classify(fmt.Sprintf("list events of vehicle %q", q.VID), err)
+		return fleet.EventPage{}, err
 	}
-	page := fleet.EventPage{Events: make([]fleet.Event, 0, len(out.Items))}
-	for _, item := range out.Items {
+	page := fleet.EventPage{Events: make([]fleet.Event, 0, len(items))}
+	for _, item := range items {
 		e, err := s.eventFromItem(item)
 		if err != nil {
 			return fleet.EventPage{}, err
 		}
 		page.Events = append(page.Events, e)
 	}
-	if page.NextCursor, err = s.nextCursor(query, out.LastEvaluatedKey); err != nil {
-		return fleet.EventPage{}, fmt.Errorf("list events: %w", err)
+	if more {
+		if page.NextCursor, err = s.nextCursor(query, items[len(items)-1], schema.VehicleID, schema.EventID); err != nil {
+			return fleet.EventPage{}, fmt.Errorf("list events: %w", err)
+		}
 	}
 	return page, nil
 }

@@ -130,13 +130,41 @@ func (s *Store) startKey(query, cur string, attrs ...string) (map[string]types.A
 	return out, nil
 }
 
-func (s *Store) nextCursor(query string, last map[string]types.AttributeValue) (string, error) {
-	if len(last) == 0 {
-		return "", nil
+// nextCursor returns the cursor that continues query after item, made of
+// the item's key attributes named.
+func (s *Store) nextCursor(query string, item map[string]types.AttributeValue, attrs ...string) (string, error) {
+	key := make(map[string]types.AttributeValue, len(attrs))
+	for _, a := range attrs {
+		key[a] = item[a]
 	}
-	key, err := stringKey(last)
+	k, err := stringKey(key)
 	if err != nil {
 		return "", err
 	}
-	return s.cursors.Encode(query, key), nil
+	return s.cursors.Encode(query, k), nil
+}
+
+// pageFetcher runs one Query or Scan of at most n items from start and
+// returns the items and DynamoDB's LastEvaluatedKey.
+type pageFetcher func(start map[string]types.AttributeValue, n int32) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error)
+
+// fetchPage gathers one page of limit items and tells whether there are
+// more, by asking for one more item than the page. A response can stop
+// short of its Limit (at 1 MB read), so it asks again from where the last
+// one stopped until it has limit+1 items or DynamoDB has no more.
+func fetchPage(limit int, start map[string]types.AttributeValue, fetch pageFetcher) (items []map[string]types.AttributeValue, more bool, err error) {
+	for {
+		got, last, err := fetch(start, int32(limit+1-len(items)))
+		if err != nil {
+			return nil, false, err
+		}
+		items = append(items, got...)
+		if len(items) > limit {
+			return items[:limit], true, nil
+		}
+		if len(last) == 0 {
+			return items, false, nil
+		}
+		start = last
+	}
 }

@@ -252,7 +252,7 @@ func TestListEventsRangeOrderAndCursor(t *testing.T) {
 		var got []string
 		cur := ""
 		for {
-			page, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: from, To: to, Limit: 2, NewestFirst: newest, Cursor: cur})
+			page, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: from, To: to, FromGiven: true, ToGiven: true, Limit: 2, NewestFirst: newest, Cursor: cur})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -271,17 +271,122 @@ func TestListEventsRangeOrderAndCursor(t *testing.T) {
 		t.Errorf("newest first: got %s, want %s", got, want)
 	}
 
-	page, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: from, To: to, Limit: 1})
+	page, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: from, To: to, FromGiven: true, ToGiven: true, Limit: 1})
 	if err != nil || page.NextCursor == "" {
 		t.Fatalf("first page: %v, cursor %q", err, page.NextCursor)
 	}
 	for name, q := range map[string]fleet.EventQuery{
-		"other vehicle": {VID: "car-2", From: from, To: to, Limit: 1, Cursor: page.NextCursor},
-		"other range":   {VID: "car-1", From: from, To: now, Limit: 1, Cursor: page.NextCursor},
-		"other order":   {VID: "car-1", From: from, To: to, Limit: 1, NewestFirst: true, Cursor: page.NextCursor},
+		"other vehicle": {VID: "car-2", From: from, To: to, FromGiven: true, ToGiven: true, Limit: 1, Cursor: page.NextCursor},
+		"other range":   {VID: "car-1", From: from, To: now, FromGiven: true, ToGiven: true, Limit: 1, Cursor: page.NextCursor},
+		"default range": {VID: "car-1", From: from, To: to, Limit: 1, Cursor: page.NextCursor},
+		"other order":   {VID: "car-1", From: from, To: to, FromGiven: true, ToGiven: true, Limit: 1, NewestFirst: true, Cursor: page.NextCursor},
 	} {
 		if _, err := s.ListEvents(ctx, q); !errors.Is(err, fleet.ErrInvalid) {
 			t.Errorf("cursor reused for %s: got %v, want ErrInvalid", name, err)
 		}
+	}
+}
+
+// A next cursor means there is more: a listing whose last page is exactly
+// full ends without one, and every page but the last is full.
+func TestListPagesEndWithoutAnEmptyPage(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	for i := range 7 {
+		vid := fmt.Sprintf("car-%02d", i)
+		if _, err := s.CreateVehicle(ctx, newVehicle(vid), now); err != nil {
+			t.Fatal(err)
+		}
+		if _, err := s.PutEvent(ctx, upload(t, "car-00", now.Add(-time.Duration(i+1)*time.Hour), "")); err != nil {
+			t.Fatal(err)
+		}
+	}
+	for _, limit := range []int{7, 8, 100} {
+		vp, err := s.ListVehicles(ctx, limit, "")
+		if err != nil || len(vp.Vehicles) != 7 || vp.NextCursor != "" {
+			t.Errorf("vehicles, limit %d: %d vehicles, cursor %q, %v; want 7 and no cursor", limit, len(vp.Vehicles), vp.NextCursor, err)
+		}
+		ep, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-00", From: now.Add(-24 * time.Hour), To: now, Limit: limit})
+		if err != nil || len(ep.Events) != 7 || ep.NextCursor != "" {
+			t.Errorf("events, limit %d: %d events, cursor %q, %v; want 7 and no cursor", limit, len(ep.Events), ep.NextCursor, err)
+		}
+	}
+	var sizes []int
+	for cur := ""; ; {
+		p, err := s.ListVehicles(ctx, 3, cur)
+		if err != nil {
+			t.Fatal(err)
+		}
+		sizes = append(sizes, len(p.Vehicles))
+		if cur = p.NextCursor; cur == "" {
+			break
+		}
+	}
+	if fmt.Sprint(sizes) != "[3 3 1]" {
+		t.Errorf("pages of %v vehicles, want [3 3 1]", sizes)
+	}
+}
+
+// The default range of a listing moves with the clock between pages; a
+// cursor of such a listing continues it, even when the events it points
+// past have left the range (DynamoDB would refuse a start key outside the
+// key condition).
+func TestDefaultRangeCursorFollowsTheClock(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if _, err := s.CreateVehicle(ctx, newVehicle("car-1"), now); err != nil {
+		t.Fatal(err)
+	}
+	var eids []string
+	for i := range 4 {
+		e := upload(t, "car-1", now.Add(-time.Duration(4-i)*time.Hour), "")
+		if _, err := s.PutEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		eids = append(eids, e.EID)
+	}
+	retention := 5 * time.Hour
+	first, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: now.Add(-retention), To: now, Limit: 1})
+	if err != nil || len(first.Events) != 1 || first.NextCursor == "" {
+		t.Fatalf("first page: %v, %d events, cursor %q", err, len(first.Events), first.NextCursor)
+	}
+	// Minutes later, the same listing's next page.
+	later := now.Add(2 * time.Minute)
+	second, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: later.Add(-retention), To: later, Limit: 1, Cursor: first.NextCursor})
+	if err != nil || len(second.Events) != 1 || second.Events[0].EID != eids[1] {
+		t.Fatalf("second page: %v %v, want %s", err, second.Events, eids[1])
+	}
+	// Hours later, the first events have left the default range: the
+	// listing goes on from the range's start.
+	much := now.Add(90 * time.Minute)
+	third, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: much.Add(-retention + 30*time.Minute), To: much, Limit: 5, Cursor: first.NextCursor})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var got []string
+	for _, e := range third.Events {
+		got = append(got, e.EID)
+	}
+	if strings.Join(got, ",") != strings.Join(eids[1:], ",") {
+		t.Errorf("after the range moved: got %v, want %v", got, eids[1:])
+	}
+	// Newest first, a cursor past the range's end yields nothing more.
+	desc, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: now.Add(-retention), To: now, Limit: 3, NewestFirst: true})
+	if err != nil || desc.NextCursor == "" {
+		t.Fatalf("newest first: %v, cursor %q", err, desc.NextCursor)
+	}
+	empty, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: now.Add(-retention), To: now, Limit: 3, NewestFirst: true, Cursor: desc.NextCursor})
+	if err != nil || len(empty.Events) != 1 || empty.NextCursor != "" {
+		t.Errorf("newest first, last page: %v, %d events, cursor %q", err, len(empty.Events), empty.NextCursor)
+	}
+	// Newest first, once the range has moved past the cursor's event,
+	// nothing is left: an empty last page.
+	newest, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: now.Add(-retention), To: now, Limit: 1, NewestFirst: true})
+	if err != nil || newest.NextCursor == "" {
+		t.Fatalf("newest first: %v, cursor %q", err, newest.NextCursor)
+	}
+	gone, err := s.ListEvents(ctx, fleet.EventQuery{VID: "car-1", From: now.Add(-30 * time.Minute), To: now.Add(time.Hour), Limit: 1, NewestFirst: true, Cursor: newest.NextCursor})
+	if err != nil || len(gone.Events) != 0 || gone.NextCursor != "" {
+		t.Errorf("newest first past the range: %v, %d events, cursor %q; want none", err, len(gone.Events), gone.NextCursor)
 	}
 }

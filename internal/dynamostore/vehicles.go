@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/attributevalue"
 	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/fleetapi/fleetapi/internal/fleet"
 	"github.com/fleetapi/fleetapi/internal/schema"
@@ -122,27 +123,36 @@ func (s *Store) UpdateVehicle(ctx context.Context, vid string, f fleet.VehicleFi
 	return v, nil
 }
 
-// ListVehicles returns up to limit vehicles after cursor ("" for the first page).
-// Each call reads at most limit items: a bounded Scan, continued by cursor.
+// ListVehicles returns up to limit vehicles after cursor ("" for the first
+// page): a bounded Scan of one more vehicle than the page, so that a next
+// cursor means there is more.
 func (s *Store) ListVehicles(ctx context.Context, limit int, cur string) (fleet.VehiclePage, error) {
 	start, err := s.startKey(vehiclesQuery, cur, schema.VehicleID)
 	if err != nil {
 		return fleet.VehiclePage{}, err
 	}
-	out, err := s.db.Scan(ctx, &dynamodb.ScanInput{
-		TableName:         aws.String(s.tables.Vehicles),
-		Limit:             aws.Int32(int32(limit)),
-		ExclusiveStartKey: start,
+	items, more, err := fetchPage(limit, start, func(start map[string]types.AttributeValue, n int32) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+		out, err := s.db.Scan(ctx, &dynamodb.ScanInput{
+			TableName:         aws.String(s.tables.Vehicles),
+			Limit:             aws.Int32(n),
+			ExclusiveStartKey: start,
+		})
+		if err != nil {
+			return nil, nil, classify("list vehicles", err)
+		}
+		return out.Items, out.LastEvaluatedKey, nil
 	})
 	if err != nil {
-		return fleet.VehiclePage{}, classify("list vehicles", err)
+		return fleet.VehiclePage{}, err
 	}
-	page := fleet.VehiclePage{Vehicles: make([]fleet.Vehicle, 0, len(out.Items))}
-	if err := attributevalue.UnmarshalListOfMaps(out.Items, &page.Vehicles); err != nil {
+	page := fleet.VehiclePage{Vehicles: make([]fleet.Vehicle, 0, len(items))}
+	if err := attributevalue.UnmarshalListOfMaps(items, &page.Vehicles); err != nil {
 		return fleet.VehiclePage{}, fmt.Errorf("unmarshal vehicles: %w", err)
 	}
-	if page.NextCursor, err = s.nextCursor(vehiclesQuery, out.LastEvaluatedKey); err != nil {
-		return fleet.VehiclePage{}, fmt.Errorf("list vehicles: %w", err)
+	if more {
+		if page.NextCursor, err = s.nextCursor(vehiclesQuery, items[len(items)-1], schema.VehicleID); err != nil {
+			return fleet.VehiclePage{}, fmt.Errorf("list vehicles: %w", err)
+		}
 	}
 	return page, nil
 }

@@ -22,10 +22,15 @@ type PutResult struct {
 type EventQuery struct {
 	VID string
 	// From and To bound the events' start time, inclusive.
-	From, To    time.Time
-	Limit       int
-	NewestFirst bool
-	Cursor      string
+	From, To time.Time
+	// FromGiven and ToGiven say whether the client named From and To. A
+	// bound it did not name is a default the server derives from its clock
+	// for each page, so a cursor is bound to what the client asked, not to
+	// the derived bound.
+	FromGiven, ToGiven bool
+	Limit              int
+	NewestFirst        bool
+	Cursor             string
 }
 
 // EventPage is one page of an event listing.

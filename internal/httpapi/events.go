@@ -88,7 +88,10 @@ func (h *Handler) listEvents(ctx context.Context, r *request) response {
 	default:
 		return errorResponse(&fleet.ValidationError{Field: "order", Message: `must be "asc" (oldest first) or "desc" (newest first), got "` + truncate(q["order"]) + `"`})
 	}
-	page, err := h.cfg.Events.ListEvents(ctx, fleet.EventQuery{VID: vid, From: from, To: to, Limit: limit, NewestFirst: newest, Cursor: q["cursor"]})
+	_, fromGiven := q["from"]
+	_, toGiven := q["to"]
+	page, err := h.cfg.Events.ListEvents(ctx, fleet.EventQuery{VID: vid, From: from, To: to, FromGiven: fromGiven, ToGiven: toGiven,
+		Limit: limit, NewestFirst: newest, Cursor: q["cursor"]})
 	if err != nil {
 		return errorResponse(err)
 	}

@@ -425,3 +425,66 @@ func TestLargestUploadIsReadable(t *testing.T) {
 		t.Errorf("list: %d, %d events", list.status, len(evs))
 	}
 }
+
+// A listing with the default time range can be paged through while the
+// clock moves, and a next cursor means there is more: 7 vehicles or events
+// in pages of 7 end without a cursor, in pages of 3 after three pages.
+func TestListingsPageThrough(t *testing.T) {
+	tables := dynalite.NewTables(t, db)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := newAPIWith(t, store, store)
+	// Every request of this API sees the clock one second later.
+	ticks := 0
+	ticking := newAPIWith(t, store, store)
+	for _, h := range ticking.handlers {
+		h.cfg.Now = func() time.Time { ticks++; return testNow.Add(time.Duration(ticks) * time.Second) }
+	}
+	for i := range 7 {
+		a.do(call{method: "POST", path: "/vehicles", body: strings.Replace(carJSON, "car-1", fmt.Sprintf("car-%d", i+1), 1)})
+		if r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, uint64(i), testNow.Add(-time.Duration(i+1)*time.Hour))}); r.status != http.StatusCreated {
+			t.Fatalf("upload: %d %s", r.status, r.raw)
+		}
+	}
+	for _, tt := range []struct {
+		path, items, limit string
+		pages              string
+	}{
+		{"/vehicles", "vehicles", "7", "[7]"},
+		{"/vehicles", "vehicles", "3", "[3 3 1]"},
+		{"/vehicles/car-1/events", "events", "7", "[7]"},
+		{"/vehicles/car-1/events", "events", "3", "[3 3 1]"},
+		{"/vehicles/car-1/events", "events", "1", "[1 1 1 1 1 1 1]"},
+	} {
+		var sizes []int
+		seen := map[string]bool{}
+		for cur := ""; len(sizes) < 10; {
+			q := map[string]string{"limit": tt.limit}
+			if cur != "" {
+				q["cursor"] = cur
+			}
+			r := ticking.do(call{method: "GET", path: tt.path, query: q})
+			if r.status != http.StatusOK {
+				t.Fatalf("%s limit %s page %d: %d %s", tt.path, tt.limit, len(sizes)+1, r.status, r.raw)
+			}
+			items := r.body[tt.items].([]any)
+			sizes = append(sizes, len(items))
+			for _, it := range items {
+				id := fmt.Sprint(it.(map[string]any)["vid"], it.(map[string]any)["eid"])
+				if seen[id] {
+					t.Errorf("%s: %s listed twice", tt.path, id)
+				}
+				seen[id] = true
+			}
+			next, _ := r.body["nextCursor"].(string)
+			if cur = next; cur == "" {
+				break
+			}
+		}
+		if fmt.Sprint(sizes) != tt.pages {
+			t.Errorf("%s limit %s: pages of %v, want %s", tt.path, tt.limit, sizes, tt.pages)
+		}
+	}
+}
