@@ -43,8 +43,9 @@ synth-all: ## synthesize every stage
 test: lint ## run every test: the spec's lint, then Go's (-count=1: Go's cache cannot see bundled code)
 	$(GO_TEST) ./...
 
-lint: $(NPM_STAMP) ## lint api/swagger.yaml (Redocly, rules in redocly.yaml); fails on any error
+lint: $(NPM_STAMP) ## lint api/swagger.yaml: Redocly (redocly.yaml), Spectral with OWASP's ruleset (.spectral.yaml); fails on any error
 	redocly lint --format stylish api/swagger.yaml
+	spectral lint --ruleset .spectral.yaml --fail-severity error api/swagger.yaml
 
 docs: $(NPM_STAMP) ## render the API reference from api/swagger.yaml to docs/api.html
 	redocly build-docs api/swagger.yaml --disableGoogleFont --output docs/api.html

@@ -174,7 +174,7 @@ var (
 	// gateway may not enforce, each with the function check that does;
 	// README's "Where requests are checked" lists them.
 	functionOnly = map[string]string{
-		"Sample.timestamp format": "httpapi decodes each sample's timestamp as RFC 3339 (date-time)",
+		"Timestamp format":        "httpapi decodes each timestamp as RFC 3339 (date-time), at most 35 characters",
 		"Upload.samples minItems": "fleet.NewEvent refuses an upload of no sample",
 		"Upload.samples maxItems": "fleet.NewEvent refuses an upload of more than 100 samples",
 	}
@@ -364,7 +364,11 @@ var importRules = []importRule{
 			b.eachOperation(func(where string, op map[string]any) {
 				content, _ := dig(op, "requestBody", "content").(map[string]any)
 				for _, m := range content {
-					b.walkSchema(dig(m, "schema"), where+" body", map[string]bool{}, func(at, keyword string) {
+					b.walkSchema(dig(m, "schema"), where+" body", map[string]bool{}, func(at, keyword string, schema map[string]any) {
+						// An integer's int32/int64 format says its size only: its bounds are minimum and maximum.
+						if keyword == "format" && schema["type"] == "integer" && (schema["format"] == "int32" || schema["format"] == "int64") {
+							return
+						}
 						if !slices.Contains(gatewayEnforce, keyword) && functionOnly[at+" "+keyword] == "" {
 							out = append(out, fmt.Sprintf("%s: keyword %q, which the gateway's draft 4 validator does not enforce and no function check is listed for", at, keyword))
 						}
@@ -507,7 +511,7 @@ func (b *importBody) resolve(v any) map[string]any {
 }
 
 // walkSchema calls f with each keyword of a schema and of the schemas in it.
-func (b *importBody) walkSchema(v any, at string, seen map[string]bool, f func(at, keyword string)) {
+func (b *importBody) walkSchema(v any, at string, seen map[string]bool, f func(at, keyword string, schema map[string]any)) {
 	if m, _ := v.(map[string]any); m != nil {
 		if ref, ok := m["$ref"].(string); ok {
 			if seen[ref] {
@@ -519,7 +523,7 @@ func (b *importBody) walkSchema(v any, at string, seen map[string]bool, f func(a
 	}
 	schema := b.resolve(v)
 	for _, k := range slices.Sorted(maps.Keys(schema)) {
-		f(at, k)
+		f(at, k, schema)
 		switch k {
 		case "properties":
 			props, _ := schema[k].(map[string]any)

@@ -49,10 +49,50 @@ func (r *request) decodeJSON(v any) error {
 	}
 	// json v2 matches names case-sensitively and refuses duplicate names,
 	// invalid UTF-8 and trailing data by default.
-	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true)); err != nil {
+	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true), timestamps); err != nil {
 		return describeJSONError(err)
 	}
 	return nil
+}
+
+// MaxTimestampLen bounds an RFC 3339 timestamp, as the spec's Timestamp
+// schema does: nanoseconds and an offset take 35 characters.
+const MaxTimestampLen = 35
+
+// errTimestamp is the one message of a bad timestamp.
+var errTimestamp = fmt.Errorf("must be an RFC 3339 date-time of at most %d characters, such as 2026-11-26T08:00:00.000Z", MaxTimestampLen)
+
+// timestamps decodes every time.Time of a request as the spec's Timestamp:
+// an RFC 3339 string of at most MaxTimestampLen characters.
+var timestamps = json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, t *time.Time) error {
+	if dec.PeekKind() != '"' {
+		return errors.ErrUnsupported // the default unmarshaler names the wrong kind
+	}
+	v, err := dec.ReadValue()
+	if err != nil {
+		return err
+	}
+	var s string
+	if err := json.Unmarshal(v, &s); err != nil {
+		return err
+	}
+	parsed, err := parseTimestamp(s)
+	if err != nil {
+		return err
+	}
+	*t = parsed
+	return nil
+}))
+
+func parseTimestamp(s string) (time.Time, error) {
+	if len(s) > MaxTimestampLen {
+		return time.Time{}, errTimestamp
+	}
+	t, err := time.Parse(time.RFC3339Nano, s)
+	if err != nil {
+		return time.Time{}, errTimestamp
+	}
+	return t, nil
 }
 
 // refuseNull reports the first null of a JSON text, by where it is.
@@ -88,8 +128,8 @@ func describeJSONError(err error) error {
 		return &fleet.ValidationError{Field: fieldOf(semErr.JSONPointer), Message: "is not a known field"}
 	case errors.As(err, &semErr):
 		field := fieldOf(semErr.JSONPointer)
-		if semErr.GoType == reflect.TypeFor[time.Time]() && semErr.JSONKind == '"' {
-			return &fleet.ValidationError{Field: field, Message: "must be an RFC 3339 date-time such as 2026-11-26T08:00:00.000Z"}
+		if errors.Is(err, errTimestamp) || semErr.GoType == reflect.TypeFor[time.Time]() && semErr.JSONKind == '"' {
+			return &fleet.ValidationError{Field: field, Message: errTimestamp.Error()}
 		}
 		if semErr.GoType == nil || semErr.JSONKind == 0 {
 			return &fleet.ValidationError{Field: field, Message: "is not valid JSON for this operation"}
@@ -194,9 +234,9 @@ func parseTime(q map[string]string, name string, def time.Time) (time.Time, erro
 	if !ok {
 		return def, nil
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
+	t, err := parseTimestamp(s)
 	if err != nil {
-		return time.Time{}, &fleet.ValidationError{Field: name, Message: fmt.Sprintf("must be an RFC 3339 date-time such as 2026-11-26T08:00:00Z, got %q", truncate(s))}
+		return time.Time{}, &fleet.ValidationError{Field: name, Message: fmt.Sprintf("%v, got %q", err, truncate(s))}
 	}
 	return t, nil
 }

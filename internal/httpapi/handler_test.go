@@ -305,6 +305,10 @@ func TestBadInput(t *testing.T) {
 		{"duplicate member", call{method: "POST", path: "/vehicles", body: `{"vid":"car-2","vid":"car-3","make":"BMW","model":"i3","year":2017}`}, 400, "BadRequest", "vid: appears twice"},
 		{"duplicate signal", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":1,"Vehicle.Speed":2}}]}`}, 400, "BadRequest", "samples[0].signals.Vehicle.Speed: appears twice"},
 		{"fractional year", call{method: "POST", path: "/vehicles", body: car(`"year":2017.5`)}, 400, "BadRequest", "year: must be a whole number, got 2017.5"},
+		// The spec's Timestamp: RFC 3339 of at most 35 characters.
+		{"long timestamp", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":"2026-11-26T07:00:00.0000000000000000Z","signals":{"Vehicle.Speed":1}}]}`}, 400, "BadRequest", "samples[0].timestamp: must be an RFC 3339 date-time of at most 35 characters"},
+		{"timestamp not a string", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[{"timestamp":1764140400,"signals":{"Vehicle.Speed":1}}]}`}, 400, "BadRequest", "samples[0].timestamp: must be a string, got number"},
+		{"long to", call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"to": "2026-11-26T07:00:00.0000000000000000Z"}}, 400, "BadRequest", "to: must be an RFC 3339 date-time of at most 35 characters"},
 		{"word null in a string", call{method: "POST", path: "/vehicles", body: strings.Replace(carJSON, `"model":"i3"`, `"model":"nullable"`, 1)}, 409, "Conflict", "already exists"},
 	}
 	for _, tt := range tests {
