@@ -241,7 +241,9 @@ func mustJSON(v any) []byte {
 // functions' stricter rules, so that most valid requests reach the store:
 // three in four take one; the others come from the schema alone.
 var realistic = map[string]func(g *generator) any{
-	"year":     func(g *generator) any { return int64(fleet.MinVehicleYear + g.rnd.IntN(testNow.Year()+2-fleet.MinVehicleYear)) },
+	"year": func(g *generator) any {
+		return int64(fleet.MinVehicleYear + g.rnd.IntN(testNow.Year()+2-fleet.MinVehicleYear))
+	},
 	"If-Match": func(g *generator) any { return []string{`"1"`, "*", `"2"`}[g.rnd.IntN(3)] },
 }
 
