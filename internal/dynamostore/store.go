@@ -87,7 +87,7 @@ func isConditionFailed(err error) bool {
 // keyS returns a key of string attributes.
 func keyS(kv ...string) map[string]types.AttributeValue {
 	key := make(map[string]types.AttributeValue, len(kv)/2)
-	for i := 0; i+1 < len(kv); i += 2 {
+	for i := 0; i < len(kv); i += 2 {
 		key[kv[i]] = &types.AttributeValueMemberS{Value: kv[i+1]}
 	}
 	return key

@@ -11,7 +11,9 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/fleetapi/fleetapi/internal/cursor"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/fleet"
 	"github.com/fleetapi/fleetapi/internal/workload"
@@ -389,4 +391,93 @@ func TestDefaultRangeCursorFollowsTheClock(t *testing.T) {
 	if err != nil || len(gone.Events) != 0 || gone.NextCursor != "" {
 		t.Errorf("newest first past the range: %v, %d events, cursor %q; want none", err, len(gone.Events), gone.NextCursor)
 	}
+}
+
+// An update sets the plate and metadata it is given, and removes those it
+// is not: it replaces the client-set fields whole.
+func TestUpdateSetsAndRemovesPlateAndMetadata(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	if _, err := s.CreateVehicle(ctx, fleet.NewVehicle{VID: "car-1", VehicleFields: fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017}}, now); err != nil {
+		t.Fatal(err)
+	}
+	given := fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017, Plate: "NEW 1", Metadata: map[string]string{"color": "red"}}
+	v, err := s.UpdateVehicle(ctx, "car-1", given, 0, now)
+	if err != nil || v.Plate != "NEW 1" || v.Metadata["color"] != "red" {
+		t.Fatalf("update with plate and metadata: %+v, %v", v, err)
+	}
+	if got, _ := s.GetVehicle(ctx, "car-1"); got.Plate != "NEW 1" || got.Metadata["color"] != "red" {
+		t.Errorf("stored %+v, want the plate and metadata given", got)
+	}
+	v, err = s.UpdateVehicle(ctx, "car-1", fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017}, 0, now)
+	if err != nil || v.Plate != "" || v.Metadata != nil {
+		t.Errorf("update without plate and metadata: %+v, %v; want both removed", v, err)
+	}
+}
+
+func TestNewRefusesAMissingTableName(t *testing.T) {
+	for _, tables := range []Tables{{Vehicles: "v"}, {Events: "e"}, {}} {
+		if _, err := New(db, tables, testKey); err == nil {
+			t.Errorf("New(%+v) succeeded, want an error", tables)
+		}
+	}
+}
+
+// A cursor signed with the store's key but holding other key attributes
+// than its listing's is refused, not sent to DynamoDB.
+func TestCursorWithOtherKeyAttributes(t *testing.T) {
+	s := newStore(t)
+	codec, err := cursor.New(testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	forged := codec.Encode(vehiclesQuery, map[string]string{"vid": "car-1", "eid": "x"})
+	if _, err := s.ListVehicles(context.Background(), 3, forged); !errors.Is(err, fleet.ErrInvalid) {
+		t.Errorf("cursor with two key attributes: got %v, want ErrInvalid", err)
+	}
+}
+
+// fetchPage asks only for what the page still lacks, plus one, when a
+// response stopped short (as DynamoDB's do at 1 MB).
+func TestFetchPageAsksForWhatIsMissing(t *testing.T) {
+	item := func(v string) map[string]types.AttributeValue { return keyS("vid", v) }
+	var asked []int32
+	items, more, err := fetchPage(3, nil, func(start map[string]types.AttributeValue, n int32) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
+		asked = append(asked, n)
+		if len(asked) == 1 {
+			return []map[string]types.AttributeValue{item("a")}, item("a"), nil // stopped short
+		}
+		return []map[string]types.AttributeValue{item("b"), item("c"), item("d")}, item("d"), nil
+	})
+	if err != nil || len(items) != 3 || !more || fmt.Sprint(asked) != "[4 3]" {
+		t.Errorf("got %d items, more %v, asked %v, %v; want 3, true, [4 3]", len(items), more, asked, err)
+	}
+}
+
+// A DynamoDB-compatible server that reports no consumed capacity stores
+// the event all the same.
+func TestPutEventWithoutConsumedCapacity(t *testing.T) {
+	tables := dynalite.NewTables(t, db)
+	s, err := New(noCapacity{db}, Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	real, err := New(db, Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if _, err := real.CreateVehicle(context.Background(), newVehicle("car-1"), now); err != nil {
+		t.Fatal(err)
+	}
+	res, err := s.PutEvent(context.Background(), upload(t, "car-1", now.Add(-time.Hour), ""))
+	if err != nil || !res.Created || res.WriteUnits != 0 {
+		t.Errorf("got %+v, %v; want created, 0 write units", res, err)
+	}
+}
+
+// noCapacity answers PutItem as a server that reports no consumed capacity.
+type noCapacity struct{ API }
+
+func (noCapacity) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
+	return &dynamodb.PutItemOutput{}, nil
 }

@@ -3,6 +3,7 @@ package fleet
 import (
 	"errors"
 	"fmt"
+	"math"
 	"strings"
 	"testing"
 	"time"
@@ -44,6 +45,14 @@ func TestVehicleFieldsValidate(t *testing.T) {
 		{"non-ASCII metadata at the bound", func(f *VehicleFields) { f.Metadata = map[string]string{"k": strings.Repeat("ü", 256)} }, ""},
 		{"invalid UTF-8", func(f *VehicleFields) { f.Model = "\xff" }, "model: must be valid text"},
 		{"year too old", func(f *VehicleFields) { f.Year = 1885 }, "year: must be between 1886 and 2027, got 1885"},
+		{"the first car's year", func(f *VehicleFields) { f.Year = 1886 }, ""},
+		{"most metadata", func(f *VehicleFields) {
+			f.Metadata = map[string]string{}
+			for i := range MaxMetadataEntries {
+				f.Metadata[fmt.Sprint("k", i)] = "v"
+			}
+		}, ""},
+		{"control character first in a key", func(f *VehicleFields) { f.Metadata = map[string]string{"\tkey": "y"} }, "none a control character"},
 		{"next year's model", func(f *VehicleFields) { f.Year = 2027 }, ""},
 		{"year too new", func(f *VehicleFields) { f.Year = 2028 }, "got 2028"},
 		{"plate", func(f *VehicleFields) { f.Plate = "SE_317" }, `plate: must be 1 to 16 letters`},
@@ -153,6 +162,12 @@ func TestNewEventRefuses(t *testing.T) {
 		{"long name", []Sample{sample(-time.Second, map[string]float64{"V" + strings.Repeat("x", MaxSignalNameLen): 1})}, "", "at most 128 characters"},
 		{"out of range", []Sample{sample(-time.Second, map[string]float64{SignalLatitude: 91})}, "", "Latitude: 91 is out of range [-90, 90]"},
 		{"duplicate time", []Sample{sample(-time.Second, ok), sample(-time.Second+100*time.Microsecond, ok)}, "", "two samples have the timestamp"},
+		{"most samples", many(MaxSamplesPerEvent), "", ""},
+		{"most signals", []Sample{sample(-time.Second, signals(MaxSignalsPerSample))}, "", ""},
+		{"longest name", []Sample{sample(-time.Second, map[string]float64{"V" + strings.Repeat("x", MaxSignalNameLen-1): 1})}, "", ""},
+		{"not a number", []Sample{sample(-time.Second, map[string]float64{"Vehicle.Private.X": math.NaN()})}, "", "samples[0].signals.Vehicle.Private.X: must be a finite number"},
+		{"infinite", []Sample{sample(-time.Second, map[string]float64{"Vehicle.Private.X": math.Inf(1)})}, "", "must be a finite number"},
+		{"negative infinity", []Sample{sample(-time.Second, map[string]float64{"Vehicle.Private.X": math.Inf(-1)})}, "", "must be a finite number"},
 		{"bad key", []Sample{sample(-time.Second, ok)}, "a b", "Idempotency-Key"},
 		{"long key", []Sample{sample(-time.Second, ok)}, strings.Repeat("k", 129), "Idempotency-Key"},
 	}
@@ -205,5 +220,56 @@ func TestValidSignalName(t *testing.T) {
 		if got := validSignalName(name); got != ok {
 			t.Errorf("validSignalName(%q) = %v, want %v", name, got, ok)
 		}
+	}
+}
+
+// Every known signal's range is enforced at both edges: the edge itself is
+// accepted, a step beyond it refused, and only its own range applies.
+func TestKnownSignalRangeEdges(t *testing.T) {
+	for _, spec := range KnownSignals() {
+		for _, tt := range []struct {
+			v  float64
+			ok bool
+		}{
+			{spec.Min, true}, {spec.Max, true},
+			{math.Nextafter(spec.Min, math.Inf(-1)), false}, {math.Nextafter(spec.Max, math.Inf(1)), false},
+			{spec.Min - 1, false}, {spec.Max + 1, false},
+		} {
+			_, err := NewEvent("car-1", Upload{Samples: []Sample{sample(-time.Second, map[string]float64{spec.Name: tt.v})}}, "", now, retention)
+			if tt.ok != (err == nil) {
+				t.Errorf("%s = %v: got %v, want accepted %v", spec.Name, tt.v, err, tt.ok)
+			}
+			if err != nil && !strings.Contains(err.Error(), fmt.Sprintf("out of range [%v, %v]", spec.Min, spec.Max)) {
+				t.Errorf("%s = %v: %v does not name the range", spec.Name, tt.v, err)
+			}
+		}
+	}
+}
+
+// Signal names: dot-separated words, each a letter (any of a-z, A-Z) then
+// letters, digits or '_'; every edge of those character ranges counts.
+func TestSignalNameCharacters(t *testing.T) {
+	for name, want := range map[string]bool{
+		"a.z": true, "A.Z": true, "z9._0": false, "Za.a_z09Z": true, "q.a9_0Z": true,
+		"a`": false, "a{": false, "a@": false, "a[": false, "a/": false, "a:": false,
+		"`a": false, "{a": false, "@a": false, "[a": false, "9a": false, "_a": false,
+		"a..b": false, "a.": false, ".a": false, "": false,
+		strings.Repeat("a", MaxSignalNameLen): true, strings.Repeat("a", MaxSignalNameLen+1): false,
+		strings.Repeat("a.", 15) + "a": true, strings.Repeat("a.", 16) + "a": false,
+	} {
+		if got := validSignalName(name); got != want {
+			t.Errorf("validSignalName(%q) = %v, want %v", name, got, want)
+		}
+	}
+}
+
+// A bad value is quoted whole up to 80 bytes, cut with "..." beyond.
+func TestTruncate(t *testing.T) {
+	at := strings.Repeat("x", 80)
+	if got := truncate(at); got != at {
+		t.Errorf("truncate of 80 bytes = %q, want it whole", got)
+	}
+	if got := truncate(at + "y"); got != at+"..." {
+		t.Errorf("truncate of 81 bytes = %q, want 80 and ...", got)
 	}
 }

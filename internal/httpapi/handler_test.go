@@ -342,6 +342,49 @@ func TestNewRefusesBadConfig(t *testing.T) {
 	if _, err := New(Config{EventRetention: time.Hour}); err == nil {
 		t.Error("a handler of no operation was accepted")
 	}
+	for _, retention := range []time.Duration{0, -time.Hour} {
+		if _, err := New(Config{Operations: []string{"getVehicle"}, Vehicles: nopStore{}, EventRetention: retention}); err == nil || !strings.Contains(err.Error(), "EventRetention must be positive") {
+			t.Errorf("retention %v: got %v", retention, err)
+		}
+	}
+}
+
+// If-Match is "*", or one strong ETag "N" of a version (N ≥ 1): anything
+// else, "0" among them, would make an update unconditional, and is a 400.
+func TestIfMatch(t *testing.T) {
+	for h, want := range map[string]int64{"": 0, "*": 0, ` "3" `: 3, `"1"`: 1} {
+		if got, err := parseIfMatch(h); err != nil || got != want {
+			t.Errorf("parseIfMatch(%q) = %d, %v; want %d", h, got, err, want)
+		}
+	}
+	for _, h := range []string{`"0"`, `"-1"`, `3`, `"3`, `3"`, `"x"`, `W/"3"`, `""`, `"3" "4"`} {
+		if got, err := parseIfMatch(h); err == nil {
+			t.Errorf("parseIfMatch(%q) = %d, want an error", h, got)
+		}
+	}
+}
+
+// A body of exactly MaxBodyBytes is read; one byte more is a 413.
+func TestBodySizeBound(t *testing.T) {
+	a := newAPI(t)
+	pad := func(n int) string { return carJSON[:len(carJSON)-1] + strings.Repeat(" ", n-len(carJSON)) + "}" }
+	if r := a.do(call{method: "POST", path: "/vehicles", body: pad(MaxBodyBytes)}); r.status != http.StatusCreated {
+		t.Errorf("body of %d bytes: %d %s, want 201", MaxBodyBytes, r.status, r.raw)
+	}
+	wantError(t, a.do(call{method: "POST", path: "/vehicles", body: pad(MaxBodyBytes + 1)}), 413, "PayloadTooLarge", "exceeds")
+}
+
+// A timestamp of the spec's longest, 35 characters, is read; one more is a 400.
+func TestTimestampLengthBound(t *testing.T) {
+	a := newAPI(t)
+	longest := "2026-11-26T07:00:00.123456789+01:00"
+	if len(longest) != MaxTimestampLen {
+		t.Fatalf("test timestamp of %d characters", len(longest))
+	}
+	if r := a.do(call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"from": longest}}); r.status != http.StatusOK {
+		t.Errorf("from of %d characters: %d %s", len(longest), r.status, r.raw)
+	}
+	wantError(t, a.do(call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"from": "2026-11-26T07:00:00.1234567891+01:00"}}), 400, "BadRequest", "at most 35 characters")
 }
 
 // A function answers 404 to an operation the spec gives another function.

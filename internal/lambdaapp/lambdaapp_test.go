@@ -26,6 +26,16 @@ func TestReadEnv(t *testing.T) {
 		strings.Join(env.Operations, "|") != "listEvents|getEvent" || env.EventRetention != 365*24*time.Hour || env.CursorSecret != full[EnvCursorKeySecret] {
 		t.Errorf("ReadEnv = %+v", env)
 	}
+	// The shortest retention, one day, is a retention.
+	oneDay := func(k string) string {
+		if k == EnvEventRetentionDays {
+			return "1"
+		}
+		return full[k]
+	}
+	if env, err := ReadEnv(oneDay); err != nil || env.EventRetention != 24*time.Hour {
+		t.Errorf("one day of retention: %+v, %v", env, err)
+	}
 	for _, tt := range []struct {
 		unset, set, value, want string
 	}{

@@ -1,6 +1,9 @@
 package samplecodec
 
 import (
+	"bytes"
+	"compress/flate"
+	"encoding/binary"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -124,5 +127,58 @@ func TestDecodesTheLargestValidEvent(t *testing.T) {
 	more[0].Signals["Vehicle.OneColumnTooMany"] = 1
 	if _, err := c.Decode(c.Encode(more)); !errors.Is(err, ErrCorrupt) {
 		t.Errorf("%d columns: got %v, want ErrCorrupt", fleet.MaxSamplesPerEvent*fleet.MaxSignalsPerSample+1, err)
+	}
+}
+
+// deflated frames a raw batch as Encode does, to test the decoder's guards
+// on input Encode never makes.
+func deflated(t *testing.T, raw []byte) []byte {
+	t.Helper()
+	var out bytes.Buffer
+	out.WriteByte(formatV1)
+	w, err := flate.NewWriter(&out, flate.BestSpeed)
+	if err != nil {
+		t.Fatal(err)
+	}
+	w.Write(raw)
+	w.Close()
+	return out.Bytes()
+}
+
+func TestDecodeGuards(t *testing.T) {
+	c := New()
+	good := c.Encode(workload.NewDrive(2, time.Unix(1e9, 0)).Upload(3).Samples)
+	uv := binary.AppendUvarint
+	oneSample := uv(binary.AppendVarint(uv(nil, 1), 1e12), 1) // 1 sample at 1e12 ms, 1 column
+	for name, data := range map[string][]byte{
+		// The stream stops before its end: what was inflated may be whole, but is refused.
+		"deflate stream cut short":  good[:len(good)-1],
+		"no sample":                 deflated(t, uv(uv(nil, 0), 0)),
+		"too many samples":          deflated(t, uv(nil, maxSamples+1)),
+		"too many columns":          deflated(t, uv(binary.AppendVarint(uv(nil, 1), 1e12), maxSignals+1)),
+		"signal code past the last": deflated(t, append(uv(oneSample, uint64(len(fleet.KnownSignals())+1)), 1, 0, 0, 0, 0, 0, 0, 0, 0)),
+		"empty signal name":         deflated(t, append(uv(uv(oneSample, 0), 0), 1, 0, 0, 0, 0, 0, 0, 0, 0)),
+		"signal name too long": deflated(t, append(append(uv(uv(oneSample, 0), fleet.MaxSignalNameLen+1), bytes.Repeat([]byte("a"), fleet.MaxSignalNameLen+1)...),
+			1, 0, 0, 0, 0, 0, 0, 0, 0)),
+		"inflates past the bound": deflated(t, make([]byte, maxDecoded+1)),
+	} {
+		if s, err := c.Decode(data); !errors.Is(err, ErrCorrupt) {
+			t.Errorf("%s: got %v, %v; want ErrCorrupt", name, s, err)
+		}
+	}
+	// The same frames are read when they are within the bounds.
+	name := strings.Repeat("a", fleet.MaxSignalNameLen)
+	for desc, data := range map[string][]byte{
+		"the last known signal": deflated(t, append(uv(oneSample, uint64(len(fleet.KnownSignals()))), 1, 0, 0, 0, 0, 0, 0, 0, 0)),
+		"the longest name":      deflated(t, append(append(uv(uv(oneSample, 0), uint64(len(name))), name...), 1, 0, 0, 0, 0, 0, 0, 0, 0)),
+	} {
+		if s, err := c.Decode(data); err != nil || len(s) != 1 || len(s[0].Signals) != 1 {
+			t.Errorf("%s: got %v, %v", desc, s, err)
+		}
+	}
+	last := fleet.KnownSignals()[len(fleet.KnownSignals())-1].Name
+	round, err := c.Decode(c.Encode([]fleet.Sample{{Timestamp: time.UnixMilli(1e12).UTC(), Signals: map[string]float64{last: 42}}}))
+	if err != nil || round[0].Signals[last] != 42 {
+		t.Errorf("the last known signal, %s: %v %v", last, round, err)
 	}
 }
