@@ -20,8 +20,12 @@ GO_TEST    := go test -count=1
 
 FUNCTIONS  := vehicles events ingest
 FUZZTIME   ?= 30s
+# The runtime packages whose tests mutation testing measures.
+MUTATION_PKGS := fleet httpapi samplecodec cursor stage dynamostore lambdaapp
+# Gremlins, pinned in tools/go.mod (a module of its own: not a dependency of the project).
+GREMLINS   := go tool -modfile=tools/go.mod gremlins
 
-.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet bench fuzz lambdas clean
+.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -81,6 +85,12 @@ fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz '^FuzzUpdateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/cursor
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
+
+mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); fails under 90 % efficacy
+	@for p in $(MUTATION_PKGS); do \
+		echo "=== internal/$$p"; \
+		$(GREMLINS) unleash --invert-logical --invert-loopctrl --timeout-coefficient 10 --threshold-efficacy 90 ./internal/$$p || exit 1; \
+	done
 
 lambdas: ## build each function's bootstrap into bin/NAME/ as the synthesis does, and list sizes
 	@for f in $(FUNCTIONS); do \
