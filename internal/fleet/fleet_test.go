@@ -4,6 +4,7 @@ import (
 	"errors"
 	"fmt"
 	"math"
+	"reflect"
 	"strings"
 	"testing"
 	"time"
@@ -223,10 +224,30 @@ func TestValidSignalName(t *testing.T) {
 	}
 }
 
+// The known signals and their ranges, written out: the contract with the
+// vehicles (VSS units), and the codes of stored events (append only).
+var wantSignals = []SignalSpec{
+	{"Vehicle.Speed", -250, 500},
+	{"Vehicle.TraveledDistance", 0, 10_000_000},
+	{"Vehicle.CurrentLocation.Latitude", -90, 90},
+	{"Vehicle.CurrentLocation.Longitude", -180, 180},
+	{"Vehicle.Powertrain.TractionBattery.StateOfCharge.Current", 0, 100},
+	{"Vehicle.CurrentLocation.Altitude", -500, 9_000},
+	{"Vehicle.CurrentLocation.Heading", 0, 360},
+	{"Vehicle.Exterior.AirTemperature", -100, 100},
+	{"Vehicle.Powertrain.TractionBattery.CurrentVoltage", 0, 2_000},
+	{"Vehicle.Powertrain.TractionBattery.CurrentCurrent", -2_000, 2_000},
+	{"Vehicle.Acceleration.Longitudinal", -100, 100},
+	{"Vehicle.Powertrain.Range", 0, 5_000_000},
+}
+
 // Every known signal's range is enforced at both edges: the edge itself is
 // accepted, a step beyond it refused, and only its own range applies.
 func TestKnownSignalRangeEdges(t *testing.T) {
-	for _, spec := range KnownSignals() {
+	if got := KnownSignals(); !reflect.DeepEqual(got, wantSignals) {
+		t.Fatalf("known signals\n%v\nwant\n%v", got, wantSignals)
+	}
+	for _, spec := range wantSignals {
 		for _, tt := range []struct {
 			v  float64
 			ok bool
