@@ -10,6 +10,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
@@ -412,6 +413,16 @@ func TestUpdateSetsAndRemovesPlateAndMetadata(t *testing.T) {
 	v, err = s.UpdateVehicle(ctx, "car-1", fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017}, 0, now)
 	if err != nil || v.Plate != "" || v.Metadata != nil {
 		t.Errorf("update without plate and metadata: %+v, %v; want both removed", v, err)
+	}
+	// Removed from the item, not stored as empty or NULL attributes.
+	raw, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(s.tables.Vehicles), Key: keyS("vid", "car-1")})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, attr := range []string{"plate", "metadata"} {
+		if v, ok := raw.Item[attr]; ok {
+			t.Errorf("the item keeps %s = %#v", attr, v)
+		}
 	}
 }
 

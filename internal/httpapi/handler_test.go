@@ -372,6 +372,15 @@ func TestBodySizeBound(t *testing.T) {
 		t.Errorf("body of %d bytes: %d %s, want 201", MaxBodyBytes, r.status, r.raw)
 	}
 	wantError(t, a.do(call{method: "POST", path: "/vehicles", body: pad(MaxBodyBytes + 1)}), 413, "PayloadTooLarge", "exceeds")
+	// The same bound when API Gateway passes the body base64-encoded.
+	h := a.handlers[functionOf("POST", "/vehicles")]
+	for n, want := range map[int]int{MaxBodyBytes: 409, MaxBodyBytes + 1: 413} {
+		ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/vehicles", IsBase64Encoded: true,
+			Body: base64.StdEncoding.EncodeToString([]byte(pad(n)))}
+		if resp, _ := h.Handle(context.Background(), ev); resp.StatusCode != want {
+			t.Errorf("base64 body of %d bytes: %d %s, want %d", n, resp.StatusCode, resp.Body, want)
+		}
+	}
 }
 
 // A timestamp of the spec's longest, 35 characters, is read; one more is a 400.
