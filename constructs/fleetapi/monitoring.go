@@ -239,13 +239,13 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 		id    string
 		table awsdynamodb.Table
 	}{{"Vehicles", f.vehicles}, {"VehicleEvents", f.events}} {
-		ops := &f.tableOperations
+		ops := ptrs(f.tableOperations[table.table])
 		specs = append(specs,
 			alarmSpec{table.id + "ThrottledRequests", table.id, "ThrottledRequests",
-				table.table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: ptrs((*ops)[table.table]), Period: t.Period}),
+				table.table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: ops, Period: t.Period}),
 				*t.TableThrottledRequests, gte, notBreaching},
 			alarmSpec{table.id + "SystemErrors", table.id, "SystemErrors",
-				table.table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{Operations: ptrs((*ops)[table.table]), Period: t.Period}),
+				table.table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{Operations: ops, Period: t.Period}),
 				*t.TableSystemErrors, gte, notBreaching},
 		)
 	}
