@@ -22,10 +22,14 @@ FUNCTIONS  := vehicles events ingest
 FUZZTIME   ?= 30s
 # The runtime packages whose tests mutation testing measures.
 MUTATION_PKGS := fleet httpapi samplecodec cursor stage dynamostore lambdaapp
-# Gremlins, pinned in tools/go.mod (a module of its own: not a dependency of the project).
-GREMLINS   := go tool -modfile=tools/go.mod gremlins
+# Tools pinned in tools/go.mod, a module of its own: not dependencies of the project.
+TOOLS      := go tool -modfile=$(CURDIR)/tools/go.mod
+GREMLINS   := $(TOOLS) gremlins
+STATICCHECK := $(TOOLS) staticcheck
+# The modules of the repository: the project, the example app, the tools.
+MODULES    := . examples/consumer tools
 
-.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet bench fuzz mutation lambdas clean
+.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -54,8 +58,14 @@ lint: $(NPM_STAMP) ## lint api/swagger.yaml: Redocly (redocly.yaml), Spectral wi
 docs: $(NPM_STAMP) ## render the API reference from api/swagger.yaml to docs/api.html
 	redocly build-docs api/swagger.yaml --disableGoogleFont --output docs/api.html
 
-vet: ## go vet the module
+vet: ## go vet and staticcheck (pinned in tools/go.mod) the module and the example app
 	go vet ./...
+	cd examples/consumer && go vet ./...
+	$(STATICCHECK) ./...
+	cd examples/consumer && $(STATICCHECK) ./...
+
+tidy-check: ## fail when a go.mod or go.sum of the repository is not what go mod tidy makes
+	@for m in $(MODULES); do (cd $$m && go mod tidy -diff) || { echo "$$m: run go mod tidy"; exit 1; }; done
 
 snapshots: $(NPM_STAMP) ## rewrite the golden templates in test/testdata; review the diff before committing
 	$(GO_TEST) ./test -run TestSnapshots -update

@@ -501,11 +501,7 @@ func (b *importBody) resolve(v any) map[string]any {
 		if !ok {
 			return m
 		}
-		var keys []string
-		for _, k := range strings.Split(strings.TrimPrefix(ref, "#/"), "/") {
-			keys = append(keys, k)
-		}
-		m, _ = dig(b.doc, keys...).(map[string]any)
+		m, _ = dig(b.doc, strings.Split(strings.TrimPrefix(ref, "#/"), "/")...).(map[string]any)
 	}
 	return m
 }
