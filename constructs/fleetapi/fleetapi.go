@@ -106,10 +106,15 @@ type FleetApiProps struct {
 	// Burst capacity of the API stage, in requests.
 	// Default: 200.
 	ThrottlingBurstLimit *float64
-	// Whether to create the account-wide role through which API Gateway
-	// writes execution logs (AWS::ApiGateway::Account). Set false where the
-	// account already has one. The role is retained when the stack goes.
-	// Default: true.
+	// Whether to create the role through which API Gateway writes execution
+	// logs, a setting of the whole account and Region
+	// (AWS::ApiGateway::Account), retained when the stack goes. Exactly one
+	// stack of an account and Region should create it; without it, the
+	// stage's execution logging fails to deploy ("CloudWatch Logs role ARN
+	// must be set in account settings to enable logging"), and synthesis
+	// warns (fleetapi:apiGatewayCloudWatchRole) so that it is not a surprise.
+	// Default: false, as the aws-cdk-lib feature flag
+	// @aws-cdk/aws-apigateway:disableCloudWatchRole has it.
 	CloudWatchRole *bool
 	// The most read and write request units per second each table may
 	// consume on demand: a ceiling on its cost. Requests above it are
@@ -397,7 +402,7 @@ func (props *FleetApiProps) withDefaults() FleetApiProps {
 		p.ThrottlingBurstLimit = jsii.Number(200)
 	}
 	if p.CloudWatchRole == nil {
-		p.CloudWatchRole = jsii.Bool(true)
+		p.CloudWatchRole = jsii.Bool(false)
 	}
 	return p
 }

@@ -162,6 +162,23 @@ func TestCloudWatchRole(t *testing.T) {
 	}
 }
 
+// By default the construct creates no account-wide role, and says at
+// synthesis what a stage without one needs.
+func TestNoCloudWatchRoleByDefaultWarns(t *testing.T) {
+	var stack awscdk.Stack
+	tmpl := mustBuild(t, nil, func(s awscdk.Stack, _ *fleetapi.FleetApi) { stack = s })
+	cdktest.Check(t, "default", func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::ApiGateway::Account"), jsii.Number(0))
+		assertions.Annotations_FromStack(stack).HasWarning(jsii.String("*"),
+			assertions.Match_StringLikeRegexp(jsii.String("CloudWatch Logs role ARN must be set in account settings.*"+fleetapi.WarningNoCloudWatchRole)))
+	})
+	var withRole awscdk.Stack
+	mustBuild(t, &fleetapi.FleetApiProps{CloudWatchRole: jsii.Bool(true)}, func(s awscdk.Stack, _ *fleetapi.FleetApi) { withRole = s })
+	cdktest.Check(t, "with the role", func() {
+		assertions.Annotations_FromStack(withRole).HasNoWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*CloudWatch Logs role.*")))
+	})
+}
+
 func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 	tests := []struct {
 		desc  string

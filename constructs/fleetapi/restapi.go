@@ -16,6 +16,11 @@ import (
 	"github.com/fleetapi/fleetapi/api"
 )
 
+// WarningNoCloudWatchRole is the ID of the synthesis warning of a FleetApi
+// that does not create the API Gateway CloudWatch role, for
+// awscdk.Annotations_Of(scope).AcknowledgeWarning once the account has it.
+const WarningNoCloudWatchRole = "fleetapi:apiGatewayCloudWatchRole"
+
 // maxIntegrationTimeoutMs is API Gateway's default (and, without a quota
 // increase, greatest) integration timeout of a REST API.
 const maxIntegrationTimeoutMs = 29_000
@@ -113,6 +118,13 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 		RemovalPolicy: p.RemovalPolicy,
 	})
 	restApi.DeploymentStage().Node().AddDependency(execLogs)
+	if !*p.CloudWatchRole {
+		awscdk.Annotations_Of(restApi.DeploymentStage()).AddWarningV2(jsii.String(WarningNoCloudWatchRole), jsii.String(
+			"the stage logs errors to CloudWatch, which needs the API Gateway CloudWatch role of the account and Region; "+
+				"this construct does not create it (CloudWatchRole is false), so the deployment fails with "+
+				"\"CloudWatch Logs role ARN must be set in account settings to enable logging\" unless another stack "+
+				"created it first. Set CloudWatchRole in one stack per account and Region, then acknowledge this warning"), nil)
+	}
 
 	principal := awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil)
 	for _, op := range spec.Operations {

@@ -22,9 +22,11 @@ func main() {
 	api := fleetapi.NewFleetApi(stack, "Fleet", &fleetapi.FleetApiProps{
 		RemovalPolicy:  awscdk.RemovalPolicy_RETAIN,
 		EventRetention: awscdk.Duration_Days(jsii.Number(30)),
-		// This account already has API Gateway's CloudWatch role.
-		CloudWatchRole: jsii.Bool(false),
 	})
+	// The construct leaves API Gateway's account-wide CloudWatch role to one
+	// stack of the account, and warns; this account has it already.
+	awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoCloudWatchRole),
+		jsii.String("the platform stack of this account creates API Gateway's CloudWatch role"))
 
 	report := awslambda.NewFunction(stack, jsii.String("DailyReport"), &awslambda.FunctionProps{
 		Runtime: awslambda.Runtime_PYTHON_3_13(),

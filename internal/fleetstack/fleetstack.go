@@ -94,6 +94,12 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 		// The stage's own costs: this project's, in this stage.
 		BudgetCostTags: &map[string]*string{"Project": jsii.String(Project), "Stage": jsii.String(cfg.Name)},
 	})
+	if !cfg.ApiGatewayCloudWatchRole {
+		// The stage table makes one stage of every account and Region
+		// create the role; deploy that one there first.
+		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoCloudWatchRole),
+			jsii.String(fmt.Sprintf("stage %s creates the API Gateway CloudWatch role of this account and Region", cfg.CloudWatchRoleOwner)))
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("URL of the FleetApi stage"),
 		Value:       api.Url(),

@@ -80,6 +80,9 @@ type Config struct {
 	// API Gateway (one per account and region): exactly one stage of an
 	// account and region must own it, or execution logging cannot be set.
 	ApiGatewayCloudWatchRole bool `json:"apiGatewayCloudWatchRole"`
+	// CloudWatchRoleOwner is the stage that creates that role in this
+	// stage's account and Region (this one or another); set by All and Select.
+	CloudWatchRoleOwner string `json:"-"`
 
 	// Account and Region, when set, bind the stack to that AWS account and
 	// Region; when not, it deploys where the credentials of the deploy point.
@@ -210,20 +213,28 @@ func All(stages any) ([]Config, error) {
 	return out, nil
 }
 
-// checkAccountRoles allows at most one stage per account and Region to
-// create API Gateway's account-wide CloudWatch role. Stages that name no
-// account or Region are taken to share the deploying credentials' one.
+// checkAccountRoles requires exactly one stage of each account and
+// Region to create API Gateway's account-wide CloudWatch role, and tells
+// every stage which one does. Stages that name no account or Region are
+// taken to share the deploying credentials' one.
 func checkAccountRoles(cfgs []Config) error {
 	owners := map[string][]string{}
+	where := func(c Config) string {
+		return cmp.Or(c.Account, "(the deploying account)") + " " + cmp.Or(c.Region, "(the deploying Region)")
+	}
 	for _, c := range cfgs {
 		if c.ApiGatewayCloudWatchRole {
-			where := cmp.Or(c.Account, "(the deploying account)") + " " + cmp.Or(c.Region, "(the deploying Region)")
-			owners[where] = append(owners[where], c.Name)
+			owners[where(c)] = append(owners[where(c)], c.Name)
 		}
 	}
-	for _, where := range slices.Sorted(maps.Keys(owners)) {
-		if names := owners[where]; len(names) > 1 {
-			return fmt.Errorf("apiGatewayCloudWatchRole: stages %s would each create the account-wide API Gateway CloudWatch role in %s: set it true for one of them only", strings.Join(names, ", "), where)
+	for i, c := range cfgs {
+		switch names := owners[where(c)]; len(names) {
+		case 0:
+			return fmt.Errorf("apiGatewayCloudWatchRole: no stage creates the account-wide API Gateway CloudWatch role in %s, which stage %q needs for its logs: set it true for the stage deployed there first", where(c), c.Name)
+		case 1:
+			cfgs[i].CloudWatchRoleOwner = names[0]
+		default:
+			return fmt.Errorf("apiGatewayCloudWatchRole: stages %s would each create the account-wide API Gateway CloudWatch role in %s: set it true for one of them only", strings.Join(names, ", "), where(c))
 		}
 	}
 	return nil

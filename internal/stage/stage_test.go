@@ -28,7 +28,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"tableMaxReadRequestUnits":  1000,
 		"tableMaxWriteRequestUnits": 500,
 		"alarmThresholds":           map[string]any{"evaluationPeriods": 5, "api4xxRatePercent": 2.5},
-		"apiGatewayCloudWatchRole":  false,
+		"apiGatewayCloudWatchRole":  true,
 	}
 	for k, v := range replace {
 		if v == nil {
@@ -41,7 +41,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 }
 
 func TestSelectValid(t *testing.T) {
-	table := map[string]any{"dev": validStage(t, map[string]any{"removalPolicy": "destroy", "deletionProtection": false}), "prod": validStage(t, nil)}
+	table := map[string]any{"dev": validStage(t, map[string]any{"removalPolicy": "destroy", "deletionProtection": false}), "prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": false})}
 	tests := []struct {
 		name     any
 		wantName string
@@ -105,8 +105,12 @@ func TestSelectErrors(t *testing.T) {
 		{"two role owners, no account", map[string]any{
 			"dev":  validStage(t, map[string]any{"apiGatewayCloudWatchRole": true}),
 			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": true}),
-			"qa":   validStage(t, nil),
+			"qa":   validStage(t, map[string]any{"apiGatewayCloudWatchRole": false}),
 		}, "qa", []string{"apiGatewayCloudWatchRole: stages dev, prod would each create the account-wide API Gateway CloudWatch role in (the deploying account) (the deploying Region)"}},
+		{"no role owner in an account", map[string]any{
+			"dev":  validStage(t, nil),
+			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": false, "account": "222222222222"}),
+		}, "dev", []string{`apiGatewayCloudWatchRole: no stage creates the account-wide API Gateway CloudWatch role in 222222222222 (the deploying Region), which stage "prod" needs`}},
 		{"two role owners in one account", map[string]any{
 			"dev":  validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "111111111111", "region": "eu-west-1"}),
 			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "111111111111", "region": "eu-west-1"}),
@@ -194,7 +198,8 @@ func TestDecodeTrailingData(t *testing.T) {
 }
 
 func TestAllSortsAndValidatesEveryStage(t *testing.T) {
-	table := map[string]any{"prod": validStage(t, nil), "dev": validStage(t, nil), "staging": validStage(t, nil)}
+	notOwner := map[string]any{"apiGatewayCloudWatchRole": false}
+	table := map[string]any{"prod": validStage(t, notOwner), "dev": validStage(t, nil), "staging": validStage(t, notOwner)}
 	cfgs, err := All(table)
 	if err != nil {
 		t.Fatal(err)
@@ -206,9 +211,13 @@ func TestAllSortsAndValidatesEveryStage(t *testing.T) {
 	if got := strings.Join(names, ","); got != "dev,prod,staging" {
 		t.Errorf("stages = %s, want dev,prod,staging", got)
 	}
+	for _, c := range cfgs {
+		if c.CloudWatchRoleOwner != "dev" {
+			t.Errorf("stage %s: CloudWatch role owner %q, want dev", c.Name, c.CloudWatchRoleOwner)
+		}
+	}
 	// Accounts apart, each may create its API Gateway CloudWatch role.
 	table["prod"] = validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "222222222222"})
-	table["dev"] = validStage(t, map[string]any{"apiGatewayCloudWatchRole": true})
 	if _, err := All(table); err != nil {
 		t.Errorf("All with a role owner per account: %v", err)
 	}
