@@ -18,7 +18,6 @@ CDK        := cdk --no-notices
 NPM_STAMP  := node_modules/.install-stamp
 GO_TEST    := go test -count=1
 
-FUNCTIONS  := vehicles events ingest
 FUZZTIME   ?= 30s
 # The runtime packages whose tests mutation testing measures.
 MUTATION_PKGS := fleet httpapi samplecodec cursor stage dynamostore lambdaapp
@@ -102,12 +101,8 @@ mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); f
 		$(GREMLINS) unleash --invert-logical --invert-loopctrl --timeout-coefficient 10 --threshold-efficacy 90 ./internal/$$p || exit 1; \
 	done
 
-lambdas: ## build each function's bootstrap into bin/NAME/ as the synthesis does, and list sizes
-	@for f in $(FUNCTIONS); do \
-		GOOS=linux GOARCH=arm64 CGO_ENABLED=0 go build -trimpath -buildvcs=false -tags lambda.norpc \
-			-ldflags "-s -w" -o bin/$$f/bootstrap ./lambdas/$$f || exit 1; \
-		printf '%-9s %s bytes\n' $$f $$(wc -c < bin/$$f/bootstrap); \
-	done
+lambdas: ## build the functions' one bootstrap into bin/ as the synthesis does (package gobuild), and print its size
+	go run ./cmd/buildfunction bin/fleetapi/bootstrap
 
 clean: ## remove synthesized output, built functions and rendered docs
 	rm -rf cdk.out bin docs/api.html

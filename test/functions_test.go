@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/fleetapi/fleetapi/internal/schema"
+	"github.com/fleetapi/fleetapi/internal/contract"
 )
 
 // TestFunctions checks each function's runtime settings against the stage table.
@@ -37,7 +37,7 @@ func TestFunctions(t *testing.T) {
 			if vars["EVENT_RETENTION_DAYS"] != strconv.Itoa(cfg.EventRetentionDays) {
 				t.Errorf("%s: EVENT_RETENTION_DAYS = %v, want %d", id, vars["EVENT_RETENTION_DAYS"], cfg.EventRetentionDays)
 			}
-			if resourceName(vars[schema.EnvVehiclesTable]) != "FleetVehiclesED93DD14" || resourceName(vars[schema.EnvEventsTable]) != "FleetVehicleEvents3AE12A76" {
+			if resourceName(vars[contract.EnvVehiclesTable]) != "FleetVehiclesED93DD14" || resourceName(vars[contract.EnvEventsTable]) != "FleetVehicleEvents3AE12A76" {
 				t.Errorf("%s: table variables %v", id, vars)
 			}
 			logging, _ := p["LoggingConfig"].(map[string]any)

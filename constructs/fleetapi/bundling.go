@@ -3,26 +3,28 @@ package fleetapi
 import (
 	"bytes"
 	"fmt"
-	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/gobuild"
 )
 
 // modulePath is the Go module that holds the functions' source.
 const modulePath = "github.com/fleetapi/fleetapi"
 
-// goBuild bundles one function with the local Go toolchain. It implements
+// goBuild bundles the functions' binary with the local Go toolchain
+// (package gobuild). It implements
 // awscdk.ILocalBundling. CDK never falls back to Docker: a failed build
 // reports success with no output, which CDK refuses, and newFunction then
 // fails the synthesis with the compiler's message kept in err. (Panicking
 // inside the jsii callback would leave the jsii kernel waiting for it.)
 type goBuild struct {
-	// moduleDir is the directory of the FleetApi module; pkg the function's
-	// package inside it, e.g. "lambdas/ingest".
+	// moduleDir is the directory of the FleetApi module; pkg the main
+	// package inside it, gobuild.Package.
 	moduleDir string
 	pkg       string
 	err       error
@@ -32,14 +34,7 @@ var _ awscdk.ILocalBundling = (*goBuild)(nil)
 
 // TryBundle builds bootstrap for Lambda's provided.al2023 runtime on arm64.
 func (g *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
-	cmd := exec.Command("go", "build",
-		"-trimpath", "-buildvcs=false", "-tags", "lambda.norpc", "-ldflags", "-s -w",
-		"-o", filepath.Join(*outputDir, "bootstrap"), "./"+g.pkg)
-	cmd.Dir = g.moduleDir
-	cmd.Env = append(os.Environ(), "GOOS=linux", "GOARCH=arm64", "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		g.err = fmt.Errorf("build function %s (GOOS=linux GOARCH=arm64): %v\n%s", g.pkg, err, bytes.TrimSpace(out))
-	}
+	g.err = gobuild.Build(g.moduleDir, g.pkg, filepath.Join(*outputDir, "bootstrap"))
 	return jsii.Bool(true)
 }
 

@@ -41,8 +41,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/httpapi"
-	"github.com/fleetapi/fleetapi/internal/lambdaapp"
+	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/gobuild"
 	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
@@ -236,7 +236,8 @@ func loadSpec(override []byte) *api.Spec {
 
 // addFunctions defines one function per function the spec names, serving
 // the operations the spec gives it, with the DynamoDB actions those
-// operations declare (httpapi.Operations) on only the tables they touch.
+// operations declare (package contract) on only the tables they touch.
+// All run one binary, built once: each serves the routes of its environment.
 func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 	moduleDir := p.moduleDir
 	if moduleDir == "" {
@@ -257,13 +258,25 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 	})
 	tables := map[string]awsdynamodb.Table{schema.Vehicles.Role: f.vehicles, schema.VehicleEvents.Role: f.events}
 	retentionDays := strconv.FormatFloat(*p.EventRetention.ToDays(nil), 'f', 0, 64)
+	build := &goBuild{moduleDir: moduleDir, pkg: gobuild.Package}
+	code := awslambda.Code_FromAsset(jsii.String(filepath.Join(moduleDir, gobuild.Package)), &awss3assets.AssetOptions{
+		// The hash of the built binary: a change in any package it links changes it.
+		AssetHashType: awscdk.AssetHashType_OUTPUT,
+		Bundling: &awscdk.BundlingOptions{
+			// Required by the API, never pulled: local bundling always succeeds or fails the synthesis.
+			Image: awscdk.DockerImage_FromRegistry(jsii.String("local-go-toolchain-only")),
+			Local: build,
+		},
+	})
 
 	for _, name := range spec.Functions() {
 		var ops []string
+		var routes []contract.Route
 		for _, op := range spec.OperationsOf(name) {
 			ops = append(ops, op.ID)
+			routes = append(routes, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
 		}
-		access, err := httpapi.AccessOf(ops)
+		access, err := contract.AccessOf(ops)
 		if err != nil {
 			panic(fmt.Errorf("fleetapi: function %s: %w", name, err))
 		}
@@ -273,13 +286,13 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 			RemovalPolicy: p.RemovalPolicy,
 		})
 		env := map[string]*string{
-			lambdaapp.EnvOperations:         jsii.String(strings.Join(ops, ",")),
-			schema.EnvVehiclesTable:         f.vehicles.TableName(),
-			schema.EnvEventsTable:           f.events.TableName(),
-			lambdaapp.EnvEventRetentionDays: jsii.String(retentionDays),
+			contract.EnvRoutes:             jsii.String(contract.FormatRoutes(routes)),
+			contract.EnvVehiclesTable:      f.vehicles.TableName(),
+			contract.EnvEventsTable:        f.events.TableName(),
+			contract.EnvEventRetentionDays: jsii.String(retentionDays),
 		}
-		if httpapi.Paginates(ops) {
-			env[lambdaapp.EnvCursorKeySecret] = cursorKey.SecretArn()
+		if contract.Paginates(ops) {
+			env[contract.EnvCursorKeySecret] = cursorKey.SecretArn()
 		}
 		// A role of its own, without AWSLambdaBasicExecutionRole (logs on
 		// every log group): the function may write to its log group only.
@@ -288,23 +301,12 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 			Description: jsii.String(fmt.Sprintf("FleetApi %s function", name)),
 		})
 		logs.GrantWrite(role)
-		build := &goBuild{moduleDir: moduleDir, pkg: "lambdas/" + name}
 		fn := newFunction(build, f, id+"Function", &awslambda.FunctionProps{
-			Description:  jsii.String(fmt.Sprintf("FleetApi %s: %s", name, strings.Join(ops, ", "))),
-			Runtime:      awslambda.Runtime_PROVIDED_AL2023(),
-			Architecture: awslambda.Architecture_ARM_64(),
-			Handler:      jsii.String("bootstrap"),
-			// The function's own directory as the asset source keeps the three
-			// bundles apart in CDK's per-process bundling cache.
-			Code: awslambda.Code_FromAsset(jsii.String(filepath.Join(moduleDir, "lambdas", name)), &awss3assets.AssetOptions{
-				// The hash of the built binary: a change in any package it links changes it.
-				AssetHashType: awscdk.AssetHashType_OUTPUT,
-				Bundling: &awscdk.BundlingOptions{
-					// Required by the API, never pulled: local bundling always succeeds or fails the synthesis.
-					Image: awscdk.DockerImage_FromRegistry(jsii.String("local-go-toolchain-only")),
-					Local: build,
-				},
-			}),
+			Description:                  jsii.String(fmt.Sprintf("FleetApi %s: %s", name, strings.Join(ops, ", "))),
+			Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
+			Architecture:                 awslambda.Architecture_ARM_64(),
+			Handler:                      jsii.String("bootstrap"),
+			Code:                         code,
 			MemorySize:                   p.MemorySize,
 			Timeout:                      p.Timeout,
 			ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
@@ -329,7 +331,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 		if slices.Contains(ops, ingestOperation) {
 			f.ingest = fn
 		}
-		if httpapi.Paginates(ops) {
+		if contract.Paginates(ops) {
 			cursorKey.GrantRead(fn, nil)
 		}
 		f.functions[name] = fn

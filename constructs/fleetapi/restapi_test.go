@@ -1,6 +1,7 @@
 package fleetapi
 
 import (
+	"encoding/json"
 	"strings"
 	"testing"
 
@@ -9,6 +10,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/cdktest"
+	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/gobuild"
 )
 
 // deploymentID synthesizes a FleetApi from spec and returns the logical ID
@@ -48,32 +52,40 @@ func TestSpecChangeRedeploys(t *testing.T) {
 // message, through CDK's bundling, and never falls back to Docker.
 func TestBrokenFunctionFailsTheSynthesis(t *testing.T) {
 	dir := writeModule(t, "package main\n\nfunc main() {}\n")
-	for _, name := range []string{"vehicles", "events", "ingest"} {
-		src := "package main\n\nfunc main() {}\n"
-		if name == "events" {
-			src = "package main\n\nfunc main() { notDeclared() }\n"
-		}
-		writeFile(t, dir, "lambdas/"+name+"/main.go", src)
-	}
+	writeFile(t, dir, gobuild.Package+"/main.go", "package main\n\nfunc main() { notDeclared() }\n")
 	defer func() {
 		r := recover()
 		err, _ := r.(error)
-		if err == nil || !strings.Contains(err.Error(), "build function lambdas/events") || !strings.Contains(err.Error(), "undefined: notDeclared") {
-			t.Errorf("panic %v, want the compiler's message for lambdas/events", r)
+		if err == nil || !strings.Contains(err.Error(), "build function "+gobuild.Package) || !strings.Contains(err.Error(), "undefined: notDeclared") {
+			t.Errorf("panic %v, want the compiler's message for %s", r, gobuild.Package)
 		}
 	}()
 	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
 	NewFleetApi(stack, "Fleet", &FleetApiProps{moduleDir: dir})
 }
 
-func TestSpecNamingAnUnknownFunctionFails(t *testing.T) {
-	bad := strings.Replace(string(api.SpecYAML), "uri: fleetapi:function:ingest", "uri: fleetapi:function:billing", 1)
-	defer func() {
-		r := recover()
-		if r == nil || !strings.Contains(r.(error).Error(), "lambdas/billing") {
-			t.Errorf("panic %v, want a failed build of lambdas/billing", r)
-		}
-	}()
+// The spec alone says which functions there are: every function runs the
+// one binary with the routes the spec gives it, and one asset serves all.
+func TestSpecDefinesTheFunctions(t *testing.T) {
+	moved := strings.Replace(string(api.SpecYAML), "uri: fleetapi:function:ingest", "uri: fleetapi:function:billing", 1)
 	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
-	NewFleetApi(stack, "Fleet", &FleetApiProps{spec: []byte(bad)})
+	NewFleetApi(stack, "Fleet", &FleetApiProps{spec: []byte(moved)})
+	tmpl := assertions.Template_FromStack(stack, nil)
+	cdktest.Check(t, "functions", func() {
+		tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(3))
+		tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
+			"Description": "FleetApi billing: createEvent",
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
+				contract.EnvRoutes: "createEvent POST /vehicles/{vid}/events",
+			})},
+		})
+	})
+	codes := map[string]bool{}
+	for _, fn := range *tmpl.FindResources(jsii.String("AWS::Lambda::Function"), nil) {
+		code, _ := json.Marshal((*fn)["Properties"].(map[string]any)["Code"])
+		codes[string(code)] = true
+	}
+	if len(codes) != 1 {
+		t.Errorf("the functions have %d code assets, want one: %v", len(codes), codes)
+	}
 }

@@ -8,13 +8,16 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"slices"
 	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/fleet"
 	"github.com/fleetapi/fleetapi/internal/metrics"
+	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413
@@ -44,9 +47,10 @@ type EventStore interface {
 
 // Config wires a Handler.
 type Config struct {
-	// Operations lists the IDs of the operations the handler serves: those
-	// the spec gives its function. Any other is answered 404.
-	Operations []string
+	// Routes are the operations the handler serves: those the spec gives
+	// its function. Any other is answered 404 (405 for another method of
+	// one of their resources).
+	Routes []contract.Route
 	// Vehicles and Events are the stores; each may be nil when the
 	// operations do not use it.
 	Vehicles VehicleStore
@@ -64,12 +68,16 @@ type Config struct {
 
 // Handler serves a set of operations. It holds no per-request state.
 type Handler struct {
-	cfg    Config
-	routes map[string]route
+	cfg Config
+	// byOperation and byPath find a request's operation: by the operation
+	// name API Gateway puts in the request context, or by method and
+	// resource.
+	byOperation map[string]route
+	byPath      map[string]route
 }
 
 type route struct {
-	op    Operation
+	contract.Route
 	serve func(ctx context.Context, r *request) response
 }
 
@@ -84,7 +92,7 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.EventRetention <= 0 {
 		return nil, errors.New("httpapi: EventRetention must be positive")
 	}
-	h := &Handler{cfg: cfg, routes: map[string]route{}}
+	h := &Handler{cfg: cfg, byOperation: map[string]route{}, byPath: map[string]route{}}
 	serve := map[string]func(context.Context, *request) response{
 		"listVehicles":  h.listVehicles,
 		"createVehicle": h.createVehicle,
@@ -94,23 +102,21 @@ func New(cfg Config) (*Handler, error) {
 		"createEvent":   h.createEvent,
 		"getEvent":      h.getEvent,
 	}
-	if len(cfg.Operations) == 0 {
+	if len(cfg.Routes) == 0 {
 		return nil, errors.New("httpapi: no operation to serve")
 	}
-	ops, err := operationsByID(cfg.Operations)
-	if err != nil {
-		return nil, fmt.Errorf("httpapi: %w", err)
-	}
-	for _, op := range ops {
-		f, ok := serve[op.ID]
-		if !ok {
-			return nil, fmt.Errorf("httpapi: operation %s has no implementation", op.ID)
+	for _, rt := range cfg.Routes {
+		op, ok := contract.Lookup(rt.Operation)
+		f, implemented := serve[rt.Operation]
+		if !ok || !implemented {
+			return nil, fmt.Errorf("httpapi: operation %s has no implementation", rt.Operation)
 		}
-		needsEvents := strings.HasPrefix(op.Resource, "/vehicles/{vid}/events")
-		if needsEvents && cfg.Events == nil || !needsEvents && cfg.Vehicles == nil {
-			return nil, fmt.Errorf("httpapi: operation %s needs its store", op.ID)
+		// The store an operation needs follows from its declared access.
+		if op.Uses(schema.VehicleEvents.Role) && cfg.Events == nil || !op.Uses(schema.VehicleEvents.Role) && cfg.Vehicles == nil {
+			return nil, fmt.Errorf("httpapi: operation %s needs its store", rt.Operation)
 		}
-		h.routes[routeKey(op.Method, op.Resource)] = route{op: op, serve: f}
+		h.byOperation[rt.Operation] = route{Route: rt, serve: f}
+		h.byPath[rt.Method+" "+rt.Resource] = route{Route: rt, serve: f}
 	}
 	return h, nil
 }
@@ -160,8 +166,10 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		}
 	}()
 
-	if rt, ok := h.routes[routeKey(ev.HTTPMethod, ev.Resource)]; ok {
+	if rt, ok := h.route(&ev); ok {
 		res = rt.serve(ctx, r)
+	} else if name := ev.RequestContext.OperationName; name != "" {
+		res = response{status: http.StatusNotFound, err: fmt.Errorf("operation %s is not served here", name)}
 	} else if allowed := h.allowedMethods(ev.Resource); len(allowed) > 0 {
 		res = response{status: http.StatusMethodNotAllowed, err: fmt.Errorf("method %s not allowed on %s", ev.HTTPMethod, ev.Resource),
 			headers: map[string]string{"Allow": strings.Join(allowed, ", ")}}
@@ -198,6 +206,30 @@ func (h *Handler) embeddedMetric(at time.Time, name string, value int) []any {
 		metrics.DimensionFunctionName, h.cfg.FunctionName,
 		name, value,
 	}
+}
+
+// route finds the operation of an event: by the operation name API
+// Gateway gives it (the operationId of the imported spec), else by its
+// method and resource.
+func (h *Handler) route(ev *events.APIGatewayProxyRequest) (route, bool) {
+	if name := ev.RequestContext.OperationName; name != "" {
+		rt, ok := h.byOperation[name]
+		return rt, ok
+	}
+	rt, ok := h.byPath[ev.HTTPMethod+" "+ev.Resource]
+	return rt, ok
+}
+
+// allowedMethods lists the methods of a resource this handler serves, for 405 answers.
+func (h *Handler) allowedMethods(resource string) []string {
+	var out []string
+	for _, rt := range h.byOperation {
+		if rt.Resource == resource {
+			out = append(out, rt.Method)
+		}
+	}
+	slices.Sort(out)
+	return out
 }
 
 // errorBody is the one error shape of the API.

@@ -8,6 +8,7 @@ import (
 	"fmt"
 	"log/slog"
 	"net/http"
+	"net/url"
 	"os"
 	"strings"
 	"testing"
@@ -16,6 +17,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/fleet"
@@ -57,12 +59,8 @@ func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *testAPI {
 	t.Helper()
 	a := &testAPI{t: t, handlers: map[string]*Handler{}, logs: &bytes.Buffer{}}
 	for _, fn := range spec.Functions() {
-		var ids []string
-		for _, op := range spec.OperationsOf(fn) {
-			ids = append(ids, op.ID)
-		}
 		h, err := New(Config{
-			Operations: ids, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
+			Routes: routesOf(fn), Vehicles: vehicles, Events: evs, EventRetention: testRetention,
 			Logger:       slog.New(slog.NewJSONHandler(a.logs, nil)),
 			Now:          func() time.Time { return testNow },
 			FunctionName: "FleetApi-test-" + fn,
@@ -89,20 +87,22 @@ type result struct {
 	raw     string
 }
 
-// do routes a call as API Gateway would: it matches the path to a resource,
-// fills the path parameters and invokes the function that serves it.
+// do routes a call as API Gateway would: it finds the operation of the
+// path and method in the spec (its router), fills the path parameters and
+// the operation name, and invokes the function that serves it. A path or
+// method the spec lacks goes to a function of the path's resource, which
+// must refuse it.
 func (a *testAPI) do(c call) result {
 	a.t.Helper()
-	resource, params := matchResource(c.path)
+	resource, params, opID := matchRoute(c.method, c.path)
 	fn := functionOf(c.method, resource)
 	if fn == "" {
-		// Not an operation: ask a function of the resource, which must refuse it.
 		fn = functionOf("GET", resource)
 	}
 	ev := events.APIGatewayProxyRequest{
 		HTTPMethod: c.method, Resource: resource, Path: c.path, PathParameters: params,
 		QueryStringParameters: c.query, Headers: c.headers, Body: c.body,
-		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + c.method},
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + c.method, OperationName: opID},
 	}
 	if c.body != "" && c.headers == nil {
 		ev.Headers = map[string]string{"content-type": "application/json"}
@@ -122,23 +122,27 @@ func (a *testAPI) do(c call) result {
 	return r
 }
 
-// matchResource maps a concrete path to the API's resource template.
-func matchResource(path string) (string, map[string]string) {
-	parts := strings.Split(strings.Trim(path, "/"), "/")
-	params := map[string]string{}
-	switch {
-	case len(parts) == 1:
-		return "/vehicles", nil
-	case len(parts) == 2:
-		params["vid"] = parts[1]
-		return "/vehicles/{vid}", params
-	case len(parts) == 3:
-		params["vid"] = parts[1]
-		return "/vehicles/{vid}/events", params
-	default:
-		params["vid"], params["eid"] = parts[1], parts[3]
-		return "/vehicles/{vid}/events/{eid}", params
+// matchRoute finds the resource, path parameters and operation of a
+// concrete path with kin-openapi's router over the spec. For a method the
+// resource does not have, it returns the resource and no operation.
+func matchRoute(method, path string) (resource string, params map[string]string, operation string) {
+	for _, m := range []string{method, http.MethodGet} {
+		req, _ := http.NewRequest(m, "https://api.example"+(&url.URL{Path: path}).EscapedPath(), nil)
+		route, params, err := specRouter.FindRoute(req)
+		if err != nil {
+			continue
+		}
+		for k, v := range params {
+			if u, err := url.PathUnescape(v); err == nil {
+				params[k] = u
+			}
+		}
+		if m != method {
+			return route.Path, params, ""
+		}
+		return route.Path, params, route.Operation.OperationID
 	}
+	panic(fmt.Sprintf("no resource of the spec matches %s", path))
 }
 
 func jsonBody(t testing.TB, v any) string {
@@ -333,17 +337,20 @@ func TestBase64Body(t *testing.T) {
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	if _, err := New(Config{Operations: []string{"deleteVehicle"}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), `unknown operation "deleteVehicle": known operations are listVehicles, createVehicle`) {
+	if _, err := New(Config{Routes: []contract.Route{{Operation: "deleteVehicle", Method: "DELETE", Resource: "/vehicles/{vid}"}}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "operation deleteVehicle has no implementation") {
 		t.Errorf("unknown operation: got %v", err)
 	}
-	if _, err := New(Config{Operations: []string{"createEvent"}, EventRetention: time.Hour}); err == nil {
-		t.Error("createEvent without an event store was accepted")
+	if _, err := New(Config{Routes: routesOf("ingest"), Vehicles: nopStore{}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "operation createEvent needs its store") {
+		t.Errorf("createEvent without an event store: got %v", err)
+	}
+	if _, err := New(Config{Routes: routesOf("vehicles"), Events: nopStore{}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "needs its store") {
+		t.Errorf("vehicle operations without a vehicle store: got %v", err)
 	}
 	if _, err := New(Config{EventRetention: time.Hour}); err == nil {
 		t.Error("a handler of no operation was accepted")
 	}
 	for _, retention := range []time.Duration{0, -time.Hour} {
-		if _, err := New(Config{Operations: []string{"getVehicle"}, Vehicles: nopStore{}, EventRetention: retention}); err == nil || !strings.Contains(err.Error(), "EventRetention must be positive") {
+		if _, err := New(Config{Routes: routesOf("vehicles"), Vehicles: nopStore{}, EventRetention: retention}); err == nil || !strings.Contains(err.Error(), "EventRetention must be positive") {
 			t.Errorf("retention %v: got %v", retention, err)
 		}
 	}
@@ -541,6 +548,31 @@ func TestListingsPageThrough(t *testing.T) {
 		}
 		if fmt.Sprint(sizes) != tt.pages {
 			t.Errorf("%s limit %s: pages of %v, want %s", tt.path, tt.limit, sizes, tt.pages)
+		}
+	}
+}
+
+// A function finds the operation of a request by the operation name API
+// Gateway puts in its context (the imported spec's operationId), or, when
+// there is none, by its method and resource; an operation of another
+// function is a 404.
+func TestRoutingByOperationNameOrPath(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	h := a.handlers[functionOf("GET", "/vehicles/{vid}")]
+	for _, tt := range []struct {
+		name, method, resource string
+		status                 int
+	}{
+		{"getVehicle", "GET", "/vehicles/{vid}", 200},
+		{"", "GET", "/vehicles/{vid}", 200},
+		{"getEvent", "GET", "/vehicles/{vid}", 404},
+		{"", "DELETE", "/vehicles/{vid}", 405},
+	} {
+		ev := events.APIGatewayProxyRequest{HTTPMethod: tt.method, Resource: tt.resource, Path: "/vehicles/car-1",
+			PathParameters: map[string]string{"vid": "car-1"}, RequestContext: events.APIGatewayProxyRequestContext{OperationName: tt.name}}
+		if resp, _ := h.Handle(context.Background(), ev); resp.StatusCode != tt.status {
+			t.Errorf("operation %q, %s %s: %d %s, want %d", tt.name, tt.method, tt.resource, resp.StatusCode, resp.Body, tt.status)
 		}
 	}
 }

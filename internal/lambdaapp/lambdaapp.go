@@ -10,7 +10,6 @@ import (
 	"log/slog"
 	"os"
 	"strconv"
-	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -19,25 +18,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/httpapi"
-	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
-// Environment variables a function reads besides the table names.
-const (
-	// EnvOperations lists, comma-separated, the IDs of the operations the
-	// function serves: those api/swagger.yaml gives it.
-	EnvOperations         = "FLEETAPI_OPERATIONS"
-	EnvEventRetentionDays = "EVENT_RETENTION_DAYS"
-	// EnvCursorKeySecret names the Secrets Manager secret whose string
-	// value signs pagination cursors.
-	EnvCursorKeySecret = "CURSOR_KEY_SECRET_ARN"
-)
-
-// Env is a function's configuration, read from its environment.
+// Env is a function's configuration, read from its environment
+// (contract.Env*).
 type Env struct {
-	Operations     []string
+	Routes         []contract.Route
 	Tables         dynamostore.Tables
 	EventRetention time.Duration
 	CursorSecret   string
@@ -47,14 +36,11 @@ type Env struct {
 // The cursor key secret is checked by the functions that list.
 func ReadEnv(getenv func(string) string) (Env, error) {
 	e := Env{
-		Tables:       dynamostore.Tables{Vehicles: getenv(schema.EnvVehiclesTable), Events: getenv(schema.EnvEventsTable)},
-		CursorSecret: getenv(EnvCursorKeySecret),
-	}
-	if ops := getenv(EnvOperations); ops != "" {
-		e.Operations = strings.Split(ops, ",")
+		Tables:       dynamostore.Tables{Vehicles: getenv(contract.EnvVehiclesTable), Events: getenv(contract.EnvEventsTable)},
+		CursorSecret: getenv(contract.EnvCursorKeySecret),
 	}
 	var missing []string
-	for _, name := range []string{EnvOperations, schema.EnvVehiclesTable, schema.EnvEventsTable} {
+	for _, name := range []string{contract.EnvRoutes, contract.EnvVehiclesTable, contract.EnvEventsTable} {
 		if getenv(name) == "" {
 			missing = append(missing, name)
 		}
@@ -62,18 +48,24 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 	if len(missing) > 0 {
 		return Env{}, fmt.Errorf("missing environment variables %v", missing)
 	}
-	days, err := strconv.Atoi(getenv(EnvEventRetentionDays))
+	routes, err := contract.ParseRoutes(getenv(contract.EnvRoutes))
+	if err != nil {
+		return Env{}, fmt.Errorf("%s: %w", contract.EnvRoutes, err)
+	}
+	e.Routes = routes
+	days, err := strconv.Atoi(getenv(contract.EnvEventRetentionDays))
 	if err != nil || days < 1 {
-		return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", EnvEventRetentionDays, getenv(EnvEventRetentionDays))
+		return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", contract.EnvEventRetentionDays, getenv(contract.EnvEventRetentionDays))
 	}
 	e.EventRetention = time.Duration(days) * 24 * time.Hour
 	return e, nil
 }
 
-// Run builds the handler of the function named and serves it; on a
-// configuration error it logs and exits, and Lambda reports the failed init.
-func Run(function string) {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", function)
+// Run builds the handler of the operations the function's environment
+// names and serves it; on a configuration error it logs and exits, and
+// Lambda reports the failed init. Every function runs the same binary.
+func Run() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	h, err := build(context.Background(), logger)
 	if err != nil {
 		logger.Error("cold start failed", "error", err.Error())
@@ -92,9 +84,9 @@ func build(ctx context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
 		return nil, fmt.Errorf("load AWS config: %w", err)
 	}
 	var key []byte
-	if httpapi.Paginates(env.Operations) {
+	if contract.Paginates(env.operations()) {
 		if env.CursorSecret == "" {
-			return nil, fmt.Errorf("missing environment variable %s", EnvCursorKeySecret)
+			return nil, fmt.Errorf("missing environment variable %s", contract.EnvCursorKeySecret)
 		}
 		if key, err = cursorKey(ctx, secretsmanager.NewFromConfig(cfg), env.CursorSecret); err != nil {
 			return nil, err
@@ -105,11 +97,20 @@ func build(ctx context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
 		return nil, err
 	}
 	return httpapi.New(httpapi.Config{
-		Operations: env.Operations, Vehicles: store, Events: store,
+		Routes: env.Routes, Vehicles: store, Events: store,
 		EventRetention: env.EventRetention, Logger: logger,
 		// Set by Lambda in every function's environment.
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 	})
+}
+
+// operations lists the IDs of the routes.
+func (e Env) operations() []string {
+	ids := make([]string, len(e.Routes))
+	for i, r := range e.Routes {
+		ids[i] = r.Operation
+	}
+	return ids
 }
 
 type secretGetter interface {

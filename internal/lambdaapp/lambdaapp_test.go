@@ -9,26 +9,26 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
-	"github.com/fleetapi/fleetapi/internal/schema"
+	"github.com/fleetapi/fleetapi/internal/contract"
 )
 
 func TestReadEnv(t *testing.T) {
 	full := map[string]string{
-		EnvOperations:           "listEvents,getEvent",
-		schema.EnvVehiclesTable: "FleetApi-prod-Vehicles-1", schema.EnvEventsTable: "FleetApi-prod-Events-1",
-		EnvEventRetentionDays: "365", EnvCursorKeySecret: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:k",
+		contract.EnvRoutes:        "listEvents GET /vehicles/{vid}/events;getEvent GET /vehicles/{vid}/events/{eid}",
+		contract.EnvVehiclesTable: "FleetApi-prod-Vehicles-1", contract.EnvEventsTable: "FleetApi-prod-Events-1",
+		contract.EnvEventRetentionDays: "365", contract.EnvCursorKeySecret: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:k",
 	}
 	env, err := ReadEnv(func(k string) string { return full[k] })
 	if err != nil {
 		t.Fatal(err)
 	}
-	if env.Tables.Vehicles != full[schema.EnvVehiclesTable] || env.Tables.Events != full[schema.EnvEventsTable] ||
-		strings.Join(env.Operations, "|") != "listEvents|getEvent" || env.EventRetention != 365*24*time.Hour || env.CursorSecret != full[EnvCursorKeySecret] {
+	if env.Tables.Vehicles != full[contract.EnvVehiclesTable] || env.Tables.Events != full[contract.EnvEventsTable] ||
+		contract.FormatRoutes(env.Routes) != full[contract.EnvRoutes] || env.EventRetention != 365*24*time.Hour || env.CursorSecret != full[contract.EnvCursorKeySecret] {
 		t.Errorf("ReadEnv = %+v", env)
 	}
 	// The shortest retention, one day, is a retention.
 	oneDay := func(k string) string {
-		if k == EnvEventRetentionDays {
+		if k == contract.EnvEventRetentionDays {
 			return "1"
 		}
 		return full[k]
@@ -39,12 +39,14 @@ func TestReadEnv(t *testing.T) {
 	for _, tt := range []struct {
 		unset, set, value, want string
 	}{
-		{unset: EnvOperations, want: EnvOperations},
-		{unset: schema.EnvVehiclesTable, want: schema.EnvVehiclesTable},
-		{unset: schema.EnvEventsTable, want: schema.EnvEventsTable},
-		{unset: EnvEventRetentionDays, want: EnvEventRetentionDays + " must be a positive whole number"},
-		{set: EnvEventRetentionDays, value: "0", want: `got "0"`},
-		{set: EnvEventRetentionDays, value: "ten", want: `got "ten"`},
+		{unset: contract.EnvRoutes, want: contract.EnvRoutes},
+		{set: contract.EnvRoutes, value: "deleteVehicle DELETE /vehicles/{vid}", want: `unknown operation "deleteVehicle"`},
+		{set: contract.EnvRoutes, value: "getEvent", want: `route "getEvent" is not "operationId METHOD /path"`},
+		{unset: contract.EnvVehiclesTable, want: contract.EnvVehiclesTable},
+		{unset: contract.EnvEventsTable, want: contract.EnvEventsTable},
+		{unset: contract.EnvEventRetentionDays, want: contract.EnvEventRetentionDays + " must be a positive whole number"},
+		{set: contract.EnvEventRetentionDays, value: "0", want: `got "0"`},
+		{set: contract.EnvEventRetentionDays, value: "ten", want: `got "ten"`},
 	} {
 		getenv := func(k string) string {
 			if k == tt.unset {

@@ -30,9 +30,3 @@ var Vehicles = Table{Role: "vehicles", PartitionKey: VehicleID}
 
 // VehicleEvents is the table of vehicle events.
 var VehicleEvents = Table{Role: "vehicleEvents", PartitionKey: VehicleID, SortKey: EventID, TTLAttribute: EventExpiry}
-
-// Environment variables through which functions receive the generated table names.
-const (
-	EnvVehiclesTable = "VEHICLES_TABLE"
-	EnvEventsTable   = "VEHICLE_EVENTS_TABLE"
-)
