@@ -160,6 +160,8 @@ type FleetApi struct {
 	events    awsdynamodb.Table
 	functions map[string]awslambda.Function
 	restApi   awsapigateway.SpecRestApi
+	// operations are the spec's, each with the function that serves it.
+	operations []route
 	// ingest is the function that stores uploads and emits SamplesIngested.
 	ingest     awslambda.Function
 	alarmTopic awssns.ITopic
@@ -331,6 +333,9 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 		if slices.Contains(ops, ingestOperation) {
 			f.ingest = fn
 		}
+		for _, op := range spec.OperationsOf(name) {
+			f.operations = append(f.operations, route{id: op.ID, method: op.Method, path: op.Path, function: fn})
+		}
 		if contract.Paginates(ops) {
 			cursorKey.GrantRead(fn, nil)
 		}
@@ -351,15 +356,6 @@ func (f *FleetApi) VehiclesTable() awsdynamodb.ITable { return f.vehicles }
 // EventsTable is the table of vehicle events, partition key "vid", sort key
 // "eid", expiring through the "expiresAt" TTL attribute.
 func (f *FleetApi) EventsTable() awsdynamodb.ITable { return f.events }
-
-// Function returns the function api/swagger.yaml names name ("vehicles",
-// "events" or "ingest"), nil if there is none.
-func (f *FleetApi) Function(name string) awslambda.IFunction {
-	if fn, ok := f.functions[name]; ok {
-		return fn
-	}
-	return nil
-}
 
 // RestApi is the API Gateway REST API built from api/swagger.yaml.
 func (f *FleetApi) RestApi() awsapigateway.IRestApi { return f.restApi }

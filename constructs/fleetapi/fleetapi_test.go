@@ -126,10 +126,13 @@ func TestFunctionsFollowTheProps(t *testing.T) {
 		EventRetention:               awscdk.Duration_Days(jsii.Number(30)),
 		LogRetention:                 awslogs.RetentionDays_TWO_WEEKS,
 	}, func(stack awscdk.Stack, api *fleetapi.FleetApi) {
-		for name, fn := range map[string]awslambda.IFunction{"vehicles": api.Function("vehicles"), "events": api.Function("events"), "ingest": api.Function("ingest")} {
-			if fn == nil {
-				t.Errorf("%s function not exposed", name)
+		for name, fn := range map[string]awslambda.IFunction{"VehiclesFunction": api.VehiclesFunction(), "EventsFunction": api.EventsFunction(), "IngestFunction": api.IngestFunction()} {
+			if fn == nil || *fn.Node().Id() != name {
+				t.Errorf("%s() = %v", name, fn)
 			}
+		}
+		if api.FunctionOf("listEvents") != api.EventsFunction() || api.FunctionOf("updateVehicle") != api.VehiclesFunction() {
+			t.Error("FunctionOf does not give the function of the spec")
 		}
 	})
 	cdktest.Check(t, "three functions", func() { tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(3)) })

@@ -230,8 +230,8 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 	}
 	stage := f.restApi.DeploymentStage()
 	specs = append(specs,
-		alarmSpec{"Api5XXErrors", "Api", "5XXError", stage.MetricServerError(withStat("Sum")), *t.Api5xxErrors, gte, notBreaching},
-		alarmSpec{"ApiLatencyP99", "Api", "Latency-p99", stage.MetricLatency(withStat("p99")), *t.ApiLatencyP99Ms, gt, ignoreMissing},
+		alarmSpec{"Api5XXErrors", "Api", "5XXError", f.MetricApiServerErrors(period), *t.Api5xxErrors, gte, notBreaching},
+		alarmSpec{"ApiLatencyP99", "Api", "Latency-p99", f.MetricApiLatency(period), *t.ApiLatencyP99Ms, gt, ignoreMissing},
 		// 4XXError is 1 for a 4XX answer, 0 otherwise: its average is the rate.
 		alarmSpec{"Api4XXRate", "Api", "4XXError-rate", stage.MetricClientError(withStat("Average")), *t.Api4xxRatePercent / 100, gt, ignoreMissing},
 	)

@@ -128,7 +128,7 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 
 	principal := awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil)
 	for _, op := range spec.Operations {
-		path := pathParam.ReplaceAllString(op.Path, "*")
+		path := executeApiPath(op.Path)
 		f.functions[op.Function].AddPermission(jsii.String("Invoke"+exportedName(op.ID)), &awslambda.Permission{
 			Principal: principal,
 			Action:    jsii.String("lambda:InvokeFunction"),

@@ -37,6 +37,8 @@ func main() {
 		},
 	})
 	api.EventsTable().GrantReadData(report)
+	// Every call of the API is signed: the report may read events through it too.
+	api.GrantInvoke(report, "listEvents", "getEvent")
 
 	awscdk.NewCfnOutput(stack, jsii.String("FleetApiUrl"), &awscdk.CfnOutputProps{Value: api.Url()})
 	if app.Synth(nil) == nil {

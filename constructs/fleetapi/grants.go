@@ -1,0 +1,158 @@
+package fleetapi
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// GrantInvoke lets grantee call the API's operations on this stage:
+// execute-api:Invoke on the named operations (operationIds of
+// api/swagger.yaml), or on every operation when none is named. Every call
+// of the API is signed (SigV4), so a caller needs this grant. An unknown
+// operation panics, naming the known ones.
+func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) awsiam.Grant {
+	stage := f.restApi.DeploymentStage().StageName()
+	var arns []*string
+	if len(operations) == 0 {
+		arns = append(arns, f.restApi.ArnForExecuteApi(jsii.String("*"), jsii.String("/*"), stage))
+	}
+	for _, id := range operations {
+		i := slices.IndexFunc(f.operations, func(r route) bool { return r.id == id })
+		if i < 0 {
+			panic(fmt.Errorf("fleetapi %q: GrantInvoke: unknown operation %q: known operations are %s", *f.Node().Id(), id, strings.Join(f.operationIDs(), ", ")))
+		}
+		op := f.operations[i]
+		arns = append(arns, f.restApi.ArnForExecuteApi(jsii.String(op.method), jsii.String(executeApiPath(op.path)), stage))
+	}
+	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
+		Grantee:      grantee,
+		Actions:      jsii.Strings("execute-api:Invoke"),
+		ResourceArns: &arns,
+	})
+}
+
+// route is an operation of the spec and the function that serves it.
+type route struct {
+	id, method, path string
+	function         awslambda.Function
+}
+
+func (f *FleetApi) operationIDs() []string {
+	ids := make([]string, len(f.operations))
+	for i, op := range f.operations {
+		ids[i] = op.id
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// executeApiPath writes a path template as execute-api ARNs do: a path
+// parameter matches any segment, '*'.
+func executeApiPath(path string) string { return pathParam.ReplaceAllString(path, "*") }
+
+// FunctionOf returns the function that serves an operation (an operationId
+// of api/swagger.yaml); an unknown operation panics, naming the known ones.
+func (f *FleetApi) FunctionOf(operation string) awslambda.IFunction {
+	for _, op := range f.operations {
+		if op.id == operation {
+			return op.function
+		}
+	}
+	panic(fmt.Errorf("fleetapi %q: unknown operation %q: known operations are %s", *f.Node().Id(), operation, strings.Join(f.operationIDs(), ", ")))
+}
+
+// VehiclesFunction serves the vehicle registry: listVehicles, createVehicle,
+// getVehicle, updateVehicle.
+func (f *FleetApi) VehiclesFunction() awslambda.IFunction { return f.FunctionOf("getVehicle") }
+
+// EventsFunction serves the reads of events: listEvents, getEvent.
+func (f *FleetApi) EventsFunction() awslambda.IFunction { return f.FunctionOf("getEvent") }
+
+// IngestFunction serves the uploads: createEvent.
+func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.FunctionOf(ingestOperation) }
+
+// MetricUploads is the number of upload requests (createEvent) the API
+// stage received. Default statistic: Sum, over 5 minutes.
+func (f *FleetApi) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	o := metricOptions(opts, "Sum")
+	stage := f.restApi.DeploymentStage()
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+		Namespace:  jsii.String("AWS/ApiGateway"),
+		MetricName: jsii.String("Count"),
+		// API Gateway's per-method metrics (detailed metrics are on).
+		DimensionsMap: &map[string]*string{
+			"ApiName": f.restApi.RestApiName(), "Stage": stage.StageName(),
+			"Method": jsii.String("POST"), "Resource": jsii.String("/vehicles/{vid}/events"),
+		},
+		Period: o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit, Account: o.Account, Region: o.Region,
+	})
+}
+
+// MetricFunctionErrors is the number of errors of all the API's functions.
+// Default statistic: Sum, over 5 minutes.
+func (f *FleetApi) MetricFunctionErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	return f.sumOverFunctions("errors", opts, func(fn awslambda.Function, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+		return fn.MetricErrors(o)
+	})
+}
+
+// MetricFunctionThrottles is the number of throttled invocations of all
+// the API's functions. Default statistic: Sum, over 5 minutes.
+func (f *FleetApi) MetricFunctionThrottles(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	return f.sumOverFunctions("throttles", opts, func(fn awslambda.Function, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+		return fn.MetricThrottles(o)
+	})
+}
+
+// MetricTableThrottledRequests is the number of throttled requests of both
+// tables, over the operations the functions perform. Default: Sum, 5 minutes.
+func (f *FleetApi) MetricTableThrottledRequests(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	o := metricOptions(opts, "Sum")
+	using := map[string]awscloudwatch.IMetric{}
+	for prefix, table := range map[string]awsdynamodb.Table{"vehicles": f.vehicles, "events": f.events} {
+		for _, op := range f.tableOperations[table] {
+			name := operationDimension(op)
+			using[prefix+"_"+strings.ToLower(name)] = table.MetricThrottledRequestsForOperation(jsii.String(name), o)
+		}
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String(strings.Join(slices.Sorted(maps.Keys(using)), " + ")),
+		UsingMetrics: &using,
+		Label:        jsii.String("table throttled requests"),
+		Period:       o.Period,
+	})
+}
+
+func (f *FleetApi) sumOverFunctions(what string, opts *awscloudwatch.MetricOptions, metric func(awslambda.Function, *awscloudwatch.MetricOptions) awscloudwatch.IMetric) awscloudwatch.IMetric {
+	o := metricOptions(opts, "Sum")
+	using := map[string]awscloudwatch.IMetric{}
+	var names []string
+	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
+		using[name] = metric(f.functions[name], o)
+		names = append(names, name)
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String(strings.Join(names, " + ")),
+		UsingMetrics: &using,
+		Label:        jsii.String("function " + what),
+		Period:       o.Period,
+	})
+}
+
+// operationDimension is DynamoDB's Operation dimension of an operation:
+// GetItem for GET_ITEM.
+func operationDimension(op awsdynamodb.Operation) string {
+	var b strings.Builder
+	for word := range strings.SplitSeq(string(op), "_") {
+		b.WriteString(word[:1] + strings.ToLower(word[1:]))
+	}
+	return b.String()
+}
