@@ -18,7 +18,6 @@
 package fleetapi
 
 import (
-	"errors"
 	"fmt"
 	"maps"
 	"net/mail"
@@ -405,59 +404,94 @@ func (props *FleetApiProps) withDefaults() FleetApiProps {
 	return p
 }
 
+// Limits of the props that name no AWS value elsewhere.
+const (
+	// The default regional concurrency of an account: a reservation cannot exceed it.
+	maxReservedConcurrency = 1000
+	// API Gateway's default account throttle: a stage's cannot exceed it.
+	maxThrottlingRateLimit  = 10000
+	maxThrottlingBurstLimit = 5000
+	// DynamoDB's default on-demand throughput quota of a table.
+	maxTableRequestUnits = 40000
+)
+
+// PropError is an invalid prop of FleetApiProps: which, the value given
+// and what is allowed.
+type PropError struct {
+	// Prop is the prop's name as its JSON name: memorySize, alarmThresholds.period.
+	Prop    string
+	Value   any
+	Allowed string
+}
+
+func (e *PropError) Error() string {
+	return fmt.Sprintf("%s %v is invalid: %s", e.Prop, e.Value, e.Allowed)
+}
+
+// Validate checks props against AWS's limits and the construct's rules, as
+// NewFleetApi does; the error is a *PropError naming the first bad prop.
+func (props *FleetApiProps) Validate() error {
+	return props.withDefaults().validate()
+}
+
 func (p FleetApiProps) validate() error {
 	if !slices.Contains(removalPolicies, p.RemovalPolicy) {
-		return fmt.Errorf("removalPolicy %s is not supported by DynamoDB tables: allowed values are %v", p.RemovalPolicy, removalPolicies)
+		return &PropError{"removalPolicy", p.RemovalPolicy, fmt.Sprintf("allowed values are %v (DynamoDB tables support no SNAPSHOT)", removalPolicies)}
 	}
 	if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY && *p.DeletionProtection {
-		return fmt.Errorf("deletionProtection must be false with removalPolicy DESTROY: CloudFormation could not delete protected tables")
+		return &PropError{"deletionProtection", true, "must be false with removalPolicy DESTROY: CloudFormation could not delete protected tables"}
 	}
 	exact := &awscdk.TimeConversionOptions{Integral: jsii.Bool(false)}
 	if m := *p.MemorySize; !unresolved(m) && (m < minMemoryMiB || m > maxMemoryMiB || m != float64(int(m))) {
-		return fmt.Errorf("memorySize must be a whole number of MiB from %d to %d, got %v", minMemoryMiB, maxMemoryMiB, m)
+		return &PropError{"memorySize", m, fmt.Sprintf("allowed are whole MiB from %d to %d", minMemoryMiB, maxMemoryMiB)}
 	}
 	if s := *p.Timeout.ToMilliseconds(exact) / 1000; !unresolved(s) && (s < 1 || s > maxTimeoutSecs) {
-		return fmt.Errorf("timeout must be from 1 to %d seconds, got %v", maxTimeoutSecs, s)
+		return &PropError{"timeout", s, fmt.Sprintf("allowed range is 1 to %d seconds (API Gateway's integration timeout)", maxTimeoutSecs)}
 	}
-	if r := p.ReservedConcurrentExecutions; r != nil && !unresolved(*r) && (*r < 0 || *r != float64(int(*r))) {
-		return fmt.Errorf("reservedConcurrentExecutions must be a whole number of at least 0, got %v", *r)
+	if r := p.ReservedConcurrentExecutions; r != nil && !unresolved(*r) && (*r < 1 || *r > maxReservedConcurrency || *r != float64(int(*r))) {
+		return &PropError{"reservedConcurrentExecutions", *r, fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would stop the functions; leave it unset for no reservation)", maxReservedConcurrency)}
 	}
 	if d := *p.EventRetention.ToMilliseconds(exact) / 86_400_000; !unresolved(d) && (d < 1 || d > maxRetentionDays || d != float64(int(d))) {
-		return fmt.Errorf("eventRetention must be whole days from 1 to %d, got %v days", maxRetentionDays, d)
+		return &PropError{"eventRetention", d, fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)}
 	}
 	if n := *p.ApiStageName; !*awscdk.Token_IsUnresolved(n) && !stageNamePattern.MatchString(n) {
-		return fmt.Errorf("apiStageName %q must be 1 to 128 letters, digits, '-' or '_'", n)
+		return &PropError{"apiStageName", fmt.Sprintf("%q", n), "allowed are 1 to 128 letters, digits, '-' or '_'"}
 	}
-	if r := *p.ThrottlingRateLimit; !unresolved(r) && r <= 0 {
-		return fmt.Errorf("throttlingRateLimit must be greater than 0, got %v", r)
+	if r := *p.ThrottlingRateLimit; !unresolved(r) && (r <= 0 || r > maxThrottlingRateLimit) {
+		return &PropError{"throttlingRateLimit", r, fmt.Sprintf("allowed range is (0, %d] requests per second (API Gateway's account throttle)", maxThrottlingRateLimit)}
 	}
-	if b := *p.ThrottlingBurstLimit; !unresolved(b) && (b < 0 || b != float64(int(b))) {
-		return fmt.Errorf("throttlingBurstLimit must be a whole number of at least 0, got %v", b)
+	if b := *p.ThrottlingBurstLimit; !unresolved(b) && (b < 1 || b > maxThrottlingBurstLimit || b != float64(int(b))) {
+		return &PropError{"throttlingBurstLimit", b, fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would refuse every request)", maxThrottlingBurstLimit)}
 	}
-	for name, v := range map[string]*float64{"maxReadRequestUnits": p.MaxReadRequestUnits, "maxWriteRequestUnits": p.MaxWriteRequestUnits} {
-		if v != nil && !unresolved(*v) && (*v < 1 || *v != float64(int(*v))) {
-			return fmt.Errorf("%s must be a whole number of at least 1 request unit per second, got %v", name, *v)
+	for _, u := range []struct {
+		prop string
+		v    *float64
+	}{{"maxReadRequestUnits", p.MaxReadRequestUnits}, {"maxWriteRequestUnits", p.MaxWriteRequestUnits}} {
+		if u.v != nil && !unresolved(*u.v) && (*u.v < 1 || *u.v > maxTableRequestUnits || *u.v != float64(int(*u.v))) {
+			return &PropError{u.prop, *u.v, fmt.Sprintf("allowed are whole request units per second from 1 to %d (DynamoDB's table quota)", maxTableRequestUnits)}
 		}
 	}
 	if p.AlarmEmails != nil {
+		seen := map[string]bool{}
 		for _, e := range *p.AlarmEmails {
 			if e == nil || *awscdk.Token_IsUnresolved(e) {
 				continue
 			}
-			if a, err := mail.ParseAddress(*e); err != nil || a.Address != *e {
-				return fmt.Errorf("alarmEmails: %q is not a plain e-mail address such as ops@example.com", *e)
+			if a, err := mail.ParseAddress(*e); err != nil || a.Address != *e || seen[strings.ToLower(*e)] {
+				return &PropError{"alarmEmails", fmt.Sprintf("%q", *e), "allowed are plain e-mail addresses such as ops@example.com, each once"}
 			}
+			seen[strings.ToLower(*e)] = true
 		}
 	}
 	if err := p.AlarmThresholds.validate(); err != nil {
-		return fmt.Errorf("alarmThresholds: %w", err)
+		return err
 	}
 	if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {
 		if *b <= 0 {
-			return fmt.Errorf("monthlyBudgetUsd must be greater than 0, got %v", *b)
+			return &PropError{"monthlyBudgetUsd", *b, "must be above 0"}
 		}
 		if p.BudgetCostTags == nil || len(*p.BudgetCostTags) == 0 {
-			return errors.New("monthlyBudgetUsd needs budgetCostTags: the cost allocation tags that say which costs are the API's")
+			return &PropError{"budgetCostTags", "(none)", "monthlyBudgetUsd needs the cost allocation tags that say which costs are the API's"}
 		}
 	}
 	return nil

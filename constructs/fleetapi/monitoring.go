@@ -97,17 +97,17 @@ func (t *AlarmThresholds) validate() error {
 	d := t.withDefaults()
 	minutes := *d.Period.ToMinutes(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
 	if !unresolved(minutes) && (minutes < 1 || minutes != float64(int(minutes))) {
-		return fmt.Errorf("period must be whole minutes, at least 1, got %v minutes", minutes)
+		return &PropError{"alarmThresholds.period", minutes, "allowed are whole minutes, at least 1"}
 	}
 	n, m := *d.EvaluationPeriods, *d.DatapointsToAlarm
 	if n < 1 || n != float64(int(n)) {
-		return fmt.Errorf("evaluationPeriods must be a whole number of at least 1, got %v", n)
+		return &PropError{"alarmThresholds.evaluationPeriods", n, "allowed are whole numbers of at least 1"}
 	}
 	if m < 1 || m > n || m != float64(int(m)) {
-		return fmt.Errorf("datapointsToAlarm must be a whole number from 1 to evaluationPeriods (%v), got %v", n, m)
+		return &PropError{"alarmThresholds.datapointsToAlarm", m, fmt.Sprintf("allowed are whole numbers from 1 to evaluationPeriods (%v)", n)}
 	}
 	if !unresolved(minutes) && minutes*n > maxAlarmWindowMinutes {
-		return fmt.Errorf("period × evaluationPeriods must be at most one day (%d minutes), got %v minutes", maxAlarmWindowMinutes, minutes*n)
+		return &PropError{"alarmThresholds.evaluationPeriods", n, fmt.Sprintf("period × evaluationPeriods must be at most one day (%d minutes), got %v minutes", maxAlarmWindowMinutes, minutes*n)}
 	}
 	counts := map[string]*float64{
 		"functionErrors": d.FunctionErrors, "functionThrottles": d.FunctionThrottles, "api5xxErrors": d.Api5xxErrors,
@@ -115,7 +115,7 @@ func (t *AlarmThresholds) validate() error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(counts)) {
 		if v := *counts[name]; v < 1 || v != float64(int(v)) {
-			return fmt.Errorf("%s must be a whole number of at least 1 per period, got %v", name, v)
+			return &PropError{"alarmThresholds." + name, v, "allowed are whole numbers of at least 1 per period"}
 		}
 	}
 	percents := map[string]*float64{
@@ -124,11 +124,11 @@ func (t *AlarmThresholds) validate() error {
 	}
 	for _, name := range slices.Sorted(maps.Keys(percents)) {
 		if v := *percents[name]; v <= 0 || v > 100 {
-			return fmt.Errorf("%s must be above 0 and at most 100 percent, got %v", name, v)
+			return &PropError{"alarmThresholds." + name, v, "allowed range is (0, 100] percent"}
 		}
 	}
 	if v := *d.ApiLatencyP99Ms; v < 1 || v > maxIntegrationTimeoutMs {
-		return fmt.Errorf("apiLatencyP99Ms must be from 1 to %d (API Gateway's integration timeout), got %v", maxIntegrationTimeoutMs, v)
+		return &PropError{"alarmThresholds.apiLatencyP99Ms", v, fmt.Sprintf("allowed range is 1 to %d ms (API Gateway's integration timeout)", maxIntegrationTimeoutMs)}
 	}
 	return nil
 }

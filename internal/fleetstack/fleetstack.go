@@ -4,6 +4,7 @@
 package fleetstack
 
 import (
+	"errors"
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -34,11 +35,16 @@ func FromContext(app awscdk.App) (awscdk.Stack, error) {
 	if err != nil {
 		return nil, err
 	}
-	return New(app, cfg), nil
+	return New(app, cfg)
 }
 
-// New builds the stack of the stage cfg, which must be valid.
-func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
+// New builds the stack of the stage cfg. The construct checks the values
+// (Validate): an error names the stage's setting, as cdk.json does.
+func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
+	props := Props(cfg)
+	if err := Validate(cfg, props); err != nil {
+		return nil, err
+	}
 	name := StackName(cfg.Name)
 	tags := CostTags(cfg)
 	stackTags := make(map[string]*string, len(tags))
@@ -64,15 +70,30 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 		awscdk.Tags_Of(stack).Add(jsii.String(key), jsii.String(value), nil)
 	}
 
+	if cfg.AlarmTopicArn != "" {
+		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(cfg.AlarmTopicArn))
+	}
+	api := fleetapi.NewFleetApi(stack, ConstructID, props)
+	if !cfg.ApiGatewayCloudWatchRole {
+		// The stage table makes one stage of every account and Region
+		// create the role; deploy that one there first.
+		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoCloudWatchRole),
+			jsii.String(fmt.Sprintf("stage %s creates the API Gateway CloudWatch role of this account and Region", cfg.CloudWatchRoleOwner)))
+	}
+	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
+		Description: jsii.String("URL of the FleetApi stage"),
+		Value:       api.Url(),
+	})
+	return stack, nil
+}
+
+// Props maps a stage to the construct's props; Validate checks them.
+func Props(cfg stage.Config) *fleetapi.FleetApiProps {
 	var reserved *float64
-	if cfg.LambdaReservedConcurrency > 0 {
+	if cfg.LambdaReservedConcurrency > 0 { // 0 in cdk.json: no reservation
 		reserved = jsii.Number(cfg.LambdaReservedConcurrency)
 	}
-	var topic awssns.ITopic
-	if cfg.AlarmTopicArn != "" {
-		topic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(cfg.AlarmTopicArn))
-	}
-	api := fleetapi.NewFleetApi(stack, ConstructID, &fleetapi.FleetApiProps{
+	return &fleetapi.FleetApiProps{
 		RemovalPolicy:                removalPolicy(cfg.RemovalPolicy),
 		DeletionProtection:           jsii.Bool(cfg.DeletionProtection),
 		PointInTimeRecovery:          jsii.Bool(cfg.PointInTimeRecovery),
@@ -87,24 +108,45 @@ func New(scope constructs.Construct, cfg stage.Config) awscdk.Stack {
 		CloudWatchRole:               jsii.Bool(cfg.ApiGatewayCloudWatchRole),
 		MaxReadRequestUnits:          jsii.Number(cfg.TableMaxReadRequestUnits),
 		MaxWriteRequestUnits:         jsii.Number(cfg.TableMaxWriteRequestUnits),
-		AlarmTopic:                   topic,
 		AlarmEmails:                  jsii.Strings(cfg.AlarmEmails...),
 		AlarmThresholds:              alarmThresholds(cfg.AlarmThresholds),
 		MonthlyBudgetUsd:             jsii.Number(cfg.MonthlyBudgetUsd),
 		// The stage's own costs: this project's, in this stage.
 		BudgetCostTags: &map[string]*string{"Project": jsii.String(Project), "Stage": jsii.String(cfg.Name)},
-	})
-	if !cfg.ApiGatewayCloudWatchRole {
-		// The stage table makes one stage of every account and Region
-		// create the role; deploy that one there first.
-		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoCloudWatchRole),
-			jsii.String(fmt.Sprintf("stage %s creates the API Gateway CloudWatch role of this account and Region", cfg.CloudWatchRoleOwner)))
 	}
-	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
-		Description: jsii.String("URL of the FleetApi stage"),
-		Value:       api.Url(),
-	})
-	return stack
+}
+
+// settings maps the props to the stage settings they come from, so that
+// an invalid value is named as cdk.json names it.
+var settings = map[string]string{
+	"removalPolicy":                "removalPolicy",
+	"deletionProtection":           "deletionProtection",
+	"eventRetention":               "eventRetentionDays",
+	"memorySize":                   "lambdaMemoryMiB",
+	"timeout":                      "lambdaTimeoutSeconds",
+	"reservedConcurrentExecutions": "lambdaReservedConcurrency",
+	"throttlingRateLimit":          "apiThrottleRateLimit",
+	"throttlingBurstLimit":         "apiThrottleBurstLimit",
+	"maxReadRequestUnits":          "tableMaxReadRequestUnits",
+	"maxWriteRequestUnits":         "tableMaxWriteRequestUnits",
+	"alarmEmails":                  "alarmEmails",
+	"monthlyBudgetUsd":             "monthlyBudgetUsd",
+	"alarmThresholds.period":       "alarmThresholds.periodMinutes",
+}
+
+// Validate checks a stage's props with the construct (the one place that
+// knows the limits) and names a bad value by its stage setting.
+func Validate(cfg stage.Config, props *fleetapi.FleetApiProps) error {
+	err := props.Validate()
+	var pe *fleetapi.PropError
+	if !errors.As(err, &pe) {
+		return err
+	}
+	setting := settings[pe.Prop]
+	if setting == "" {
+		setting = pe.Prop // alarmThresholds.*: the same names
+	}
+	return fmt.Errorf("stage %q: %w", cfg.Name, &fleetapi.PropError{Prop: setting, Value: pe.Value, Allowed: pe.Allowed})
 }
 
 // CostTags returns the cost allocation tags put on the stack of a stage and

@@ -10,7 +10,6 @@ import (
 	"fmt"
 	"io"
 	"maps"
-	"net/mail"
 	"reflect"
 	"regexp"
 	"slices"
@@ -133,26 +132,8 @@ const (
 	RemovalPolicyDestroy = "destroy"
 )
 
-// Limits enforced on stage settings. Where a limit is AWS's, it is named.
-const (
-	// Lambda allows 128 MiB to 10,240 MiB.
-	MinLambdaMemoryMiB = 128
-	MaxLambdaMemoryMiB = 10240
-	// API Gateway's default integration timeout is 29 s: a longer function
-	// timeout would only keep running after the client got a 504.
-	MaxLambdaTimeoutSeconds = 29
-	// The default regional account concurrency is 1,000.
-	MaxLambdaReservedConcurrency = 1000
-	// API Gateway's default account-level throttle is 10,000 requests/s and 5,000 burst.
-	MaxApiThrottleRateLimit  = 10000
-	MaxApiThrottleBurstLimit = 5000
-	// DynamoDB TTL; ten years is far beyond any telemetry retention.
-	MaxEventRetentionDays = 3650
-	// DynamoDB's default quota of on-demand throughput per table.
-	MaxTableRequestUnits = 40000
-	// Tag values may hold at most 256 characters.
-	maxTagValueLen = 256
-)
+// Tag values may hold at most 256 characters.
+const maxTagValueLen = 256
 
 // logRetentionDays lists the retention periods CloudWatch Logs accepts.
 var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
@@ -270,44 +251,22 @@ func Decode(name string, raw json.RawMessage) (Config, error) {
 	return cfg, nil
 }
 
-// Validate checks every setting against AWS's limits and the project's rules.
-// It reports the first bad setting with its value and what is allowed.
+// Validate checks the settings that are the stage table's own: the
+// values it maps (removal policy, log retention), the stack's (tags,
+// account, Region) and the alarm topic's ARN. The construct checks every
+// other value against AWS's limits (fleetstack.Validate names its errors
+// by these settings).
 func (c Config) Validate() error {
 	switch c.RemovalPolicy {
-	case RemovalPolicyRetain:
-	case RemovalPolicyDestroy:
-		if c.DeletionProtection {
-			return errors.New(`deletionProtection must be false when removalPolicy is "destroy": CloudFormation could not delete protected tables`)
-		}
+	case RemovalPolicyRetain, RemovalPolicyDestroy:
 	default:
 		return fmt.Errorf("removalPolicy %q is invalid: allowed values are %q, %q", c.RemovalPolicy, RemovalPolicyRetain, RemovalPolicyDestroy)
 	}
 	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
 		return fmt.Errorf("logRetentionDays %d is invalid: allowed values are %s", c.LogRetentionDays, joinInts(logRetentionDays))
 	}
-	if err := inRange("eventRetentionDays", c.EventRetentionDays, 1, MaxEventRetentionDays); err != nil {
-		return err
-	}
-	if c.ApiThrottleRateLimit <= 0 || c.ApiThrottleRateLimit > MaxApiThrottleRateLimit {
-		return fmt.Errorf("apiThrottleRateLimit %v is invalid: allowed range is (0, %d] requests per second", c.ApiThrottleRateLimit, MaxApiThrottleRateLimit)
-	}
-	if err := inRange("apiThrottleBurstLimit", c.ApiThrottleBurstLimit, 1, MaxApiThrottleBurstLimit); err != nil {
-		return err
-	}
-	if err := inRange("lambdaMemoryMiB", c.LambdaMemoryMiB, MinLambdaMemoryMiB, MaxLambdaMemoryMiB); err != nil {
-		return err
-	}
-	if err := inRange("lambdaTimeoutSeconds", c.LambdaTimeoutSeconds, 1, MaxLambdaTimeoutSeconds); err != nil {
-		return err
-	}
-	if err := inRange("lambdaReservedConcurrency", c.LambdaReservedConcurrency, 0, MaxLambdaReservedConcurrency); err != nil {
-		return err
-	}
-	if err := inRange("tableMaxReadRequestUnits", c.TableMaxReadRequestUnits, 1, MaxTableRequestUnits); err != nil {
-		return err
-	}
-	if err := inRange("tableMaxWriteRequestUnits", c.TableMaxWriteRequestUnits, 1, MaxTableRequestUnits); err != nil {
-		return err
+	if c.LambdaReservedConcurrency < 0 {
+		return fmt.Errorf("lambdaReservedConcurrency %d is invalid: 0 leaves the functions unreserved, a positive number reserves", c.LambdaReservedConcurrency)
 	}
 	if c.AlarmTopicArn != "" && !topicArnPattern.MatchString(c.AlarmTopicArn) {
 		return fmt.Errorf("alarmTopicArn %q is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms", c.AlarmTopicArn)
@@ -317,20 +276,6 @@ func (c Config) Validate() error {
 	}
 	if c.Region != "" && !regionPattern.MatchString(c.Region) {
 		return fmt.Errorf("region %q is invalid: want a Region code such as eu-west-1", c.Region)
-	}
-	seen := map[string]bool{}
-	for _, addr := range c.AlarmEmails {
-		parsed, err := mail.ParseAddress(addr)
-		if err != nil || parsed.Address != addr {
-			return fmt.Errorf("alarmEmails: %q is not a plain e-mail address such as ops@example.com", addr)
-		}
-		if seen[strings.ToLower(addr)] {
-			return fmt.Errorf("alarmEmails: %q is listed twice", addr)
-		}
-		seen[strings.ToLower(addr)] = true
-	}
-	if c.MonthlyBudgetUsd <= 0 {
-		return fmt.Errorf("monthlyBudgetUsd %v is invalid: must be greater than 0", c.MonthlyBudgetUsd)
 	}
 	if err := tagValue("costCenter", c.CostCenter); err != nil {
 		return err
@@ -424,13 +369,6 @@ func jsonNames(t reflect.Type, optionalToo bool) []string {
 		}
 	}
 	return names
-}
-
-func inRange(setting string, v, lo, hi int) error {
-	if v < lo || v > hi {
-		return fmt.Errorf("%s %d is invalid: allowed range is %d to %d", setting, v, lo, hi)
-	}
-	return nil
 }
 
 func tagValue(setting, v string) error {
