@@ -108,7 +108,10 @@ func TestEnvironmentBoundStage(t *testing.T) {
 	cfg := stageConfig(t, stageNames[0])
 	cfg.Account, cfg.Region = "123456789012", "eu-central-1"
 	cfg.AlarmTopicArn = "arn:aws:sns:eu-central-1:123456789012:oncall"
-	stack := fleetstack.New(awscdk.NewApp(nil), cfg)
+	stack, err := fleetstack.New(awscdk.NewApp(nil), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if *stack.Account() != cfg.Account || *stack.Region() != cfg.Region {
 		t.Errorf("stack environment %s/%s, want %s/%s", *stack.Account(), *stack.Region(), cfg.Account, cfg.Region)
 	}
