@@ -11,6 +11,8 @@ import (
 
 	"golang.org/x/mod/module"
 	modzip "golang.org/x/mod/zip"
+
+	"github.com/fleetapi/fleetapi/api"
 )
 
 // TestConsumerApp synthesizes examples/consumer, another team's app that
@@ -71,16 +73,20 @@ func TestConsumerApp(t *testing.T) {
 	}
 	// The construct's own resources, the consumer's function, and no
 	// account-wide API Gateway role (the construct's default).
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
 	for typ, want := range map[string]int{
-		"AWS::DynamoDB::Table": 2, "AWS::Lambda::Function": 4, "AWS::ApiGateway::RestApi": 1,
-		"AWS::ApiGateway::Account": 0, "AWS::Lambda::Permission": 7,
+		"AWS::DynamoDB::Table": 2, "AWS::Lambda::Function": len(spec.Functions()) + 1, "AWS::ApiGateway::RestApi": 1,
+		"AWS::ApiGateway::Account": 0, "AWS::Lambda::Permission": len(spec.Operations),
 	} {
 		if count[typ] != want {
 			t.Errorf("%d %s, want %d", count[typ], typ, want)
 		}
 	}
 	// Logical IDs depend only on the construct ID: the same as in FleetApi's own stacks.
-	for _, id := range []string{"FleetVehiclesED93DD14", "FleetVehicleEvents3AE12A76"} {
+	for _, id := range []string{vehiclesTableID, eventsTableID} {
 		if doc.Resources[id].Type != "AWS::DynamoDB::Table" {
 			t.Errorf("table %s not found", id)
 		}
@@ -92,7 +98,7 @@ func TestConsumerApp(t *testing.T) {
 		}
 		b, _ := json.Marshal(p.Properties)
 		s := string(b)
-		if strings.Contains(s, "DailyReport") && strings.Contains(s, `"dynamodb:Query"`) && strings.Contains(s, "FleetVehicleEvents3AE12A76") {
+		if strings.Contains(s, "DailyReport") && strings.Contains(s, `"dynamodb:Query"`) && strings.Contains(s, eventsTableID) {
 			granted = true
 		}
 	}

@@ -37,7 +37,7 @@ func TestFunctions(t *testing.T) {
 			if vars["EVENT_RETENTION_DAYS"] != strconv.Itoa(cfg.EventRetentionDays) {
 				t.Errorf("%s: EVENT_RETENTION_DAYS = %v, want %d", id, vars["EVENT_RETENTION_DAYS"], cfg.EventRetentionDays)
 			}
-			if resourceName(vars[contract.EnvVehiclesTable]) != "FleetVehiclesED93DD14" || resourceName(vars[contract.EnvEventsTable]) != "FleetVehicleEvents3AE12A76" {
+			if resourceName(vars[contract.EnvVehiclesTable]) != vehiclesTableID || resourceName(vars[contract.EnvEventsTable]) != eventsTableID {
 				t.Errorf("%s: table variables %v", id, vars)
 			}
 			logging, _ := p["LoggingConfig"].(map[string]any)

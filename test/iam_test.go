@@ -14,27 +14,27 @@ import (
 // writing to its own log group only, tracing, and no managed policy.
 func TestLeastPrivilege(t *testing.T) {
 	const (
-		vehicles  = "FleetVehiclesED93DD14"
-		events    = "FleetVehicleEvents3AE12A76"
-		cursorKey = "FleetCursorKey0DA9F18E"
+		vehicles  = vehiclesTableID
+		events    = eventsTableID
+		cursorKey = cursorKeyID
 	)
 	want := map[string][]string{ // function logical ID → "actions on resource"
-		"FleetVehiclesFunctionBF4866FB": {
+		vehiclesFunctionID: {
 			"dynamodb:GetItem,dynamodb:PutItem,dynamodb:Scan,dynamodb:UpdateItem on " + vehicles,
-			"logs:CreateLogStream,logs:PutLogEvents on FleetVehiclesLogsB5C4C63B",
+			"logs:CreateLogStream,logs:PutLogEvents on " + vehiclesLogsID,
 			"secretsmanager:DescribeSecret,secretsmanager:GetSecretValue on " + cursorKey,
 			"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
 		},
-		"FleetEventsFunctionC221D635": {
+		eventsFunctionID: {
 			"dynamodb:GetItem,dynamodb:Query on " + events,
-			"logs:CreateLogStream,logs:PutLogEvents on FleetEventsLogs5318EDC6",
+			"logs:CreateLogStream,logs:PutLogEvents on " + eventsLogsID,
 			"secretsmanager:DescribeSecret,secretsmanager:GetSecretValue on " + cursorKey,
 			"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
 		},
-		"FleetIngestFunction1206F197": {
+		ingestFunctionID: {
 			"dynamodb:GetItem on " + vehicles,
 			"dynamodb:GetItem,dynamodb:PutItem on " + events,
-			"logs:CreateLogStream,logs:PutLogEvents on FleetIngestLogs12CFEB51",
+			"logs:CreateLogStream,logs:PutLogEvents on " + ingestLogsID,
 			"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
 		},
 	}

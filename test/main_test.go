@@ -24,6 +24,20 @@ import (
 
 var update = flag.Bool("update", os.Getenv("UPDATE_SNAPSHOTS") == "1", "rewrite the golden templates in testdata/")
 
+// Logical IDs that are a contract: renaming one replaces the resource, and
+// a replaced table loses its data. Declared once, here.
+const (
+	vehiclesTableID    = "FleetVehiclesED93DD14"
+	eventsTableID      = "FleetVehicleEvents3AE12A76"
+	cursorKeyID        = "FleetCursorKey0DA9F18E"
+	vehiclesFunctionID = "FleetVehiclesFunctionBF4866FB"
+	eventsFunctionID   = "FleetEventsFunctionC221D635"
+	ingestFunctionID   = "FleetIngestFunction1206F197"
+	vehiclesLogsID     = "FleetVehiclesLogsB5C4C63B"
+	eventsLogsID       = "FleetEventsLogs5318EDC6"
+	ingestLogsID       = "FleetIngestLogs12CFEB51"
+)
+
 // cdkContext is the "context" object of cdk.json, the stage table included.
 var cdkContext map[string]any
 

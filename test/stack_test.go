@@ -44,8 +44,8 @@ func TestTables(t *testing.T) {
 		}
 		// The logical IDs are a contract: a changed one replaces the table.
 		want := map[string]string{
-			"FleetVehiclesED93DD14":      "vid:HASH",
-			"FleetVehicleEvents3AE12A76": "vid:HASH,eid:RANGE",
+			vehiclesTableID: "vid:HASH",
+			eventsTableID:   "vid:HASH,eid:RANGE",
 		}
 		for id, keys := range want {
 			if keysByTable[id] != keys {
