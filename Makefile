@@ -25,10 +25,17 @@ MUTATION_PKGS := fleet httpapi samplecodec cursor stage dynamostore lambdaapp
 TOOLS      := go tool -modfile=$(CURDIR)/tools/go.mod
 GREMLINS   := $(TOOLS) gremlins
 STATICCHECK := $(TOOLS) staticcheck
-# The modules of the repository: the project, the example app, the tools.
-MODULES    := . examples/consumer tools
+# The modules of the repository tidied as they are: the project, the tools.
+# examples/consumer requires a version of the project only a local module
+# proxy serves (make consumer-module); its test checks that it is tidy.
+MODULES    := . tools
+CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $$2 }' examples/consumer/go.mod)
+# Commands in a copy of examples/consumer (its go.sum gains FleetApi's sum
+# there, not in the checkout), with this checkout served as that version.
+CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
+	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check bench fuzz mutation lambdas clean
+.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -57,11 +64,17 @@ lint: $(NPM_STAMP) ## lint api/swagger.yaml: Redocly (redocly.yaml), Spectral wi
 docs: $(NPM_STAMP) ## render the API reference from api/swagger.yaml to docs/api.html
 	redocly build-docs api/swagger.yaml --disableGoogleFont --output docs/api.html
 
-vet: ## go vet and staticcheck (pinned in tools/go.mod) the module and the example app
+vet: consumer-module ## go vet and staticcheck (pinned in tools/go.mod) the module and the example app
 	go vet ./...
-	cd examples/consumer && go vet ./...
+	$(CONSUMER_GO) go vet ./...
 	$(STATICCHECK) ./...
-	cd examples/consumer && $(STATICCHECK) ./...
+	$(CONSUMER_GO) $(STATICCHECK) ./...
+
+consumer-module: ## serve this checkout as the FleetApi version examples/consumer requires, from .modproxy/
+	@rm -rf .modproxy && mkdir -p .modproxy/consumer
+	go run ./cmd/modproxy .modproxy $(CONSUMER_VERSION)
+	cp $$(git ls-files examples/consumer) .modproxy/consumer/
+	$(CONSUMER_GO) go mod tidy
 
 tidy-check: ## fail when a go.mod or go.sum of the repository is not what go mod tidy makes
 	@for m in $(MODULES); do (cd $$m && go mod tidy -diff) || { echo "$$m: run go mod tidy"; exit 1; }; done
@@ -104,5 +117,5 @@ mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); f
 lambdas: ## build the functions' one bootstrap into bin/ as the synthesis does (package gobuild), and print its size
 	go run ./cmd/buildfunction bin/fleetapi/bootstrap
 
-clean: ## remove synthesized output, built functions and rendered docs
-	rm -rf cdk.out bin docs/api.html
+clean: ## remove synthesized output, built functions, rendered docs and the local module proxy
+	rm -rf cdk.out bin docs/api.html .modproxy

@@ -2,27 +2,49 @@ package test
 
 import (
 	"encoding/json"
-	"io"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
 	"testing"
 
-	"golang.org/x/mod/module"
-	modzip "golang.org/x/mod/zip"
+	"golang.org/x/mod/modfile"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/modproxy"
 )
 
+// consumerVersion returns the version of FleetApi examples/consumer
+// requires; only the local module proxy serves it.
+func consumerVersion(t *testing.T) string {
+	t.Helper()
+	data, err := os.ReadFile(filepath.Join("..", "examples", "consumer", "go.mod"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := modfile.ParseLax("go.mod", data, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, r := range f.Require {
+		if r.Mod.Path == modproxy.Module {
+			return r.Mod.Version
+		}
+	}
+	t.Fatalf("examples/consumer does not require %s", modproxy.Module)
+	return ""
+}
+
 // TestConsumerApp synthesizes examples/consumer, another team's app that
-// composes FleetApi in its own stack, the way that team gets it: as a
-// versioned module from a module proxy (here a file-based one serving this
-// checkout's tracked files as v0.1.0-local), with no replace directive, so
+// composes FleetApi in its own stack, the way that team gets it: the
+// version its go.mod requires, from a module proxy (here a file-based one
+// serving this checkout's tracked files), with no replace directive, so
 // that the functions are built from the read-only module cache.
 func TestConsumerApp(t *testing.T) {
-	const version = "v0.1.0-local"
-	proxy := moduleProxy(t, version)
+	proxy := t.TempDir()
+	if err := modproxy.Write(proxy, "..", consumerVersion(t)); err != nil {
+		t.Fatal(err)
+	}
 	app := t.TempDir()
 	for _, name := range []string{"go.mod", "go.sum", "main.go"} {
 		data, err := os.ReadFile(filepath.Join("..", "examples", "consumer", name))
@@ -36,7 +58,7 @@ func TestConsumerApp(t *testing.T) {
 	goproxy, _ := exec.Command("go", "env", "GOPROXY").Output()
 	env := append(os.Environ(),
 		"GOPROXY=file://"+filepath.ToSlash(proxy)+","+strings.TrimSpace(string(goproxy)),
-		"GONOSUMDB="+fleetapiModule, "GOFLAGS=-buildvcs=false")
+		"GONOSUMDB="+modproxy.Module, "GOFLAGS=-buildvcs=false")
 	run := func(args ...string) {
 		t.Helper()
 		cmd := exec.Command(args[0], args[1:]...)
@@ -45,9 +67,23 @@ func TestConsumerApp(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, log)
 		}
 	}
-	run("go", "mod", "edit", "-dropreplace="+fleetapiModule, "-require="+fleetapiModule+"@"+version)
 	run("go", "mod", "tidy")
-	list := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", fleetapiModule)
+	// The example is tidy: tidying adds only FleetApi's own sums, which
+	// change with every commit and so stay out of its go.sum.
+	for _, name := range []string{"go.mod", "go.sum"} {
+		committed, _ := os.ReadFile(filepath.Join("..", "examples", "consumer", name))
+		tidied, _ := os.ReadFile(filepath.Join(app, name))
+		var kept []string
+		for _, line := range strings.SplitAfter(string(tidied), "\n") {
+			if !strings.HasPrefix(line, modproxy.Module+" ") {
+				kept = append(kept, line)
+			}
+		}
+		if strings.Join(kept, "") != string(committed) {
+			t.Errorf("examples/consumer/%s is not what go mod tidy makes:\n%s", name, tidied)
+		}
+	}
+	list := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", modproxy.Module)
 	list.Dir, list.Env = app, env
 	dir, err := list.CombinedOutput()
 	if err != nil || !strings.Contains(string(dir), "pkg/mod") {
@@ -120,65 +156,3 @@ func TestConsumerApp(t *testing.T) {
 		t.Error("the consumer's output of the API URL is missing")
 	}
 }
-
-const fleetapiModule = "github.com/fleetapi/fleetapi"
-
-// moduleProxy writes a file-based Go module proxy (GOPROXY=file://...)
-// serving the files git tracks in this checkout, as they are in the work
-// tree, as version of the FleetApi module. Nested modules are left out,
-// as a module zip leaves them out.
-func moduleProxy(t *testing.T, version string) string {
-	t.Helper()
-	root, err := filepath.Abs("..")
-	if err != nil {
-		t.Fatal(err)
-	}
-	ls, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
-	if err != nil {
-		t.Skipf("git ls-files: %v (not a checkout)", err)
-	}
-	var files []modzip.File
-	for _, name := range strings.Split(strings.TrimRight(string(ls), "\x00"), "\x00") {
-		if strings.HasPrefix(name, "examples/consumer/") || strings.HasPrefix(name, "tools/") {
-			continue
-		}
-		if _, err := os.Lstat(filepath.Join(root, name)); err != nil {
-			continue // deleted in the work tree
-		}
-		files = append(files, trackedFile{root: root, name: name})
-	}
-	proxy := t.TempDir()
-	dir := filepath.Join(proxy, filepath.FromSlash(fleetapiModule), "@v")
-	if err := os.MkdirAll(dir, 0o755); err != nil {
-		t.Fatal(err)
-	}
-	zf, err := os.Create(filepath.Join(dir, version+".zip"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer zf.Close()
-	if err := modzip.Create(zf, module.Version{Path: fleetapiModule, Version: version}, files); err != nil {
-		t.Fatalf("module zip: %v", err)
-	}
-	gomod, err := os.ReadFile(filepath.Join(root, "go.mod"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for name, data := range map[string][]byte{
-		version + ".mod":  gomod,
-		version + ".info": []byte(`{"Version":"` + version + `","Time":"2026-11-26T00:00:00Z"}`),
-		"list":            []byte(version + "\n"),
-	} {
-		if err := os.WriteFile(filepath.Join(dir, name), data, 0o644); err != nil {
-			t.Fatal(err)
-		}
-	}
-	return proxy
-}
-
-// trackedFile is a file of the work tree, for modzip.Create.
-type trackedFile struct{ root, name string }
-
-func (f trackedFile) Path() string                 { return f.name }
-func (f trackedFile) Lstat() (os.FileInfo, error)  { return os.Lstat(filepath.Join(f.root, f.name)) }
-func (f trackedFile) Open() (io.ReadCloser, error) { return os.Open(filepath.Join(f.root, f.name)) }

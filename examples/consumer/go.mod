@@ -5,7 +5,7 @@ go 1.26.0
 require (
 	github.com/aws/aws-cdk-go/awscdk/v2 v2.276.0
 	github.com/aws/jsii-runtime-go v1.142.0
-	github.com/fleetapi/fleetapi v0.0.0
+	github.com/fleetapi/fleetapi v0.1.0-local
 )
 
 require (
@@ -33,6 +33,3 @@ require (
 	golang.org/x/tools/cmd/godoc v0.1.0-deprecated // indirect
 	golang.org/x/tools/godoc v0.1.0-deprecated // indirect
 )
-
-// In a real app: go get github.com/fleetapi/fleetapi@<version>, no replace.
-replace github.com/fleetapi/fleetapi => ../..
