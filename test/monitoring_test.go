@@ -7,6 +7,10 @@ import (
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
+	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/cdktest"
 	"github.com/fleetapi/fleetapi/internal/metrics"
 )
 
@@ -170,26 +174,28 @@ func TestAlarmTopicAcceptsCloudWatchAndBudgets(t *testing.T) {
 func TestBudget(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		cfg := stageConfig(t, stageName)
-		b := s.resources[onlyID(t, s, "AWS::Budgets::Budget")].Properties
-		topicID := onlyID(t, s, "AWS::SNS::Topic")
-		data, _ := b["Budget"].(map[string]any)
-		if data["BudgetType"] != "COST" || data["TimeUnit"] != "MONTHLY" || dig(data, "BudgetLimit", "Amount") != cfg.MonthlyBudgetUsd || dig(data, "BudgetLimit", "Unit") != "USD" {
-			t.Errorf("budget %v, want %v USD a month", data, cfg.MonthlyBudgetUsd)
+		topic := map[string]any{"Ref": onlyID(t, s, "AWS::SNS::Topic")}
+		tags := func(key, value string) map[string]any {
+			return map[string]any{"Tags": map[string]any{"Key": key, "MatchOptions": []any{"EQUALS"}, "Values": []any{value}}}
 		}
-		filter, _ := json.Marshal(data["FilterExpression"])
-		want := fmt.Sprintf(`{"And":[{"Tags":{"Key":"Project","MatchOptions":["EQUALS"],"Values":["FleetApi"]}},{"Tags":{"Key":"Stage","MatchOptions":["EQUALS"],"Values":["%s"]}}]}`, stageName)
-		if string(filter) != want {
-			t.Errorf("filter %s, want %s", filter, want)
+		notify := func(kind string, percent float64) map[string]any {
+			return map[string]any{
+				"Notification": map[string]any{"NotificationType": kind, "ComparisonOperator": "GREATER_THAN", "Threshold": percent, "ThresholdType": "PERCENTAGE"},
+				"Subscribers":  []any{map[string]any{"SubscriptionType": "SNS", "Address": topic}},
+			}
 		}
-		var got []string
-		for _, n := range asList(b["NotificationsWithSubscribers"]) {
-			subs, _ := json.Marshal(dig(n, "Subscribers"))
-			got = append(got, fmt.Sprintf("%v %v %v %s", dig(n, "Notification", "NotificationType"), dig(n, "Notification", "Threshold"), dig(n, "Notification", "ThresholdType"), subs))
-		}
-		sub := `[{"Address":{"Ref":"` + topicID + `"},"SubscriptionType":"SNS"}]`
-		if w := []string{"FORECASTED 80 PERCENTAGE " + sub, "ACTUAL 100 PERCENTAGE " + sub}; !slices.Equal(got, w) {
-			t.Errorf("notifications\n  %s\nwant\n  %s", strings.Join(got, "\n  "), strings.Join(w, "\n  "))
-		}
+		tmpl := assertions.Template_FromJSON(templateMap(t, s), nil)
+		cdktest.Check(t, "budget", func() {
+			tmpl.ResourceCountIs(jsii.String("AWS::Budgets::Budget"), jsii.Number(1))
+			tmpl.HasResourceProperties(jsii.String("AWS::Budgets::Budget"), map[string]any{
+				"Budget": map[string]any{
+					"BudgetName": "FleetApi-" + stageName + "-Fleet", "BudgetType": "COST", "TimeUnit": "MONTHLY",
+					"BudgetLimit":      map[string]any{"Amount": cfg.MonthlyBudgetUsd, "Unit": "USD"},
+					"FilterExpression": map[string]any{"And": []any{tags("Project", "FleetApi"), tags("Stage", stageName)}},
+				},
+				"NotificationsWithSubscribers": []any{notify("FORECASTED", 80), notify("ACTUAL", 100)},
+			})
+		})
 	})
 }
 
