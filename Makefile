@@ -20,7 +20,7 @@ GO_TEST    := go test -count=1
 
 FUZZTIME   ?= 30s
 # The runtime packages whose tests mutation testing measures.
-MUTATION_PKGS := fleet httpapi samplecodec cursor stage dynamostore lambdaapp
+MUTATION_PKGS := contract fleet httpapi samplecodec cursor stage dynamostore lambdaapp
 # Tools pinned in tools/go.mod, a module of its own: not dependencies of the project.
 TOOLS      := go tool -modfile=$(CURDIR)/tools/go.mod
 GREMLINS   := $(TOOLS) gremlins
