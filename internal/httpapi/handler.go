@@ -64,7 +64,18 @@ type Config struct {
 	// FunctionName is the Lambda function's name: the dimension of the
 	// metrics the handler writes into its log lines.
 	FunctionName string
+	// StoreTimeout bounds a request's store calls when its context has no
+	// deadline (outside Lambda). Default: 10 s.
+	StoreTimeout time.Duration
 }
+
+// Margins of the store deadline before the invocation's: the function
+// must still answer, or Lambda ends it at its timeout (billed whole) and
+// API Gateway answers with its own 5xx.
+const (
+	minAnswerMargin = 100 * time.Millisecond
+	maxAnswerMargin = time.Second
+)
 
 // Handler serves a set of operations. It holds no per-request state.
 type Handler struct {
@@ -91,6 +102,9 @@ func New(cfg Config) (*Handler, error) {
 	}
 	if cfg.EventRetention <= 0 {
 		return nil, errors.New("httpapi: EventRetention must be positive")
+	}
+	if cfg.StoreTimeout <= 0 {
+		cfg.StoreTimeout = 10 * time.Second
 	}
 	h := &Handler{cfg: cfg, byOperation: map[string]route{}, byPath: map[string]route{}}
 	serve := map[string]func(context.Context, *request) response{
@@ -167,7 +181,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 	}()
 
 	if rt, ok := h.route(&ev); ok {
-		res = rt.serve(ctx, r)
+		// A store that never answers (a network partition) is worse than one
+		// that refuses: bound the store calls, so that the answer is a 503.
+		storeCtx, cancel := h.storeContext(ctx)
+		res = rt.serve(storeCtx, r)
+		cancel()
 	} else if name := ev.RequestContext.OperationName; name != "" {
 		res = response{status: http.StatusNotFound, err: fmt.Errorf("operation %s is not served here", name)}
 	} else if allowed := h.allowedMethods(ev.Resource); len(allowed) > 0 {
@@ -206,6 +224,18 @@ func (h *Handler) embeddedMetric(at time.Time, name string, value int) []any {
 		metrics.DimensionFunctionName, h.cfg.FunctionName,
 		name, value,
 	}
+}
+
+// storeContext bounds the store calls of a request: before the
+// invocation's deadline by a tenth of the time left (from 100 ms to 1 s),
+// or within StoreTimeout when there is no deadline.
+func (h *Handler) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	deadline, ok := ctx.Deadline()
+	if !ok {
+		return context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	}
+	margin := min(max(time.Until(deadline)/10, minAnswerMargin), maxAnswerMargin)
+	return context.WithDeadline(ctx, deadline.Add(-margin))
 }
 
 // route finds the operation of an event: by the operation name API
