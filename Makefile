@@ -35,7 +35,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: local local-reset help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -107,6 +107,12 @@ fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz '^FuzzUpdateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/cursor
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
+
+local: $(NPM_STAMP) ## run the whole API on http://127.0.0.1:3000 as the deployed stage would (LOCAL_FLAGS=-no-auth for curl); Ctrl-C stops it
+	go run ./cmd/localapi $(LOCAL_FLAGS)
+
+local-reset: ## clear the data of the local DynamoDB of make local
+	rm -rf .local/dynalite
 
 mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); fails under 90 % efficacy
 	@for p in $(MUTATION_PKGS); do \

@@ -43,6 +43,9 @@ type Options struct {
 	Port int
 	// Instant makes table creation and deletion take no time, for tests.
 	Instant bool
+	// Path keeps the data in this directory, across restarts; "" keeps
+	// it in memory.
+	Path string
 	// Stderr receives the server's output; nil discards it.
 	Stderr *os.File
 }
@@ -72,6 +75,12 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	args := []string{"-e", watchParent, cli, "--host", "127.0.0.1", "--port", strconv.Itoa(port)}
 	if opts.Instant {
 		args = append(args, "--createTableMs", "0", "--deleteTableMs", "0", "--updateTableMs", "0")
+	}
+	if opts.Path != "" {
+		if err := os.MkdirAll(opts.Path, 0o755); err != nil {
+			return nil, fmt.Errorf("dynalite data directory: %w", err)
+		}
+		args = append(args, "--path", opts.Path)
 	}
 	cmd := exec.Command(node, args...)
 	cmd.Stdout, cmd.Stderr = opts.Stderr, opts.Stderr

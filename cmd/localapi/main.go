@@ -1,0 +1,96 @@
+// Command localapi runs the whole API on this machine, as the deployed
+// stage would serve it (package localapi), on a DynamoDB-compatible server
+// (dynalite) that keeps its data on disk: `make local`.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"log/slog"
+	"net"
+	"net/http"
+	"os"
+	"os/signal"
+	"strings"
+	"syscall"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+
+	"github.com/fleetapi/fleetapi/internal/dynalite"
+	"github.com/fleetapi/fleetapi/internal/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/localapi"
+	"github.com/fleetapi/fleetapi/internal/schema"
+)
+
+func main() {
+	addr := flag.String("addr", "127.0.0.1:3000", "where the API listens")
+	data := flag.String("data", ".local/dynalite", "directory of the local DynamoDB's data")
+	dbPort := flag.Int("dynamodb-port", 8000, "port of the local DynamoDB on 127.0.0.1")
+	noAuth := flag.Bool("no-auth", false, "accept unsigned requests (for curl)")
+	retention := flag.Int("event-retention-days", 30, "event retention, as a stage's")
+	flag.Parse()
+	if err := run(*addr, *data, *dbPort, *noAuth, *retention); err != nil {
+		fmt.Fprintln(os.Stderr, "localapi:", err)
+		os.Exit(1)
+	}
+}
+
+// Local credentials: a signed client uses them as AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY, for service execute-api.
+var creds = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCAL", SecretAccessKey: "fleetapi-local-secret"}
+
+func run(addr, data string, dbPort int, noAuth bool, retentionDays int) error {
+	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
+	defer stop()
+	ln, err := net.Listen("tcp", addr)
+	if err != nil {
+		return fmt.Errorf("cannot listen on %s (in use? pass -addr): %w", addr, err)
+	}
+	srv, err := dynalite.Start(ctx, dynalite.Options{Port: dbPort, Path: data, Stderr: os.Stderr})
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("local DynamoDB on 127.0.0.1:%d (in use? pass -dynamodb-port): %w", dbPort, err)
+	}
+	defer srv.Stop()
+	db := srv.Client()
+	tables := dynamostore.Tables{Vehicles: "fleetapi-local-vehicles", Events: "fleetapi-local-vehicleEvents"}
+	for name, t := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents} {
+		if err := dynalite.CreateTable(ctx, db, name, t); err != nil {
+			return err
+		}
+	}
+	store, err := dynamostore.New(db, tables, []byte("fleetapi-local-cursor-key-0123456789"))
+	if err != nil {
+		return err
+	}
+	cfg := localapi.Config{Vehicles: store, Events: store, EventRetention: time.Duration(retentionDays) * 24 * time.Hour,
+		Logger: slog.New(slog.NewJSONHandler(os.Stdout, nil))}
+	if !noAuth {
+		cfg.Credentials = &creds
+	}
+	api, err := localapi.New(cfg)
+	if err != nil {
+		return err
+	}
+	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	go func() {
+		<-ctx.Done()
+		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
+		defer cancel()
+		hs.Shutdown(shutdown)
+	}()
+	fmt.Fprintf(os.Stderr, "FleetApi on http://%s (stage %s), DynamoDB on %s with its data in %s\n", ln.Addr(), localapi.Stage, srv.Endpoint, data)
+	if noAuth {
+		fmt.Fprintln(os.Stderr, "requests need no signature (-no-auth)")
+	} else {
+		fmt.Fprintf(os.Stderr, "sign requests with SigV4 for service execute-api:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", creds.AccessKeyID, creds.SecretAccessKey)
+	}
+	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
+		return err
+	}
+	fmt.Fprintln(os.Stderr, strings.TrimSpace("stopped"))
+	return nil
+}

@@ -1,0 +1,310 @@
+// Package localapi serves the API on a local HTTP port as the deployed
+// stage would: routes, path templates and request validation from
+// api/swagger.yaml (the body the construct imports), SigV4 verified
+// against local credentials, the gateway's own JSON answers, and each
+// request turned into the API Gateway proxy event that the functions'
+// handler code serves, each function with only the operations the spec
+// gives it.
+package localapi
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"io"
+	"log/slog"
+	"net/http"
+	"strings"
+	"time"
+	"unicode/utf8"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
+	"github.com/getkin/kin-openapi/openapi3"
+	"github.com/getkin/kin-openapi/openapi3filter"
+	"github.com/getkin/kin-openapi/routers"
+	"github.com/getkin/kin-openapi/routers/gorillamux"
+
+	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/httpapi"
+)
+
+// Stage is the stage name the local API reports in its events.
+const Stage = "local"
+
+// maxSkew is how far a request's signing time may be from the clock, as
+// SigV4 allows.
+const maxSkew = 15 * time.Minute
+
+// Config wires a Server.
+type Config struct {
+	// Store serves every function's operations.
+	Vehicles httpapi.VehicleStore
+	Events   httpapi.EventStore
+	// EventRetention is the stage's event retention.
+	EventRetention time.Duration
+	// Credentials verify SigV4 signatures; nil accepts unsigned requests.
+	Credentials *aws.Credentials
+	// Logger gets one JSON access log line per request, and the functions' logs.
+	Logger *slog.Logger
+}
+
+// Server is the local API: an http.Handler.
+type Server struct {
+	cfg       Config
+	router    routers.Router
+	responses map[string]gatewayResponse
+	functions map[string]*httpapi.Handler // by operationId
+	signer    *v4.Signer
+}
+
+type gatewayResponse struct {
+	status int
+	body   string
+}
+
+// New builds the server from the embedded spec.
+func New(cfg Config) (*Server, error) {
+	spec, err := api.Load()
+	if err != nil {
+		return nil, err
+	}
+	// Route whatever host the server is reached at.
+	spec.Doc.Servers = openapi3.Servers{{URL: "/"}}
+	router, err := gorillamux.NewRouter(spec.Doc)
+	if err != nil {
+		return nil, fmt.Errorf("route the spec: %w", err)
+	}
+	if cfg.Logger == nil {
+		cfg.Logger = slog.Default()
+	}
+	s := &Server{cfg: cfg, router: router, responses: map[string]gatewayResponse{}, functions: map[string]*httpapi.Handler{}, signer: v4.NewSigner()}
+	gr, _ := spec.Doc.Extensions[api.ExtGatewayResponses].(map[string]any)
+	for kind, v := range gr {
+		r, _ := v.(map[string]any)
+		code, _ := r["statusCode"].(string)
+		status := 0
+		fmt.Sscan(code, &status)
+		tmpl, _ := r["responseTemplates"].(map[string]any)["application/json"].(string)
+		s.responses[kind] = gatewayResponse{status: status, body: tmpl}
+	}
+	for _, fn := range spec.Functions() {
+		var routes []contract.Route
+		for _, op := range spec.OperationsOf(fn) {
+			routes = append(routes, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
+		}
+		h, err := httpapi.New(httpapi.Config{
+			Routes: routes, Vehicles: cfg.Vehicles, Events: cfg.Events, EventRetention: cfg.EventRetention,
+			Logger: cfg.Logger.With("function", fn), FunctionName: "local-" + fn,
+		})
+		if err != nil {
+			return nil, fmt.Errorf("function %s: %w", fn, err)
+		}
+		for _, r := range routes {
+			s.functions[r.Operation] = h
+		}
+	}
+	return s, nil
+}
+
+// accessLog is the stage's access log line, field for field.
+type accessLog struct {
+	RequestID         string `json:"requestId"`
+	ExtendedRequestID string `json:"extendedRequestId"`
+	RequestTime       string `json:"requestTime"`
+	IP                string `json:"ip"`
+	Caller            string `json:"caller"`
+	CallerArn         string `json:"callerArn"`
+	UserAgent         string `json:"userAgent"`
+	HTTPMethod        string `json:"httpMethod"`
+	ResourcePath      string `json:"resourcePath"`
+	Status            int    `json:"status"`
+	ResponseLength    int    `json:"responseLength"`
+	ResponseLatency   int64  `json:"responseLatency"`
+	ErrorResponseType string `json:"errorResponseType,omitempty"`
+}
+
+func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	start := time.Now()
+	id := newID()
+	entry := accessLog{RequestID: id, ExtendedRequestID: id[:16], RequestTime: start.UTC().Format(time.RFC3339),
+		IP: req.RemoteAddr, UserAgent: req.UserAgent(), HTTPMethod: req.Method, ResourcePath: "-"}
+	status, headers, body := s.serve(req, id, &entry)
+	w.Header().Set("x-amzn-RequestId", id)
+	w.Header().Set("Content-Type", "application/json")
+	for k, v := range headers {
+		w.Header().Set(k, v)
+	}
+	w.WriteHeader(status)
+	io.WriteString(w, body)
+	entry.Status, entry.ResponseLength, entry.ResponseLatency = status, len(body), time.Since(start).Milliseconds()
+	line, _ := json.Marshal(entry)
+	s.cfg.Logger.Info("access", "log", json.RawMessage(line))
+}
+
+// serve answers one request as the gateway and the function would.
+func (s *Server) serve(req *http.Request, id string, entry *accessLog) (int, map[string]string, string) {
+	body, err := io.ReadAll(io.LimitReader(req.Body, 10<<20+1))
+	if err != nil || len(body) > 10<<20 {
+		return s.gateway("REQUEST_TOO_LARGE", entry)
+	}
+	route, params, err := s.router.FindRoute(req)
+	if err != nil {
+		// API Gateway answers an unknown path or method of an IAM-signed
+		// API as a missing authentication token.
+		return s.gateway("MISSING_AUTHENTICATION_TOKEN", entry)
+	}
+	entry.ResourcePath = route.Path
+	if s.cfg.Credentials != nil {
+		caller, kind := s.verify(req, body)
+		if kind != "" {
+			return s.gateway(kind, entry)
+		}
+		entry.Caller, entry.CallerArn = caller, "arn:aws:iam::000000000000:user/"+caller
+	}
+	if kind := validate(req, route, params, body); kind != "" {
+		return s.gateway(kind, entry)
+	}
+	ev := proxyEvent(req, route, params, body, id, entry.Caller)
+	h := s.functions[route.Operation.OperationID]
+	resp, _ := h.Handle(req.Context(), ev)
+	return resp.StatusCode, resp.Headers, resp.Body
+}
+
+// gateway is one of the gateway's own answers, as the spec defines them.
+func (s *Server) gateway(kind string, entry *accessLog) (int, map[string]string, string) {
+	entry.ErrorResponseType = kind
+	r, ok := s.responses[kind]
+	if !ok {
+		r = s.responses["DEFAULT_4XX"]
+		r.status = map[string]int{"MISSING_AUTHENTICATION_TOKEN": 403, "INVALID_SIGNATURE": 403, "REQUEST_TOO_LARGE": 413}[kind]
+	}
+	return r.status, nil, r.body
+}
+
+// validate is the validator "all" of the spec: required parameters present
+// and not blank, and the body against its schema. API Gateway does not
+// check parameters' schemas; the functions do.
+func validate(req *http.Request, route *routers.Route, params map[string]string, body []byte) string {
+	for _, p := range append(route.PathItem.Parameters, route.Operation.Parameters...) {
+		if !p.Value.Required {
+			continue
+		}
+		var v string
+		switch p.Value.In {
+		case "path":
+			v = params[p.Value.Name]
+		case "query":
+			v = req.URL.Query().Get(p.Value.Name)
+		case "header":
+			v = req.Header.Get(p.Value.Name)
+		}
+		if strings.TrimSpace(v) == "" {
+			return "BAD_REQUEST_PARAMETERS"
+		}
+	}
+	if route.Operation.RequestBody == nil {
+		return ""
+	}
+	input := &openapi3filter.RequestValidationInput{
+		Request: req, PathParams: params, Route: route,
+		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, ExcludeRequestQueryParams: true},
+	}
+	clone := req.Clone(req.Context())
+	clone.Body = io.NopCloser(bytes.NewReader(body))
+	input.Request = clone
+	if err := openapi3filter.ValidateRequestBody(req.Context(), input, route.Operation.RequestBody.Value); err != nil {
+		var rerr *openapi3filter.RequestError
+		if errors.As(err, &rerr) && strings.Contains(err.Error(), "header Content-Type") {
+			return "UNSUPPORTED_MEDIA_TYPE"
+		}
+		return "BAD_REQUEST_BODY"
+	}
+	return ""
+}
+
+// verify checks a request's SigV4 signature against the local credentials
+// and returns the caller, or the gateway response kind that refuses it.
+func (s *Server) verify(req *http.Request, body []byte) (caller, refusal string) {
+	auth := req.Header.Get("Authorization")
+	const algorithm = "AWS4-HMAC-SHA256 "
+	if !strings.HasPrefix(auth, algorithm) {
+		return "", "MISSING_AUTHENTICATION_TOKEN"
+	}
+	fields := map[string]string{}
+	for part := range strings.SplitSeq(strings.TrimPrefix(auth, algorithm), ",") {
+		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
+		fields[k] = v
+	}
+	scope := strings.Split(fields["Credential"], "/") // key/date/region/service/aws4_request
+	signedAt, err := time.Parse("20060102T150405Z", req.Header.Get("X-Amz-Date"))
+	if len(scope) != 5 || scope[0] != s.cfg.Credentials.AccessKeyID || scope[3] != "execute-api" || err != nil {
+		return "", "INVALID_SIGNATURE"
+	}
+	if d := time.Since(signedAt); d > maxSkew || d < -maxSkew {
+		return "", "EXPIRED_TOKEN"
+	}
+	// Sign the same request, with only the headers the client signed, and
+	// compare: the signature proves the secret and the request.
+	again, _ := http.NewRequestWithContext(req.Context(), req.Method, req.URL.String(), nil)
+	again.Host = req.Host
+	for _, h := range strings.Split(fields["SignedHeaders"], ";") {
+		switch h {
+		case "host":
+		case "content-length": // the signer reads it from the request, not its headers
+			again.ContentLength = int64(len(body))
+		default:
+			again.Header[http.CanonicalHeaderKey(h)] = req.Header.Values(h)
+		}
+	}
+	sum := sha256.Sum256(body)
+	if err := s.signer.SignHTTP(context.Background(), *s.cfg.Credentials, again, hex.EncodeToString(sum[:]), "execute-api", scope[2], signedAt); err != nil {
+		return "", "INVALID_SIGNATURE"
+	}
+	if again.Header.Get("Authorization") != auth {
+		return "", "INVALID_SIGNATURE"
+	}
+	return scope[0], ""
+}
+
+// proxyEvent is the API Gateway REST proxy event of a request.
+func proxyEvent(req *http.Request, route *routers.Route, params map[string]string, body []byte, id, caller string) events.APIGatewayProxyRequest {
+	ev := events.APIGatewayProxyRequest{
+		Resource: route.Path, Path: req.URL.Path, HTTPMethod: req.Method,
+		Headers: map[string]string{}, MultiValueHeaders: map[string][]string{},
+		QueryStringParameters: map[string]string{}, MultiValueQueryStringParameters: map[string][]string{},
+		PathParameters: params,
+		RequestContext: events.APIGatewayProxyRequestContext{
+			RequestID: id, ExtendedRequestID: id[:16], OperationName: route.Operation.OperationID,
+			ResourcePath: route.Path, HTTPMethod: req.Method, Stage: Stage, Path: "/" + Stage + req.URL.Path,
+			Identity: events.APIGatewayRequestIdentity{Caller: caller, SourceIP: req.RemoteAddr, UserAgent: req.UserAgent()},
+		},
+	}
+	for k, vs := range req.Header {
+		ev.Headers[k], ev.MultiValueHeaders[k] = vs[len(vs)-1], vs
+	}
+	for k, vs := range req.URL.Query() {
+		ev.QueryStringParameters[k], ev.MultiValueQueryStringParameters[k] = vs[len(vs)-1], vs
+	}
+	if utf8.Valid(body) {
+		ev.Body = string(body)
+	} else {
+		ev.Body, ev.IsBase64Encoded = base64.StdEncoding.EncodeToString(body), true
+	}
+	return ev
+}
+
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	h := hex.EncodeToString(b[:])
+	return h[:8] + "-" + h[8:12] + "-" + h[12:16] + "-" + h[16:20] + "-" + h[20:]
+}
