@@ -61,8 +61,8 @@ lint: $(NPM_STAMP) ## lint api/swagger.yaml: Redocly (redocly.yaml), Spectral wi
 	redocly lint --format stylish api/swagger.yaml
 	spectral lint --ruleset .spectral.yaml --fail-severity error api/swagger.yaml
 
-docs: $(NPM_STAMP) ## render the API reference from api/swagger.yaml to docs/api.html
-	redocly build-docs api/swagger.yaml --disableGoogleFont --output docs/api.html
+docs: $(NPM_STAMP) ## render the API reference from api/swagger.yaml to docs/api.html (self-contained: Redoc inlined)
+	redocly build-docs api/swagger.yaml --inlineBundle --output docs/api.html
 
 vet: consumer-module ## go vet and staticcheck (pinned in tools/go.mod) the module and the example app
 	go vet ./...
@@ -108,8 +108,8 @@ fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/cursor
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
 
-local: $(NPM_STAMP) ## run the whole API on http://127.0.0.1:3000 as the deployed stage would (LOCAL_FLAGS=-no-auth for curl); Ctrl-C stops it
-	go run ./cmd/localapi $(LOCAL_FLAGS)
+local: $(NPM_STAMP) docs ## run the whole API on http://127.0.0.1:3000 as the deployed stage would (LOCAL_FLAGS=-no-auth for curl); Ctrl-C stops it
+	go run ./cmd/localapi -docs docs/api.html $(LOCAL_FLAGS)
 
 local-reset: ## clear the data of the local DynamoDB of make local
 	rm -rf .local/dynalite

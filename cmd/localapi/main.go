@@ -31,8 +31,9 @@ func main() {
 	dbPort := flag.Int("dynamodb-port", 8000, "port of the local DynamoDB on 127.0.0.1")
 	noAuth := flag.Bool("no-auth", false, "accept unsigned requests (for curl)")
 	retention := flag.Int("event-retention-days", 30, "event retention, as a stage's")
+	docs := flag.String("docs", "", "the API reference to serve at /docs (make docs renders it)")
 	flag.Parse()
-	if err := run(*addr, *data, *dbPort, *noAuth, *retention); err != nil {
+	if err := run(*addr, *data, *dbPort, *noAuth, *retention, *docs); err != nil {
 		fmt.Fprintln(os.Stderr, "localapi:", err)
 		os.Exit(1)
 	}
@@ -42,7 +43,7 @@ func main() {
 // AWS_SECRET_ACCESS_KEY, for service execute-api.
 var creds = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCAL", SecretAccessKey: "fleetapi-local-secret"}
 
-func run(addr, data string, dbPort int, noAuth bool, retentionDays int) error {
+func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
 	ln, err := net.Listen("tcp", addr)
@@ -71,6 +72,11 @@ func run(addr, data string, dbPort int, noAuth bool, retentionDays int) error {
 	if !noAuth {
 		cfg.Credentials = &creds
 	}
+	if docs != "" {
+		if cfg.DocsHTML, err = os.ReadFile(docs); err != nil {
+			return fmt.Errorf("the API reference: %w", err)
+		}
+	}
 	api, err := localapi.New(cfg)
 	if err != nil {
 		return err
@@ -82,7 +88,7 @@ func run(addr, data string, dbPort int, noAuth bool, retentionDays int) error {
 		defer cancel()
 		hs.Shutdown(shutdown)
 	}()
-	fmt.Fprintf(os.Stderr, "FleetApi on http://%s (stage %s), DynamoDB on %s with its data in %s\n", ln.Addr(), localapi.Stage, srv.Endpoint, data)
+	fmt.Fprintf(os.Stderr, "FleetApi on http://%s (stage %s, reference at /docs), DynamoDB on %s with its data in %s\n", ln.Addr(), localapi.Stage, srv.Endpoint, data)
 	if noAuth {
 		fmt.Fprintln(os.Stderr, "requests need no signature (-no-auth)")
 	} else {

@@ -55,6 +55,8 @@ type Config struct {
 	Credentials *aws.Credentials
 	// Logger gets one JSON access log line per request, and the functions' logs.
 	Logger *slog.Logger
+	// DocsHTML is the API reference served at /docs; nil serves none.
+	DocsHTML []byte
 }
 
 // Server is the local API: an http.Handler.
@@ -133,6 +135,19 @@ type accessLog struct {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	// The API reference, beside the API (no path of the API starts so).
+	if req.Method == http.MethodGet && (req.URL.Path == "/docs" || req.URL.Path == "/docs/swagger.yaml") {
+		if req.URL.Path == "/docs/swagger.yaml" {
+			w.Header().Set("Content-Type", "application/yaml")
+			w.Write(api.SpecYAML)
+			return
+		}
+		if s.cfg.DocsHTML != nil {
+			w.Header().Set("Content-Type", "text/html; charset=utf-8")
+			w.Write(s.cfg.DocsHTML)
+			return
+		}
+	}
 	start := time.Now()
 	id := newID()
 	entry := accessLog{RequestID: id, ExtendedRequestID: id[:16], RequestTime: start.UTC().Format(time.RFC3339),

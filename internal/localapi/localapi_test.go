@@ -173,6 +173,10 @@ func TestLocalAPIOverHTTP(t *testing.T) {
 	if a := c.do("GET", "/vehicles/car-1/events/"+eid, "", true, nil); a.status != 200 || len(a.body["samples"].([]any)) != 10 {
 		t.Errorf("get event: %d %v", a.status, a.body)
 	}
+	// The API reference beside it.
+	if resp, err := http.Get(c.base + "/docs/swagger.yaml"); err != nil || resp.StatusCode != 200 {
+		t.Errorf("/docs/swagger.yaml: %v %v", resp, err)
+	}
 	// A function refusal comes through as the function answers it.
 	wantCode(t, c.do("GET", "/vehicles/car-1/events?limit=0", "", true, nil), 400, "BadRequest")
 	// One JSON access log line per request, like the stage's.
