@@ -365,8 +365,10 @@ var importRules = []importRule{
 				content, _ := dig(op, "requestBody", "content").(map[string]any)
 				for _, m := range content {
 					b.walkSchema(dig(m, "schema"), where+" body", map[string]bool{}, func(at, keyword string, schema map[string]any) {
-						// An integer's int32/int64 format says its size only: its bounds are minimum and maximum.
-						if keyword == "format" && schema["type"] == "integer" && (schema["format"] == "int32" || schema["format"] == "int64") {
+						// A number's format (int32, int64, float, double) says its size
+						// for code generators only: its bounds are minimum and maximum.
+						if keyword == "format" && (schema["type"] == "integer" || schema["type"] == "number") &&
+							slices.Contains([]any{"int32", "int64", "float", "double"}, schema["format"]) {
 							return
 						}
 						if !slices.Contains(gatewayEnforce, keyword) && functionOnly[at+" "+keyword] == "" {

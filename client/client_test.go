@@ -1,0 +1,198 @@
+package client
+
+import (
+	"context"
+	"io"
+	"log/slog"
+	"net/http"
+	"net/http/httptest"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
+	"github.com/fleetapi/fleetapi/internal/dynalite"
+	"github.com/fleetapi/fleetapi/internal/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/localapi"
+	"github.com/fleetapi/fleetapi/internal/workload"
+)
+
+var db *dynamodb.Client
+
+func TestMain(m *testing.M) {
+	os.Exit(dynalite.Main(m, func(c *dynamodb.Client) { db = c }))
+}
+
+// generated.go is what oapi-codegen makes of api/swagger.yaml today.
+func TestGeneratedCodeIsFresh(t *testing.T) {
+	dir := t.TempDir()
+	cfg, err := os.ReadFile("oapi-codegen.yaml")
+	if err != nil {
+		t.Fatal(err)
+	}
+	out := filepath.Join(dir, "generated.go")
+	if err := os.WriteFile(filepath.Join(dir, "c.yaml"), []byte(strings.Replace(string(cfg), "output: generated.go", "output: "+out, 1)), 0o644); err != nil {
+		t.Fatal(err)
+	}
+	cmd := exec.Command("go", "tool", "-modfile=../tools/go.mod", "oapi-codegen", "-config", filepath.Join(dir, "c.yaml"), "../api/swagger.yaml")
+	if log, err := cmd.CombinedOutput(); err != nil {
+		t.Fatalf("oapi-codegen: %v\n%s", err, log)
+	}
+	fresh, _ := os.ReadFile(out)
+	committed, _ := os.ReadFile("generated.go")
+	if string(fresh) != string(committed) {
+		t.Error("client/generated.go is stale: run go generate ./client")
+	}
+}
+
+var local = aws.Credentials{AccessKeyID: "AKIDTEST", SecretAccessKey: "test-secret"}
+
+// The transport signs every attempt anew and retries 429, 503 and network
+// errors, honouring Retry-After, with the same headers and body.
+func TestTransportRetries(t *testing.T) {
+	var mu sync.Mutex
+	var seen []string
+	answers := []int{503, 429, 201}
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		body, _ := io.ReadAll(r.Body)
+		mu.Lock()
+		defer mu.Unlock()
+		seen = append(seen, r.Header.Get("Idempotency-Key")+" "+string(body)+" "+strings.Fields(r.Header.Get("Authorization"))[0])
+		code := answers[min(len(seen)-1, len(answers)-1)]
+		if code != 201 {
+			w.Header().Set("Retry-After", "2")
+		}
+		w.WriteHeader(code)
+	}))
+	defer srv.Close()
+	var waits []time.Duration
+	tr := &Transport{Credentials: credentials.StaticCredentialsProvider{Value: local}, Region: "eu-west-1",
+		Sleep: func(_ context.Context, d time.Duration) error { waits = append(waits, d); return nil }}
+	req, _ := http.NewRequest("POST", srv.URL+"/vehicles/car-1/events", strings.NewReader(`{"samples":[]}`))
+	req.Header.Set("Idempotency-Key", "k1")
+	resp, err := tr.RoundTrip(req)
+	if err != nil || resp.StatusCode != 201 {
+		t.Fatalf("got %v, %v; want 201 on the third attempt", resp, err)
+	}
+	if len(seen) != 3 || seen[0] != seen[2] || seen[0] != `k1 {"samples":[]} AWS4-HMAC-SHA256` {
+		t.Errorf("attempts %q, want three, signed, with the same key and body", seen)
+	}
+	if len(waits) != 2 || waits[0] != 2*time.Second {
+		t.Errorf("waits %v, want Retry-After's 2s twice", waits)
+	}
+	// 400 is not retried; attempts stop at MaxAttempts.
+	answers, seen, waits = []int{400}, nil, nil
+	req, _ = http.NewRequest("GET", srv.URL+"/vehicles", nil)
+	if resp, _ := tr.RoundTrip(req); resp.StatusCode != 400 || len(seen) != 1 {
+		t.Errorf("400: %d after %d attempts, want 1", resp.StatusCode, len(seen))
+	}
+	answers, seen = []int{503}, nil
+	tr.MaxAttempts = 3
+	req, _ = http.NewRequest("GET", srv.URL+"/vehicles", nil)
+	if resp, _ := tr.RoundTrip(req); resp.StatusCode != 503 || len(seen) != 3 {
+		t.Errorf("503 for ever: %d after %d attempts, want 3", resp.StatusCode, len(seen))
+	}
+	// A network error is retried too.
+	dead := httptest.NewServer(http.NotFoundHandler())
+	dead.Close()
+	tr.MaxAttempts, waits = 2, nil
+	req, _ = http.NewRequest("GET", dead.URL+"/vehicles", nil)
+	if _, err := tr.RoundTrip(req); err == nil || len(waits) != 1 {
+		t.Errorf("network error: %v after %d waits, want an error after 1", err, len(waits))
+	}
+}
+
+func TestRegionOf(t *testing.T) {
+	for url, want := range map[string]string{
+		"https://abcdef1234.execute-api.eu-west-1.amazonaws.com/prod": "eu-west-1",
+		"http://127.0.0.1:3000": "",
+	} {
+		if got := regionOf(url); got != want {
+			t.Errorf("regionOf(%s) = %q, want %q", url, got, want)
+		}
+	}
+}
+
+// The generated client drives every operation of the local API over HTTP,
+// signed: the path a vehicle gateway takes.
+func TestClientAgainstTheLocalAPI(t *testing.T) {
+	tables := dynalite.NewTables(t, db)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	api, err := localapi.New(localapi.Config{Vehicles: store, Events: store, EventRetention: 30 * 24 * time.Hour, Credentials: &local,
+		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := httptest.NewServer(api)
+	defer srv.Close()
+	ctx := context.Background()
+	c, err := New(ctx, srv.URL, Options{Credentials: credentials.StaticCredentialsProvider{Value: local}, Region: "eu-west-1"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plate := "SE 317 RI"
+	created, err := c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017, Plate: &plate})
+	if err != nil || created.StatusCode() != 201 || created.JSON201.Version != 1 {
+		t.Fatalf("create: %v %v", err, created.Status())
+	}
+	if again, _ := c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017}); again.JSON409 == nil {
+		t.Errorf("duplicate create: %s, want 409 with the error", again.Status())
+	}
+	got, err := c.GetVehicleWithResponse(ctx, "car-1")
+	if err != nil || got.JSON200 == nil || *got.JSON200.Plate != plate {
+		t.Fatalf("get: %v %s", err, got.Status())
+	}
+	etag := `"1"`
+	updated, err := c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: &etag}, VehicleFields{Make: "BMW", Model: "i3s", Year: 2018})
+	if err != nil || updated.JSON200 == nil || updated.JSON200.Version != 2 {
+		t.Fatalf("update: %v %s", err, updated.Status())
+	}
+	if stale, _ := c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: &etag}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018}); stale.JSON412 == nil {
+		t.Errorf("stale update: %s, want 412", stale.Status())
+	}
+	list, err := c.ListVehiclesWithResponse(ctx, &ListVehiclesParams{})
+	if err != nil || list.JSON200 == nil || len(list.JSON200.Vehicles) != 1 {
+		t.Fatalf("list: %v %s", err, list.Status())
+	}
+	var samples []Sample
+	for _, s := range workload.NewDrive(1, time.Now().Add(-time.Hour)).Upload(10).Samples {
+		samples = append(samples, Sample{Timestamp: s.Timestamp, Signals: s.Signals})
+	}
+	up, err := UploadSamples(ctx, c, "car-1", samples, "upload-1")
+	if err != nil || up.JSON201 == nil || up.JSON201.SampleCount != 10 {
+		t.Fatalf("upload: %v %s", err, up.Status())
+	}
+	if retry, _ := UploadSamples(ctx, c, "car-1", samples, "upload-1"); retry.JSON200 == nil || retry.JSON200.Eid != up.JSON201.Eid {
+		t.Errorf("retried upload: %s, want 200 with the same eid", retry.Status())
+	}
+	events, err := c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{})
+	if err != nil || events.JSON200 == nil || len(events.JSON200.Events) != 1 {
+		t.Fatalf("list events: %v %s", err, events.Status())
+	}
+	ev, err := c.GetEventWithResponse(ctx, "car-1", up.JSON201.Eid)
+	if err != nil || ev.JSON200 == nil || len(ev.JSON200.Samples) != 10 || ev.JSON200.Samples[0].Signals["Vehicle.Speed"] != samples[0].Signals["Vehicle.Speed"] {
+		t.Fatalf("get event: %v %s", err, ev.Status())
+	}
+	// Bad input: the gateway's and the functions' 400s reach the client as JSON.
+	if bad, _ := c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "c", Make: "BMW", Model: "i3", Year: 2017}); bad.JSON400 == nil {
+		t.Errorf("bad vid: %s, want 400 with the error", bad.Status())
+	}
+	if bad, _ := c.GetEventWithResponse(ctx, "car-1", "123"); bad.StatusCode() != 400 {
+		t.Errorf("bad eid: %s, want 400", bad.Status())
+	}
+	// Unsigned: the gateway's 403.
+	unsigned, _ := NewClientWithResponses(srv.URL)
+	if r, _ := unsigned.GetVehicleWithResponse(ctx, "car-1"); r.JSON403 == nil {
+		t.Errorf("unsigned: %s, want 403", r.Status())
+	}
+}
