@@ -35,7 +35,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: local local-reset help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -110,6 +110,13 @@ fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
 
 local: $(NPM_STAMP) docs ## run the whole API on http://127.0.0.1:3000 as the deployed stage would (LOCAL_FLAGS=-no-auth for curl); Ctrl-C stops it
 	go run ./cmd/localapi -docs docs/api.html $(LOCAL_FLAGS)
+
+VEHICLES ?= 10
+MINUTES  ?= 5
+SPEEDUP  ?= 60
+API_URL  ?= http://127.0.0.1:3000
+simulate: ## drive VEHICLES vehicles for MINUTES of driving, SPEEDUP times faster, against API_URL (make local's by default); reads it all back
+	go run ./cmd/simulate -url $(API_URL) -vehicles $(VEHICLES) -minutes $(MINUTES) -speedup $(SPEEDUP)
 
 local-reset: ## clear the data of the local DynamoDB of make local
 	rm -rf .local/dynalite

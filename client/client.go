@@ -43,6 +43,8 @@ type Options struct {
 	// BaseDelay and MaxDelay bound the exponential backoff with full jitter
 	// between attempts, unless the answer says Retry-After. Default: 100 ms, 5 s.
 	BaseDelay, MaxDelay time.Duration
+	// OnRetry, when set, is called before each retry (Transport.OnRetry).
+	OnRetry func(status int)
 }
 
 // New returns a client of the API at server (the stage's URL, or the
@@ -68,7 +70,7 @@ func New(ctx context.Context, server string, o Options) (*ClientWithResponses, e
 		base = o.HTTPClient.Transport
 	}
 	t := &Transport{Credentials: o.Credentials, Region: o.Region, Base: base,
-		MaxAttempts: o.MaxAttempts, BaseDelay: o.BaseDelay, MaxDelay: o.MaxDelay}
+		MaxAttempts: o.MaxAttempts, BaseDelay: o.BaseDelay, MaxDelay: o.MaxDelay, OnRetry: o.OnRetry}
 	hc := &http.Client{Transport: t}
 	if o.HTTPClient != nil {
 		hc.Timeout = o.HTTPClient.Timeout
@@ -108,6 +110,9 @@ type Transport struct {
 	MaxDelay    time.Duration
 	// Sleep waits between attempts. Default: a timer that ctx cancels.
 	Sleep func(ctx context.Context, d time.Duration) error
+	// OnRetry, when set, is called before each retry with the answer's
+	// status (0 for a network error).
+	OnRetry func(status int)
 }
 
 // RoundTrip implements http.RoundTripper.
@@ -146,6 +151,13 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return resp, err
 		}
 		delay := t.backoff(attempt)
+		if t.OnRetry != nil {
+			status := 0
+			if resp != nil {
+				status = resp.StatusCode
+			}
+			t.OnRetry(status)
+		}
 		if resp != nil {
 			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
 				delay = time.Duration(s) * time.Second

@@ -17,8 +17,6 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localapi"
@@ -39,9 +37,9 @@ func main() {
 	}
 }
 
-// Local credentials: a signed client uses them as AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY, for service execute-api.
-var creds = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCAL", SecretAccessKey: "fleetapi-local-secret"}
+// creds are the local credentials: a signed client uses them as
+// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for service execute-api.
+var creds = localapi.Credentials
 
 func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs string) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)

@@ -40,6 +40,11 @@ import (
 // Stage is the stage name the local API reports in its events.
 const Stage = "local"
 
+// Credentials are the local API's: fixed, printed at start, for no AWS
+// account; a signed client uses them as AWS_ACCESS_KEY_ID and
+// AWS_SECRET_ACCESS_KEY for service execute-api.
+var Credentials = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCAL", SecretAccessKey: "fleetapi-local-secret"}
+
 // maxSkew is how far a request's signing time may be from the clock, as
 // SigV4 allows.
 const maxSkew = 15 * time.Minute
