@@ -6,10 +6,12 @@ import (
 	"errors"
 	"fmt"
 
+	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fleetapi/fleetapi/internal/cursor"
 	"github.com/fleetapi/fleetapi/internal/fleet"
@@ -61,8 +63,12 @@ func New(db API, tables Tables, cursorKey []byte) (*Store, error) {
 	return s, nil
 }
 
-// classify maps DynamoDB's errors to the domain's: throttling and service
-// faults become fleet.ErrUnavailable so that clients are told to retry.
+// classify maps DynamoDB's errors to the domain's: throttling, service
+// faults and an unreachable endpoint become fleet.ErrUnavailable so that
+// clients are told to retry. The SDK gives up before MaxAttempts once its
+// client-wide retry quota is spent (QuotaExceededError), which a warm
+// function reaches after a few dozen failed calls in an outage: that too is
+// "retry later", not a bug of ours.
 func classify(op string, err error) error {
 	var apiErr smithy.APIError
 	if errors.As(err, &apiErr) {
@@ -72,8 +78,12 @@ func classify(op string, err error) error {
 			return fmt.Errorf("%s: %w: %w", op, fleet.ErrUnavailable, err)
 		}
 	}
-	var maxAttempts *retry.MaxAttemptsError
-	if errors.As(err, &maxAttempts) || errors.Is(err, context.DeadlineExceeded) {
+	var (
+		maxAttempts *retry.MaxAttemptsError
+		quota       ratelimit.QuotaExceededError
+		send        *smithyhttp.RequestSendError
+	)
+	if errors.As(err, &maxAttempts) || errors.As(err, &quota) || errors.As(err, &send) || errors.Is(err, context.DeadlineExceeded) {
 		return fmt.Errorf("%s: %w: %w", op, fleet.ErrUnavailable, err)
 	}
 	return fmt.Errorf("%s: %w", op, err)
