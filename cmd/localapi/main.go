@@ -13,7 +13,6 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
-	"strings"
 	"syscall"
 	"time"
 
@@ -80,8 +79,17 @@ func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs str
 		return err
 	}
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	var dbDied error
+	shutdownDone := make(chan struct{})
 	go func() {
-		<-ctx.Done()
+		defer close(shutdownDone)
+		select {
+		case <-ctx.Done():
+		case <-srv.Done():
+			// Without its DynamoDB the API answers nothing but 503s: stop,
+			// and say why, rather than look alive.
+			dbDied = fmt.Errorf("the local DynamoDB exited (%v); its output is above", srv.Err())
+		}
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
 		hs.Shutdown(shutdown)
@@ -95,6 +103,10 @@ func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs str
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err
 	}
-	fmt.Fprintln(os.Stderr, strings.TrimSpace("stopped"))
+	<-shutdownDone
+	if dbDied != nil {
+		return dbDied
+	}
+	fmt.Fprintln(os.Stderr, "stopped")
 	return nil
 }

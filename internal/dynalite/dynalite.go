@@ -34,7 +34,8 @@ type Server struct {
 	// Endpoint is the server's URL, http://127.0.0.1:PORT.
 	Endpoint string
 	cmd      *exec.Cmd
-	exited   chan error
+	done     chan struct{} // closed when the process has exited
+	waitErr  error         // how it exited, once done is closed
 }
 
 // Options of Start.
@@ -90,8 +91,8 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if err := cmd.Start(); err != nil {
 		return nil, fmt.Errorf("start dynalite: %w", err)
 	}
-	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, exited: make(chan error, 1)}
-	go func() { s.exited <- cmd.Wait() }()
+	s := &Server{Endpoint: "http://127.0.0.1:" + strconv.Itoa(port), cmd: cmd, done: make(chan struct{})}
+	go func() { s.waitErr = cmd.Wait(); close(s.done) }()
 	if err := s.waitReady(ctx, net.JoinHostPort("127.0.0.1", strconv.Itoa(port))); err != nil {
 		s.Stop()
 		return nil, err
@@ -109,9 +110,8 @@ func (s *Server) waitReady(ctx context.Context, addr string) error {
 			return nil
 		}
 		select {
-		case err := <-s.exited:
-			s.exited <- err
-			return fmt.Errorf("dynalite exited before listening on %s: %v", addr, err)
+		case <-s.done:
+			return fmt.Errorf("dynalite exited before listening on %s: %v", addr, s.waitErr)
 		case <-ctx.Done():
 			return fmt.Errorf("dynalite did not listen on %s: %w", addr, ctx.Err())
 		case <-time.After(50 * time.Millisecond):
@@ -125,8 +125,18 @@ func (s *Server) Stop() {
 		return
 	}
 	_ = s.cmd.Process.Kill()
-	<-s.exited
-	s.exited <- nil
+	<-s.done
+}
+
+// Done is closed when the server's process has exited, stopped or not:
+// a long-running user (make local) ends with it rather than answer every
+// request with a 503.
+func (s *Server) Done() <-chan struct{} { return s.done }
+
+// Err says how the process exited, once Done is closed.
+func (s *Server) Err() error {
+	<-s.done
+	return s.waitErr
 }
 
 // Client returns a DynamoDB client for the server. The credentials are

@@ -4,6 +4,7 @@ import (
 	"context"
 	"net"
 	"strings"
+	"syscall"
 	"testing"
 	"time"
 
@@ -47,5 +48,31 @@ func TestStartCreateStop(t *testing.T) {
 	if c, err := net.DialTimeout("tcp", addr, 500*time.Millisecond); err == nil {
 		c.Close()
 		t.Errorf("%s still accepts connections after Stop", addr)
+	}
+}
+
+// A server that dies on its own (a crash, a kill) closes Done and says how
+// it ended: what make local watches to stop instead of answering 503s.
+func TestDoneWhenTheServerDies(t *testing.T) {
+	s, err := Start(context.Background(), Options{Instant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer s.Stop()
+	select {
+	case <-s.Done():
+		t.Fatal("Done is closed while the server runs")
+	default:
+	}
+	if err := s.cmd.Process.Signal(syscall.SIGKILL); err != nil {
+		t.Fatal(err)
+	}
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("Done is still open 10 s after the server was killed")
+	}
+	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "killed") {
+		t.Errorf("Err() = %v, want the process's end (killed)", err)
 	}
 }
