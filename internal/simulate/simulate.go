@@ -10,6 +10,7 @@ import (
 	"fmt"
 	"io"
 	"slices"
+	"strconv"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -21,7 +22,8 @@ import (
 // Config of a run.
 type Config struct {
 	Client *client.ClientWithResponses
-	// Vehicles in the fleet, each sim-NNNNN.
+	// Vehicles in the fleet, each sim-RUN-NNNNN: new ones each run, so
+	// that what a run reads back is its own.
 	Vehicles int
 	// Driving is each vehicle's driving time; its samples end now.
 	Driving time.Duration
@@ -44,11 +46,20 @@ type Report struct {
 	// Duplicated uploads found more than once.
 	Stored, Lost, Duplicated int
 	Wall                     time.Duration
+	// FirstFailure says why the first failed call failed, "" if none did.
+	FirstFailure string
 }
 
 func (r Report) String() string {
 	return fmt.Sprintf("uploads sent %d, accepted %d, retried %d, failed %d; latency p50 %v, p99 %v, max %v; %.1f uploads/s; samples stored %d; lost %d, duplicated %d",
-		r.Sent, r.Accepted, r.Retried, r.Failed, r.P50, r.P99, r.Max, r.UploadsPerSecond, r.Stored, r.Lost, r.Duplicated)
+		r.Sent, r.Accepted, r.Retried, r.Failed, r.P50, r.P99, r.Max, r.UploadsPerSecond, r.Stored, r.Lost, r.Duplicated) + cond(r.FirstFailure != "", "; first failure: "+r.FirstFailure, "")
+}
+
+func cond(ok bool, a, b string) string {
+	if ok {
+		return a
+	}
+	return b
 }
 
 // Run runs the fleet until every vehicle has uploaded its driving, then
@@ -71,8 +82,20 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		sent      atomic.Int64
 		accepted  atomic.Int64
 		failed    atomic.Int64
+		firstFail string
 		wg        sync.WaitGroup
 	)
+	fail := func(what string, err error, status string, body []byte) {
+		mu.Lock()
+		defer mu.Unlock()
+		if firstFail == "" {
+			if err != nil {
+				firstFail = fmt.Sprintf("%s: %v", what, err)
+			} else {
+				firstFail = fmt.Sprintf("%s: %s %.200s", what, status, body)
+			}
+		}
+	}
 	stopProgress := progress(cfg.Progress, func() string {
 		mu.Lock()
 		p99 := percentile(latencies, 0.99)
@@ -84,8 +107,14 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			vid := fmt.Sprintf("sim-%05d", v)
-			if r, err := cfg.Client.CreateVehicleWithResponse(ctx, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025}); err != nil || r.StatusCode() != 201 && r.StatusCode() != 409 {
+			vid := fmt.Sprintf("sim-%s-%05d", strconv.FormatInt(start.UnixMilli(), 36), v)
+			r, err := cfg.Client.CreateVehicleWithResponse(ctx, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025})
+			if err != nil || r.StatusCode() != 201 && r.StatusCode() != 409 {
+				if err != nil {
+					fail("register "+vid, err, "", nil)
+				} else {
+					fail("register "+vid, nil, r.Status(), r.Body)
+				}
 				failed.Add(int64(uploads))
 				return
 			}
@@ -99,7 +128,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				}
 				sent.Add(1)
 				began := time.Now()
-				res, err := client.UploadSamples(ctx, cfg.Client, vid, samples, fmt.Sprintf("%s-%d-%d", vid, first.Unix(), k))
+				res, err := client.UploadSamples(ctx, cfg.Client, vid, samples, fmt.Sprintf("%s-%d", vid, k))
 				took := time.Since(began)
 				mu.Lock()
 				latencies = append(latencies, took)
@@ -114,6 +143,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 					failed.Add(1)
 				}
 				mu.Unlock()
+				if err != nil {
+					fail("upload for "+vid, err, "", nil)
+				} else if res.JSON201 == nil && res.JSON200 == nil {
+					fail("upload for "+vid, nil, res.Status(), res.Body)
+				}
 				select {
 				case <-tick.C:
 				case <-ctx.Done():
@@ -127,7 +161,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	wall := time.Since(start)
 	r := Report{Sent: sent.Load(), Accepted: accepted.Load(), Failed: failed.Load(), Retried: cfg.Retries.Load(),
 		P50: percentile(latencies, 0.5), P99: percentile(latencies, 0.99), Max: percentile(latencies, 1), Wall: wall,
-		UploadsPerSecond: float64(accepted.Load()) / wall.Seconds()}
+		UploadsPerSecond: float64(accepted.Load()) / wall.Seconds(), FirstFailure: firstFail}
 	from, to := first.Add(-time.Second), time.Now().Add(time.Minute)
 	for vid, eids := range acked {
 		seen := map[string]int{}
