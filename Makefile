@@ -109,7 +109,9 @@ fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
 
 local: $(NPM_STAMP) docs ## run the whole API on http://127.0.0.1:3000 as the deployed stage would (LOCAL_FLAGS=-no-auth for curl); Ctrl-C stops it
-	go run ./cmd/localapi -docs docs/api.html $(LOCAL_FLAGS)
+	@# Built, then run as itself: under go run, a stop (SIGINT) would end in exit status 1.
+	go build -o .local/bin/localapi ./cmd/localapi
+	exec .local/bin/localapi -docs docs/api.html $(LOCAL_FLAGS)
 
 VEHICLES ?= 10
 MINUTES  ?= 5
