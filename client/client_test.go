@@ -2,6 +2,7 @@ package client
 
 import (
 	"context"
+	"fmt"
 	"io"
 	"log/slog"
 	"net/http"
@@ -136,7 +137,9 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 	srv := httptest.NewServer(api)
 	defer srv.Close()
 	ctx := context.Background()
-	c, err := New(ctx, srv.URL, Options{Credentials: credentials.StaticCredentialsProvider{Value: local}, Region: "eu-west-1"})
+	check := newSpecCheckingTransport(t, srv.URL)
+	c, err := New(ctx, srv.URL, Options{Credentials: credentials.StaticCredentialsProvider{Value: local}, Region: "eu-west-1",
+		HTTPClient: &http.Client{Transport: check}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -183,16 +186,76 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 	if err != nil || ev.JSON200 == nil || len(ev.JSON200.Samples) != 10 || ev.JSON200.Samples[0].Signals["Vehicle.Speed"] != samples[0].Signals["Vehicle.Speed"] {
 		t.Fatalf("get event: %v %s", err, ev.Status())
 	}
-	// Bad input: the gateway's and the functions' 400s reach the client as JSON.
-	if bad, _ := c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "c", Make: "BMW", Model: "i3", Year: 2017}); bad.JSON400 == nil {
-		t.Errorf("bad vid: %s, want 400 with the error", bad.Status())
-	}
-	if bad, _ := c.GetEventWithResponse(ctx, "car-1", "123"); bad.StatusCode() != 400 {
-		t.Errorf("bad eid: %s, want 400", bad.Status())
+	// Bad input, refused by the gateway's validator or by the functions'
+	// rules: a JSON error the client decodes, never a 5xx.
+	type answer interface{ StatusCode() int }
+	json := "application/json"
+	future := Timestamp(time.Now().Add(time.Hour))
+	past := Timestamp(time.Now().Add(-2 * time.Hour))
+	for _, bad := range []struct {
+		name string
+		want int
+		call func() (answer, error)
+	}{
+		{"vid too short", 400, func() (answer, error) {
+			return c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "c", Make: "BMW", Model: "i3", Year: 2017})
+		}},
+		{"unknown member", 400, func() (answer, error) {
+			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","model":"i3","year":2017,"colour":"red"}`))
+		}},
+		{"member name in other case", 400, func() (answer, error) {
+			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","Make":"BMW","model":"i3","year":2017}`))
+		}},
+		{"duplicate member", 400, func() (answer, error) {
+			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","make":"VW","model":"i3","year":2017}`))
+		}},
+		{"year after next", 400, func() (answer, error) {
+			return c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-2", Make: "BMW", Model: "i3", Year: int32(time.Now().Year() + 2)})
+		}},
+		{"not JSON", 400, func() (answer, error) {
+			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":`))
+		}},
+		{"If-Match not an ETag", 400, func() (answer, error) {
+			return c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: ptr("2")}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018})
+		}},
+		{"unknown vehicle", 404, func() (answer, error) { return c.GetVehicleWithResponse(ctx, "car-404") }},
+		{"upload for an unknown vehicle", 404, func() (answer, error) { return UploadSamples(ctx, c, "car-404", samples, "") }},
+		{"upload without samples", 400, func() (answer, error) { return UploadSamples(ctx, c, "car-1", nil, "") }},
+		{"sample from the future", 400, func() (answer, error) {
+			return UploadSamples(ctx, c, "car-1", []Sample{{Timestamp: time.Time(future), Signals: samples[0].Signals}}, "")
+		}},
+		{"from after to", 400, func() (answer, error) {
+			return c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{From: &future, To: &past})
+		}},
+		{"forged cursor", 400, func() (answer, error) {
+			return c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{Cursor: ptr(Cursor("eyJ2IjoiY2FyLTEifQ"))})
+		}},
+		{"malformed eid", 400, func() (answer, error) { return c.GetEventWithResponse(ctx, "car-1", "123") }},
+		{"unknown event", 404, func() (answer, error) { return c.GetEventWithResponse(ctx, "car-1", "1795691178000-06f7b0bafe34c7e1") }},
+	} {
+		r, err := bad.call()
+		if err != nil || r.StatusCode() != bad.want {
+			t.Errorf("%s: %v, want %d", bad.name, statusOf(r, err), bad.want)
+		}
 	}
 	// Unsigned: the gateway's 403.
-	unsigned, _ := NewClientWithResponses(srv.URL)
+	unsigned, _ := NewClientWithResponses(srv.URL, WithHTTPClient(&http.Client{Transport: check}))
 	if r, _ := unsigned.GetVehicleWithResponse(ctx, "car-1"); r.JSON403 == nil {
 		t.Errorf("unsigned: %s, want 403", r.Status())
 	}
+	// Every operation answered with success, each answer checked against the spec.
+	for _, op := range []string{"createVehicle 201", "getVehicle 200", "updateVehicle 200", "listVehicles 200", "createEvent 201", "createEvent 200", "listEvents 200", "getEvent 200"} {
+		if !check.seen[op] {
+			t.Errorf("no %s answer was checked against the spec (checked: %v)", op, check.seen)
+		}
+	}
+}
+
+func ptr[T any](v T) *T { return &v }
+
+func statusOf(r interface{ StatusCode() int }, err error) string {
+	if err != nil {
+		return err.Error()
+	}
+	return fmt.Sprint(r.StatusCode())
 }
