@@ -2,6 +2,10 @@
 # repository's own files: Go modules from go.mod, the CDK CLI and Node.js 22
 # (which runs jsii and the CLI) from package-lock.json.
 
+# A failing command in a pipe fails its recipe.
+SHELL       := bash
+.SHELLFLAGS := -eu -o pipefail -c
+
 STAGE  ?= dev
 # The stages cdk.json declares.
 STAGES := $(shell node -p "Object.keys(require('./cdk.json').context.stages).join(' ')")
@@ -19,6 +23,7 @@ NPM_STAMP  := node_modules/.install-stamp
 GO_TEST    := go test -count=1
 
 FUZZTIME   ?= 30s
+BENCHTIME  ?= 1s
 # The runtime packages whose tests mutation testing measures.
 MUTATION_PKGS := contract fleet httpapi samplecodec cursor stage dynamostore lambdaapp
 # Tools pinned in tools/go.mod, a module of its own: not dependencies of the project.
@@ -97,9 +102,9 @@ diff-all: ## diff every stage against its snapshot
 deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 	$(CDK) deploy --context stage=$(STAGE)
 
-bench: $(NPM_STAMP) ## benchmark the 10-sample upload (and report write units per upload)
-	go test -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
-	go test -run '^$$' -bench . -benchmem ./internal/httpapi
+bench: $(NPM_STAMP) ## benchmark the 10-sample upload for BENCHTIME (default 1s), and report write units per upload
+	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi
 
 fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz '^FuzzCreateEvent$$' -fuzztime $(FUZZTIME) ./internal/httpapi

@@ -6,6 +6,8 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"net"
+	neturl "net/url"
 	"os"
 	"os/signal"
 	"sync/atomic"
@@ -29,8 +31,8 @@ func main() {
 	defer stop()
 	retries := &atomic.Int64{}
 	opts := client.Options{Region: *region, OnRetry: func(int) { retries.Add(1) }}
-	if *url == "http://127.0.0.1:3000" {
-		// make local's own credentials.
+	if isLocal(*url) {
+		// make local's own credentials, on whichever port it listens.
 		opts.Credentials, opts.Region = credentials.StaticCredentialsProvider{Value: localapi.Credentials}, "eu-west-1"
 	}
 	c, err := client.New(ctx, *url, opts)
@@ -48,4 +50,14 @@ func main() {
 	if r.Lost > 0 || r.Duplicated > 0 || r.Failed > 0 {
 		os.Exit(1)
 	}
+}
+
+// isLocal says whether the API is make local's, on this machine.
+func isLocal(raw string) bool {
+	u, err := neturl.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	return h == "localhost" || net.ParseIP(h).IsLoopback()
 }
