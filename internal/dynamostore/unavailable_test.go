@@ -3,7 +3,6 @@ package dynamostore
 import (
 	"context"
 	"errors"
-	"net"
 	"testing"
 	"time"
 
@@ -13,6 +12,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/fleetapi/fleetapi/internal/faultnet"
 	"github.com/fleetapi/fleetapi/internal/fleet"
 )
 
@@ -22,15 +22,8 @@ import (
 // tokens at 5 a retry, so an outage drains it after about a hundred failed
 // calls. Here a bucket of 10 tokens is drained by the second call.
 func TestUnreachableStoreIsUnavailableAfterTheRetryQuota(t *testing.T) {
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	endpoint := "http://" + l.Addr().String()
-	l.Close() // nothing listens there: every connection is refused
-
 	client := dynamodb.New(dynamodb.Options{
-		Region: "eu-west-1", BaseEndpoint: aws.String(endpoint),
+		Region: "eu-west-1", BaseEndpoint: aws.String(faultnet.Refusing(t)),
 		Credentials: credentials.NewStaticCredentialsProvider("local", "local", ""),
 		Retryer: retry.NewStandard(func(o *retry.StandardOptions) {
 			o.RateLimiter = ratelimit.NewTokenRateLimit(10)

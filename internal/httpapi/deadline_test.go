@@ -2,9 +2,7 @@ package httpapi
 
 import (
 	"context"
-	"net"
 	"net/http"
-	"sync"
 	"testing"
 	"time"
 
@@ -14,58 +12,15 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/faultnet"
 )
-
-// hungServer accepts connections and never answers: what a DynamoDB
-// endpoint behind a network partition looks like.
-func hungServer(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
-}
-
-// refusingEndpoint is an address where nothing listens.
-func refusingEndpoint(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
-}
 
 // Every function bounds its DynamoDB calls by a deadline derived from the
 // invocation's own, leaving time to answer: a DynamoDB that never answers,
 // or refuses, gets a 503 with Retry-After before the invocation ends,
 // never a hang until the function's timeout.
 func TestUnansweredStoreIsA503BeforeTheDeadline(t *testing.T) {
-	for name, endpoint := range map[string]string{"hung": hungServer(t), "refused": refusingEndpoint(t)} {
+	for name, endpoint := range map[string]string{"hung": faultnet.Hung(t), "refused": faultnet.Refusing(t)} {
 		t.Run(name, func(t *testing.T) {
 			db := dynamodb.New(dynamodb.Options{
 				Region: "eu-west-1", BaseEndpoint: aws.String(endpoint),

@@ -11,7 +11,6 @@ import (
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -20,6 +19,7 @@ import (
 
 	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/faultnet"
 )
 
 // Under the Lambda runtime interface emulator (pinned in tools/go.mod),
@@ -58,7 +58,7 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
 		// The SDK's service-specific endpoint variable.
-		"AWS_ENDPOINT_URL_DYNAMODB=" + hungEndpoint(t),
+		"AWS_ENDPOINT_URL_DYNAMODB=" + faultnet.Hung(t),
 		contract.EnvRoutes + "=" + contract.FormatRoutes(routes),
 		contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents",
 		contract.EnvEventRetentionDays + "=30",
@@ -136,35 +136,4 @@ func waitListening(t *testing.T, addr string) {
 		}
 	}
 	t.Fatalf("the emulator did not listen on %s", addr)
-}
-
-// hungEndpoint accepts connections and never answers.
-func hungEndpoint(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var mu sync.Mutex
-	var conns []net.Conn
-	go func() {
-		for {
-			c, err := l.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-		}
-	}()
-	t.Cleanup(func() {
-		l.Close()
-		mu.Lock()
-		defer mu.Unlock()
-		for _, c := range conns {
-			c.Close()
-		}
-	})
-	return "http://" + l.Addr().String()
 }
