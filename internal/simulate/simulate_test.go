@@ -25,7 +25,9 @@ var creds = aws.Credentials{AccessKeyID: "AKIDSIM", SecretAccessKey: "sim-secret
 
 // localStack starts dynalite with its data on disk, the tables and the
 // local API, and returns a client of it with a retry counter.
-func localStack(t *testing.T, data string, port int) (*dynalite.Server, *client.ClientWithResponses, *atomic.Int64) {
+// localStack returns the local DynamoDB, a client of the local API on it,
+// the client's retries, and those of them after an answer other than 503.
+func localStack(t *testing.T, data string, port int) (*dynalite.Server, *client.ClientWithResponses, *atomic.Int64, *atomic.Int64) {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := dynalite.Start(ctx, dynalite.Options{Port: port, Path: data, Instant: true})
@@ -50,17 +52,22 @@ func localStack(t *testing.T, data string, port int) (*dynalite.Server, *client.
 	}
 	hs := httptest.NewServer(api)
 	t.Cleanup(hs.Close)
-	retries := &atomic.Int64{}
+	retries, not503 := &atomic.Int64{}, &atomic.Int64{}
 	c, err := client.New(ctx, hs.URL, client.Options{Credentials: credentials.StaticCredentialsProvider{Value: creds}, Region: "eu-west-1",
-		MaxAttempts: 10, OnRetry: func(int) { retries.Add(1) }})
+		MaxAttempts: 10, OnRetry: func(status int) {
+			retries.Add(1)
+			if status != 503 {
+				not503.Add(1)
+			}
+		}})
 	if err != nil {
 		t.Fatal(err)
 	}
-	return srv, c, retries
+	return srv, c, retries, not503
 }
 
 func TestSimulatedFleetIsStoredOnce(t *testing.T) {
-	srv, c, retries := localStack(t, t.TempDir(), 0)
+	srv, c, retries, _ := localStack(t, t.TempDir(), 0)
 	defer srv.Stop()
 	r, err := Run(context.Background(), Config{Client: c, Vehicles: 3, Driving: 2 * time.Minute, Speedup: 600, Retries: retries})
 	if err != nil {
@@ -78,7 +85,7 @@ func TestSimulatedFleetIsStoredOnce(t *testing.T) {
 // upload acknowledged with 2xx is readable afterwards, none twice.
 func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
 	data := t.TempDir()
-	srv, c, retries := localStack(t, data, 0)
+	srv, c, retries, not503 := localStack(t, data, 0)
 	port := strings.TrimPrefix(srv.Endpoint, "http://127.0.0.1:")
 	done := make(chan Report, 1)
 	go func() {
@@ -104,6 +111,9 @@ func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
 	t.Log(r)
 	if r.Retried == 0 {
 		t.Error("no retry: the outage was not seen")
+	}
+	if n := not503.Load(); n > 0 {
+		t.Errorf("%d of %d retries followed an answer other than 503", n, r.Retried)
 	}
 	if r.Accepted != r.Sent || r.Failed != 0 || r.Lost != 0 || r.Duplicated != 0 || r.Stored != int(r.Accepted)*10 {
 		t.Errorf("report %v: want every upload accepted after retries, stored once", r)
