@@ -15,6 +15,8 @@ import (
 	"strings"
 
 	"github.com/getkin/kin-openapi/openapi3"
+
+	"github.com/fleetapi/fleetapi/internal/contract"
 )
 
 // SpecYAML is api/swagger.yaml, byte for byte.
@@ -134,6 +136,16 @@ func (s *Spec) OperationsOf(function string) []Operation {
 		if op.Function == function {
 			out = append(out, op)
 		}
+	}
+	return out
+}
+
+// RoutesOf lists the routes of a function's operations, as the construct
+// writes them into the function's environment (contract.EnvRoutes).
+func (s *Spec) RoutesOf(function string) []contract.Route {
+	var out []contract.Route
+	for _, op := range s.OperationsOf(function) {
+		out = append(out, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
 	}
 	return out
 }

@@ -271,11 +271,10 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 	})
 
 	for _, name := range spec.Functions() {
+		routes := spec.RoutesOf(name)
 		var ops []string
-		var routes []contract.Route
-		for _, op := range spec.OperationsOf(name) {
-			ops = append(ops, op.ID)
-			routes = append(routes, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
+		for _, r := range routes {
+			ops = append(ops, r.Operation)
 		}
 		access, err := contract.AccessOf(ops)
 		if err != nil {

@@ -17,7 +17,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/fleet"
@@ -95,10 +94,7 @@ func TestMeasuredLogBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var routes []contract.Route
-	for _, op := range spec.OperationsOf("ingest") {
-		routes = append(routes, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
-	}
+	routes := spec.RoutesOf("ingest")
 	tables := dynalite.NewTables(t, db)
 	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, make([]byte, 32))
 	if err != nil {

@@ -84,13 +84,7 @@ func mustRouter() routers.Router {
 
 // routesOf returns the routes the spec gives a function, as the construct
 // passes them in its environment.
-func routesOf(function string) []contract.Route {
-	var out []contract.Route
-	for _, op := range spec.OperationsOf(function) {
-		out = append(out, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
-	}
-	return out
-}
+func routesOf(function string) []contract.Route { return spec.RoutesOf(function) }
 
 // nopStore satisfies both store interfaces for tests that never call them.
 type nopStore struct {

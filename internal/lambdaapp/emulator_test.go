@@ -42,10 +42,7 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	var routes []contract.Route
-	for _, op := range spec.OperationsOf("ingest") {
-		routes = append(routes, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
-	}
+	routes := spec.RoutesOf("ingest")
 	const timeoutSecs = 3
 	runtimeAPI, invokeAddr := freeAddr(t), freeAddr(t)
 	cmd := exec.Command(rie, "--runtime-api-address", runtimeAPI, "--runtime-interface-emulator-address", invokeAddr, bootstrap)

@@ -33,7 +33,6 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/httpapi"
 )
 
@@ -104,10 +103,7 @@ func New(cfg Config) (*Server, error) {
 		s.responses[kind] = gatewayResponse{status: status, body: tmpl}
 	}
 	for _, fn := range spec.Functions() {
-		var routes []contract.Route
-		for _, op := range spec.OperationsOf(fn) {
-			routes = append(routes, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
-		}
+		routes := spec.RoutesOf(fn)
 		h, err := httpapi.New(httpapi.Config{
 			Routes: routes, Vehicles: cfg.Vehicles, Events: cfg.Events, EventRetention: cfg.EventRetention,
 			Logger: cfg.Logger.With("function", fn), FunctionName: "local-" + fn,
