@@ -1,0 +1,107 @@
+package costmodel
+
+import (
+	"encoding/json"
+	"fmt"
+	"maps"
+	"slices"
+	"strings"
+)
+
+// Billing is how the estimate treats a CloudFormation resource type: the
+// meters AWS bills it by, or none when it is free.
+type Billing struct {
+	// Meters the estimate must price; empty when the type is free.
+	Meters []string
+	// Note says why it is free, or when a meter applies.
+	Note string
+}
+
+// Free reports whether the type costs nothing by itself.
+func (b Billing) Free() bool { return len(b.Meters) == 0 }
+
+// BillingOf returns how a resource type is billed; a type the model does
+// not know is an error that names it, so that a template that gains one
+// cannot be estimated without it.
+func BillingOf(resourceType string) (Billing, error) {
+	switch resourceType {
+	case "AWS::DynamoDB::Table":
+		return Billing{Meters: []string{"write request units", "read request units", "storage GB-month", "point-in-time recovery GB-month"},
+			Note: "on-demand; PITR only when enabled"}, nil
+	case "AWS::Lambda::Function":
+		return Billing{Meters: []string{"requests", "GB-seconds by architecture", "X-Ray traces"},
+			Note: "X-Ray only with active tracing"}, nil
+	case "AWS::ApiGateway::RestApi":
+		return Billing{Meters: []string{"REST API requests (tiered)", "data transfer out"}}, nil
+	case "AWS::ApiGateway::Stage":
+		return Billing{Meters: []string{"X-Ray traces", "cache hours"},
+			Note: "X-Ray only with TracingEnabled; cache only with CacheClusterEnabled"}, nil
+	case "AWS::Logs::LogGroup":
+		return Billing{Meters: []string{"log ingestion GB", "log storage GB-month"}}, nil
+	case "AWS::CloudWatch::Alarm":
+		return Billing{Meters: []string{"alarm metrics per month"}}, nil
+	case "AWS::CloudWatch::Dashboard":
+		return Billing{Meters: []string{"dashboards per month"}, Note: "the account's first dashboards are free"}, nil
+	case "AWS::KMS::Key":
+		return Billing{Meters: []string{"keys per month", "requests"}}, nil
+	case "AWS::SecretsManager::Secret":
+		return Billing{Meters: []string{"secrets per month", "API calls"}}, nil
+	case "AWS::SNS::Topic":
+		return Billing{Meters: []string{"publishes", "e-mail deliveries"}}, nil
+	case "AWS::Budgets::Budget":
+		return Billing{Meters: []string{"budget-days"}, Note: "the account's first budgets are free"}, nil
+	case "AWS::IAM::Role", "AWS::IAM::Policy":
+		return Billing{Note: "IAM has no charge"}, nil
+	case "AWS::Lambda::Permission":
+		return Billing{Note: "a resource policy statement"}, nil
+	case "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Account":
+		return Billing{Note: "configuration; requests are billed on the REST API"}, nil
+	case "AWS::SNS::TopicPolicy":
+		return Billing{Note: "a resource policy"}, nil
+	case "AWS::CDK::Metadata":
+		return Billing{Note: "CDK's version reporting"}, nil
+	}
+	return Billing{}, fmt.Errorf("resource type %s is not in the cost model: add it to costmodel.BillingOf, priced or free", resourceType)
+}
+
+// ResourceTypes counts the resources of a CloudFormation template by type.
+func ResourceTypes(template []byte) (map[string]int, error) {
+	var t struct {
+		Resources map[string]struct {
+			Type string
+		}
+	}
+	if err := json.Unmarshal(template, &t); err != nil {
+		return nil, fmt.Errorf("read template: %w", err)
+	}
+	if len(t.Resources) == 0 {
+		return nil, fmt.Errorf("read template: no Resources")
+	}
+	counts := map[string]int{}
+	for id, r := range t.Resources {
+		if r.Type == "" {
+			return nil, fmt.Errorf("read template: resource %s has no Type", id)
+		}
+		counts[r.Type]++
+	}
+	return counts, nil
+}
+
+// UnknownTypes returns an error naming every resource type of a template
+// that BillingOf does not know, nil when it knows them all.
+func UnknownTypes(template []byte) error {
+	counts, err := ResourceTypes(template)
+	if err != nil {
+		return err
+	}
+	var unknown []string
+	for _, typ := range slices.Sorted(maps.Keys(counts)) {
+		if _, err := BillingOf(typ); err != nil {
+			unknown = append(unknown, typ)
+		}
+	}
+	if len(unknown) > 0 {
+		return fmt.Errorf("resource types not in the cost model: %s; add each to costmodel.BillingOf, priced or free", strings.Join(unknown, ", "))
+	}
+	return nil
+}
