@@ -2,39 +2,34 @@ package client
 
 import (
 	"bytes"
-	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net/http"
 	"sync"
 	"testing"
 
-	"github.com/getkin/kin-openapi/openapi3"
-	"github.com/getkin/kin-openapi/openapi3filter"
-	"github.com/getkin/kin-openapi/routers/gorillamux"
-
-	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/specresponse"
 )
 
 // specCheckingTransport validates every answer that crosses it against the
-// response schema api/swagger.yaml gives its operation and status, with
-// kin-openapi: what a client generated from the spec relies on.
+// response schema api/swagger.yaml gives its operation and status: what a
+// client generated from the spec relies on.
 type specCheckingTransport struct {
-	t    *testing.T
-	base http.RoundTripper
-	doc  *openapi3.T
-	mu   sync.Mutex
-	seen map[string]bool // "operationId status" checked
+	t     *testing.T
+	base  http.RoundTripper
+	check *specresponse.Checker
+	mu    sync.Mutex
+	seen  map[string]bool // "operationId status" checked
 }
 
 func newSpecCheckingTransport(t *testing.T, server string) *specCheckingTransport {
 	t.Helper()
-	s, err := api.Parse(api.SpecYAML)
+	check, err := specresponse.New(server)
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.Doc.Servers = openapi3.Servers{{URL: server}}
-	return &specCheckingTransport{t: t, base: http.DefaultTransport, doc: s.Doc, seen: map[string]bool{}}
+	return &specCheckingTransport{t: t, base: http.DefaultTransport, check: check, seen: map[string]bool{}}
 }
 
 func (s *specCheckingTransport) RoundTrip(req *http.Request) (*http.Response, error) {
@@ -48,29 +43,15 @@ func (s *specCheckingTransport) RoundTrip(req *http.Request) (*http.Response, er
 		return nil, err
 	}
 	res.Body = io.NopCloser(bytes.NewReader(body))
-	if err := s.check(req, res, body); err != nil {
+	op, err := s.check.Check(req, res.StatusCode, res.Header, body)
+	if err == nil && op == "" {
+		err = errors.New("no operation of the spec")
+	}
+	if err != nil {
 		s.t.Errorf("%s %s → %d %s: the spec does not allow this answer: %v", req.Method, req.URL.Path, res.StatusCode, body, err)
 	}
-	return res, nil
-}
-
-func (s *specCheckingTransport) check(req *http.Request, res *http.Response, body []byte) error {
-	router, err := gorillamux.NewRouter(s.doc)
-	if err != nil {
-		return err
-	}
-	route, params, err := router.FindRoute(req)
-	if err != nil {
-		return fmt.Errorf("no operation of the spec: %w", err)
-	}
 	s.mu.Lock()
-	s.seen[fmt.Sprintf("%s %d", route.Operation.OperationID, res.StatusCode)] = true
+	s.seen[fmt.Sprintf("%s %d", op, res.StatusCode)] = true
 	s.mu.Unlock()
-	return openapi3filter.ValidateResponse(context.Background(), &openapi3filter.ResponseValidationInput{
-		RequestValidationInput: &openapi3filter.RequestValidationInput{Request: req, PathParams: params, Route: route},
-		Status:                 res.StatusCode,
-		Header:                 res.Header,
-		Body:                   io.NopCloser(bytes.NewReader(body)),
-		Options:                &openapi3filter.Options{IncludeResponseStatus: true},
-	})
+	return res, nil
 }
