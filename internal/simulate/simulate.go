@@ -52,14 +52,14 @@ type Report struct {
 
 func (r Report) String() string {
 	return fmt.Sprintf("uploads sent %d, accepted %d, retried %d, failed %d; latency p50 %v, p99 %v, max %v; %.1f uploads/s; samples stored %d; lost %d, duplicated %d",
-		r.Sent, r.Accepted, r.Retried, r.Failed, r.P50, r.P99, r.Max, r.UploadsPerSecond, r.Stored, r.Lost, r.Duplicated) + cond(r.FirstFailure != "", "; first failure: "+r.FirstFailure, "")
+		r.Sent, r.Accepted, r.Retried, r.Failed, r.P50, r.P99, r.Max, r.UploadsPerSecond, r.Stored, r.Lost, r.Duplicated) + r.firstFailure()
 }
 
-func cond(ok bool, a, b string) string {
-	if ok {
-		return a
+func (r Report) firstFailure() string {
+	if r.FirstFailure == "" {
+		return ""
 	}
-	return b
+	return "; first failure: " + r.FirstFailure
 }
 
 // Run runs the fleet until every vehicle has uploaded its driving, then
@@ -85,15 +85,11 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		firstFail string
 		wg        sync.WaitGroup
 	)
-	fail := func(what string, err error, status string, body []byte) {
-		mu.Lock()
-		defer mu.Unlock()
+	// fail counts n failed uploads and keeps the first reason; mu held.
+	fail := func(n int64, why string) {
+		failed.Add(n)
 		if firstFail == "" {
-			if err != nil {
-				firstFail = fmt.Sprintf("%s: %v", what, err)
-			} else {
-				firstFail = fmt.Sprintf("%s: %s %.200s", what, status, body)
-			}
+			firstFail = why
 		}
 	}
 	stopProgress := progress(cfg.Progress, func() string {
@@ -109,13 +105,17 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			defer wg.Done()
 			vid := fmt.Sprintf("sim-%s-%05d", strconv.FormatInt(start.UnixMilli(), 36), v)
 			r, err := cfg.Client.CreateVehicleWithResponse(ctx, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025})
-			if err != nil || r.StatusCode() != 201 && r.StatusCode() != 409 {
-				if err != nil {
-					fail("register "+vid, err, "", nil)
-				} else {
-					fail("register "+vid, nil, r.Status(), r.Body)
-				}
-				failed.Add(int64(uploads))
+			var why string
+			switch {
+			case err != nil:
+				why = fmt.Sprintf("register %s: %v", vid, err)
+			case r.StatusCode() != 201 && r.StatusCode() != 409:
+				why = fmt.Sprintf("register %s: %s %.200s", vid, r.Status(), r.Body)
+			}
+			if why != "" {
+				mu.Lock()
+				fail(int64(uploads), why)
+				mu.Unlock()
 				return
 			}
 			drive := workload.NewDrive(uint64(v)+1, first)
@@ -133,21 +133,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				mu.Lock()
 				latencies = append(latencies, took)
 				switch {
-				case err == nil && res.JSON201 != nil:
+				case err != nil:
+					fail(1, fmt.Sprintf("upload for %s: %v", vid, err))
+				case res.JSON201 != nil:
 					acked[vid] = append(acked[vid], res.JSON201.Eid)
 					accepted.Add(1)
-				case err == nil && res.JSON200 != nil: // stored by an attempt whose answer was lost
+				case res.JSON200 != nil: // stored by an attempt whose answer was lost
 					acked[vid] = append(acked[vid], res.JSON200.Eid)
 					accepted.Add(1)
 				default:
-					failed.Add(1)
+					fail(1, fmt.Sprintf("upload for %s: %s %.200s", vid, res.Status(), res.Body))
 				}
 				mu.Unlock()
-				if err != nil {
-					fail("upload for "+vid, err, "", nil)
-				} else if res.JSON201 == nil && res.JSON200 == nil {
-					fail("upload for "+vid, nil, res.Status(), res.Body)
-				}
 				select {
 				case <-tick.C:
 				case <-ctx.Done():
