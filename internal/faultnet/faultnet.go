@@ -1,6 +1,7 @@
 // Package faultnet gives tests the endpoints a dependency has when the
 // network fails: one that accepts connections and never answers (a
-// partition), one where nothing listens (connections refused).
+// partition), one where nothing listens (connections refused), and the free
+// addresses the latter are made of.
 package faultnet
 
 import (
@@ -45,11 +46,17 @@ func Hung(tb testing.TB) string {
 // listens: every connection is refused.
 func Refusing(tb testing.TB) string {
 	tb.Helper()
+	return "http://" + FreeAddr(tb)
+}
+
+// FreeAddr returns an address on 127.0.0.1 where nothing listens now: one
+// to refuse connections at, or to start a server on.
+func FreeAddr(tb testing.TB) string {
+	tb.Helper()
 	l, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		tb.Fatal(err)
 	}
-	addr := l.Addr().String()
-	l.Close()
-	return "http://" + addr
+	defer l.Close()
+	return l.Addr().String()
 }

@@ -44,7 +44,7 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 	}
 	routes := spec.RoutesOf("ingest")
 	const timeoutSecs = 3
-	runtimeAPI, invokeAddr := freeAddr(t), freeAddr(t)
+	runtimeAPI, invokeAddr := faultnet.FreeAddr(t), faultnet.FreeAddr(t)
 	cmd := exec.Command(rie, "--runtime-api-address", runtimeAPI, "--runtime-interface-emulator-address", invokeAddr, bootstrap)
 	cmd.Env = []string{
 		"PATH=" + os.Getenv("PATH"),
@@ -111,17 +111,6 @@ func goBuild(t *testing.T, dir string, args ...string) {
 	if out, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %v: %v\n%s", args, err, out)
 	}
-}
-
-// freeAddr returns a 127.0.0.1 address nothing listens on now.
-func freeAddr(t *testing.T) string {
-	t.Helper()
-	l, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer l.Close()
-	return l.Addr().String()
 }
 
 func waitListening(t *testing.T, addr string) {
