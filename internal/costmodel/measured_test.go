@@ -37,11 +37,7 @@ func TestMain(m *testing.M) {
 // charges for them equal to the units the rules give for that size.
 func TestMeasuredFiguresAreCurrent(t *testing.T) {
 	ctx := context.Background()
-	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, tables := newStore(t)
 	now := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
 	var bytes, units float64
 	const uploads = 40
@@ -78,6 +74,17 @@ func TestMeasuredFiguresAreCurrent(t *testing.T) {
 	near(t, "WriteUnitsPerUpload", units/uploads, WriteUnitsPerUpload)
 }
 
+// newStore is a store on tables of their own in dynalite.
+func newStore(t *testing.T) (*dynamostore.Store, dynalite.Tables) {
+	t.Helper()
+	tables := dynalite.NewTables(t, db)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, tables
+}
+
 // near fails when a measured figure drifted from its constant.
 func near(t *testing.T, name string, measured, constant float64) {
 	t.Helper()
@@ -94,15 +101,10 @@ func TestMeasuredLogBytes(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	routes := spec.RoutesOf("ingest")
-	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, make([]byte, 32))
-	if err != nil {
-		t.Fatal(err)
-	}
+	store, _ := newStore(t)
 	var logs countingWriter
 	now := time.Now().UTC()
-	h, err := httpapi.New(httpapi.Config{Routes: routes, Vehicles: store, Events: store, EventRetention: 365 * 24 * time.Hour,
+	h, err := httpapi.New(httpapi.Config{Routes: spec.RoutesOf("ingest"), Vehicles: store, Events: store, EventRetention: 365 * 24 * time.Hour,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now },
 		// A name as CloudFormation makes them: stack, logical ID, suffix.
 		FunctionName: "FleetApi-prod-IngestFunction4C8D5E1B-Xy3kP9qRt2Lm"})
