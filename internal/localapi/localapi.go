@@ -230,13 +230,12 @@ func validate(req *http.Request, route *routers.Route, params map[string]string,
 	if route.Operation.RequestBody == nil {
 		return ""
 	}
+	clone := req.Clone(req.Context()) // the body was read: validate a copy
+	clone.Body = io.NopCloser(bytes.NewReader(body))
 	input := &openapi3filter.RequestValidationInput{
-		Request: req, PathParams: params, Route: route,
+		Request: clone, PathParams: params, Route: route,
 		Options: &openapi3filter.Options{AuthenticationFunc: openapi3filter.NoopAuthenticationFunc, ExcludeRequestQueryParams: true},
 	}
-	clone := req.Clone(req.Context())
-	clone.Body = io.NopCloser(bytes.NewReader(body))
-	input.Request = clone
 	if err := openapi3filter.ValidateRequestBody(req.Context(), input, route.Operation.RequestBody.Value); err != nil {
 		var rerr *openapi3filter.RequestError
 		if errors.As(err, &rerr) && strings.Contains(err.Error(), "header Content-Type") {
