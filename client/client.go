@@ -9,6 +9,7 @@ package client
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"crypto/rand"
 	"crypto/sha256"
@@ -59,21 +60,17 @@ func New(ctx context.Context, server string, o Options) (*ClientWithResponses, e
 			o.Credentials = cfg.Credentials
 		}
 		if o.Region == "" {
-			o.Region = cmpOr(regionOf(server), cfg.Region)
+			o.Region = cmp.Or(regionOf(server), cfg.Region)
 		}
 	}
 	if o.Region == "" {
 		return nil, errors.New("no AWS Region: set Options.Region or AWS_REGION")
 	}
-	base := http.DefaultTransport
-	if o.HTTPClient != nil && o.HTTPClient.Transport != nil {
-		base = o.HTTPClient.Transport
-	}
-	t := &Transport{Credentials: o.Credentials, Region: o.Region, Base: base,
+	t := &Transport{Credentials: o.Credentials, Region: o.Region,
 		MaxAttempts: o.MaxAttempts, BaseDelay: o.BaseDelay, MaxDelay: o.MaxDelay, OnRetry: o.OnRetry}
 	hc := &http.Client{Transport: t}
 	if o.HTTPClient != nil {
-		hc.Timeout = o.HTTPClient.Timeout
+		t.Base, hc.Timeout = o.HTTPClient.Transport, o.HTTPClient.Timeout // a nil Base is http.DefaultTransport
 	}
 	return NewClientWithResponses(server, WithHTTPClient(hc))
 }
@@ -89,13 +86,6 @@ func regionOf(server string) string {
 		return parts[2]
 	}
 	return ""
-}
-
-func cmpOr(a, b string) string {
-	if a != "" {
-		return a
-	}
-	return b
 }
 
 // Transport signs each request with SigV4 for execute-api and retries it
