@@ -216,7 +216,7 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":`))
 		}},
 		{"If-Match not an ETag", 400, func() (answer, error) {
-			return c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: ptr("2")}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018})
+			return c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: new("2")}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018})
 		}},
 		{"unknown vehicle", 404, func() (answer, error) { return c.GetVehicleWithResponse(ctx, "car-404") }},
 		{"upload for an unknown vehicle", 404, func() (answer, error) { return UploadSamples(ctx, c, "car-404", samples, "") }},
@@ -228,7 +228,7 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 			return c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{From: &future, To: &past})
 		}},
 		{"forged cursor", 400, func() (answer, error) {
-			return c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{Cursor: ptr(Cursor("eyJ2IjoiY2FyLTEifQ"))})
+			return c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{Cursor: new(Cursor("eyJ2IjoiY2FyLTEifQ"))})
 		}},
 		{"malformed eid", 400, func() (answer, error) { return c.GetEventWithResponse(ctx, "car-1", "123") }},
 		{"unknown event", 404, func() (answer, error) { return c.GetEventWithResponse(ctx, "car-1", "1795691178000-06f7b0bafe34c7e1") }},
@@ -250,8 +250,6 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 		}
 	}
 }
-
-func ptr[T any](v T) *T { return &v }
 
 func statusOf(r interface{ StatusCode() int }, err error) string {
 	if err != nil {

@@ -58,8 +58,8 @@ func TestStageValuesAreCheckedByTheConstruct(t *testing.T) {
 		{"budget", func(c *stage.Config) { c.MonthlyBudgetUsd = 0 }, "monthlyBudgetUsd 0 is invalid: must be above 0"},
 		{"max read units", func(c *stage.Config) { c.TableMaxReadRequestUnits = 0 }, "tableMaxReadRequestUnits 0 is invalid: allowed are whole request units per second from 1 to 40000"},
 		{"max write units", func(c *stage.Config) { c.TableMaxWriteRequestUnits = 40001 }, "tableMaxWriteRequestUnits 40001 is invalid"},
-		{"alarm period", func(c *stage.Config) { c.AlarmThresholds.PeriodMinutes = ptr(0) }, "alarmThresholds.periodMinutes 0 is invalid"},
-		{"alarm threshold", func(c *stage.Config) { c.AlarmThresholds.FunctionErrors = ptr(0) }, "alarmThresholds.functionErrors 0 is invalid"},
+		{"alarm period", func(c *stage.Config) { c.AlarmThresholds.PeriodMinutes = new(0) }, "alarmThresholds.periodMinutes 0 is invalid"},
+		{"alarm threshold", func(c *stage.Config) { c.AlarmThresholds.FunctionErrors = new(0) }, "alarmThresholds.functionErrors 0 is invalid"},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -79,5 +79,3 @@ func TestStageValuesAreCheckedByTheConstruct(t *testing.T) {
 		})
 	}
 }
-
-func ptr(v int) *int { return &v }

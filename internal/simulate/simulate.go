@@ -162,7 +162,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	from, to := first.Add(-time.Second), time.Now().Add(time.Minute)
 	for vid, eids := range acked {
 		seen := map[string]int{}
-		page := &client.ListEventsParams{From: &from, To: &to, Limit: ptr(client.Limit(100))}
+		page := &client.ListEventsParams{From: &from, To: &to, Limit: new(client.Limit(100))}
 		for {
 			res, err := cfg.Client.ListEventsWithResponse(ctx, vid, page)
 			if err != nil || res.JSON200 == nil {
@@ -193,8 +193,6 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	}
 	return r, nil
 }
-
-func ptr[T any](v T) *T { return &v }
 
 // percentile of durations, q from 0 to 1.
 func percentile(ds []time.Duration, q float64) time.Duration {
