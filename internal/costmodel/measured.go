@@ -1,21 +1,44 @@
 package costmodel
 
 // Measured against dynalite and the handlers by TestMeasuredFiguresAreCurrent
-// for the talk's upload (10 samples of realistic VSS signals): the test
-// fails when the code drifts from them by more than MeasuredTolerance, so
-// that the estimate follows the code.
+// and TestMeasuredRequests for the talk's uploads (realistic VSS signals):
+// the tests fail when the code drifts from them by more than
+// MeasuredTolerance, so that the estimate follows the code.
 const (
-	// EventItemBytes is the mean size of a stored upload's item, as
-	// DynamoDB counts it (ItemSize), without StorageOverheadBytes.
-	EventItemBytes = 618
-	// WriteUnitsPerUpload is what DynamoDB charges to store one upload.
-	WriteUnitsPerUpload = 1
-	// FunctionLogBytesPerUpload is what the ingest function logs for one
-	// stored upload (its request line, with the embedded metric), before
-	// Lambda's own START, END and REPORT lines.
-	FunctionLogBytesPerUpload = 467
+	// An upload's stored item is EventItemFixedBytes plus
+	// EventItemBytesPerSample for each sample, as DynamoDB counts item
+	// sizes (ItemSize), without StorageOverheadBytes: the least-squares
+	// line through the sizes measured at 10, 60 and 100 samples.
+	EventItemFixedBytes     = 328
+	EventItemBytesPerSample = 30.3
+	// VehicleItemBytes is a vehicle's item with two metadata entries.
+	VehicleItemBytes = 156
+	// UploadResponseBytes, VehicleResponseBytes: the response bodies of an
+	// upload and of a vehicle read; EventsPageGzipBytes: a full page of
+	// events (the largest limit) as gzip sends it.
+	UploadResponseBytes  = 214
+	VehicleResponseBytes = 207
+	EventsPageGzipBytes  = 35154
+	// LogCompressedFraction is how small the functions' log lines gzip;
+	// CloudWatch Logs bills stored logs by their compressed size.
+	LogCompressedFraction = 0.033
 )
+
+// FunctionLogBytes is what a function logs for a request (its request
+// line, with the embedded metric for an upload), before Lambda's own
+// platform lines; an operation not listed logs as getVehicle does.
+var FunctionLogBytes = map[string]float64{
+	"createEvent":  467,
+	"getVehicle":   203,
+	"listVehicles": 197,
+	"listEvents":   211,
+}
 
 // MeasuredTolerance is the relative drift of a measured figure that fails
 // the test.
 const MeasuredTolerance = 0.05
+
+// EventItemBytes is the size of the item an upload of n samples stores.
+func EventItemBytes(samples int) float64 {
+	return EventItemFixedBytes + EventItemBytesPerSample*float64(samples)
+}

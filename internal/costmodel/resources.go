@@ -58,6 +58,8 @@ func BillingOf(resourceType string) (Billing, error) {
 		return Billing{Note: "configuration; requests are billed on the REST API"}, nil
 	case "AWS::SNS::TopicPolicy":
 		return Billing{Note: "a resource policy"}, nil
+	case "AWS::SNS::Subscription":
+		return Billing{Note: "deliveries are billed on the topic"}, nil
 	case "AWS::CDK::Metadata":
 		return Billing{Note: "CDK's version reporting"}, nil
 	}

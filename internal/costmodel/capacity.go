@@ -1,0 +1,114 @@
+package costmodel
+
+import (
+	"fmt"
+	"math"
+)
+
+// Default quotas of an account and Region, as the services document them
+// (Service Quotas shows an account's own). Each is a limit a fleet meets.
+const (
+	// API Gateway: "Throttle quota per account, per Region across HTTP
+	// APIs, REST APIs, WebSocket APIs, and WebSocket callback APIs":
+	// 10,000 requests per second, burst 5,000 (adjustable).
+	QuotaAPIRequestsPerSecond = 10000
+	QuotaAPIBurst             = 5000
+	// Lambda: 1,000 concurrent executions per Region (adjustable); 100 of
+	// them can never be reserved.
+	QuotaLambdaConcurrency = 1000
+	QuotaLambdaUnreserved  = 100
+	// DynamoDB: an on-demand table (and its throughput per second) is
+	// capped at 40,000 read and 40,000 write request units per second by
+	// default ("Per table" quota, adjustable); a partition serves 3,000
+	// read and 1,000 write units a second, whatever the mode.
+	QuotaTableWriteUnits     = 40000
+	QuotaTableReadUnits      = 40000
+	QuotaPartitionWriteUnits = 1000
+	QuotaPartitionReadUnits  = 3000
+	// A new on-demand table serves up to 4,000 writes and 12,000 reads a
+	// second at once, more as traffic doubles within 30 minutes (or at
+	// once with warm throughput).
+	NewTableWriteUnits = 4000
+)
+
+// Capacity is what a fleet asks of the stack's limits at its peak.
+type Capacity struct {
+	Vehicles int `json:"vehicles"`
+	// AverageUploads and PeakUploads are uploads a second over the day and
+	// at the peak (the usage's peakToAverage).
+	AverageUploads float64 `json:"averageUploadsPerSecond"`
+	PeakUploads    float64 `json:"peakUploadsPerSecond"`
+	Limits         []Limit `json:"limits"`
+}
+
+// Limit compares what the peak needs with a limit of the stage or a
+// default quota of the account.
+type Limit struct {
+	Name  string  `json:"name"`
+	Need  float64 `json:"need"`
+	Limit float64 `json:"limit"`
+	// Of says whose limit it is: the stage (the template) or the account.
+	Of string `json:"of"`
+}
+
+// Binds reports whether the peak needs more than the limit.
+func (l Limit) Binds() bool { return l.Limit > 0 && l.Need > l.Limit }
+
+// Capacity computes a fleet's peak needs against the stack's and the
+// account's limits, from the same request mix as the estimate.
+func (m Model) Capacity(vehicles int) Capacity {
+	s, u := m.Stack, m.Usage
+	secondsPerMonth := u.DaysPerMonth * 86400
+	requests := m.RequestsByOperation(vehicles)
+	peak := func(perMonth float64) float64 { return perMonth / secondsPerMonth * u.PeakToAverage }
+	c := Capacity{Vehicles: vehicles,
+		AverageUploads: requests["createEvent"] / secondsPerMonth,
+		PeakUploads:    peak(requests["createEvent"])}
+	total := 0.0
+	for _, n := range requests {
+		total += n
+	}
+	peakRPS := peak(total)
+	c.Limits = append(c.Limits,
+		Limit{Name: "API requests/s: the stage's throttle rate", Need: peakRPS, Limit: s.ThrottleRate, Of: "stage"},
+		Limit{Name: "API requests/s: account throttle per Region", Need: peakRPS, Limit: QuotaAPIRequestsPerSecond, Of: "account"},
+	)
+	concurrency, reserved := 0.0, 0.0
+	for _, f := range s.Functions {
+		need := 0.0
+		for _, op := range f.Operations {
+			// Little's law: requests a second times seconds each; a cold
+			// start holds its environment for the init too.
+			rps := peak(requests[op])
+			need += rps*u.DurationMsByOperationID[op]/1000 + rps*u.ColdStartsPerMillion/1e6*u.InitMs/1000
+		}
+		need = math.Ceil(need)
+		concurrency += need
+		reserved += float64(f.ReservedConcurrency)
+		if f.ReservedConcurrency > 0 {
+			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("Lambda concurrency: %s's reserved", f.LogicalID), Need: need, Limit: float64(f.ReservedConcurrency), Of: "stage"})
+		}
+	}
+	c.Limits = append(c.Limits, Limit{Name: "Lambda concurrency: account per Region (reserved by the stage, or used)",
+		Need: math.Max(concurrency, reserved) + QuotaLambdaUnreserved, Limit: QuotaLambdaConcurrency, Of: "account"})
+
+	itemBytes := EventItemBytes(u.SamplesPerUpload)
+	writes := peak(requests["createEvent"]) * float64(WriteUnits(int(math.Ceil(itemBytes))))
+	if s.Events.MaxWriteUnits > 0 {
+		c.Limits = append(c.Limits, Limit{Name: "events table write units/s: the stage's on-demand maximum", Need: writes, Limit: s.Events.MaxWriteUnits, Of: "stage"})
+	}
+	vehicleReads := peak(requests["createEvent"]+requests["getVehicle"]) * eventuallyConsistent
+	if s.Vehicles.MaxReadUnits > 0 {
+		c.Limits = append(c.Limits, Limit{Name: "vehicles table read units/s: the stage's on-demand maximum", Need: vehicleReads, Limit: s.Vehicles.MaxReadUnits, Of: "stage"})
+	}
+	c.Limits = append(c.Limits,
+		Limit{Name: "events table write units/s: a new on-demand table at once", Need: writes, Limit: NewTableWriteUnits, Of: "account"},
+		Limit{Name: "events table write units/s: per-table quota", Need: writes, Limit: QuotaTableWriteUnits, Of: "account"},
+		Limit{Name: "vehicles table read units/s: per-table quota", Need: vehicleReads, Limit: QuotaTableReadUnits, Of: "account"},
+		// One vehicle's uploads go to one partition key; while driving it
+		// writes a sample a second, an upload every samplesPerUpload seconds.
+		Limit{Name: "write units/s of one vehicle (a partition key) while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload) * float64(WriteUnits(int(math.Ceil(itemBytes)))),
+			Limit: QuotaPartitionWriteUnits, Of: "account"},
+	)
+	return c
+}

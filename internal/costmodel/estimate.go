@@ -1,0 +1,389 @@
+package costmodel
+
+import (
+	"fmt"
+	"maps"
+	"math"
+	"slices"
+	"strings"
+
+	"github.com/fleetapi/fleetapi/internal/httpapi"
+)
+
+// Services of the estimate, in the order it prints them.
+const (
+	ServiceAPIGateway = "API Gateway"
+	ServiceLambda     = "Lambda"
+	ServiceDynamoDB   = "DynamoDB"
+	ServiceCloudWatch = "CloudWatch"
+	ServiceOther      = "Other"
+)
+
+// Services lists the services in print order.
+var Services = []string{ServiceAPIGateway, ServiceLambda, ServiceDynamoDB, ServiceCloudWatch, ServiceOther}
+
+// Documented figures the estimate uses.
+const (
+	// gib is the gigabyte AWS bills DynamoDB storage and CloudWatch Logs by.
+	gib = 1 << 30
+	// X-Ray's default sampling rule records the first request each second
+	// and 5 % of the others (X-Ray developer guide, "Sampling rules").
+	xrayReservoirPerSecond = 1
+	xrayFixedRate          = 0.05
+	// API Gateway's per-method metrics with detailed metrics on: Count,
+	// 4XXError, 5XXError, Latency and IntegrationLatency (the cache metrics
+	// only with a cache), billed as custom metrics.
+	detailedMetricsPerMethod = 5
+	// A read request unit reads 4 KB strongly consistent; eventually
+	// consistent reads (GetItem's, Query's and Scan's default) cost half.
+	eventuallyConsistent = 0.5
+)
+
+// Model prices a stack's use at a fleet size.
+type Model struct {
+	Stack  *Stack
+	Usage  Usage
+	Prices *Prices
+}
+
+// Line is one meter of the monthly bill.
+type Line struct {
+	Service string `json:"service"`
+	Item    string `json:"item"`
+	// Quantity is the steady-state monthly quantity, in Unit.
+	Quantity float64 `json:"quantity"`
+	Unit     string  `json:"unit"`
+	// Month1 and Steady are the dollars of the first month and of a month
+	// once stored data stopped growing (events and logs at their retention).
+	Month1 float64 `json:"month1Usd"`
+	Steady float64 `json:"steadyUsd"`
+	// price is the Prices key, for the free tier.
+	price string
+	// freeQuantity is the quantity the free tier applies to (Quantity
+	// unless a line holds more than one meter's).
+	freeQuantity float64
+}
+
+// Estimate is a stack's monthly bill at a fleet size.
+type Estimate struct {
+	Stage    string  `json:"stage"`
+	Region   string  `json:"region"`
+	Vehicles int     `json:"vehicles"`
+	Lines    []Line  `json:"lines"`
+	FreeTier []Line  `json:"freeTier"`
+	Month1   float64 `json:"month1Usd"`
+	Steady   float64 `json:"steadyUsd"`
+	// FreeMonth1 and FreeSteady are what the free tier takes off, if the
+	// account has no other use of it (negative).
+	FreeMonth1 float64 `json:"freeTierMonth1Usd"`
+	FreeSteady float64 `json:"freeTierSteadyUsd"`
+	// Requests is the API requests a month.
+	Requests float64 `json:"requestsPerMonth"`
+}
+
+// Service sums the steady-state lines of a service.
+func (e Estimate) Service(name string) float64 {
+	sum := 0.0
+	for _, l := range e.Lines {
+		if l.Service == name {
+			sum += l.Steady
+		}
+	}
+	return sum
+}
+
+// PerVehicle is the steady-state cost of a vehicle-month, before the free tier.
+func (e Estimate) PerVehicle() float64 { return e.Steady / float64(e.Vehicles) }
+
+// RequestsByOperation returns the API requests a month of each operation.
+func (m Model) RequestsByOperation(vehicles int) map[string]float64 {
+	u, v := m.Usage, float64(vehicles)
+	return map[string]float64{
+		"createEvent":   v * u.UploadsPerDay() * u.DaysPerMonth,
+		"getVehicle":    v * u.VehicleReadsPerDay * u.DaysPerMonth,
+		"listEvents":    v * u.DayReadsPerDay * float64(len(m.dayPages())) * u.DaysPerMonth,
+		"getEvent":      v * u.EventReadsPerDay * u.DaysPerMonth,
+		"listVehicles":  u.FleetListingsPerDay * math.Ceil(v/httpapi.MaxLimit) * u.DaysPerMonth,
+		"updateVehicle": v * u.VehicleUpdatesPerMonth,
+		// Registering a vehicle is once in its life, not monthly.
+		"createVehicle": 0,
+	}
+}
+
+// dayPages returns the items each Query reads to list a vehicle's day of
+// events in pages of the largest limit: the store asks for one more than
+// the page, to know whether there is a next.
+func (m Model) dayPages() []float64 {
+	var pages []float64
+	for left := m.Usage.UploadsPerDay(); left > 0; left -= httpapi.MaxLimit {
+		pages = append(pages, math.Min(left, httpapi.MaxLimit+1))
+	}
+	return pages
+}
+
+// Estimate prices the stack at a fleet size.
+func (m Model) Estimate(vehicles int) (Estimate, error) {
+	if vehicles < 1 {
+		return Estimate{}, fmt.Errorf("vehicles %d: must be 1 or more", vehicles)
+	}
+	s, u, p := m.Stack, m.Usage, m.Prices.Prices
+	e := Estimate{Stage: s.Stage, Region: m.Prices.Region, Vehicles: vehicles}
+	add := func(service, item, price string, quantity float64) {
+		cost := p[price].Cost(quantity)
+		e.Lines = append(e.Lines, Line{Service: service, Item: item, Quantity: quantity, Unit: p[price].Unit,
+			Month1: cost, Steady: cost, price: price, freeQuantity: quantity})
+	}
+	// A stored quantity that grows with the months: month 1 holds half a
+	// month of data on average; the steady state the retention's worth.
+	addStored := func(service, item, price string, perDay float64, retentionDays int) {
+		month1 := storedGBMonths(perDay, retentionDays, u.DaysPerMonth, 1)
+		steady := storedGBMonths(perDay, retentionDays, u.DaysPerMonth, steadyMonth(retentionDays, u.DaysPerMonth))
+		e.Lines = append(e.Lines, Line{Service: service, Item: item, Quantity: steady, Unit: p[price].Unit,
+			Month1: p[price].Cost(month1), Steady: p[price].Cost(steady), price: price, freeQuantity: steady})
+	}
+
+	requests := m.RequestsByOperation(vehicles)
+	ops := slices.Sorted(maps.Keys(requests))
+	total := 0.0
+	for _, op := range ops {
+		total += requests[op]
+	}
+	e.Requests = total
+
+	// API Gateway.
+	add(ServiceAPIGateway, "REST API requests", PriceRestRequests, total)
+
+	// Lambda: requests, and GB-seconds per function from its memory and
+	// architecture, durations billed by the started millisecond.
+	add(ServiceLambda, "requests", PriceLambdaRequests, total)
+	coldStarts := map[string]float64{}
+	logBytes, platformBytes := 0.0, 0.0
+	for _, f := range s.Functions {
+		n, ms := 0.0, 0.0
+		for _, op := range f.Operations {
+			n += requests[op]
+			ms += requests[op] * math.Ceil(u.DurationMsByOperationID[op])
+			logBytes += requests[op] * functionLogBytes(op)
+		}
+		coldStarts[f.LogicalID] = n * u.ColdStartsPerMillion / 1e6
+		ms += coldStarts[f.LogicalID] * math.Ceil(u.InitMs)
+		platformBytes += n * float64(PlatformLogBytes(f.MemoryMiB, f.Tracing))
+		price := PriceLambdaArm64
+		if f.Architecture == "x86_64" {
+			price = PriceLambdaX8664
+		}
+		add(ServiceLambda, fmt.Sprintf("%s: %d MB %s, %s", f.LogicalID, f.MemoryMiB, f.Architecture, strings.Join(f.Operations, ", ")), price, ms/1000*float64(f.MemoryMiB)/1024)
+	}
+	for _, op := range ops {
+		if _, ok := s.FunctionOf(op); !ok && requests[op] > 0 {
+			return Estimate{}, fmt.Errorf("no function of the template serves %s", op)
+		}
+	}
+
+	// DynamoDB.
+	itemBytes := EventItemBytes(u.SamplesPerUpload)
+	evWrites := requests["createEvent"] * float64(WriteUnits(int(math.Ceil(itemBytes))))
+	evReads := requests["getEvent"] * readUnits(itemBytes)
+	for _, items := range m.dayPages() {
+		evReads += float64(vehicles) * u.DayReadsPerDay * u.DaysPerMonth * readUnits(items*itemBytes) * eventuallyConsistent
+	}
+	// Every upload checks its vehicle exists; each fleet page scans one
+	// vehicle more than it returns.
+	vhReads := (requests["createEvent"] + requests["getVehicle"]) * readUnits(VehicleItemBytes) * eventuallyConsistent
+	vhReads += requests["listVehicles"] * readUnits((httpapi.MaxLimit+1)*VehicleItemBytes) * eventuallyConsistent
+	vhWrites := requests["updateVehicle"] * float64(WriteUnits(VehicleItemBytes))
+	for _, t := range []struct {
+		name           string
+		table          Table
+		writes, reads  float64
+		bytesPerDay    float64
+		retentionDays  int
+		fixedBytes     float64
+		growsWithUsage bool
+	}{
+		{"vehicleEvents", s.Events, evWrites, evReads, float64(vehicles) * u.UploadsPerDay() * (itemBytes + StorageOverheadBytes), s.EventRetentionDays, 0, true},
+		{"vehicles", s.Vehicles, vhWrites, vhReads, 0, 0, float64(vehicles) * (VehicleItemBytes + StorageOverheadBytes), false},
+	} {
+		if !t.table.OnDemand {
+			return Estimate{}, fmt.Errorf("table %s is provisioned: the cost model prices on-demand tables", t.table.LogicalID)
+		}
+		wp, rp, sp, class := PriceWriteUnits, PriceReadUnits, PriceStorage, "Standard"
+		if t.table.InfrequentAccess {
+			wp, rp, sp, class = PriceIAWriteUnits, PriceIAReadUnits, PriceIAStorage, "Standard-IA"
+		}
+		add(ServiceDynamoDB, t.name+" write request units", wp, t.writes)
+		add(ServiceDynamoDB, t.name+" read request units", rp, t.reads)
+		if t.growsWithUsage {
+			addStored(ServiceDynamoDB, fmt.Sprintf("%s storage (%s, %d-day TTL)", t.name, class, t.retentionDays), sp, t.bytesPerDay/gib, t.retentionDays)
+			if t.table.PITR {
+				addStored(ServiceDynamoDB, t.name+" point-in-time recovery", PricePITR, t.bytesPerDay/gib, t.retentionDays)
+			}
+		} else {
+			add(ServiceDynamoDB, fmt.Sprintf("%s storage (%s)", t.name, class), sp, t.fixedBytes/gib)
+			if t.table.PITR {
+				add(ServiceDynamoDB, t.name+" point-in-time recovery", PricePITR, t.fixedBytes/gib)
+			}
+		}
+	}
+
+	// CloudWatch: logs the functions and the access log write, their
+	// storage at the log groups' retention, alarms, dashboards, metrics.
+	accessLine, err := AccessLogBytes(s.AccessLogFormat)
+	if err != nil {
+		return Estimate{}, err
+	}
+	fnLogs := (logBytes + platformBytes) / gib
+	accessLogs := total * float64(accessLine) / gib
+	add(ServiceCloudWatch, "Lambda logs ingested", PriceLambdaLogsIngestion, fnLogs)
+	add(ServiceCloudWatch, "API access logs ingested", PriceLogsIngestion, accessLogs)
+	fnRetention := 0
+	for _, f := range s.Functions {
+		fnRetention = max(fnRetention, f.LogRetentionDays)
+	}
+	perDay := (fnLogs + accessLogs) * LogCompressedFraction / u.DaysPerMonth
+	retention := fmt.Sprintf("%d-day", fnRetention)
+	if fnRetention != s.AccessLogRetentionDays {
+		retention = fmt.Sprintf("functions %d-day, access %d-day", fnRetention, s.AccessLogRetentionDays)
+	}
+	addStored(ServiceCloudWatch, "logs stored, compressed ("+retention+" retention)", PriceLogsStorage,
+		perDay, max(fnRetention, s.AccessLogRetentionDays))
+	add(ServiceCloudWatch, fmt.Sprintf("alarms (%d metrics)", s.AlarmMetrics), PriceAlarmMetrics, float64(s.AlarmMetrics))
+	if s.HighResolutionAlarmMetrics > 0 {
+		add(ServiceCloudWatch, "high-resolution alarms", PriceHighResAlarmMetrics, float64(s.HighResolutionAlarmMetrics))
+	}
+	add(ServiceCloudWatch, "dashboards", PriceDashboards, float64(s.Dashboards))
+	// The ingest functions' embedded metric, one per function name.
+	metrics := 0.0
+	for _, f := range s.Functions {
+		if slices.Contains(f.Operations, "createEvent") {
+			metrics++
+		}
+	}
+	metricsItem := "custom metrics (samples ingested)"
+	if s.DetailedMetrics {
+		metrics += float64(detailedMetricsPerMethod * len(ops))
+		metricsItem = fmt.Sprintf("custom metrics (samples ingested; API detailed metrics, %d per method)", detailedMetricsPerMethod)
+	}
+	add(ServiceCloudWatch, metricsItem, PriceCustomMetrics, metrics)
+
+	// Everything else the template holds.
+	tracing := s.APITracing
+	for _, f := range s.Functions {
+		tracing = tracing || f.Tracing
+	}
+	if tracing {
+		add(ServiceOther, "X-Ray traces recorded (default sampling)", PriceXRayTraces, sampledTraces(total, u.DaysPerMonth))
+	}
+	add(ServiceOther, "KMS keys (alarm topic)", PriceKMSKeys, float64(s.KMSKeys))
+	add(ServiceOther, "Secrets Manager secrets (cursor key)", PriceSecrets, float64(s.Secrets))
+	secretReads := 0.0
+	for _, f := range s.Functions {
+		if f.ReadsSecret {
+			secretReads += coldStarts[f.LogicalID]
+		}
+	}
+	add(ServiceOther, "Secrets Manager calls (a read per cold start)", PriceSecretsAPICalls, secretReads)
+	if s.EmailSubscriptions > 0 {
+		// An alarm's change of state a day, to each address.
+		add(ServiceOther, "SNS e-mail notifications", PriceSNSEmail, float64(s.EmailSubscriptions)*u.DaysPerMonth)
+	}
+	add(ServiceOther, "Budgets (without actions)", PriceBudgets, float64(s.Budgets)*u.DaysPerMonth)
+	out := requests["createEvent"]*(UploadResponseBytes+u.ResponseHeaderBytes) +
+		requests["listEvents"]*(EventsPageGzipBytes+u.ResponseHeaderBytes) +
+		(total-requests["createEvent"]-requests["listEvents"])*(VehicleResponseBytes+u.ResponseHeaderBytes)
+	add(ServiceOther, "data transfer out (responses)", PriceDataTransferOut, out/gib)
+
+	for _, l := range e.Lines {
+		e.Month1 += l.Month1
+		e.Steady += l.Steady
+	}
+	e.FreeTier = m.freeTier(e.Lines)
+	for _, l := range e.FreeTier {
+		e.FreeMonth1 += l.Month1
+		e.FreeSteady += l.Steady
+	}
+	return e, nil
+}
+
+// freeTier returns what the account's free tier takes off, a line for
+// each price with one. Lambda's GB-seconds are one allowance for both
+// architectures.
+func (m Model) freeTier(lines []Line) []Line {
+	quantity := map[string]float64{}
+	var order []string
+	for _, l := range lines {
+		if _, seen := quantity[l.price]; !seen {
+			order = append(order, l.price)
+		}
+		quantity[l.price] += l.freeQuantity
+	}
+	var free []Line
+	lambdaFree := m.Prices.Prices[PriceLambdaArm64].Free
+	for _, name := range order {
+		p := m.Prices.Prices[name]
+		if p.Free == 0 || quantity[name] == 0 {
+			continue
+		}
+		q := math.Min(quantity[name], p.Free)
+		if name == PriceLambdaArm64 || name == PriceLambdaX8664 {
+			q = math.Min(quantity[name], lambdaFree)
+			lambdaFree -= q
+		}
+		if q == 0 {
+			continue
+		}
+		v := -p.Cost(q)
+		free = append(free, Line{Service: serviceOf(lines, name), Item: "free tier", Quantity: q, Unit: p.Unit, Month1: v, Steady: v, price: name})
+	}
+	return free
+}
+
+func serviceOf(lines []Line, price string) string {
+	for _, l := range lines {
+		if l.price == price {
+			return l.Service
+		}
+	}
+	return ServiceOther
+}
+
+// sampledTraces is the requests X-Ray's default rule records in a month
+// of the given days, the requests spread evenly.
+func sampledTraces(requests, days float64) float64 {
+	reservoir := math.Min(requests, xrayReservoirPerSecond*days*86400)
+	return reservoir + xrayFixedRate*(requests-reservoir)
+}
+
+// storedGBMonths is the mean stored quantity during a month (1-based) of
+// data that grows by perDay and expires after retentionDays (0: never).
+func storedGBMonths(perDay float64, retentionDays int, daysPerMonth float64, month int) float64 {
+	from, to := float64(month-1)*daysPerMonth, float64(month)*daysPerMonth
+	held := func(t float64) float64 { // the integral of min(t, r) dt from 0 to t
+		r := float64(retentionDays)
+		if retentionDays == 0 || t <= r {
+			return t * t / 2
+		}
+		return r*r/2 + r*(t-r)
+	}
+	return perDay * (held(to) - held(from)) / daysPerMonth
+}
+
+// steadyMonth is the first month whose storage no longer grows; data
+// that never expires is shown after a year.
+func steadyMonth(retentionDays int, daysPerMonth float64) int {
+	if retentionDays == 0 {
+		return 12
+	}
+	return int(math.Ceil(float64(retentionDays)/daysPerMonth)) + 1
+}
+
+// readUnits is the strongly consistent read units of reading bytes in one
+// request: a unit per started 4 KB, at least one.
+func readUnits(bytes float64) float64 { return math.Max(1, math.Ceil(bytes/ReadUnitBytes)) }
+
+func functionLogBytes(op string) float64 {
+	if n, ok := FunctionLogBytes[op]; ok {
+		return n
+	}
+	return FunctionLogBytes["getVehicle"]
+}

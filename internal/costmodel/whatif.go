@@ -1,0 +1,123 @@
+package costmodel
+
+import (
+	"fmt"
+	"maps"
+	"slices"
+)
+
+// WhatIf is the steady-state monthly cost of one change to the stack or
+// the usage, next to the stack as it is.
+type WhatIf struct {
+	Change   string  `json:"change"`
+	Vehicles int     `json:"vehicles"`
+	Baseline float64 `json:"baselineUsd"`
+	Steady   float64 `json:"steadyUsd"`
+	// Delta is Steady - Baseline: negative saves.
+	Delta float64 `json:"deltaUsd"`
+	// Note qualifies an estimate that holds other things equal.
+	Note string `json:"note,omitempty"`
+}
+
+// WhatIfs prices the changes the estimate prints at a fleet size.
+func (m Model) WhatIfs(vehicles int) ([]WhatIf, error) {
+	base, err := m.Estimate(vehicles)
+	if err != nil {
+		return nil, err
+	}
+	var out []WhatIf
+	try := func(change, note string, edit func(*Model)) error {
+		v := m.clone()
+		edit(&v)
+		e, err := v.Estimate(vehicles)
+		if err != nil {
+			return fmt.Errorf("what if %s: %w", change, err)
+		}
+		out = append(out, WhatIf{Change: change, Vehicles: vehicles, Baseline: base.Steady, Steady: e.Steady, Delta: e.Steady - base.Steady, Note: note})
+		return nil
+	}
+	s, u := m.Stack, m.Usage
+	samples := 60
+	if u.SamplesPerUpload == 60 {
+		samples = 10
+	}
+	retention := 90
+	if s.EventRetentionDays == 90 {
+		retention = 365
+	}
+	class, classNote := "Standard-Infrequent-Access", "writes and reads cost 25 % more, storage 60 % less"
+	if s.Events.InfrequentAccess {
+		class, classNote = "Standard", "writes and reads cost 20 % less, storage 2.5 times more"
+	}
+	pitr := "off"
+	if !s.Events.PITR {
+		pitr = "on"
+	}
+	for _, c := range []struct {
+		change, note string
+		edit         func(*Model)
+	}{
+		{fmt.Sprintf("%d samples per upload (now %d)", samples, u.SamplesPerUpload), "the same samples in fewer, larger calls",
+			func(v *Model) { v.Usage.SamplesPerUpload = samples }},
+		{fmt.Sprintf("event retention %d days (now %d)", retention, s.EventRetentionDays), "",
+			func(v *Model) { v.Stack.EventRetentionDays = retention }},
+		{fmt.Sprintf("events table class %s", class), classNote,
+			func(v *Model) { v.Stack.Events.InfrequentAccess = !v.Stack.Events.InfrequentAccess }},
+		{fmt.Sprintf("point-in-time recovery %s on both tables", pitr), "",
+			func(v *Model) { v.Stack.Events.PITR, v.Stack.Vehicles.PITR = !s.Events.PITR, !s.Events.PITR }},
+		{"functions at 128 MB", "durations held equal: an estimate; CPU-bound work would take longer",
+			func(v *Model) { v.setMemory(128) }},
+		{"functions at 512 MB", "durations held equal: an estimate; CPU-bound work would finish sooner",
+			func(v *Model) { v.setMemory(512) }},
+		{"API Gateway detailed metrics " + onOff(!s.DetailedMetrics), "the alarms and the dashboard read the API's own metrics, not per method",
+			func(v *Model) { v.Stack.DetailedMetrics = !v.Stack.DetailedMetrics }},
+	} {
+		if err := try(c.change, c.note, c.edit); err != nil {
+			return nil, err
+		}
+	}
+	// The request line only: an HTTP API has no request validation from the
+	// spec, no per-operation IAM authorization types of a REST API's kind,
+	// other access logs; an estimate of the line, not of a migration.
+	rest := m.Prices.Prices[PriceRestRequests].Cost(base.Requests)
+	http := m.Prices.Prices[PriceHTTPRequests].Cost(base.Requests)
+	out = append(out, WhatIf{Change: "HTTP API instead of REST API (request line only)", Vehicles: vehicles, Baseline: base.Steady,
+		Steady: base.Steady - rest + http, Delta: http - rest,
+		Note: "an estimate of the request line; an HTTP API does not validate requests against the spec"})
+	return out, nil
+}
+
+// Cheapest returns the what-if that saves the most.
+func Cheapest(whatIfs []WhatIf) WhatIf {
+	return slices.MinFunc(whatIfs, func(a, b WhatIf) int {
+		switch {
+		case a.Delta < b.Delta:
+			return -1
+		case a.Delta > b.Delta:
+			return 1
+		}
+		return 0
+	})
+}
+
+func (m *Model) setMemory(mib int) {
+	for i := range m.Stack.Functions {
+		m.Stack.Functions[i].MemoryMiB = mib
+	}
+}
+
+// clone copies the model so that a what-if can change its stack and usage.
+func (m Model) clone() Model {
+	s := *m.Stack
+	s.Functions = slices.Clone(s.Functions)
+	u := m.Usage
+	u.DurationMsByOperationID = maps.Clone(u.DurationMsByOperationID)
+	return Model{Stack: &s, Usage: u, Prices: m.Prices}
+}
+
+func onOff(on bool) string {
+	if on {
+		return "on"
+	}
+	return "off"
+}
