@@ -63,6 +63,15 @@ func TestTables(t *testing.T) {
 		cdktest.Check(t, "every table", func() {
 			tmpl.AllResourcesProperties(jsii.String("AWS::DynamoDB::Table"), assertions.Match_ObjectLike(&common))
 		})
+		// The events table's class is the stage's; Standard is DynamoDB's
+		// default, left unset. The vehicles table is always Standard.
+		if class := tables[eventsTableID].Properties["TableClass"]; cfg.EventsTableClass == "standardInfrequentAccess" && class != "STANDARD_INFREQUENT_ACCESS" ||
+			cfg.EventsTableClass == "standard" && class != nil {
+			t.Errorf("events table: TableClass %v for the stage's %q", class, cfg.EventsTableClass)
+		}
+		if class, set := tables[vehiclesTableID].Properties["TableClass"]; set {
+			t.Errorf("vehicles table: TableClass %v, want it unset (Standard)", class)
+		}
 		cdktest.Check(t, "events TTL", func() {
 			tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 				"TimeToLiveSpecification": map[string]any{"AttributeName": "expiresAt", "Enabled": true},

@@ -12,7 +12,7 @@ import (
 
 // What the estimate reads from prod's committed template, counted by hand
 // in it: three arm64 functions of 256 MB serving the seven operations
-// between them, events kept 365 days, logs 90, PITR on, 19 alarms of
+// between them, events kept 365 days in a Standard-IA table, logs 90, PITR on, 19 alarms of
 // which four are metric math over 3, 3, 4 and 4 metrics (15 + 14 = 29
 // alarm metrics), one dashboard, key, secret, topic and budget.
 func TestParseProdStack(t *testing.T) {
@@ -40,7 +40,7 @@ func TestParseProdStack(t *testing.T) {
 	if s.EventRetentionDays != 365 || s.AccessLogRetentionDays != 90 || !s.APITracing || !s.DetailedMetrics {
 		t.Errorf("retention %d/%d, tracing %v, detailed metrics %v", s.EventRetentionDays, s.AccessLogRetentionDays, s.APITracing, s.DetailedMetrics)
 	}
-	if !s.Events.OnDemand || !s.Events.PITR || !s.Vehicles.PITR || s.Events.MaxWriteUnits != 4000 {
+	if !s.Events.OnDemand || !s.Events.PITR || !s.Vehicles.PITR || s.Events.MaxWriteUnits != 4000 || !s.Events.InfrequentAccess || s.Vehicles.InfrequentAccess {
 		t.Errorf("tables %+v %+v", s.Events, s.Vehicles)
 	}
 	if s.AlarmMetrics != 29 || s.HighResolutionAlarmMetrics != 0 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
@@ -60,7 +60,7 @@ func TestStackErrors(t *testing.T) {
 	for _, tt := range []struct{ name, old, new, want string }{
 		{"unknown type", `"Type": "AWS::KMS::Key"`, `"Type": "AWS::EC2::NatGateway"`, "AWS::EC2::NatGateway"},
 		{"memory not literal", `"MemorySize": 256`, `"MemorySize": {"Ref": "Memory"}`, "MemorySize is not a literal whole number"},
-		{"unknown table class", `"BillingMode": "PAY_PER_REQUEST"`, `"BillingMode": "PAY_PER_REQUEST", "TableClass": "GLACIER"`, "TableClass GLACIER"},
+		{"unknown table class", `"TableClass": "STANDARD_INFREQUENT_ACCESS"`, `"TableClass": "GLACIER"`, "TableClass GLACIER"},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if !strings.Contains(string(prod), tt.old) {

@@ -8,6 +8,7 @@ import (
 	"fmt"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -97,6 +98,7 @@ func Props(cfg stage.Config) *fleetapi.FleetApiProps {
 		RemovalPolicy:                removalPolicy(cfg.RemovalPolicy),
 		DeletionProtection:           jsii.Bool(cfg.DeletionProtection),
 		PointInTimeRecovery:          jsii.Bool(cfg.PointInTimeRecovery),
+		EventsTableClass:             tableClass(cfg.EventsTableClass),
 		EventRetention:               awscdk.Duration_Days(jsii.Number(cfg.EventRetentionDays)),
 		MemorySize:                   jsii.Number(cfg.LambdaMemoryMiB),
 		Timeout:                      awscdk.Duration_Seconds(jsii.Number(cfg.LambdaTimeoutSeconds)),
@@ -206,6 +208,15 @@ func optional(s string) *string {
 		return nil
 	}
 	return jsii.String(s)
+}
+
+// tableClass maps a stage's table class; Standard is left unset, DynamoDB's
+// default, so that the templates of existing Standard tables do not change.
+func tableClass(name string) awsdynamodb.TableClass {
+	if name == stage.TableClassStandardInfrequentAccess {
+		return awsdynamodb.TableClass_STANDARD_INFREQUENT_ACCESS
+	}
+	return ""
 }
 
 func removalPolicy(name string) awscdk.RemovalPolicy {

@@ -42,6 +42,9 @@ type Config struct {
 	LogRetentionDays int `json:"logRetentionDays"`
 	// EventRetentionDays after which vehicle events expire through TTL.
 	EventRetentionDays int `json:"eventRetentionDays"`
+	// EventsTableClass of the events table: "standard" or
+	// "standardInfrequentAccess" (cheaper storage, dearer requests).
+	EventsTableClass string `json:"eventsTableClass"`
 
 	// ApiThrottleRateLimit is the steady-state request rate (requests/s) of the API stage.
 	ApiThrottleRateLimit float64 `json:"apiThrottleRateLimit"`
@@ -130,6 +133,12 @@ func (a *AlarmThresholds) UnmarshalJSON(data []byte) error {
 const (
 	RemovalPolicyRetain  = "retain"
 	RemovalPolicyDestroy = "destroy"
+)
+
+// Table classes a stage may name for its events table.
+const (
+	TableClassStandard                 = "standard"
+	TableClassStandardInfrequentAccess = "standardInfrequentAccess"
 )
 
 // Tag values may hold at most 256 characters.
@@ -252,7 +261,7 @@ func Decode(name string, raw json.RawMessage) (Config, error) {
 }
 
 // Validate checks the settings that are the stage table's own: the
-// values it maps (removal policy, log retention), the stack's (tags,
+// values it maps (removal policy, events table class, log retention), the stack's (tags,
 // account, Region) and the alarm topic's ARN. The construct checks every
 // other value against AWS's limits (fleetstack.Validate names its errors
 // by these settings).
@@ -261,6 +270,11 @@ func (c Config) Validate() error {
 	case RemovalPolicyRetain, RemovalPolicyDestroy:
 	default:
 		return fmt.Errorf("removalPolicy %q is invalid: allowed values are %q, %q", c.RemovalPolicy, RemovalPolicyRetain, RemovalPolicyDestroy)
+	}
+	switch c.EventsTableClass {
+	case TableClassStandard, TableClassStandardInfrequentAccess:
+	default:
+		return fmt.Errorf("eventsTableClass %q is invalid: allowed values are %q, %q", c.EventsTableClass, TableClassStandard, TableClassStandardInfrequentAccess)
 	}
 	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
 		return fmt.Errorf("logRetentionDays %d is invalid: allowed values are %s", c.LogRetentionDays, joinInts(logRetentionDays))
