@@ -40,7 +40,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -124,6 +124,13 @@ SPEEDUP  ?= 60
 API_URL  ?= http://127.0.0.1:3000
 simulate: ## drive VEHICLES vehicles for MINUTES of driving, SPEEDUP times faster, against API_URL (make local's by default); reads it all back
 	go run ./cmd/simulate -url $(API_URL) -vehicles $(VEHICLES) -minutes $(MINUTES) -speedup $(SPEEDUP)
+
+COST_FLAGS ?=
+cost: synth ## estimate STAGE's monthly AWS bill at 100 to 100,000 vehicles, with what-ifs and a capacity plan (COST_FLAGS: -usage FILE -vehicles N,N -format table|json|markdown)
+	go run ./cmd/cost -template cdk.out/$(STAGE)/FleetApi-$(STAGE).template.json -prices cost/prices-us-east-1.yaml $(COST_FLAGS)
+
+cost-docs: ## rewrite the figures of docs/cost.md and docs/capacity.md from prod's committed template; reread the prose around them
+	$(GO_TEST) ./cmd/cost -run TestDocsAreCurrent -update
 
 local-reset: ## clear the data of the local DynamoDB of make local
 	rm -rf .local/dynalite

@@ -31,6 +31,13 @@ const (
 	NewTableWriteUnits = 4000
 )
 
+// Whose a limit is.
+const (
+	ofStage   = "stage setting"
+	ofQuota   = "default quota"
+	ofScaling = "DynamoDB"
+)
+
 // Capacity is what a fleet asks of the stack's limits at its peak.
 type Capacity struct {
 	Vehicles int `json:"vehicles"`
@@ -47,8 +54,20 @@ type Limit struct {
 	Name  string  `json:"name"`
 	Need  float64 `json:"need"`
 	Limit float64 `json:"limit"`
-	// Of says whose limit it is: the stage (the template) or the account.
+	// Of says whose limit it is: the stage's (its template), a default
+	// quota of the account, or how DynamoDB scales.
 	Of string `json:"of"`
+	// PerVehicle marks a need that does not grow with the fleet.
+	PerVehicle bool `json:"perVehicle,omitempty"`
+}
+
+// FromVehicles is the fleet size from which a limit that grows with the
+// fleet binds (0 for one that does not grow with it).
+func (l Limit) FromVehicles(vehicles int) float64 {
+	if l.PerVehicle || l.Need == 0 {
+		return 0
+	}
+	return float64(vehicles) * l.Limit / l.Need
 }
 
 // Binds reports whether the peak needs more than the limit.
@@ -70,10 +89,10 @@ func (m Model) Capacity(vehicles int) Capacity {
 	}
 	peakRPS := peak(total)
 	c.Limits = append(c.Limits,
-		Limit{Name: "API requests/s: the stage's throttle rate", Need: peakRPS, Limit: s.ThrottleRate, Of: "stage"},
-		Limit{Name: "API requests/s: account throttle per Region", Need: peakRPS, Limit: QuotaAPIRequestsPerSecond, Of: "account"},
+		Limit{Name: "API requests/s: the stage's throttle rate", Need: peakRPS, Limit: s.ThrottleRate, Of: ofStage},
+		Limit{Name: "API requests/s: account throttle per Region", Need: peakRPS, Limit: QuotaAPIRequestsPerSecond, Of: ofQuota},
 	)
-	concurrency, reserved := 0.0, 0.0
+	concurrency := 0.0
 	for _, f := range s.Functions {
 		need := 0.0
 		for _, op := range f.Operations {
@@ -84,31 +103,32 @@ func (m Model) Capacity(vehicles int) Capacity {
 		}
 		need = math.Ceil(need)
 		concurrency += need
-		reserved += float64(f.ReservedConcurrency)
 		if f.ReservedConcurrency > 0 {
-			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("Lambda concurrency: %s's reserved", f.LogicalID), Need: need, Limit: float64(f.ReservedConcurrency), Of: "stage"})
+			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("Lambda concurrency: %s's reserved", f.LogicalID), Need: need, Limit: float64(f.ReservedConcurrency), Of: ofStage})
 		}
 	}
-	c.Limits = append(c.Limits, Limit{Name: "Lambda concurrency: account per Region (reserved by the stage, or used)",
-		Need: math.Max(concurrency, reserved) + QuotaLambdaUnreserved, Limit: QuotaLambdaConcurrency, Of: "account"})
+	// The functions' concurrency comes out of the Region's; 100 of it
+	// always stays unreserved, for functions without a reservation.
+	c.Limits = append(c.Limits, Limit{Name: "Lambda concurrency: the Region's, less the 100 kept unreserved",
+		Need: concurrency, Limit: QuotaLambdaConcurrency - QuotaLambdaUnreserved, Of: ofQuota})
 
 	itemBytes := EventItemBytes(u.SamplesPerUpload)
 	writes := peak(requests["createEvent"]) * float64(WriteUnits(int(math.Ceil(itemBytes))))
 	if s.Events.MaxWriteUnits > 0 {
-		c.Limits = append(c.Limits, Limit{Name: "events table write units/s: the stage's on-demand maximum", Need: writes, Limit: s.Events.MaxWriteUnits, Of: "stage"})
+		c.Limits = append(c.Limits, Limit{Name: "events table write units/s: the stage's on-demand maximum", Need: writes, Limit: s.Events.MaxWriteUnits, Of: ofStage})
 	}
 	vehicleReads := peak(requests["createEvent"]+requests["getVehicle"]) * eventuallyConsistent
 	if s.Vehicles.MaxReadUnits > 0 {
-		c.Limits = append(c.Limits, Limit{Name: "vehicles table read units/s: the stage's on-demand maximum", Need: vehicleReads, Limit: s.Vehicles.MaxReadUnits, Of: "stage"})
+		c.Limits = append(c.Limits, Limit{Name: "vehicles table read units/s: the stage's on-demand maximum", Need: vehicleReads, Limit: s.Vehicles.MaxReadUnits, Of: ofStage})
 	}
 	c.Limits = append(c.Limits,
-		Limit{Name: "events table write units/s: a new on-demand table at once", Need: writes, Limit: NewTableWriteUnits, Of: "account"},
-		Limit{Name: "events table write units/s: per-table quota", Need: writes, Limit: QuotaTableWriteUnits, Of: "account"},
-		Limit{Name: "vehicles table read units/s: per-table quota", Need: vehicleReads, Limit: QuotaTableReadUnits, Of: "account"},
+		Limit{Name: "events table write units/s: a new on-demand table at once", Need: writes, Limit: NewTableWriteUnits, Of: ofScaling},
+		Limit{Name: "events table write units/s: per-table quota", Need: writes, Limit: QuotaTableWriteUnits, Of: ofQuota},
+		Limit{Name: "vehicles table read units/s: per-table quota", Need: vehicleReads, Limit: QuotaTableReadUnits, Of: ofQuota},
 		// One vehicle's uploads go to one partition key; while driving it
 		// writes a sample a second, an upload every samplesPerUpload seconds.
 		Limit{Name: "write units/s of one vehicle (a partition key) while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload) * float64(WriteUnits(int(math.Ceil(itemBytes)))),
-			Limit: QuotaPartitionWriteUnits, Of: "account"},
+			Limit: QuotaPartitionWriteUnits, Of: ofScaling, PerVehicle: true},
 	)
 	return c
 }

@@ -333,6 +333,9 @@ func (m Model) freeTier(lines []Line) []Line {
 			continue
 		}
 		v := -p.Cost(q)
+		if v > -0.005 { // less than a cent
+			continue
+		}
 		free = append(free, Line{Service: serviceOf(lines, name), Item: "free tier", Quantity: q, Unit: p.Unit, Month1: v, Steady: v, price: name})
 	}
 	return free

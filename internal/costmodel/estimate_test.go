@@ -63,7 +63,7 @@ func TestEstimateSmallCase(t *testing.T) {
 		PriceWriteUnits: 1e-6, PriceReadUnits: 1e-6, PriceStorage: 1,
 		PriceLambdaLogsIngestion: 1, PriceLogsIngestion: 2, PriceLogsStorage: 1,
 		PriceAlarmMetrics: 0.1, PriceCustomMetrics: 0.3, PriceDataTransferOut: 1,
-	}, map[string]float64{PriceLambdaRequests: 1000})
+	}, map[string]float64{PriceLambdaRequests: 1000, PriceAlarmMetrics: 1})
 	m := Model{Stack: stack, Usage: smallUsage(), Prices: prices}
 	e, err := m.Estimate(10)
 	if err != nil {
@@ -121,8 +121,9 @@ func TestEstimateSmallCase(t *testing.T) {
 	if !approx(e.Steady, sum) {
 		t.Errorf("total %g, lines sum to %g", e.Steady, sum)
 	}
-	// The free tier: the first 1,000 Lambda requests.
-	if len(e.FreeTier) != 1 || !approx(e.FreeSteady, -1000*2e-7) {
+	// The free tier: one alarm metric; the first 1,000 Lambda requests are
+	// worth less than a cent and not listed.
+	if len(e.FreeTier) != 1 || !approx(e.FreeSteady, -0.1) {
 		t.Errorf("free tier %+v", e.FreeTier)
 	}
 }

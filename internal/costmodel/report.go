@@ -92,6 +92,10 @@ type table struct {
 	title string
 	rows  [][]string
 	notes []string
+	// left counts the leading columns of text (aligned left); a last
+	// column of notes is left-aligned too when leftLast.
+	left     int
+	leftLast bool
 }
 
 func (r *Report) tables() []table {
@@ -100,7 +104,7 @@ func (r *Report) tables() []table {
 	for _, e := range r.Estimates {
 		head = append(head, fmt.Sprintf("%s vehicles", count(float64(e.Vehicles))))
 	}
-	summary := table{title: fmt.Sprintf("FleetApi %s, %s list prices: steady state (month 1)", r.Stage, r.Region), rows: [][]string{head}}
+	summary := table{title: fmt.Sprintf("FleetApi %s, %s list prices: steady state (month 1)", r.Stage, r.Region), rows: [][]string{head}, left: 1}
 	row := func(name string, f func(Estimate) string) {
 		cells := []string{name}
 		for _, e := range r.Estimates {
@@ -146,7 +150,7 @@ func (r *Report) tables() []table {
 			continue
 		}
 		lines := table{title: fmt.Sprintf("Every line at %s vehicles (%s API requests a month)", count(float64(e.Vehicles)), count(e.Requests)),
-			rows: [][]string{{"service", "item", "quantity a month", "steady", "month 1"}}}
+			rows: [][]string{{"service", "item", "quantity a month", "steady", "month 1"}}, left: 2}
 		for _, l := range append(slices.Clone(e.Lines), e.FreeTier...) {
 			lines.rows = append(lines.rows, []string{l.Service, l.Item, quantity(l.Quantity) + " " + l.Unit, usd(l.Steady), usd(l.Month1)})
 		}
@@ -154,7 +158,7 @@ func (r *Report) tables() []table {
 	}
 
 	whatIfs := table{title: fmt.Sprintf("What if, at %s vehicles (steady state)", count(float64(r.detail))),
-		rows: [][]string{{"change", "monthly", "difference", "note"}}}
+		rows: [][]string{{"change", "monthly", "difference", "note"}}, left: 1, leftLast: true}
 	for _, w := range r.WhatIfs {
 		whatIfs.rows = append(whatIfs.rows, []string{w.Change, usd(w.Steady), signed(w.Delta), w.Note})
 	}
@@ -167,13 +171,16 @@ func (r *Report) tables() []table {
 	c := r.Capacity
 	capacity := table{title: fmt.Sprintf("Capacity at %s vehicles: %s uploads/s on average, %s at the peak (%gx)",
 		count(float64(c.Vehicles)), count(c.AverageUploads), count(c.PeakUploads), r.Usage.PeakToAverage),
-		rows: [][]string{{"limit", "of", "peak needs", "limit", "binds"}}}
+		rows: [][]string{{"limit", "whose", "the peak needs", "it allows", "binds", "from vehicles"}}, left: 2}
 	for _, l := range c.Limits {
-		binds := ""
+		binds, from := "", "—"
 		if l.Binds() {
 			binds = "yes"
 		}
-		capacity.rows = append(capacity.rows, []string{l.Name, l.Of, count(l.Need), count(l.Limit), binds})
+		if n := l.FromVehicles(c.Vehicles); n > 0 {
+			from = count(n)
+		}
+		capacity.rows = append(capacity.rows, []string{l.Name, l.Of, count(l.Need), count(l.Limit), binds, from})
 	}
 	out = append(out, capacity)
 	return out
@@ -212,9 +219,9 @@ func (r *Report) WriteMarkdown(w io.Writer) error {
 			if j == 0 {
 				sep := make([]string, len(row))
 				for k := range sep {
-					sep[k] = "---"
-					if k > 0 {
-						sep[k] = "---:"
+					sep[k] = "---:"
+					if k < t.left || t.leftLast && k == len(row)-1 {
+						sep[k] = "---"
 					}
 				}
 				fmt.Fprintf(w, "| %s |\n", strings.Join(sep, " | "))
