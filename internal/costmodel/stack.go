@@ -188,7 +188,7 @@ func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string
 	}
 	if archs, ok := p["Architectures"].([]any); ok && len(archs) == 1 {
 		if f.Architecture, ok = archs[0].(string); !ok {
-			return errors.New("Architectures is not a literal")
+			return errors.New("the Architectures property is not a literal")
 		}
 	}
 	if tc, ok := p["TracingConfig"].(map[string]any); ok {
