@@ -113,13 +113,23 @@ func (m Model) Capacity(vehicles int) Capacity {
 		Need: concurrency, Limit: QuotaLambdaConcurrency - QuotaLambdaUnreserved, Of: ofQuota})
 
 	itemBytes := EventItemBytes(u.SamplesPerUpload)
-	writes := peak(requests["createEvent"]) * float64(WriteUnits(int(math.Ceil(itemBytes))))
-	if s.Events.MaxWriteUnits > 0 {
-		c.Limits = append(c.Limits, Limit{Name: "events table write units/s: the stage's on-demand maximum", Need: writes, Limit: s.Events.MaxWriteUnits, Of: ofStage})
-	}
-	vehicleReads := peak(requests["createEvent"]+requests["getVehicle"]) * eventuallyConsistent
-	if s.Vehicles.MaxReadUnits > 0 {
-		c.Limits = append(c.Limits, Limit{Name: "vehicles table read units/s: the stage's on-demand maximum", Need: vehicleReads, Limit: s.Vehicles.MaxReadUnits, Of: ofStage})
+	units := m.TableUnits(vehicles)
+	writes, vehicleReads := peak(units.Events.Writes), peak(units.Vehicles.Reads)
+	for _, t := range []struct {
+		name, unit string
+		table      Table
+		need       float64
+		max, prov  float64
+	}{
+		{"events", "write", s.Events, writes, s.Events.MaxWriteUnits, s.Events.WriteCapacity},
+		{"vehicles", "read", s.Vehicles, vehicleReads, s.Vehicles.MaxReadUnits, s.Vehicles.ReadCapacity},
+	} {
+		switch {
+		case !t.table.OnDemand:
+			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("%s table %s units/s: provisioned", t.name, t.unit), Need: t.need, Limit: t.prov, Of: ofStage})
+		case t.max > 0:
+			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("%s table %s units/s: the stage's on-demand maximum", t.name, t.unit), Need: t.need, Limit: t.max, Of: ofStage})
+		}
 	}
 	c.Limits = append(c.Limits,
 		Limit{Name: "events table write units/s: a new on-demand table at once", Need: writes, Limit: NewTableWriteUnits, Of: ofScaling},

@@ -110,6 +110,28 @@ func (m Model) RequestsByOperation(vehicles int) map[string]float64 {
 	}
 }
 
+// Units are a table's request units a month.
+type Units struct{ Writes, Reads float64 }
+
+// TableUnits returns the request units each table serves a month at a
+// fleet size.
+func (m Model) TableUnits(vehicles int) (u struct{ Events, Vehicles Units }) {
+	requests := m.RequestsByOperation(vehicles)
+	usage := m.Usage
+	itemBytes := EventItemBytes(usage.SamplesPerUpload)
+	u.Events.Writes = requests["createEvent"] * float64(WriteUnits(int(math.Ceil(itemBytes))))
+	u.Events.Reads = requests["getEvent"] * readUnits(itemBytes)
+	for _, items := range m.dayPages() {
+		u.Events.Reads += float64(vehicles) * usage.DayReadsPerDay * usage.DaysPerMonth * readUnits(items*itemBytes) * eventuallyConsistent
+	}
+	// Every upload checks its vehicle exists; each fleet page scans one
+	// vehicle more than it returns.
+	u.Vehicles.Reads = (requests["createEvent"] + requests["getVehicle"]) * readUnits(VehicleItemBytes) * eventuallyConsistent
+	u.Vehicles.Reads += requests["listVehicles"] * readUnits((httpapi.MaxLimit+1)*VehicleItemBytes) * eventuallyConsistent
+	u.Vehicles.Writes = requests["updateVehicle"] * float64(WriteUnits(VehicleItemBytes))
+	return u
+}
+
 // dayPages returns the items each Query reads to list a vehicle's day of
 // events in pages of the largest limit: the store asks for one more than
 // the page, to know whether there is a next.
@@ -182,37 +204,33 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 
 	// DynamoDB.
 	itemBytes := EventItemBytes(u.SamplesPerUpload)
-	evWrites := requests["createEvent"] * float64(WriteUnits(int(math.Ceil(itemBytes))))
-	evReads := requests["getEvent"] * readUnits(itemBytes)
-	for _, items := range m.dayPages() {
-		evReads += float64(vehicles) * u.DayReadsPerDay * u.DaysPerMonth * readUnits(items*itemBytes) * eventuallyConsistent
-	}
-	// Every upload checks its vehicle exists; each fleet page scans one
-	// vehicle more than it returns.
-	vhReads := (requests["createEvent"] + requests["getVehicle"]) * readUnits(VehicleItemBytes) * eventuallyConsistent
-	vhReads += requests["listVehicles"] * readUnits((httpapi.MaxLimit+1)*VehicleItemBytes) * eventuallyConsistent
-	vhWrites := requests["updateVehicle"] * float64(WriteUnits(VehicleItemBytes))
+	units := m.TableUnits(vehicles)
+	hours := u.DaysPerMonth * 24
 	for _, t := range []struct {
 		name           string
 		table          Table
-		writes, reads  float64
+		units          Units
 		bytesPerDay    float64
 		retentionDays  int
 		fixedBytes     float64
 		growsWithUsage bool
 	}{
-		{"vehicleEvents", s.Events, evWrites, evReads, float64(vehicles) * u.UploadsPerDay() * (itemBytes + StorageOverheadBytes), s.EventRetentionDays, 0, true},
-		{"vehicles", s.Vehicles, vhWrites, vhReads, 0, 0, float64(vehicles) * (VehicleItemBytes + StorageOverheadBytes), false},
+		{"vehicleEvents", s.Events, units.Events, float64(vehicles) * u.UploadsPerDay() * (itemBytes + StorageOverheadBytes), s.EventRetentionDays, 0, true},
+		{"vehicles", s.Vehicles, units.Vehicles, 0, 0, float64(vehicles) * (VehicleItemBytes + StorageOverheadBytes), false},
 	} {
-		if !t.table.OnDemand {
-			return Estimate{}, fmt.Errorf("table %s is provisioned: the cost model prices on-demand tables", t.table.LogicalID)
-		}
 		wp, rp, sp, class := PriceWriteUnits, PriceReadUnits, PriceStorage, "Standard"
+		wcp, rcp := PriceWriteCapacity, PriceReadCapacity
 		if t.table.InfrequentAccess {
 			wp, rp, sp, class = PriceIAWriteUnits, PriceIAReadUnits, PriceIAStorage, "Standard-IA"
+			wcp, rcp = PriceIAWriteCapacity, PriceIAReadCapacity
 		}
-		add(ServiceDynamoDB, t.name+" write request units", wp, t.writes)
-		add(ServiceDynamoDB, t.name+" read request units", rp, t.reads)
+		if t.table.OnDemand {
+			add(ServiceDynamoDB, t.name+" write request units", wp, t.units.Writes)
+			add(ServiceDynamoDB, t.name+" read request units", rp, t.units.Reads)
+		} else {
+			add(ServiceDynamoDB, fmt.Sprintf("%s provisioned write capacity (%g units)", t.name, t.table.WriteCapacity), wcp, t.table.WriteCapacity*hours)
+			add(ServiceDynamoDB, fmt.Sprintf("%s provisioned read capacity (%g units)", t.name, t.table.ReadCapacity), rcp, t.table.ReadCapacity*hours)
+		}
 		if t.growsWithUsage {
 			addStored(ServiceDynamoDB, fmt.Sprintf("%s storage (%s, %d-day TTL)", t.name, class, t.retentionDays), sp, t.bytesPerDay/gib, t.retentionDays)
 			if t.table.PITR {

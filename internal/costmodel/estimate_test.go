@@ -172,3 +172,32 @@ func TestSampledTraces(t *testing.T) {
 		t.Errorf("3 a second: %g, want %g", got, month+0.1*month)
 	}
 }
+
+// A provisioned table is billed by the hour for its capacity, whatever it
+// serves: 5 write units for a 30-day month are 3,600 unit-hours.
+func TestProvisionedTable(t *testing.T) {
+	data := strings.Replace(string(smallTemplate(t)), `"BillingMode":"PAY_PER_REQUEST","KeySchema":[{"AttributeName":"vid","KeyType":"HASH"},{"AttributeName":"eid"`,
+		`"BillingMode":"PROVISIONED","ProvisionedThroughput":{"ReadCapacityUnits":2,"WriteCapacityUnits":5},"KeySchema":[{"AttributeName":"vid","KeyType":"HASH"},{"AttributeName":"eid"`, 1)
+	stack, err := ParseStack([]byte(data))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if stack.Events.OnDemand || stack.Events.WriteCapacity != 5 || stack.Events.ReadCapacity != 2 {
+		t.Fatalf("events table %+v, want provisioned 5/2", stack.Events)
+	}
+	prices := testPrices(t, map[string]float64{PriceWriteCapacity: 0.001, PriceReadCapacity: 0.0005, PriceWriteUnits: 1}, nil)
+	e, err := Model{Stack: stack, Usage: smallUsage(), Prices: prices}.Estimate(10)
+	if err != nil {
+		t.Fatal(err)
+	}
+	got := map[string]float64{}
+	for _, l := range e.Lines {
+		got[l.Item] = l.Steady
+	}
+	if !approx(got["vehicleEvents provisioned write capacity (5 units)"], 3.6) || !approx(got["vehicleEvents provisioned read capacity (2 units)"], 0.72) {
+		t.Errorf("lines %v", got)
+	}
+	if _, billed := got["vehicleEvents write request units"]; billed {
+		t.Error("a provisioned table billed per request")
+	}
+}

@@ -23,6 +23,10 @@ const (
 	PriceReadUnits           = "dynamodbStandardReadRequestUnits"
 	PriceIAWriteUnits        = "dynamodbStandardIAWriteRequestUnits"
 	PriceIAReadUnits         = "dynamodbStandardIAReadRequestUnits"
+	PriceWriteCapacity       = "dynamodbStandardWriteCapacityUnitHours"
+	PriceReadCapacity        = "dynamodbStandardReadCapacityUnitHours"
+	PriceIAWriteCapacity     = "dynamodbStandardIAWriteCapacityUnitHours"
+	PriceIAReadCapacity      = "dynamodbStandardIAReadCapacityUnitHours"
 	PriceStorage             = "dynamodbStandardStorage"
 	PriceIAStorage           = "dynamodbStandardIAStorage"
 	PricePITR                = "dynamodbPointInTimeRecovery"
@@ -47,7 +51,8 @@ const (
 // RequiredPrices lists every price a price file must hold.
 var RequiredPrices = []string{
 	PriceRestRequests, PriceHTTPRequests, PriceLambdaRequests, PriceLambdaArm64, PriceLambdaX8664,
-	PriceWriteUnits, PriceReadUnits, PriceIAWriteUnits, PriceIAReadUnits, PriceStorage, PriceIAStorage, PricePITR,
+	PriceWriteUnits, PriceReadUnits, PriceIAWriteUnits, PriceIAReadUnits,
+	PriceWriteCapacity, PriceReadCapacity, PriceIAWriteCapacity, PriceIAReadCapacity, PriceStorage, PriceIAStorage, PricePITR,
 	PriceAlarmMetrics, PriceHighResAlarmMetrics, PriceDashboards, PriceCustomMetrics,
 	PriceLogsIngestion, PriceLambdaLogsIngestion, PriceLogsStorage, PriceXRayTraces,
 	PriceKMSKeys, PriceKMSRequests, PriceSecrets, PriceSecretsAPICalls, PriceSNSEmail, PriceBudgets, PriceDataTransferOut,

@@ -3,6 +3,7 @@ package costmodel
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 )
 
@@ -69,6 +70,10 @@ func (m Model) WhatIfs(vehicles int) ([]WhatIf, error) {
 			func(v *Model) { v.setMemory(128) }},
 		{"functions at 512 MB", "durations held equal: an estimate; CPU-bound work would finish sooner",
 			func(v *Model) { v.setMemory(512) }},
+		{"tables provisioned for the peak", fmt.Sprintf("capacity for %gx the average all month; no throttling at the peak", u.PeakToAverage),
+			func(v *Model) { v.provision(vehicles, u.PeakToAverage) }},
+		{"tables provisioned with auto scaling", "capacity following the load at 70 % utilization: a lower bound, auto scaling lags a rising load",
+			func(v *Model) { v.provision(vehicles, 1/0.7) }},
 		{"API Gateway detailed metrics " + onOff(!s.DetailedMetrics), "the alarms and the dashboard read the API's own metrics, not per method",
 			func(v *Model) { v.Stack.DetailedMetrics = !v.Stack.DetailedMetrics }},
 	} {
@@ -98,6 +103,22 @@ func Cheapest(whatIfs []WhatIf) WhatIf {
 		}
 		return 0
 	})
+}
+
+// provision makes both tables provisioned with capacity for factor times
+// their average load at a fleet size (at least a unit each).
+func (m *Model) provision(vehicles int, factor float64) {
+	units := m.TableUnits(vehicles)
+	perSecond := func(perMonth float64) float64 {
+		return math.Max(1, math.Ceil(perMonth/(m.Usage.DaysPerMonth*86400)*factor))
+	}
+	for _, t := range []struct {
+		table *Table
+		units Units
+	}{{&m.Stack.Events, units.Events}, {&m.Stack.Vehicles, units.Vehicles}} {
+		t.table.OnDemand = false
+		t.table.WriteCapacity, t.table.ReadCapacity = perSecond(t.units.Writes), perSecond(t.units.Reads)
+	}
 }
 
 func (m *Model) setMemory(mib int) {
