@@ -103,7 +103,12 @@ func newStore(t *testing.T) (*dynamostore.Store, dynalite.Tables) {
 // near fails when a measured figure drifted from its constant.
 func near(t *testing.T, name string, measured, constant float64) {
 	t.Helper()
-	if math.Abs(measured-constant) > MeasuredTolerance*math.Max(measured, constant) {
+	nearWithin(t, name, measured, constant, MeasuredTolerance)
+}
+
+func nearWithin(t *testing.T, name string, measured, constant, tolerance float64) {
+	t.Helper()
+	if math.Abs(measured-constant) > tolerance*math.Max(measured, constant) {
 		t.Errorf("%s is %g, measured %.2f: update internal/costmodel/measured.go", name, constant, measured)
 	}
 }
@@ -222,7 +227,9 @@ func TestMeasuredRequests(t *testing.T) {
 	near(t, "UploadResponseBytes", uploadRes, UploadResponseBytes)
 	near(t, "VehicleResponseBytes", getRes, VehicleResponseBytes)
 	near(t, "EventsPageGzipBytes", float64(pageBytes)/float64(pages), EventsPageGzipBytes)
-	near(t, "LogCompressedFraction", compressed, LogCompressedFraction)
+	// The lines hold timings, whose digits vary with the machine's load
+	// and so how well they compress: a looser bound.
+	nearWithin(t, "LogCompressedFraction", compressed, LogCompressedFraction, 0.2)
 }
 
 func gzipSize(t *testing.T, b []byte) int {
