@@ -40,7 +40,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: bench-coldstart cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -105,6 +105,10 @@ deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 bench: $(NPM_STAMP) ## benchmark the 10-sample upload for BENCHTIME (default 1s), and report write units per upload
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi
+
+STARTS ?= 20
+bench-coldstart: $(NPM_STAMP) ## cold and warm starts of each function under the Lambda runtime interface emulator against dynalite, beside a hello-world baseline (STARTS fresh starts each, default 20)
+	go run ./cmd/benchcoldstart -starts $(STARTS)
 
 fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
 	go test -run '^$$' -fuzz '^FuzzCreateEvent$$' -fuzztime $(FUZZTIME) ./internal/httpapi

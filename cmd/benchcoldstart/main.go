@@ -1,0 +1,242 @@
+// Command benchcoldstart measures the functions' cold starts under the
+// Lambda runtime interface emulator against a local DynamoDB, beside a
+// hello-world baseline (make bench-coldstart). Binaries are built for this
+// machine, the way the functions are built for Lambda otherwise.
+package main
+
+import (
+	"context"
+	"encoding/json"
+	"flag"
+	"fmt"
+	"io"
+	"net/http/httputil"
+	"net/url"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/coldstart"
+	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/dynalite"
+	"github.com/fleetapi/fleetapi/internal/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/fleet"
+	"github.com/fleetapi/fleetapi/internal/gobuild"
+	"github.com/fleetapi/fleetapi/internal/schema"
+	"github.com/fleetapi/fleetapi/internal/workload"
+)
+
+func main() {
+	if err := run(os.Args[1:], os.Stdout); err != nil {
+		fmt.Fprintln(os.Stderr, "benchcoldstart:", err)
+		os.Exit(1)
+	}
+}
+
+const (
+	vid         = "WBY1Z21000V123456"
+	cursorValue = "0123456789abcdef0123456789abcdef0123456789abcdef0123456789abcdef"
+)
+
+func run(args []string, stdout io.Writer) error {
+	fs := flag.NewFlagSet("benchcoldstart", flag.ContinueOnError)
+	starts := fs.Int("starts", 20, "fresh starts of each function")
+	warm := fs.Int("warm", 20, "warm invocations after each start")
+	if err := fs.Parse(args); err != nil {
+		return err
+	}
+	if *starts < 1 || *warm < 1 {
+		return fmt.Errorf("-starts %d -warm %d: both must be 1 or more", *starts, *warm)
+	}
+	ctx := context.Background()
+	dir, err := os.MkdirTemp("", "benchcoldstart")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(dir)
+
+	// The binaries: the functions' one bootstrap and the baseline, built
+	// with the functions' flags for this machine; the emulator.
+	bins := map[string]string{}
+	for name, pkg := range map[string]string{"fleetapi": "./lambdas/fleetapi", "baseline": "./lambdas/baseline"} {
+		bins[name] = filepath.Join(dir, name, "bootstrap")
+		if err := goBuild(".", append(append([]string{}, gobuild.Flags...), "-o", bins[name], pkg)...); err != nil {
+			return err
+		}
+	}
+	rie := filepath.Join(dir, "aws-lambda-rie")
+	if err := goBuild("tools", "-o", rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"); err != nil {
+		return err
+	}
+
+	db, err := dynalite.Start(ctx, dynalite.Options{Instant: true})
+	if err != nil {
+		return err
+	}
+	defer db.Stop()
+	tables := dynamostore.Tables{Vehicles: "vehicles", Events: "vehicleEvents"}
+	if err := seed(ctx, db, tables); err != nil {
+		return err
+	}
+	target, _ := url.Parse(db.Endpoint)
+	dynamo, err := coldstart.NewCounter("DynamoDB", httputil.NewSingleHostReverseProxy(target))
+	if err != nil {
+		return err
+	}
+	defer dynamo.Close()
+	secrets, err := coldstart.NewCounter("Secrets Manager", coldstart.Secrets(cursorValue))
+	if err != nil {
+		return err
+	}
+	defer secrets.Close()
+
+	spec, err := api.Load()
+	if err != nil {
+		return err
+	}
+	common := []string{
+		"AWS_REGION=eu-west-1", "AWS_DEFAULT_REGION=eu-west-1",
+		// Dummy credentials: the local endpoints check signatures' shape only.
+		"AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local", "AWS_SESSION_TOKEN=local",
+		"AWS_CONFIG_FILE=/dev/null", "AWS_SHARED_CREDENTIALS_FILE=/dev/null", "AWS_EC2_METADATA_DISABLED=true",
+		"AWS_ENDPOINT_URL_DYNAMODB=" + dynamo.URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + secrets.URL,
+	}
+	function := func(name string) []string {
+		return append(append([]string{}, common...),
+			"AWS_LAMBDA_FUNCTION_NAME=FleetApi-bench-"+name,
+			contract.EnvRoutes+"="+contract.FormatRoutes(spec.RoutesOf(name)),
+			contract.EnvVehiclesTable+"="+tables.Vehicles, contract.EnvEventsTable+"="+tables.Events,
+			contract.EnvEventRetentionDays+"=30", contract.EnvCursorKeySecret+"=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key")
+	}
+	base := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
+	uploads := 0
+	targets := []coldstart.Target{
+		{Name: "baseline (hello world + DynamoDB client)", Bootstrap: bins["baseline"], Env: append(common, "AWS_LAMBDA_FUNCTION_NAME=baseline"),
+			Event: func(int) []byte { return proxyEvent("getVehicle", "GET", "/vehicles/{vid}", "") }, WantStatus: 200},
+		{Name: "ingest: createEvent", Bootstrap: bins["fleetapi"], Env: function("ingest"), WantStatus: 201,
+			Event: func(int) []byte {
+				// A new upload each time, after the last.
+				uploads++
+				drive := workload.NewDrive(uint64(uploads), base.Add(time.Duration(uploads)*workload.SamplesPerUpload*time.Second))
+				body, _ := json.Marshal(drive.Upload(workload.SamplesPerUpload))
+				return proxyEvent("createEvent", "POST", "/vehicles/{vid}/events", string(body))
+			}},
+		{Name: "vehicles: getVehicle", Bootstrap: bins["fleetapi"], Env: function("vehicles"), WantStatus: 200,
+			Event: func(int) []byte { return proxyEvent("getVehicle", "GET", "/vehicles/{vid}", "") }},
+		{Name: "events: listEvents (a page with a next cursor)", Bootstrap: bins["fleetapi"], Env: function("events"), WantStatus: 200,
+			Event: func(int) []byte { return proxyEvent("listEvents", "GET", "/vehicles/{vid}/events", "") }},
+	}
+	runner := &coldstart.Runner{Emulator: rie, Endpoints: []*coldstart.Counter{dynamo, secrets}, Timeout: 10}
+	results := make([][]coldstart.Start, len(targets))
+	// Interleaved, so that a change in the machine's load falls on all.
+	for range *starts {
+		for i, t := range targets {
+			s, err := runner.Run(ctx, t, *warm)
+			if err != nil {
+				return err
+			}
+			results[i] = append(results[i], s)
+		}
+	}
+	return report(stdout, targets, results, bins, *starts, *warm)
+}
+
+func report(w io.Writer, targets []coldstart.Target, results [][]coldstart.Start, bins map[string]string, starts, warm int) error {
+	baseline := 0.0
+	fmt.Fprintf(w, "%d fresh starts of each, %d warm invocations after each; times in ms (median / p99)\n\n", starts, warm)
+	fmt.Fprintln(w, "| function | init | init ÷ baseline | first invoke | warm invoke | max RSS MiB | calls during init |")
+	fmt.Fprintln(w, "| --- | ---: | ---: | ---: | ---: | ---: | --- |")
+	for i, t := range targets {
+		var inits, firsts, warms, rss []float64
+		calls := map[string]int{}
+		for _, s := range results[i] {
+			inits = append(inits, s.InitMs)
+			firsts = append(firsts, ms(s.First))
+			for _, d := range s.Warm {
+				warms = append(warms, ms(d))
+			}
+			rss = append(rss, float64(s.MaxRSSKiB)/1024)
+			for name, n := range s.InitCalls {
+				calls[name] += n
+			}
+		}
+		init := coldstart.Summarize(inits)
+		if i == 0 {
+			baseline = init.Median
+		}
+		var callText []string
+		for _, name := range []string{"DynamoDB", "Secrets Manager"} {
+			callText = append(callText, fmt.Sprintf("%s %d", name, calls[name]))
+		}
+		fmt.Fprintf(w, "| %s | %s | %.2f | %s | %s | %.1f | %s |\n", t.Name, pair(init), init.Median/baseline,
+			pair(coldstart.Summarize(firsts)), pair(coldstart.Summarize(warms)), coldstart.Summarize(rss).Median, strings.Join(callText, ", "))
+	}
+	fmt.Fprintln(w)
+	for _, name := range []string{"fleetapi", "baseline"} {
+		st, err := os.Stat(bins[name])
+		if err != nil {
+			return err
+		}
+		fmt.Fprintf(w, "%s bootstrap (this machine's architecture): %d bytes\n", name, st.Size())
+	}
+	return nil
+}
+
+func pair(s coldstart.Summary) string { return fmt.Sprintf("%.2f / %.2f", s.Median, s.P99) }
+
+func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
+
+func proxyEvent(op, method, resource, body string) []byte {
+	path := strings.ReplaceAll(resource, "{vid}", vid)
+	ev, _ := json.Marshal(events.APIGatewayProxyRequest{
+		HTTPMethod: method, Resource: resource, Path: path, Body: body,
+		PathParameters: map[string]string{"vid": vid}, Headers: map[string]string{"Content-Type": "application/json"},
+		RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: "bench"},
+	})
+	return ev
+}
+
+// seed creates the tables, the vehicle, and more events than a page holds.
+func seed(ctx context.Context, db *dynalite.Server, tables dynamostore.Tables) error {
+	client := db.Client()
+	if err := dynalite.CreateTable(ctx, client, tables.Vehicles, schema.Vehicles); err != nil {
+		return err
+	}
+	if err := dynalite.CreateTable(ctx, client, tables.Events, schema.VehicleEvents); err != nil {
+		return err
+	}
+	store, err := dynamostore.New(client, tables, []byte(cursorValue))
+	if err != nil {
+		return err
+	}
+	now := time.Now().UTC()
+	if _, err := store.CreateVehicle(ctx, fleet.NewVehicle{VID: vid, VehicleFields: fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017}}, now); err != nil {
+		return err
+	}
+	drive := workload.NewDrive(42, now.Add(-2*time.Hour))
+	for range 30 {
+		e, err := fleet.NewEvent(vid, drive.Upload(workload.SamplesPerUpload), "", now, 30*24*time.Hour)
+		if err != nil {
+			return err
+		}
+		if _, err := store.PutEvent(ctx, e); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func goBuild(dir string, args ...string) error {
+	cmd := exec.Command("go", append([]string{"build"}, args...)...)
+	cmd.Dir = dir
+	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
+	if out, err := cmd.CombinedOutput(); err != nil {
+		return fmt.Errorf("go build %v: %v\n%s", args, err, out)
+	}
+	return nil
+}
