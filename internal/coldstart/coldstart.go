@@ -38,6 +38,11 @@ type Target struct {
 	// answer.
 	Event      func(i int) []byte
 	WantStatus int
+	// Probe is an event the function answers ProbeStatus without a call
+	// to any endpoint (a request it refuses): the calls seen before its
+	// answer to a cold start are the init's.
+	Probe       []byte
+	ProbeStatus int
 }
 
 // Start is one cold start and the warm invocations after it.
@@ -51,9 +56,6 @@ type Start struct {
 	Warm  []time.Duration
 	// MaxRSSKiB is the bootstrap's peak resident memory (VmHWM).
 	MaxRSSKiB int
-	// InitCalls are the requests the endpoints saw before init ended, by
-	// endpoint name.
-	InitCalls map[string]int
 }
 
 // Runner starts targets under the emulator.
@@ -70,63 +72,95 @@ var initReport = regexp.MustCompile(`INIT REPORT\(durationMs: ([0-9.]+)\)`)
 
 // Run starts t fresh, invokes it once cold and warm times warm.
 func (r *Runner) Run(ctx context.Context, t Target, warm int) (Start, error) {
+	p, err := r.start(ctx, t)
+	if err != nil {
+		return Start{}, err
+	}
+	defer p.stop()
+	var s Start
+	if s.First, err = p.invoke(t.Event(0), t.WantStatus); err != nil {
+		return Start{}, fmt.Errorf("%s cold: %w\n%s", t.Name, err, p.lines.text())
+	}
+	for i := range warm {
+		d, err := p.invoke(t.Event(i+1), t.WantStatus)
+		if err != nil {
+			return Start{}, fmt.Errorf("%s warm: %w\n%s", t.Name, err, p.lines.text())
+		}
+		s.Warm = append(s.Warm, d)
+	}
+	s.MaxRSSKiB = maxRSS(p.cmd.Process.Pid)
+	m, ok := p.lines.find(initReport, 5*time.Second)
+	if !ok {
+		return Start{}, fmt.Errorf("%s: no INIT REPORT in the emulator's output:\n%s", t.Name, p.lines.text())
+	}
+	if s.InitMs, err = strconv.ParseFloat(m[1], 64); err != nil {
+		return Start{}, err
+	}
+	return s, nil
+}
+
+// InitCalls starts t fresh and invokes it with its probe, which makes no
+// call: it returns the requests each endpoint saw until the answer, that
+// is during init, by endpoint name.
+func (r *Runner) InitCalls(ctx context.Context, t Target) (map[string]int, error) {
+	p, err := r.start(ctx, t)
+	if err != nil {
+		return nil, err
+	}
+	defer p.stop()
+	from := time.Now()
+	if _, err := p.invoke(t.Probe, t.ProbeStatus); err != nil {
+		return nil, fmt.Errorf("%s probe: %w\n%s", t.Name, err, p.lines.text())
+	}
+	to := time.Now()
+	calls := map[string]int{}
+	for _, e := range r.Endpoints {
+		calls[e.Name] = e.Between(from, to)
+	}
+	return calls, nil
+}
+
+// process is a running emulator with a bootstrap.
+type process struct {
+	cmd    *exec.Cmd
+	lines  *outputLines
+	client *http.Client
+	url    string
+}
+
+func (r *Runner) start(ctx context.Context, t Target) (*process, error) {
 	runtimeAPI, invokeAddr := freeAddr(), freeAddr()
 	cmd := exec.CommandContext(ctx, r.Emulator, "--runtime-api-address", runtimeAPI, "--runtime-interface-emulator-address", invokeAddr, "./"+filepath.Base(t.Bootstrap))
 	cmd.Dir = filepath.Dir(t.Bootstrap)
 	cmd.Env = append([]string{"PATH=" + os.Getenv("PATH"), "AWS_LAMBDA_FUNCTION_TIMEOUT=" + strconv.Itoa(r.Timeout)}, t.Env...)
 	out, err := cmd.StdoutPipe()
 	if err != nil {
-		return Start{}, err
+		return nil, err
 	}
 	cmd.Stderr = cmd.Stdout
 	// Its own process group: the emulator and its bootstrap stop together.
 	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	lines := &stampedLines{}
 	if err := cmd.Start(); err != nil {
-		return Start{}, fmt.Errorf("start the emulator: %w", err)
+		return nil, fmt.Errorf("start the emulator: %w", err)
 	}
-	defer func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-	}()
-	readDone := make(chan struct{})
-	go func() { lines.read(out); close(readDone) }()
+	p := &process{cmd: cmd, lines: &outputLines{}, client: &http.Client{Timeout: time.Duration(r.Timeout+5) * time.Second},
+		url: "http://" + invokeAddr + "/2015-03-31/functions/function/invocations"}
+	go p.lines.read(out)
 	if err := waitListening(ctx, invokeAddr); err != nil {
-		return Start{}, err
+		p.stop()
+		return nil, err
 	}
-	client := &http.Client{Timeout: time.Duration(r.Timeout+5) * time.Second}
-	url := "http://" + invokeAddr + "/2015-03-31/functions/function/invocations"
-	started := time.Now()
-	var s Start
-	if s.First, err = invoke(client, url, t, 0); err != nil {
-		return Start{}, fmt.Errorf("%s cold: %w\n%s", t.Name, err, lines.text())
-	}
-	for i := range warm {
-		d, err := invoke(client, url, t, i+1)
-		if err != nil {
-			return Start{}, fmt.Errorf("%s warm: %w", t.Name, err)
-		}
-		s.Warm = append(s.Warm, d)
-	}
-	s.MaxRSSKiB = maxRSS(cmd.Process.Pid)
-	at, m, ok := lines.find(initReport, 5*time.Second)
-	if !ok {
-		return Start{}, fmt.Errorf("%s: no INIT REPORT in the emulator's output:\n%s", t.Name, lines.text())
-	}
-	if s.InitMs, err = strconv.ParseFloat(m[1], 64); err != nil {
-		return Start{}, err
-	}
-	s.InitCalls = map[string]int{}
-	for _, e := range r.Endpoints {
-		s.InitCalls[e.Name] = e.Between(started, at)
-	}
-	return s, nil
+	return p, nil
 }
 
-func invoke(client *http.Client, url string, t Target, i int) (time.Duration, error) {
-	event := t.Event(i)
+func (p *process) stop() {
+	_ = syscall.Kill(-p.cmd.Process.Pid, syscall.SIGKILL)
+	_ = p.cmd.Wait()
+}
+
+func (p *process) invoke(event []byte, want int) (time.Duration, error) {
 	start := time.Now()
-	res, err := client.Post(url, "application/json", bytes.NewReader(event))
+	res, err := p.client.Post(p.url, "application/json", bytes.NewReader(event))
 	if err != nil {
 		return 0, err
 	}
@@ -139,48 +173,46 @@ func invoke(client *http.Client, url string, t Target, i int) (time.Duration, er
 	var answer struct {
 		StatusCode int `json:"statusCode"`
 	}
-	if err := json.Unmarshal(body, &answer); err != nil || answer.StatusCode != t.WantStatus {
-		return 0, fmt.Errorf("answered %s, want a proxy response with statusCode %d", body, t.WantStatus)
+	if err := json.Unmarshal(body, &answer); err != nil || answer.StatusCode != want {
+		return 0, fmt.Errorf("answered %s, want a proxy response with statusCode %d", body, want)
 	}
 	return took, nil
 }
 
-// stampedLines keeps the emulator's output lines with the time each was read.
-type stampedLines struct {
+// outputLines keeps the emulator's output lines.
+type outputLines struct {
 	mu    sync.Mutex
 	lines []string
-	at    []time.Time
 }
 
-func (l *stampedLines) read(r io.Reader) {
+func (l *outputLines) read(r io.Reader) {
 	sc := bufio.NewScanner(r)
 	sc.Buffer(make([]byte, 64*1024), 1024*1024)
 	for sc.Scan() {
 		l.mu.Lock()
-		l.lines, l.at = append(l.lines, sc.Text()), append(l.at, time.Now())
+		l.lines = append(l.lines, sc.Text())
 		l.mu.Unlock()
 	}
 }
 
 // find waits up to wait for a line matching re.
-func (l *stampedLines) find(re *regexp.Regexp, wait time.Duration) (time.Time, []string, bool) {
+func (l *outputLines) find(re *regexp.Regexp, wait time.Duration) ([]string, bool) {
 	for deadline := time.Now().Add(wait); ; time.Sleep(10 * time.Millisecond) {
 		l.mu.Lock()
-		for i, line := range l.lines {
+		for _, line := range l.lines {
 			if m := re.FindStringSubmatch(line); m != nil {
-				at := l.at[i]
 				l.mu.Unlock()
-				return at, m, true
+				return m, true
 			}
 		}
 		l.mu.Unlock()
 		if time.Now().After(deadline) {
-			return time.Time{}, nil, false
+			return nil, false
 		}
 	}
 }
 
-func (l *stampedLines) text() string {
+func (l *outputLines) text() string {
 	l.mu.Lock()
 	defer l.mu.Unlock()
 	return strings.Join(l.lines, "\n")

@@ -153,7 +153,7 @@ func (s *Store) ListEvents(ctx context.Context, q fleet.EventQuery) (fleet.Event
 		return "default"
 	}
 	query := fmt.Sprintf("events|%s|%s|%s|%t", q.VID, asked(q.FromGiven, lo), asked(q.ToGiven, hi), q.NewestFirst)
-	start, err := s.startKey(query, q.Cursor, schema.VehicleID, schema.EventID)
+	start, err := s.startKey(ctx, query, q.Cursor, schema.VehicleID, schema.EventID)
 	if err != nil {
 		return fleet.EventPage{}, err
 	}
@@ -205,7 +205,7 @@ func (s *Store) ListEvents(ctx context.Context, q fleet.EventQuery) (fleet.Event
 		page.Events = append(page.Events, e)
 	}
 	if more {
-		if page.NextCursor, err = s.nextCursor(query, items[len(items)-1], schema.VehicleID, schema.EventID); err != nil {
+		if page.NextCursor, err = s.nextCursor(ctx, query, items[len(items)-1], schema.VehicleID, schema.EventID); err != nil {
 			return fleet.EventPage{}, fmt.Errorf("list events: %w", err)
 		}
 	}

@@ -5,6 +5,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"sync"
 
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
@@ -39,7 +40,7 @@ type Tables struct {
 type Store struct {
 	db      API
 	tables  Tables
-	cursors *cursor.Codec
+	cursors *lazyCursors // nil: the Store lists nothing
 	codec   *samplecodec.Codec
 }
 
@@ -49,18 +50,61 @@ var errNoCursorKey = errors.New("dynamostore: listings need a cursor key")
 // New returns a Store on db; cursorKey signs pagination cursors. A function
 // that lists nothing passes nil and needs no access to the key.
 func New(db API, tables Tables, cursorKey []byte) (*Store, error) {
+	if cursorKey == nil {
+		return NewWithCursorKey(db, tables, nil)
+	}
+	codec, err := cursor.New(cursorKey)
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: %w", err)
+	}
+	s, err := NewWithCursorKey(db, tables, func(context.Context) ([]byte, error) { return cursorKey, nil })
+	if s != nil {
+		s.cursors.codec = codec
+	}
+	return s, err
+}
+
+// CursorKey returns the key that signs pagination cursors.
+type CursorKey func(ctx context.Context) ([]byte, error)
+
+// NewWithCursorKey returns a Store whose cursor key is loaded by load when
+// a listing first needs it (to continue from a cursor or to give one), not
+// before: a cold start then reads no secret, and a listing that fits one
+// page never does. A failed load is tried again by the next listing.
+func NewWithCursorKey(db API, tables Tables, load CursorKey) (*Store, error) {
 	if tables.Vehicles == "" || tables.Events == "" {
 		return nil, errors.New("dynamostore: both table names are required")
 	}
 	s := &Store{db: db, tables: tables, codec: samplecodec.New()}
-	if cursorKey != nil {
-		cursors, err := cursor.New(cursorKey)
-		if err != nil {
-			return nil, fmt.Errorf("dynamostore: %w", err)
-		}
-		s.cursors = cursors
+	if load != nil {
+		s.cursors = &lazyCursors{load: load}
 	}
 	return s, nil
+}
+
+// lazyCursors builds the cursor codec from its key on first use.
+type lazyCursors struct {
+	load  CursorKey
+	mu    sync.Mutex
+	codec *cursor.Codec
+}
+
+func (l *lazyCursors) get(ctx context.Context) (*cursor.Codec, error) {
+	l.mu.Lock()
+	defer l.mu.Unlock()
+	if l.codec != nil {
+		return l.codec, nil
+	}
+	key, err := l.load(ctx)
+	if err != nil {
+		return nil, classify("load the cursor key", err)
+	}
+	codec, err := cursor.New(key)
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: %w", err)
+	}
+	l.codec = codec
+	return codec, nil
 }
 
 // classify maps DynamoDB's errors to the domain's: throttling, service
@@ -118,14 +162,18 @@ func stringKey(key map[string]types.AttributeValue) (map[string]string, error) {
 
 // startKey decodes a cursor back into an ExclusiveStartKey, requiring exactly
 // the key attributes named.
-func (s *Store) startKey(query, cur string, attrs ...string) (map[string]types.AttributeValue, error) {
+func (s *Store) startKey(ctx context.Context, query, cur string, attrs ...string) (map[string]types.AttributeValue, error) {
 	if s.cursors == nil {
 		return nil, errNoCursorKey
 	}
 	if cur == "" {
 		return nil, nil
 	}
-	key, err := s.cursors.Decode(query, cur)
+	codec, err := s.cursors.get(ctx)
+	if err != nil {
+		return nil, err
+	}
+	key, err := codec.Decode(query, cur)
 	if err != nil || len(key) != len(attrs) {
 		return nil, &fleet.ValidationError{Field: "cursor", Message: "is not a cursor of this listing"}
 	}
@@ -142,7 +190,11 @@ func (s *Store) startKey(query, cur string, attrs ...string) (map[string]types.A
 
 // nextCursor returns the cursor that continues query after item, made of
 // the item's key attributes named.
-func (s *Store) nextCursor(query string, item map[string]types.AttributeValue, attrs ...string) (string, error) {
+func (s *Store) nextCursor(ctx context.Context, query string, item map[string]types.AttributeValue, attrs ...string) (string, error) {
+	codec, err := s.cursors.get(ctx)
+	if err != nil {
+		return "", err
+	}
 	key := make(map[string]types.AttributeValue, len(attrs))
 	for _, a := range attrs {
 		key[a] = item[a]
@@ -151,7 +203,7 @@ func (s *Store) nextCursor(query string, item map[string]types.AttributeValue, a
 	if err != nil {
 		return "", err
 	}
-	return s.cursors.Encode(query, k), nil
+	return codec.Encode(query, k), nil
 }
 
 // pageFetcher runs one Query or Scan of at most n items from start and

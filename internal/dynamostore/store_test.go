@@ -7,12 +7,15 @@ import (
 	"os"
 	"reflect"
 	"strings"
+	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+	smithyhttp "github.com/aws/smithy-go/transport/http"
 
 	"github.com/fleetapi/fleetapi/internal/cursor"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
@@ -491,4 +494,59 @@ type noCapacity struct{ API }
 
 func (noCapacity) PutItem(context.Context, *dynamodb.PutItemInput, ...func(*dynamodb.Options)) (*dynamodb.PutItemOutput, error) {
 	return &dynamodb.PutItemOutput{}, nil
+}
+
+// The cursor key is loaded when a listing first needs it, once: a listing
+// that fits one page never loads it; a failed load fails that listing as
+// unavailable (retry later) and is tried again by the next.
+func TestCursorKeyIsLoadedWhenFirstNeeded(t *testing.T) {
+	ctx := context.Background()
+	tables := dynalite.NewTables(t, db)
+	var loads atomic.Int32
+	fail := atomic.Bool{}
+	fail.Store(true)
+	s, err := NewWithCursorKey(db, Tables{Vehicles: tables.Vehicles, Events: tables.Events}, func(context.Context) ([]byte, error) {
+		loads.Add(1)
+		if fail.Load() {
+			return nil, &smithyhttp.RequestSendError{Err: errors.New("connection refused")}
+		}
+		return testKey, nil
+	})
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range 3 {
+		if _, err := s.CreateVehicle(ctx, newVehicle(fmt.Sprintf("car-%02d", i)), now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	if page, err := s.ListVehicles(ctx, 10, ""); err != nil || len(page.Vehicles) != 3 || loads.Load() != 0 {
+		t.Fatalf("one page: %d vehicles, %v, %d loads; want 3 vehicles and no load", len(page.Vehicles), err, loads.Load())
+	}
+	if _, err := s.ListVehicles(ctx, 2, ""); !errors.Is(err, fleet.ErrUnavailable) || loads.Load() != 1 {
+		t.Fatalf("a page with a next cursor, the key unreadable: %v after %d loads; want ErrUnavailable after 1", err, loads.Load())
+	}
+	fail.Store(false)
+	var wg sync.WaitGroup
+	for range 8 {
+		wg.Go(func() {
+			if page, err := s.ListVehicles(ctx, 2, ""); err != nil || page.NextCursor == "" {
+				t.Errorf("after the key is readable: %v, cursor %q", err, page.NextCursor)
+			}
+		})
+	}
+	wg.Wait()
+	if n := loads.Load(); n != 2 {
+		t.Errorf("%d loads, want 2: the failed one and one for all the listings after", n)
+	}
+	// A Store with a key it was given signs what New's would.
+	given, err := New(db, Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first, _ := given.ListVehicles(ctx, 2, "")
+	lazy, _ := s.ListVehicles(ctx, 2, "")
+	if first.NextCursor != lazy.NextCursor {
+		t.Errorf("cursors differ: %q and %q", first.NextCursor, lazy.NextCursor)
+	}
 }

@@ -127,7 +127,7 @@ func (s *Store) UpdateVehicle(ctx context.Context, vid string, f fleet.VehicleFi
 // page): a bounded Scan of one more vehicle than the page, so that a next
 // cursor means there is more.
 func (s *Store) ListVehicles(ctx context.Context, limit int, cur string) (fleet.VehiclePage, error) {
-	start, err := s.startKey(vehiclesQuery, cur, schema.VehicleID)
+	start, err := s.startKey(ctx, vehiclesQuery, cur, schema.VehicleID)
 	if err != nil {
 		return fleet.VehiclePage{}, err
 	}
@@ -150,7 +150,7 @@ func (s *Store) ListVehicles(ctx context.Context, limit int, cur string) (fleet.
 		return fleet.VehiclePage{}, fmt.Errorf("unmarshal vehicles: %w", err)
 	}
 	if more {
-		if page.NextCursor, err = s.nextCursor(vehiclesQuery, items[len(items)-1], schema.VehicleID); err != nil {
+		if page.NextCursor, err = s.nextCursor(ctx, vehiclesQuery, items[len(items)-1], schema.VehicleID); err != nil {
 			return fleet.VehiclePage{}, fmt.Errorf("list vehicles: %w", err)
 		}
 	}

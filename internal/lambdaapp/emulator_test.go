@@ -2,6 +2,7 @@ package lambdaapp
 
 import (
 	"bytes"
+	"context"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -10,7 +11,9 @@ import (
 	"os"
 	"os/exec"
 	"path/filepath"
+	"slices"
 	"strings"
+	"sync"
 	"syscall"
 	"testing"
 	"time"
@@ -18,6 +21,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/coldstart"
 	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/faultnet"
 )
@@ -33,10 +37,7 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 	if testing.Short() {
 		t.Skip("builds two binaries")
 	}
-	dir := t.TempDir()
-	bootstrap, rie := filepath.Join(dir, "bootstrap"), filepath.Join(dir, "aws-lambda-rie")
-	goBuild(t, "../..", "-o", bootstrap, "./lambdas/fleetapi")
-	goBuild(t, "../../tools", "-o", rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+	bootstrap, rie := emulatorBinaries(t)
 
 	spec, err := api.Load()
 	if err != nil {
@@ -104,12 +105,87 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 	t.Logf("hung DynamoDB under the emulator: %d after %v of a %d s timeout (including the cold start)", answer.StatusCode, took.Round(time.Millisecond), timeoutSecs)
 }
 
-func goBuild(t *testing.T, dir string, args ...string) {
+var (
+	buildOnce             sync.Once
+	builtBootstrap, built string
+	buildErr              error
+)
+
+// emulatorBinaries builds the functions' bootstrap for this machine and
+// the emulator, once for the package's tests.
+func emulatorBinaries(t *testing.T) (bootstrap, rie string) {
 	t.Helper()
+	buildOnce.Do(func() {
+		dir, err := os.MkdirTemp("", "lambdaapp-emulator")
+		if err != nil {
+			buildErr = err
+			return
+		}
+		builtBootstrap, built = filepath.Join(dir, "bootstrap"), filepath.Join(dir, "aws-lambda-rie")
+		if buildErr = goBuildErr("../..", "-o", builtBootstrap, "./lambdas/fleetapi"); buildErr == nil {
+			buildErr = goBuildErr("../../tools", "-o", built, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+		}
+	})
+	if buildErr != nil {
+		t.Fatal(buildErr)
+	}
+	return builtBootstrap, built
+}
+
+func goBuildErr(dir string, args ...string) error {
 	cmd := exec.Command("go", append([]string{"build"}, args...)...)
 	cmd.Dir = dir
 	if out, err := cmd.CombinedOutput(); err != nil {
-		t.Fatalf("go build %v: %v\n%s", args, err, out)
+		return fmt.Errorf("go build %v: %v\n%s", args, err, out)
+	}
+	return nil
+}
+
+// Init makes no network call: each function, started cold under the
+// emulator with DynamoDB and Secrets Manager behind counting endpoints,
+// answers a request it refuses before any call; the endpoints see nothing.
+// The cursor key is read when a listing first needs it.
+func TestNoNetworkCallDuringInit(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds two binaries")
+	}
+	bootstrap, rie := emulatorBinaries(t)
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var endpoints []*coldstart.Counter
+	for _, name := range []string{"DynamoDB", "Secrets Manager"} {
+		c, err := coldstart.NewCounter(name, coldstart.Secrets(strings.Repeat("k", 64)))
+		if err != nil {
+			t.Fatal(err)
+		}
+		t.Cleanup(func() { c.Close() })
+		endpoints = append(endpoints, c)
+	}
+	runner := &coldstart.Runner{Emulator: rie, Endpoints: endpoints, Timeout: 3}
+	for _, fn := range []string{"ingest", "vehicles", "events"} {
+		routes := spec.RoutesOf(fn)
+		// An operation on a vehicle, refused for its vid before any call.
+		i := slices.IndexFunc(routes, func(r contract.Route) bool { return strings.Contains(r.Resource, "{vid}") })
+		refused, _ := json.Marshal(events.APIGatewayProxyRequest{HTTPMethod: routes[i].Method, Resource: routes[i].Resource, Path: "/vehicles/-",
+			PathParameters: map[string]string{"vid": "-", "eid": "-"}, RequestContext: events.APIGatewayProxyRequestContext{OperationName: routes[i].Operation}})
+		calls, err := runner.InitCalls(context.Background(), coldstart.Target{Name: fn, Bootstrap: bootstrap, Probe: refused, ProbeStatus: http.StatusBadRequest,
+			Env: []string{
+				"AWS_LAMBDA_FUNCTION_NAME=fleetapi-" + fn, "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
+				"AWS_ENDPOINT_URL_DYNAMODB=" + endpoints[0].URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + endpoints[1].URL,
+				contract.EnvRoutes + "=" + contract.FormatRoutes(routes),
+				contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents", contract.EnvEventRetentionDays + "=30",
+				contract.EnvCursorKeySecret + "=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key",
+			}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		for name, n := range calls {
+			if n != 0 {
+				t.Errorf("%s: %d calls to %s during init, want none", fn, n, name)
+			}
+		}
 	}
 }
 

@@ -1,6 +1,6 @@
 // Package lambdaapp wires a FleetApi function from its environment: the
-// SDK client and store are built once per cold start, then lambda.Start
-// serves every invocation with the same handler.
+// SDK clients and store are built once per cold start, with no network
+// call, then lambda.Start serves every invocation with the same handler.
 package lambdaapp
 
 import (
@@ -14,7 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/config"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
@@ -74,25 +74,27 @@ func Run() {
 	lambda.Start(h.Handle)
 }
 
-func build(ctx context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
+func build(_ context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
 	env, err := ReadEnv(os.Getenv)
 	if err != nil {
 		return nil, err
 	}
-	cfg, err := config.LoadDefaultConfig(ctx)
+	cfg, err := AWSConfig(os.Getenv)
 	if err != nil {
-		return nil, fmt.Errorf("load AWS config: %w", err)
+		return nil, err
 	}
-	var key []byte
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(os.Getenv, "DYNAMODB") })
+	// The cursor key is read when a listing first needs it: no network
+	// call at cold start.
+	var key dynamostore.CursorKey
 	if contract.Paginates(env.operations()) {
 		if env.CursorSecret == "" {
 			return nil, fmt.Errorf("missing environment variable %s", contract.EnvCursorKeySecret)
 		}
-		if key, err = cursorKey(ctx, secretsmanager.NewFromConfig(cfg), env.CursorSecret); err != nil {
-			return nil, err
-		}
+		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(os.Getenv, "SECRETS_MANAGER") })
+		key = func(ctx context.Context) ([]byte, error) { return cursorKey(ctx, sm, env.CursorSecret) }
 	}
-	store, err := dynamostore.New(dynamodb.NewFromConfig(cfg), env.Tables, key)
+	store, err := dynamostore.NewWithCursorKey(db, env.Tables, key)
 	if err != nil {
 		return nil, err
 	}
@@ -102,6 +104,51 @@ func build(ctx context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
 		// Set by Lambda in every function's environment.
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 	})
+}
+
+// The variables Lambda defines in every function's environment ("Defined
+// runtime environment variables", Lambda developer guide): the Region and
+// the execution role's credentials.
+const (
+	EnvRegion          = "AWS_REGION"
+	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	EnvSessionToken    = "AWS_SESSION_TOKEN"
+)
+
+// AWSConfig is the SDK configuration of a function, read from the variables
+// Lambda sets: the Region and the execution role's credentials. The SDK's
+// default chain (config.LoadDefaultConfig) finds the same there, after
+// looking for shared files, SSO, web identity and the instance metadata
+// service, none of which a function has: reading them directly keeps all
+// of that out of the binary and of the cold start.
+func AWSConfig(getenv func(string) string) (aws.Config, error) {
+	var missing []string
+	for _, name := range []string{EnvRegion, EnvAccessKeyID, EnvSecretAccessKey} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return aws.Config{}, fmt.Errorf("missing environment variables %v: Lambda sets them in every function", missing)
+	}
+	return aws.Config{
+		Region: getenv(EnvRegion),
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(
+			getenv(EnvAccessKeyID), getenv(EnvSecretAccessKey), getenv(EnvSessionToken))),
+	}, nil
+}
+
+// endpoint returns the endpoint the SDK's service-specific variable
+// (AWS_ENDPOINT_URL_<SERVICE>) or the global one (AWS_ENDPOINT_URL) names,
+// nil for the service's own: local runs point a function at dynalite so.
+func endpoint(getenv func(string) string, service string) *string {
+	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
+		if v := getenv(name); v != "" {
+			return aws.String(v)
+		}
+	}
+	return nil
 }
 
 // operations lists the IDs of the routes.

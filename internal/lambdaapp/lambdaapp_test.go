@@ -89,3 +89,47 @@ func TestCursorKey(t *testing.T) {
 		t.Errorf("a failed read: got %v", err)
 	}
 }
+
+// A function's SDK configuration is what Lambda puts in its environment
+// (Lambda developer guide, "Defined runtime environment variables"):
+// AWS_REGION and the execution role's AWS_ACCESS_KEY_ID,
+// AWS_SECRET_ACCESS_KEY and AWS_SESSION_TOKEN.
+func TestAWSConfigFromLambdasEnvironment(t *testing.T) {
+	env := map[string]string{
+		"AWS_REGION": "eu-central-1", "AWS_ACCESS_KEY_ID": "ASIAEXAMPLE", "AWS_SECRET_ACCESS_KEY": "secret", "AWS_SESSION_TOKEN": "token",
+	}
+	cfg, err := AWSConfig(func(k string) string { return env[k] })
+	if err != nil {
+		t.Fatal(err)
+	}
+	creds, err := cfg.Credentials.Retrieve(context.Background())
+	if err != nil || cfg.Region != "eu-central-1" || creds.AccessKeyID != "ASIAEXAMPLE" || creds.SecretAccessKey != "secret" || creds.SessionToken != "token" {
+		t.Errorf("config %q, credentials %+v, %v", cfg.Region, creds, err)
+	}
+	for _, name := range []string{"AWS_REGION", "AWS_ACCESS_KEY_ID", "AWS_SECRET_ACCESS_KEY"} {
+		_, err := AWSConfig(func(k string) string {
+			if k == name {
+				return ""
+			}
+			return env[k]
+		})
+		if err == nil || !strings.Contains(err.Error(), name) {
+			t.Errorf("without %s: %v", name, err)
+		}
+	}
+}
+
+// The SDK's endpoint variables: the service's own before the global one.
+func TestEndpoint(t *testing.T) {
+	env := map[string]string{"AWS_ENDPOINT_URL": "http://global", "AWS_ENDPOINT_URL_DYNAMODB": "http://dynamodb"}
+	getenv := func(k string) string { return env[k] }
+	if got := endpoint(getenv, "DYNAMODB"); got == nil || *got != "http://dynamodb" {
+		t.Errorf("DYNAMODB: %v", got)
+	}
+	if got := endpoint(getenv, "SECRETS_MANAGER"); got == nil || *got != "http://global" {
+		t.Errorf("SECRETS_MANAGER: %v", got)
+	}
+	if got := endpoint(func(string) string { return "" }, "DYNAMODB"); got != nil {
+		t.Errorf("none set: %v", *got)
+	}
+}
