@@ -9,8 +9,8 @@ const (
 	// EventItemBytesPerSample for each sample, as DynamoDB counts item
 	// sizes (ItemSize), without StorageOverheadBytes: the least-squares
 	// line through the sizes measured at 10, 60 and 100 samples.
-	EventItemFixedBytes     = 328
-	EventItemBytesPerSample = 30.3
+	EventItemFixedBytes     = 179
+	EventItemBytesPerSample = 15.21
 	// VehicleItemBytes is a vehicle's item with two metadata entries.
 	VehicleItemBytes = 156
 	// UploadResponseBytes, VehicleResponseBytes: the response bodies of an

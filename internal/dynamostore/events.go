@@ -43,15 +43,11 @@ func (s *Store) PutEvent(ctx context.Context, e fleet.Event) (fleet.PutResult, e
 		return fleet.PutResult{}, fmt.Errorf("vehicle %q: %w", e.VID, fleet.ErrNotFound)
 	}
 
-	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(schema.EventID))).Build()
-	if err != nil {
-		return fleet.PutResult{}, fmt.Errorf("build condition: %w", err)
-	}
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.tables.Events),
 		Item:                     s.eventItem(e),
-		ConditionExpression:      cond.Condition(),
-		ExpressionAttributeNames: cond.Names(),
+		ConditionExpression:      s.eventAbsent.Condition(),
+		ExpressionAttributeNames: s.eventAbsent.Names(),
 		ReturnConsumedCapacity:   types.ReturnConsumedCapacityTotal,
 	})
 	if isConditionFailed(err) {

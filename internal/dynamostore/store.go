@@ -9,6 +9,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws/ratelimit"
 	"github.com/aws/aws-sdk-go-v2/aws/retry"
+	"github.com/aws/aws-sdk-go-v2/feature/dynamodb/expression"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	"github.com/aws/smithy-go"
@@ -17,6 +18,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/cursor"
 	"github.com/fleetapi/fleetapi/internal/fleet"
 	"github.com/fleetapi/fleetapi/internal/samplecodec"
+	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
 // API is the part of *dynamodb.Client the store uses.
@@ -42,6 +44,9 @@ type Store struct {
 	tables  Tables
 	cursors *lazyCursors // nil: the Store lists nothing
 	codec   *samplecodec.Codec
+	// eventAbsent conditions a new event's put, built once: it is the
+	// same for every upload.
+	eventAbsent expression.Expression
 }
 
 // errNoCursorKey is returned by listings of a Store made without a cursor key.
@@ -75,7 +80,11 @@ func NewWithCursorKey(db API, tables Tables, load CursorKey) (*Store, error) {
 	if tables.Vehicles == "" || tables.Events == "" {
 		return nil, errors.New("dynamostore: both table names are required")
 	}
-	s := &Store{db: db, tables: tables, codec: samplecodec.New()}
+	eventAbsent, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(schema.EventID))).Build()
+	if err != nil {
+		return nil, fmt.Errorf("dynamostore: build condition: %w", err)
+	}
+	s := &Store{db: db, tables: tables, codec: samplecodec.New(), eventAbsent: eventAbsent}
 	if load != nil {
 		s.cursors = &lazyCursors{load: load}
 	}

@@ -161,32 +161,33 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 	oldest := now.Add(-retention)
 	out := make([]Sample, len(in))
 	for i, s := range in {
-		field := "samples[" + strconv.Itoa(i) + "]"
+		// Named only for an error: a string a sample would cost the upload.
+		field := func() string { return "samples[" + strconv.Itoa(i) + "]" }
 		if s.Timestamp.IsZero() {
-			return nil, invalid(field+".timestamp", "is required")
+			return nil, invalid(field()+".timestamp", "is required")
 		}
 		ts := s.Timestamp.UTC().Truncate(time.Millisecond)
 		if ts.After(latest) {
-			return nil, invalid(field+".timestamp", "%s is more than %s in the future", ts.Format(time.RFC3339Nano), MaxClockSkew)
+			return nil, invalid(field()+".timestamp", "%s is more than %s in the future", ts.Format(time.RFC3339Nano), MaxClockSkew)
 		}
 		if ts.Before(oldest) {
-			return nil, invalid(field+".timestamp", "%s is older than the retention of %d days", ts.Format(time.RFC3339Nano), int(retention.Hours()/24))
+			return nil, invalid(field()+".timestamp", "%s is older than the retention of %d days", ts.Format(time.RFC3339Nano), int(retention.Hours()/24))
 		}
 		if len(s.Signals) == 0 {
-			return nil, invalid(field+".signals", "must hold at least one signal")
+			return nil, invalid(field()+".signals", "must hold at least one signal")
 		}
 		if len(s.Signals) > MaxSignalsPerSample {
-			return nil, invalid(field+".signals", "must hold at most %d signals, got %d", MaxSignalsPerSample, len(s.Signals))
+			return nil, invalid(field()+".signals", "must hold at most %d signals, got %d", MaxSignalsPerSample, len(s.Signals))
 		}
 		for name, v := range s.Signals {
 			if _, known := knownSignalRanges[name]; !known && !validSignalName(name) {
-				return nil, invalid(field+".signals", "name %q must be dot-separated words of letters, digits and '_', at most %d characters, such as %s", truncate(name), MaxSignalNameLen, SignalSpeed)
+				return nil, invalid(field()+".signals", "name %q must be dot-separated words of letters, digits and '_', at most %d characters, such as %s", truncate(name), MaxSignalNameLen, SignalSpeed)
 			}
 			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, invalid(field+".signals."+name, "must be a finite number")
+				return nil, invalid(field()+".signals."+name, "must be a finite number")
 			}
 			if r, ok := knownSignalRanges[name]; ok && (v < r.Min || v > r.Max) {
-				return nil, invalid(field+".signals."+name, "%v is out of range [%v, %v]", v, r.Min, r.Max)
+				return nil, invalid(field()+".signals."+name, "%v is out of range [%v, %v]", v, r.Min, r.Max)
 			}
 		}
 		out[i] = Sample{Timestamp: ts, Signals: s.Signals}
@@ -241,25 +242,50 @@ func knownRanges() map[string]SignalSpec {
 
 // hashSamples is a SHA-256 over the samples in a canonical order.
 func hashSamples(samples []Sample) []byte {
-	h := sha256.New()
-	var buf [8]byte
+	// One buffer for the whole stream, hashed at once: the same bytes as
+	// written piecewise before, so the same eids.
+	size := 0
 	for _, s := range samples {
-		binary.BigEndian.PutUint64(buf[:], uint64(s.Timestamp.UnixMilli()))
-		h.Write(buf[:])
-		names := make([]string, 0, len(s.Signals))
+		size += 9
 		for name := range s.Signals {
-			names = append(names, name)
+			size += len(name) + 9
 		}
-		slices.Sort(names)
-		for _, name := range names {
-			h.Write([]byte(name))
-			h.Write([]byte{0})
-			binary.BigEndian.PutUint64(buf[:], math.Float64bits(s.Signals[name]))
-			h.Write(buf[:])
-		}
-		h.Write([]byte{1})
 	}
-	return h.Sum(nil)
+	buf := make([]byte, 0, size)
+	var names []string
+	for _, s := range samples {
+		buf = binary.BigEndian.AppendUint64(buf, uint64(s.Timestamp.UnixMilli()))
+		// Samples of a batch mostly carry the same signals: the names
+		// sorted for the sample before serve when they are these.
+		if !sameNames(names, s.Signals) {
+			names = names[:0]
+			for name := range s.Signals {
+				names = append(names, name)
+			}
+			slices.Sort(names)
+		}
+		for _, name := range names {
+			buf = append(buf, name...)
+			buf = append(buf, 0)
+			buf = binary.BigEndian.AppendUint64(buf, math.Float64bits(s.Signals[name]))
+		}
+		buf = append(buf, 1)
+	}
+	sum := sha256.Sum256(buf)
+	return sum[:]
+}
+
+// sameNames reports whether names are exactly the keys of signals.
+func sameNames(names []string, signals map[string]float64) bool {
+	if len(names) != len(signals) || len(names) == 0 {
+		return false
+	}
+	for _, name := range names {
+		if _, ok := signals[name]; !ok {
+			return false
+		}
+	}
+	return true
 }
 
 // maxEIDMillis is the latest start an eid can hold: 13 digits of epoch

@@ -294,3 +294,22 @@ func TestTruncate(t *testing.T) {
 		t.Errorf("truncate of 81 bytes = %q, want 80 and ...", got)
 	}
 }
+
+// An upload without an idempotency key gets an eid from its start and its
+// content, so that a retried upload finds the stored event: the derivation
+// must never change, or a retry after a deployment would store the event
+// twice. This eid is what the code that stored the first events computed.
+func TestEIDOfContentIsStable(t *testing.T) {
+	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	up := Upload{Samples: []Sample{
+		{Timestamp: start, Signals: map[string]float64{SignalSpeed: 53.7, SignalLatitude: 48.178156, "Vehicle.Private.Flag": -1}},
+		{Timestamp: start.Add(time.Second), Signals: map[string]float64{SignalSpeed: 54.1}},
+	}}
+	e, err := NewEvent("WBY1Z21000V123456", up, "", start.Add(time.Minute), 30*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := "1795680000000-4c75ee1a4f9ad2f2"; e.EID != want {
+		t.Errorf("eid %s, want %s", e.EID, want)
+	}
+}

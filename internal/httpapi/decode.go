@@ -49,7 +49,7 @@ func (r *request) decodeJSON(v any) error {
 	}
 	// json v2 matches names case-sensitively and refuses duplicate names,
 	// invalid UTF-8 and trailing data by default.
-	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true), timestamps); err != nil {
+	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true), unmarshalers); err != nil {
 		return describeJSONError(err)
 	}
 	return nil
@@ -62,15 +62,89 @@ const MaxTimestampLen = 35
 // errTimestamp is the one message of a bad timestamp.
 var errTimestamp = fmt.Errorf("must be an RFC 3339 date-time of at most %d characters, such as 2026-11-26T08:00:00.000Z", MaxTimestampLen)
 
-// timestamps decodes every time.Time of a request as the spec's Timestamp:
-// an RFC 3339 string of at most MaxTimestampLen characters.
-var timestamps = json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext.Decoder, t *time.Time) error {
+// unmarshalers decode what the defaults do not decode as the spec reads it,
+// or not as cheaply.
+var unmarshalers = json.WithUnmarshalers(json.JoinUnmarshalers(
+	json.UnmarshalFromFunc(decodeTimestamp),
+	json.UnmarshalFromFunc(decodeSignals(fleet.KnownSignals())),
+))
+
+// decodeSignals decodes a sample's signals, the one map of numbers of the
+// API, directly: a known signal's name is the package's own string (ten
+// samples of ten signals would otherwise allocate a hundred copies of the
+// same names), values parse as the default would. The decoder still
+// refuses duplicate names and invalid UTF-8.
+func decodeSignals(known []fleet.SignalSpec) func(*jsontext.Decoder, *map[string]float64) error {
+	names := make(map[string]string, len(known))
+	for _, s := range known {
+		names[s.Name] = s.Name
+	}
+	return func(dec *jsontext.Decoder, m *map[string]float64) error {
+		if dec.PeekKind() != '{' {
+			return errors.ErrUnsupported // the default names the wrong kind
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		out := make(map[string]float64, len(known))
+		for dec.PeekKind() != '}' {
+			quoted, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			name, ok := names[string(quoted[1:len(quoted)-1])] // no escapes: a known name
+			switch {
+			case ok:
+			case bytes.IndexByte(quoted, '\\') < 0:
+				name = string(quoted[1 : len(quoted)-1])
+			default:
+				raw, err := jsontext.AppendUnquote(nil, quoted)
+				if err != nil {
+					return err
+				}
+				name = string(raw)
+			}
+			if kind := dec.PeekKind(); kind != '0' {
+				if _, err := dec.ReadValue(); err != nil {
+					return err
+				}
+				return &fleet.ValidationError{Field: fieldOf(dec.StackPointer()), Message: "must be a number, got " + kindName(kind)}
+			}
+			number, err := dec.ReadValue()
+			if err != nil {
+				return err
+			}
+			v, err := strconv.ParseFloat(string(number), 64)
+			if err != nil {
+				return &fleet.ValidationError{Field: fieldOf(dec.StackPointer()), Message: "must be a number a double holds, got " + truncate(string(number))}
+			}
+			out[name] = v
+		}
+		if _, err := dec.ReadToken(); err != nil {
+			return err
+		}
+		*m = out
+		return nil
+	}
+}
+
+// decodeTimestamp decodes every time.Time of a request as the spec's
+// Timestamp: an RFC 3339 string of at most MaxTimestampLen characters.
+func decodeTimestamp(dec *jsontext.Decoder, t *time.Time) error {
 	if dec.PeekKind() != '"' {
 		return errors.ErrUnsupported // the default unmarshaler names the wrong kind
 	}
 	v, err := dec.ReadValue()
 	if err != nil {
 		return err
+	}
+	if bytes.IndexByte(v, '\\') < 0 { // no escapes: the bytes are the string
+		parsed, err := parseTimestampBytes(v[1 : len(v)-1])
+		if err != nil {
+			return err
+		}
+		*t = parsed
+		return nil
 	}
 	var s string
 	if err := json.Unmarshal(v, &s); err != nil {
@@ -82,17 +156,26 @@ var timestamps = json.WithUnmarshalers(json.UnmarshalFromFunc(func(dec *jsontext
 	}
 	*t = parsed
 	return nil
-}))
+}
 
+// parseTimestampBytes parses an RFC 3339 date-time (the spec's Timestamp)
+// without copying it to a string: time.Time's UnmarshalText reads RFC 3339
+// strictly, as the spec's format says.
+func parseTimestampBytes(b []byte) (time.Time, error) {
+	var t time.Time
+	if len(b) > MaxTimestampLen || t.UnmarshalText(b) != nil {
+		return time.Time{}, errTimestamp
+	}
+	return t, nil
+}
+
+// parseTimestamp parses a timestamp of a query or an escaped JSON string
+// as parseTimestampBytes does.
 func parseTimestamp(s string) (time.Time, error) {
 	if len(s) > MaxTimestampLen {
 		return time.Time{}, errTimestamp
 	}
-	t, err := time.Parse(time.RFC3339Nano, s)
-	if err != nil {
-		return time.Time{}, errTimestamp
-	}
-	return t, nil
+	return parseTimestampBytes([]byte(s))
 }
 
 // refuseNull reports the first null of a JSON text, by where it is.
@@ -113,6 +196,10 @@ func refuseNull(body []byte) error {
 }
 
 func describeJSONError(err error) error {
+	var invalid *fleet.ValidationError
+	if errors.As(err, &invalid) { // from an unmarshaler of this package
+		return invalid
+	}
 	var syntaxErr *jsontext.SyntacticError
 	var semErr *json.SemanticError
 	switch {

@@ -8,6 +8,8 @@ import (
 	"errors"
 	"fmt"
 	"maps"
+	"math"
+	"os"
 	"reflect"
 	"slices"
 	"strings"
@@ -181,4 +183,174 @@ func TestDecodeGuards(t *testing.T) {
 	if err != nil || round[0].Signals[last] != 42 {
 		t.Errorf("the last known signal, %s: %v %v", last, round, err)
 	}
+}
+
+// encodeV1 is format 1's encoder as it was, to test that format 1 stays
+// readable: its output is the committed golden data.
+func (c *Codec) encodeV1(samples []fleet.Sample) []byte {
+	var raw bytes.Buffer
+	putUvarint(&raw, uint64(len(samples)))
+	var prev int64
+	for i, s := range samples {
+		ms := s.Timestamp.UnixMilli()
+		if i == 0 {
+			putVarint(&raw, ms)
+		} else {
+			putVarint(&raw, ms-prev)
+		}
+		prev = ms
+	}
+	names := c.columnNames(samples)
+	putUvarint(&raw, uint64(len(names)))
+	bitmap := make([]byte, (len(samples)+7)/8)
+	var word [8]byte
+	for _, name := range names {
+		if code, ok := c.codeOf[name]; ok {
+			putUvarint(&raw, code)
+		} else {
+			putUvarint(&raw, 0)
+			putUvarint(&raw, uint64(len(name)))
+			raw.WriteString(name)
+		}
+		clear(bitmap)
+		for i, s := range samples {
+			if _, ok := s.Signals[name]; ok {
+				bitmap[i/8] |= 1 << (i % 8)
+			}
+		}
+		raw.Write(bitmap)
+		var prevBits uint64
+		for _, s := range samples {
+			v, ok := s.Signals[name]
+			if !ok {
+				continue
+			}
+			bits := math.Float64bits(v)
+			binary.BigEndian.PutUint64(word[:], bits^prevBits)
+			raw.Write(word[:])
+			prevBits = bits
+		}
+	}
+	var out bytes.Buffer
+	out.WriteByte(formatV1)
+	w, _ := flate.NewWriter(&out, flate.BestCompression) // the level is valid
+	w.Write(raw.Bytes())                                 // writes to a bytes.Buffer cannot fail
+	w.Close()
+	return out.Bytes()
+}
+
+func putUvarint(b *bytes.Buffer, v uint64) {
+	var tmp [binary.MaxVarintLen64]byte
+	b.Write(tmp[:binary.PutUvarint(tmp[:], v)])
+}
+
+func putVarint(b *bytes.Buffer, v int64) {
+	var tmp [binary.MaxVarintLen64]byte
+	b.Write(tmp[:binary.PutVarint(tmp[:], v)])
+}
+
+// The committed golden items decode to the committed samples, in every
+// format: stored events outlive the code that wrote them. The current
+// format's encoder still writes its golden bytes, and format 1's historic
+// encoder its own.
+func TestGoldenFormats(t *testing.T) {
+	raw, err := os.ReadFile("testdata/samples.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	var want []fleet.Sample
+	if err := json.Unmarshal(raw, &want); err != nil {
+		t.Fatal(err)
+	}
+	c := New()
+	for _, f := range []struct {
+		file   string
+		encode func([]fleet.Sample) []byte
+	}{
+		{"testdata/format1.bin", c.encodeV1},
+		{"testdata/format2.bin", c.Encode},
+	} {
+		golden, err := os.ReadFile(f.file)
+		if err != nil {
+			t.Fatal(err)
+		}
+		got, err := c.Decode(golden)
+		if err != nil {
+			t.Fatalf("%s: %v", f.file, err)
+		}
+		if !reflect.DeepEqual(got, want) {
+			t.Errorf("%s decodes to other samples:\ngot  %v\nwant %v", f.file, got, want)
+		}
+		if enc := f.encode(want); !bytes.Equal(enc, golden) {
+			t.Errorf("%s: the encoder writes other bytes now (%d, golden %d): a change of format needs a new version byte", f.file, len(enc), len(golden))
+		}
+	}
+}
+
+// A column that is not fixed-precision decimals is stored XORed, exactly:
+// thirds, pi, negative zero, tiny and huge values, infinities, NaN.
+func TestColumnsThatAreNotDecimals(t *testing.T) {
+	c := New()
+	odd := []float64{1.0 / 3, math.Pi, math.Copysign(0, -1), 5e-324, 1e300, math.Inf(1), math.Inf(-1), math.NaN(), 0.1 + 0.2, -2.5}
+	var samples []fleet.Sample
+	for i, v := range odd {
+		samples = append(samples, fleet.Sample{Timestamp: time.UnixMilli(int64(1e12) + int64(i)*1000).UTC(), Signals: map[string]float64{"x.odd": v, fleet.SignalSpeed: float64(i) / 10}})
+	}
+	got, err := c.Decode(c.Encode(samples))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range samples {
+		for name, v := range samples[i].Signals {
+			if math.Float64bits(got[i].Signals[name]) != math.Float64bits(v) {
+				t.Errorf("sample %d %s: %v, want %v (bit for bit)", i, name, got[i].Signals[name], v)
+			}
+		}
+	}
+	for _, tt := range []struct {
+		values []float64
+		scale  int
+		ok     bool
+	}{
+		{[]float64{53.7, 54, 55.25}, 2, true},
+		{[]float64{48.178156, 11.553079}, 6, true},
+		{[]float64{12, -3}, 0, true},
+		{[]float64{1.0 / 3}, 0, false},
+		{[]float64{math.Copysign(0, -1)}, 0, false},
+		{[]float64{1e16}, 0, false}, // beyond 2^53 scaled
+	} {
+		if k, ok := decimalScale(tt.values); k != tt.scale || ok != tt.ok {
+			t.Errorf("decimalScale(%v) = %d, %v; want %d, %v", tt.values, k, ok, tt.scale, tt.ok)
+		}
+	}
+}
+
+// Any values round-trip bit for bit, whatever mode their column takes.
+func FuzzEncodeRoundTrip(f *testing.F) {
+	f.Add([]byte{0x40, 0x4a, 0xd9, 0x99, 0x99, 0x99, 0x99, 0x9a}, uint8(3))
+	f.Add([]byte("\x3f\xd5\x55\x55\x55\x55\x55\x55\x80\x00\x00\x00\x00\x00\x00\x00"), uint8(1))
+	f.Fuzz(func(t *testing.T, data []byte, decimals uint8) {
+		c := New()
+		var samples []fleet.Sample
+		for i := 0; i+8 <= len(data) && len(samples) < fleet.MaxSamplesPerEvent; i += 8 {
+			v := math.Float64frombits(binary.BigEndian.Uint64(data[i:]))
+			rounded := math.Round(v*pow10[decimals%7]) / pow10[decimals%7]
+			samples = append(samples, fleet.Sample{Timestamp: time.UnixMilli(int64(len(samples)) * 1000).UTC(),
+				Signals: map[string]float64{"a.raw": v, fleet.SignalSpeed: rounded}})
+		}
+		if len(samples) == 0 {
+			return
+		}
+		got, err := c.Decode(c.Encode(samples))
+		if err != nil {
+			t.Fatal(err)
+		}
+		for i := range samples {
+			for name, v := range samples[i].Signals {
+				if math.Float64bits(got[i].Signals[name]) != math.Float64bits(v) {
+					t.Fatalf("sample %d %s: %v (%x), want %v (%x)", i, name, got[i].Signals[name], math.Float64bits(got[i].Signals[name]), v, math.Float64bits(v))
+				}
+			}
+		}
+	})
 }
