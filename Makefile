@@ -102,9 +102,12 @@ diff-all: ## diff every stage against its snapshot
 deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 	$(CDK) deploy --context stage=$(STAGE)
 
-bench: $(NPM_STAMP) ## benchmark the 10-sample upload for BENCHTIME (default 1s), and report write units per upload
+bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, the handlers' benchmarks (BENCHTIME, default 1s), binary size, cold starts (STARTS)
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
-	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi
+	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/costmodel | grep -E 'item|ok|FAIL'
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi ./internal/samplecodec
+	$(MAKE) --no-print-directory lambdas
+	$(MAKE) --no-print-directory bench-coldstart
 
 STARTS ?= 20
 bench-coldstart: $(NPM_STAMP) ## cold and warm starts of each function under the Lambda runtime interface emulator against dynalite, beside a hello-world baseline (STARTS fresh starts each, default 20)
