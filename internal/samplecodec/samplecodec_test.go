@@ -306,17 +306,7 @@ func TestColumnsThatAreNotDecimals(t *testing.T) {
 	for i, v := range odd {
 		samples = append(samples, fleet.Sample{Timestamp: time.UnixMilli(int64(1e12) + int64(i)*1000).UTC(), Signals: map[string]float64{"x.odd": v, fleet.SignalSpeed: float64(i) / 10}})
 	}
-	got, err := c.Decode(c.Encode(samples))
-	if err != nil {
-		t.Fatal(err)
-	}
-	for i := range samples {
-		for name, v := range samples[i].Signals {
-			if math.Float64bits(got[i].Signals[name]) != math.Float64bits(v) {
-				t.Errorf("sample %d %s: %v, want %v (bit for bit)", i, name, got[i].Signals[name], v)
-			}
-		}
-	}
+	roundTripsBitForBit(t, c, samples)
 	for _, tt := range []struct {
 		values []float64
 		scale  int
@@ -351,18 +341,25 @@ func FuzzEncodeRoundTrip(f *testing.F) {
 		if len(samples) == 0 {
 			return
 		}
-		got, err := c.Decode(c.Encode(samples))
-		if err != nil {
-			t.Fatal(err)
-		}
-		for i := range samples {
-			for name, v := range samples[i].Signals {
-				if math.Float64bits(got[i].Signals[name]) != math.Float64bits(v) {
-					t.Fatalf("sample %d %s: %v (%x), want %v (%x)", i, name, got[i].Signals[name], math.Float64bits(got[i].Signals[name]), v, math.Float64bits(v))
-				}
+		roundTripsBitForBit(t, c, samples)
+	})
+}
+
+// roundTripsBitForBit encodes and decodes samples and compares every value
+// bit for bit (NaN and negative zero included).
+func roundTripsBitForBit(t *testing.T, c *Codec, samples []fleet.Sample) {
+	t.Helper()
+	got, err := c.Decode(c.Encode(samples))
+	if err != nil {
+		t.Fatal(err)
+	}
+	for i := range samples {
+		for name, v := range samples[i].Signals {
+			if g := got[i].Signals[name]; math.Float64bits(g) != math.Float64bits(v) {
+				t.Fatalf("sample %d %s: %v (%x), want %v (%x)", i, name, g, math.Float64bits(g), v, math.Float64bits(v))
 			}
 		}
-	})
+	}
 }
 
 // The talk's upload, 10 samples, in each format: format 1 deflated the
