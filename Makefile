@@ -113,12 +113,13 @@ STARTS ?= 20
 bench-coldstart: $(NPM_STAMP) ## cold and warm starts of each function under the Lambda runtime interface emulator against dynalite, beside a hello-world baseline (STARTS fresh starts each, default 20)
 	go run ./cmd/benchcoldstart -starts $(STARTS)
 
-fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s)
+fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s; a count such as 1000x also works)
 	go test -run '^$$' -fuzz '^FuzzCreateEvent$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	go test -run '^$$' -fuzz '^FuzzCreateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	go test -run '^$$' -fuzz '^FuzzUpdateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/cursor
 	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
+	go test -run '^$$' -fuzz '^FuzzEncodeRoundTrip$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
 
 local: $(NPM_STAMP) docs ## run the whole API on http://127.0.0.1:3000 as the deployed stage would (LOCAL_FLAGS=-no-auth for curl); Ctrl-C stops it
 	@# Built, then run as itself: under go run, a stop (SIGINT) would end in exit status 1.

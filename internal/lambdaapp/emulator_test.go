@@ -24,6 +24,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/coldstart"
 	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/faultnet"
+	"github.com/fleetapi/fleetapi/internal/gobuild"
 )
 
 // Under the Lambda runtime interface emulator (pinned in tools/go.mod),
@@ -122,7 +123,9 @@ func emulatorBinaries(t *testing.T) (bootstrap, rie string) {
 			return
 		}
 		builtBootstrap, built = filepath.Join(dir, "bootstrap"), filepath.Join(dir, "aws-lambda-rie")
-		if buildErr = goBuildErr("../..", "-o", builtBootstrap, "./lambdas/fleetapi"); buildErr == nil {
+		// With the functions' own flags (tags included), for this machine.
+		args := append(append([]string{}, gobuild.Flags...), "-o", builtBootstrap, "./"+gobuild.Package)
+		if buildErr = goBuildErr("../..", args...); buildErr == nil {
 			buildErr = goBuildErr("../../tools", "-o", built, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
 		}
 	})
