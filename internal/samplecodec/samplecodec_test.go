@@ -56,12 +56,17 @@ func TestEqualBatchesEncodeEqually(t *testing.T) {
 
 func TestDecodeRefusesCorruptInput(t *testing.T) {
 	c := New()
-	good := c.Encode(workload.NewDrive(2, time.Unix(1e9, 0)).Upload(3).Samples)
+	samples := workload.NewDrive(2, time.Unix(1e9, 0)).Upload(3).Samples
+	good, goodV1 := c.Encode(samples), c.encodeV1(samples)
 	for name, data := range map[string][]byte{
-		"empty":          nil,
-		"unknown format": append([]byte{9}, good[1:]...),
-		"truncated":      good[:len(good)/2],
-		"not deflate":    {formatV1, 0xff, 0xff, 0xff},
+		"empty":              nil,
+		"unknown format":     append([]byte{9}, good[1:]...),
+		"truncated":          good[:len(good)/2],
+		"truncated format 1": goodV1[:len(goodV1)/2],
+		"not deflate":        {formatV1, 0xff, 0xff, 0xff},
+		"format 2 too large": append(append([]byte{}, good...), make([]byte, maxDecoded)...),
+		// One sample, one known column, present, in scale 16 (15 is the last).
+		"scale past the last": binary.AppendVarint(append(binary.AppendUvarint(binary.AppendUvarint(binary.AppendVarint(binary.AppendUvarint([]byte{formatV2}, 1), 1e12), 1), 1), 0x01, maxScale+1), 5),
 	} {
 		if _, err := c.Decode(data); !errors.Is(err, ErrCorrupt) {
 			t.Errorf("%s: got %v, want ErrCorrupt", name, err)
@@ -150,7 +155,7 @@ func deflated(t *testing.T, raw []byte) []byte {
 
 func TestDecodeGuards(t *testing.T) {
 	c := New()
-	good := c.Encode(workload.NewDrive(2, time.Unix(1e9, 0)).Upload(3).Samples)
+	good := c.encodeV1(workload.NewDrive(2, time.Unix(1e9, 0)).Upload(3).Samples)
 	uv := binary.AppendUvarint
 	oneSample := uv(binary.AppendVarint(uv(nil, 1), 1e12), 1) // 1 sample at 1e12 ms, 1 column
 	for name, data := range map[string][]byte{
@@ -307,6 +312,9 @@ func TestColumnsThatAreNotDecimals(t *testing.T) {
 		samples = append(samples, fleet.Sample{Timestamp: time.UnixMilli(int64(1e12) + int64(i)*1000).UTC(), Signals: map[string]float64{"x.odd": v, fleet.SignalSpeed: float64(i) / 10}})
 	}
 	roundTripsBitForBit(t, c, samples)
+	// The finest scale decodes as it encodes.
+	roundTripsBitForBit(t, c, []fleet.Sample{{Timestamp: time.UnixMilli(1e12).UTC(), Signals: map[string]float64{"x.tiny": 1e-15}},
+		{Timestamp: time.UnixMilli(1e12 + 1000).UTC(), Signals: map[string]float64{"x.tiny": 3e-15}}})
 	for _, tt := range []struct {
 		values []float64
 		scale  int
@@ -317,7 +325,11 @@ func TestColumnsThatAreNotDecimals(t *testing.T) {
 		{[]float64{12, -3}, 0, true},
 		{[]float64{1.0 / 3}, 0, false},
 		{[]float64{math.Copysign(0, -1)}, 0, false},
-		{[]float64{1e16}, 0, false}, // beyond 2^53 scaled
+		{[]float64{1e16}, 0, false},           // beyond 2^53 scaled
+		{[]float64{1 << 53}, 0, false},        // 2^53 itself is refused too: the bound is conservative
+		{[]float64{1<<53 - 1}, 0, true},       // the largest integer kept as one
+		{[]float64{1e-15, 2.5e-14}, 15, true}, // the finest scale
+		{[]float64{1e-16}, 0, false},          // finer than any scale
 	} {
 		if k, ok := decimalScale(tt.values); k != tt.scale || ok != tt.ok {
 			t.Errorf("decimalScale(%v) = %d, %v; want %d, %v", tt.values, k, ok, tt.scale, tt.ok)
