@@ -224,11 +224,16 @@ func (c *Codec) decode(r *bytes.Reader, readColumn columnReader) ([]fleet.Sample
 			return nil, fmt.Errorf("%w: timestamps", ErrCorrupt)
 		}
 		ms += d
-		samples[i] = fleet.Sample{Timestamp: time.UnixMilli(ms).UTC(), Signals: map[string]float64{}}
+		samples[i].Timestamp = time.UnixMilli(ms).UTC()
 	}
 	cols, err := binary.ReadUvarint(r)
 	if err != nil || cols > maxSignals {
 		return nil, fmt.Errorf("%w: signal count", ErrCorrupt)
+	}
+	// Sized for the columns at once (a sample holds at most all of them,
+	// and at most MaxSignalsPerSample): no map grows while it is filled.
+	for i := range samples {
+		samples[i].Signals = make(map[string]float64, min(cols, fleet.MaxSignalsPerSample))
 	}
 	bitmap := make([]byte, (n+7)/8)
 	for range cols {
