@@ -294,13 +294,15 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 	}
 	add(ServiceOther, "KMS keys (alarm topic)", PriceKMSKeys, float64(s.KMSKeys))
 	add(ServiceOther, "Secrets Manager secrets (cursor key)", PriceSecrets, float64(s.Secrets))
+	// At most a read per execution environment (per cold start): the key is
+	// read when a listing first needs a cursor.
 	secretReads := 0.0
 	for _, f := range s.Functions {
 		if f.ReadsSecret {
 			secretReads += coldStarts[f.LogicalID]
 		}
 	}
-	add(ServiceOther, "Secrets Manager calls (a read per cold start)", PriceSecretsAPICalls, secretReads)
+	add(ServiceOther, "Secrets Manager calls (a read per environment, at its first cursor)", PriceSecretsAPICalls, secretReads)
 	if s.EmailSubscriptions > 0 {
 		// An alarm's change of state a day, to each address.
 		add(ServiceOther, "SNS e-mail notifications", PriceSNSEmail, float64(s.EmailSubscriptions)*u.DaysPerMonth)

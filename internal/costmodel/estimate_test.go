@@ -95,7 +95,7 @@ func TestEstimateSmallCase(t *testing.T) {
 		"custom metrics (samples ingested)":             {0.3, 0.3},
 		"KMS keys (alarm topic)":                        {0, 0},
 		"Secrets Manager secrets (cursor key)":          {0, 0},
-		"Secrets Manager calls (a read per cold start)": {0, 0},
+		"Secrets Manager calls (a read per environment, at its first cursor)": {0, 0},
 		"Budgets (without actions)":                     {0, 0},
 		"data transfer out (responses)":                 {requests * UploadResponseBytes / gib, requests * UploadResponseBytes / gib},
 	}
