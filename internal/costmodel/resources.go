@@ -66,27 +66,44 @@ func BillingOf(resourceType string) (Billing, error) {
 	return Billing{}, fmt.Errorf("resource type %s is not in the cost model: add it to costmodel.BillingOf, priced or free", resourceType)
 }
 
-// ResourceTypes counts the resources of a CloudFormation template by type.
-func ResourceTypes(template []byte) (map[string]int, error) {
-	var t struct {
-		Resources map[string]struct {
-			Type string
-		}
-	}
+// resource is a resource of a CloudFormation template.
+type resource struct {
+	Type       string
+	Properties map[string]any
+}
+
+// parseResources reads a template's resources, each with its type.
+func parseResources(template []byte) (map[string]resource, error) {
+	var t struct{ Resources map[string]resource }
 	if err := json.Unmarshal(template, &t); err != nil {
 		return nil, fmt.Errorf("read template: %w", err)
 	}
 	if len(t.Resources) == 0 {
 		return nil, fmt.Errorf("read template: no Resources")
 	}
-	counts := map[string]int{}
 	for id, r := range t.Resources {
 		if r.Type == "" {
 			return nil, fmt.Errorf("read template: resource %s has no Type", id)
 		}
+	}
+	return t.Resources, nil
+}
+
+// ResourceTypes counts the resources of a CloudFormation template by type.
+func ResourceTypes(template []byte) (map[string]int, error) {
+	resources, err := parseResources(template)
+	if err != nil {
+		return nil, err
+	}
+	return countTypes(resources), nil
+}
+
+func countTypes(resources map[string]resource) map[string]int {
+	counts := map[string]int{}
+	for _, r := range resources {
 		counts[r.Type]++
 	}
-	return counts, nil
+	return counts
 }
 
 // UnknownTypes returns an error naming every resource type of a template
@@ -96,6 +113,10 @@ func UnknownTypes(template []byte) error {
 	if err != nil {
 		return err
 	}
+	return unknownTypes(counts)
+}
+
+func unknownTypes(counts map[string]int) error {
 	var unknown []string
 	for _, typ := range slices.Sorted(maps.Keys(counts)) {
 		if _, err := BillingOf(typ); err != nil {

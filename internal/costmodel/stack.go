@@ -1,7 +1,6 @@
 package costmodel
 
 import (
-	"encoding/json"
 	"errors"
 	"fmt"
 	"maps"
@@ -103,25 +102,20 @@ func LoadStack(path string) (*Stack, error) {
 	return s, nil
 }
 
-type resource struct {
-	Type       string
-	Properties map[string]any
-}
-
 // ParseStack reads a template's contents. A resource type the cost model
 // does not know is an error, as is a property it needs that is not a
 // literal value.
 func ParseStack(data []byte) (*Stack, error) {
-	if err := UnknownTypes(data); err != nil {
+	resources, err := parseResources(data)
+	if err != nil {
 		return nil, err
 	}
-	var t struct{ Resources map[string]resource }
-	if err := json.Unmarshal(data, &t); err != nil {
+	if err := unknownTypes(countTypes(resources)); err != nil {
 		return nil, err
 	}
 	s := &Stack{}
 	logRetention := map[string]int{}
-	for id, r := range t.Resources {
+	for id, r := range resources {
 		if r.Type == "AWS::Logs::LogGroup" {
 			days, err := intProp(r.Properties, "RetentionInDays", 0)
 			if err != nil {
@@ -130,8 +124,8 @@ func ParseStack(data []byte) (*Stack, error) {
 			logRetention[id] = days
 		}
 	}
-	for _, id := range sortedKeys(t.Resources) {
-		r := t.Resources[id]
+	for _, id := range sortedKeys(resources) {
+		r := resources[id]
 		var err error
 		switch r.Type {
 		case "AWS::Lambda::Function":
