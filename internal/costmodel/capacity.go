@@ -112,8 +112,7 @@ func (m Model) Capacity(vehicles int) Capacity {
 	c.Limits = append(c.Limits, Limit{Name: "Lambda concurrency: the Region's, less the 100 kept unreserved",
 		Need: concurrency, Limit: QuotaLambdaConcurrency - QuotaLambdaUnreserved, Of: ofQuota})
 
-	itemBytes := EventItemBytes(u.SamplesPerUpload)
-	units := m.TableUnits(vehicles)
+	units := m.tableUnits(vehicles, requests)
 	writes, vehicleReads := peak(units.Events.Writes), peak(units.Vehicles.Reads)
 	for _, t := range []struct {
 		name, unit string
@@ -137,7 +136,7 @@ func (m Model) Capacity(vehicles int) Capacity {
 		Limit{Name: "vehicles table read units/s: per-table quota", Need: vehicleReads, Limit: QuotaTableReadUnits, Of: ofQuota},
 		// One vehicle's uploads go to one partition key; while driving it
 		// writes a sample a second, an upload every samplesPerUpload seconds.
-		Limit{Name: "write units/s of one vehicle (a partition key) while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload) * float64(WriteUnits(int(math.Ceil(itemBytes)))),
+		Limit{Name: "write units/s of one vehicle (a partition key) while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload) * uploadWriteUnits(u.SamplesPerUpload),
 			Limit: QuotaPartitionWriteUnits, Of: ofScaling, PerVehicle: true},
 	)
 	return c

@@ -113,13 +113,12 @@ func (m Model) RequestsByOperation(vehicles int) map[string]float64 {
 // Units are a table's request units a month.
 type Units struct{ Writes, Reads float64 }
 
-// TableUnits returns the request units each table serves a month at a
-// fleet size.
-func (m Model) TableUnits(vehicles int) (u struct{ Events, Vehicles Units }) {
-	requests := m.RequestsByOperation(vehicles)
+// tableUnits returns the request units each table serves a month at a
+// fleet size, for its requests (RequestsByOperation).
+func (m Model) tableUnits(vehicles int, requests map[string]float64) (u struct{ Events, Vehicles Units }) {
 	usage := m.Usage
 	itemBytes := EventItemBytes(usage.SamplesPerUpload)
-	u.Events.Writes = requests["createEvent"] * float64(WriteUnits(int(math.Ceil(itemBytes))))
+	u.Events.Writes = requests["createEvent"] * uploadWriteUnits(usage.SamplesPerUpload)
 	u.Events.Reads = requests["getEvent"] * readUnits(itemBytes)
 	for _, items := range m.dayPages() {
 		u.Events.Reads += float64(vehicles) * usage.DayReadsPerDay * usage.DaysPerMonth * readUnits(items*itemBytes) * eventuallyConsistent
@@ -130,6 +129,11 @@ func (m Model) TableUnits(vehicles int) (u struct{ Events, Vehicles Units }) {
 	u.Vehicles.Reads += requests["listVehicles"] * readUnits((httpapi.MaxLimit+1)*VehicleItemBytes) * eventuallyConsistent
 	u.Vehicles.Writes = requests["updateVehicle"] * float64(WriteUnits(VehicleItemBytes))
 	return u
+}
+
+// uploadWriteUnits is the write units an upload of samples takes.
+func uploadWriteUnits(samples int) float64 {
+	return float64(WriteUnits(int(math.Ceil(EventItemBytes(samples)))))
 }
 
 // dayPages returns the items each Query reads to list a vehicle's day of
@@ -204,7 +208,7 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 
 	// DynamoDB.
 	itemBytes := EventItemBytes(u.SamplesPerUpload)
-	units := m.TableUnits(vehicles)
+	units := m.tableUnits(vehicles, requests)
 	hours := u.DaysPerMonth * 24
 	for _, t := range []struct {
 		name           string

@@ -108,7 +108,7 @@ func Cheapest(whatIfs []WhatIf) WhatIf {
 // provision makes both tables provisioned with capacity for factor times
 // their average load at a fleet size (at least a unit each).
 func (m *Model) provision(vehicles int, factor float64) {
-	units := m.TableUnits(vehicles)
+	units := m.tableUnits(vehicles, m.RequestsByOperation(vehicles))
 	perSecond := func(perMonth float64) float64 {
 		return math.Max(1, math.Ceil(perMonth/(m.Usage.DaysPerMonth*86400)*factor))
 	}
