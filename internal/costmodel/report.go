@@ -1,6 +1,7 @@
 package costmodel
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
 	"io"
@@ -63,21 +64,11 @@ func (r *Report) Biggest(vehicles, n int) []Line {
 	for _, e := range r.Estimates {
 		if e.Vehicles == vehicles {
 			lines := slices.Clone(e.Lines)
-			slices.SortStableFunc(lines, func(a, b Line) int { return cmpDesc(a.Steady, b.Steady) })
+			slices.SortStableFunc(lines, func(a, b Line) int { return cmp.Compare(b.Steady, a.Steady) })
 			return lines[:min(n, len(lines))]
 		}
 	}
 	return nil
-}
-
-func cmpDesc(a, b float64) int {
-	switch {
-	case a > b:
-		return -1
-	case a < b:
-		return 1
-	}
-	return 0
 }
 
 // WriteJSON writes the report as JSON.
@@ -265,17 +256,15 @@ func group(n int64) string {
 	return s
 }
 
-// count formats a quantity: whole numbers grouped, small ones with digits.
-func count(v float64) string {
-	if v >= 100 || v == math.Trunc(v) {
-		return group(int64(math.Round(v)))
-	}
-	return fmt.Sprintf("%.2f", v)
-}
+// count formats a figure: whole numbers grouped, small ones with two
+// decimals; quantity with three significant digits.
+func count(v float64) string { return figure(v, "%.2f") }
 
-func quantity(v float64) string {
+func quantity(v float64) string { return figure(v, "%.3g") }
+
+func figure(v float64, small string) string {
 	if v >= 100 || v == math.Trunc(v) {
 		return group(int64(math.Round(v)))
 	}
-	return fmt.Sprintf("%.3g", v)
+	return fmt.Sprintf(small, v)
 }

@@ -1,6 +1,7 @@
 package costmodel
 
 import (
+	"cmp"
 	"fmt"
 	"maps"
 	"math"
@@ -94,15 +95,7 @@ func (m Model) WhatIfs(vehicles int) ([]WhatIf, error) {
 
 // Cheapest returns the what-if that saves the most.
 func Cheapest(whatIfs []WhatIf) WhatIf {
-	return slices.MinFunc(whatIfs, func(a, b WhatIf) int {
-		switch {
-		case a.Delta < b.Delta:
-			return -1
-		case a.Delta > b.Delta:
-			return 1
-		}
-		return 0
-	})
+	return slices.MinFunc(whatIfs, func(a, b WhatIf) int { return cmp.Compare(a.Delta, b.Delta) })
 }
 
 // provision makes both tables provisioned with capacity for factor times
