@@ -92,16 +92,12 @@ func decodeSignals(known []fleet.SignalSpec) func(*jsontext.Decoder, *map[string
 			if err != nil {
 				return err
 			}
-			name, ok := names[string(quoted[1:len(quoted)-1])] // no escapes: a known name
-			switch {
-			case ok:
-			case bytes.IndexByte(quoted, '\\') < 0:
-				name = string(quoted[1 : len(quoted)-1])
-			default:
-				raw, err := jsontext.AppendUnquote(nil, quoted)
-				if err != nil {
-					return err
-				}
+			raw, err := unquote(quoted)
+			if err != nil {
+				return err
+			}
+			name, ok := names[string(raw)] // a known name: no copy
+			if !ok {
 				name = string(raw)
 			}
 			if kind := dec.PeekKind(); kind != '0' {
@@ -138,24 +134,25 @@ func decodeTimestamp(dec *jsontext.Decoder, t *time.Time) error {
 	if err != nil {
 		return err
 	}
-	if bytes.IndexByte(v, '\\') < 0 { // no escapes: the bytes are the string
-		parsed, err := parseTimestampBytes(v[1 : len(v)-1])
-		if err != nil {
-			return err
-		}
-		*t = parsed
-		return nil
-	}
-	var s string
-	if err := json.Unmarshal(v, &s); err != nil {
+	raw, err := unquote(v)
+	if err != nil {
 		return err
 	}
-	parsed, err := parseTimestamp(s)
+	parsed, err := parseTimestampBytes(raw)
 	if err != nil {
 		return err
 	}
 	*t = parsed
 	return nil
+}
+
+// unquote returns the contents of a JSON string: its own bytes when it
+// has no escape (no copy), else unescaped.
+func unquote(quoted []byte) ([]byte, error) {
+	if bytes.IndexByte(quoted, '\\') < 0 {
+		return quoted[1 : len(quoted)-1], nil
+	}
+	return jsontext.AppendUnquote(nil, quoted)
 }
 
 // parseTimestampBytes parses an RFC 3339 date-time (the spec's Timestamp)
@@ -169,14 +166,8 @@ func parseTimestampBytes(b []byte) (time.Time, error) {
 	return t, nil
 }
 
-// parseTimestamp parses a timestamp of a query or an escaped JSON string
-// as parseTimestampBytes does.
-func parseTimestamp(s string) (time.Time, error) {
-	if len(s) > MaxTimestampLen {
-		return time.Time{}, errTimestamp
-	}
-	return parseTimestampBytes([]byte(s))
-}
+// parseTimestamp parses a timestamp of a query as parseTimestampBytes does.
+func parseTimestamp(s string) (time.Time, error) { return parseTimestampBytes([]byte(s)) }
 
 // refuseNull reports the first null of a JSON text, by where it is.
 func refuseNull(body []byte) error {
