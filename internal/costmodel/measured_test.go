@@ -154,7 +154,7 @@ func TestMeasuredRequests(t *testing.T) {
 		}
 		return res
 	}
-	measure := func(name string, f func() int) (logBytes, resBytes float64) {
+	measure := func(f func() int) (logBytes, resBytes float64) {
 		t.Helper()
 		before := logs.n
 		const times = 5
@@ -167,7 +167,7 @@ func TestMeasuredRequests(t *testing.T) {
 
 	vehicle := `{"vid":"` + vid + `","make":"BMW","model":"i3","year":2017,"metadata":{"fleet number":"M-1024","depot":"Munich North"}}`
 	call("createVehicle", "POST", "/vehicles", "/vehicles", nil, vehicle, 201)
-	getLog, getRes := measure("getVehicle", func() int {
+	getLog, getRes := measure(func() int {
 		return len(call("getVehicle", "GET", "/vehicles/{vid}", "/vehicles/"+vid, nil, "", 200).Body)
 	})
 	uploads := int(DefaultUsage().UploadsPerDay())
@@ -183,7 +183,7 @@ func TestMeasuredRequests(t *testing.T) {
 	}
 	logs0 = logs.n - before
 	uploadLog, uploadRes := float64(logs0)/float64(uploads), float64(res0)/float64(uploads)
-	listLog, listRes := measure("listVehicles", func() int {
+	listLog, listRes := measure(func() int {
 		return len(call("listVehicles", "GET", "/vehicles", "/vehicles", map[string]string{"limit": "100"}, "", 200).Body)
 	})
 	// The day read back: pages of the largest limit, as gzip sends them.

@@ -66,7 +66,7 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 // Lambda reports the failed init. Every function runs the same binary.
 func Run() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
-	h, err := build(context.Background(), logger)
+	h, err := build(logger)
 	if err != nil {
 		logger.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
@@ -74,7 +74,7 @@ func Run() {
 	lambda.Start(h.Handle)
 }
 
-func build(_ context.Context, logger *slog.Logger) (*httpapi.Handler, error) {
+func build(logger *slog.Logger) (*httpapi.Handler, error) {
 	env, err := ReadEnv(os.Getenv)
 	if err != nil {
 		return nil, err

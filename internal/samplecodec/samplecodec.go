@@ -201,7 +201,7 @@ func (c *Codec) Decode(data []byte) ([]fleet.Sample, error) {
 		if err != nil || len(inflated) > maxDecoded {
 			return nil, fmt.Errorf("%w: cannot inflate", ErrCorrupt)
 		}
-		return c.decode(bytes.NewReader(inflated), readColumnV1)
+		return c.decode(bytes.NewReader(inflated), readXOR)
 	}
 	return nil, fmt.Errorf("%w: unknown format %d", ErrCorrupt, data[0])
 }
@@ -254,11 +254,8 @@ func (c *Codec) decode(r *bytes.Reader, readColumn columnReader) ([]fleet.Sample
 	return samples, nil
 }
 
-// readColumnV1 reads the 8-byte XORed values of format 1.
-func readColumnV1(r *bytes.Reader, name string, samples []fleet.Sample, bitmap []byte) error {
-	return readXOR(r, name, samples, bitmap)
-}
-
+// readXOR reads 8-byte values, each XORed with the one before: every
+// column of format 1, a column of format 2 that is not decimals.
 func readXOR(r *bytes.Reader, name string, samples []fleet.Sample, bitmap []byte) error {
 	var word [8]byte
 	var prevBits uint64
