@@ -13,7 +13,6 @@ import (
 	"net/http/httputil"
 	"net/url"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"strings"
 	"time"
@@ -63,14 +62,14 @@ func run(args []string, stdout io.Writer) error {
 	// The binaries: the functions' one bootstrap and the baseline, built
 	// with the functions' flags for this machine; the emulator.
 	bins := map[string]string{}
-	for name, pkg := range map[string]string{"fleetapi": "./lambdas/fleetapi", "baseline": "./lambdas/baseline"} {
+	for name, pkg := range map[string]string{"fleetapi": gobuild.Package, "baseline": "lambdas/baseline"} {
 		bins[name] = filepath.Join(dir, name, "bootstrap")
-		if err := goBuild(".", append(append([]string{}, gobuild.Flags...), "-o", bins[name], pkg)...); err != nil {
+		if err := gobuild.BuildHere(".", pkg, bins[name]); err != nil {
 			return err
 		}
 	}
 	rie := filepath.Join(dir, "aws-lambda-rie")
-	if err := goBuild("tools", "-o", rie, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie"); err != nil {
+	if err := gobuild.BuildEmulator("tools", rie); err != nil {
 		return err
 	}
 
@@ -239,16 +238,6 @@ func seed(ctx context.Context, db *dynalite.Server, tables dynamostore.Tables) e
 		if _, err := store.PutEvent(ctx, e); err != nil {
 			return err
 		}
-	}
-	return nil
-}
-
-func goBuild(dir string, args ...string) error {
-	cmd := exec.Command("go", append([]string{"build"}, args...)...)
-	cmd.Dir = dir
-	cmd.Env = append(os.Environ(), "CGO_ENABLED=0")
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %v: %v\n%s", args, err, out)
 	}
 	return nil
 }

@@ -124,24 +124,14 @@ func emulatorBinaries(t *testing.T) (bootstrap, rie string) {
 		}
 		builtBootstrap, built = filepath.Join(dir, "bootstrap"), filepath.Join(dir, "aws-lambda-rie")
 		// With the functions' own flags (tags included), for this machine.
-		args := append(append([]string{}, gobuild.Flags...), "-o", builtBootstrap, "./"+gobuild.Package)
-		if buildErr = goBuildErr("../..", args...); buildErr == nil {
-			buildErr = goBuildErr("../../tools", "-o", built, "github.com/aws/aws-lambda-runtime-interface-emulator/cmd/aws-lambda-rie")
+		if buildErr = gobuild.BuildHere("../..", gobuild.Package, builtBootstrap); buildErr == nil {
+			buildErr = gobuild.BuildEmulator("../../tools", built)
 		}
 	})
 	if buildErr != nil {
 		t.Fatal(buildErr)
 	}
 	return builtBootstrap, built
-}
-
-func goBuildErr(dir string, args ...string) error {
-	cmd := exec.Command("go", append([]string{"build"}, args...)...)
-	cmd.Dir = dir
-	if out, err := cmd.CombinedOutput(); err != nil {
-		return fmt.Errorf("go build %v: %v\n%s", args, err, out)
-	}
-	return nil
 }
 
 // Init makes no network call: each function, started cold under the
