@@ -148,8 +148,9 @@ func TestNoNetworkCallDuringInit(t *testing.T) {
 		t.Fatal(err)
 	}
 	var endpoints []*coldstart.Counter
+	// Only counted: a call to either would fail the test.
 	for _, name := range []string{"DynamoDB", "Secrets Manager"} {
-		c, err := coldstart.NewCounter(name, coldstart.Secrets(strings.Repeat("k", 64)))
+		c, err := coldstart.NewCounter(name, http.NotFoundHandler())
 		if err != nil {
 			t.Fatal(err)
 		}
