@@ -40,7 +40,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: bench-coldstart cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -102,16 +102,21 @@ diff-all: ## diff every stage against its snapshot
 deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 	$(CDK) deploy --context stage=$(STAGE)
 
-bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, the handlers' benchmarks (BENCHTIME, default 1s), binary size, cold starts (STARTS)
+bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, the handlers' benchmarks (BENCHTIME, default 1s), binary size, cold starts (STARTS), synthesis (SYNTH_RUNS)
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
 	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/costmodel | grep -E 'item|ok|FAIL'
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi ./internal/samplecodec
 	$(MAKE) --no-print-directory lambdas
 	$(MAKE) --no-print-directory bench-coldstart
+	$(MAKE) --no-print-directory bench-synth
 
 STARTS ?= 20
 bench-coldstart: $(NPM_STAMP) ## cold and warm starts of each function under the Lambda runtime interface emulator against dynalite, beside a hello-world baseline (STARTS fresh starts each, default 20)
 	go run ./cmd/benchcoldstart -starts $(STARTS)
+
+SYNTH_RUNS ?= 5
+bench-synth: $(NPM_STAMP) ## time `cdk synth` of STAGE as a developer runs it: median of SYNTH_RUNS runs (default 5) after a warm-up
+	go run ./cmd/benchsynth -stage $(STAGE) -runs $(SYNTH_RUNS)
 
 fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s; a count such as 1000x also works)
 	go test -run '^$$' -fuzz '^FuzzCreateEvent$$' -fuzztime $(FUZZTIME) ./internal/httpapi

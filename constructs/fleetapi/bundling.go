@@ -27,14 +27,23 @@ type goBuild struct {
 	// package inside it, gobuild.Package.
 	moduleDir string
 	pkg       string
-	err       error
+	// cacheDir keeps the binary between syntheses (gobuild.BuildCached),
+	// so that one with the functions unchanged does not link them again;
+	// "" builds straight into the bundle.
+	cacheDir string
+	err      error
 }
 
 var _ awscdk.ILocalBundling = (*goBuild)(nil)
 
 // TryBundle builds bootstrap for Lambda's provided.al2023 runtime on arm64.
 func (g *goBuild) TryBundle(outputDir *string, _ *awscdk.BundlingOptions) *bool {
-	g.err = gobuild.Build(g.moduleDir, g.pkg, filepath.Join(*outputDir, "bootstrap"))
+	output := filepath.Join(*outputDir, "bootstrap")
+	if g.cacheDir == "" {
+		g.err = gobuild.Build(g.moduleDir, g.pkg, output)
+	} else {
+		g.err = gobuild.BuildCached(g.cacheDir, g.moduleDir, g.pkg, output)
+	}
 	return jsii.Bool(true)
 }
 

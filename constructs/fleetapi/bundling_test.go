@@ -34,18 +34,22 @@ func writeFile(t *testing.T, dir, name, content string) {
 
 func TestGoBuildWritesAnArm64Bootstrap(t *testing.T) {
 	dir := writeModule(t, "package main\n\nfunc main() {}\n")
-	out := t.TempDir()
-	b := &goBuild{moduleDir: dir, pkg: "lambdas/fn"}
-	if ok := b.TryBundle(&out, nil); !*ok || b.err != nil {
-		t.Fatalf("TryBundle = %v, err %v", *ok, b.err)
-	}
-	data, err := os.ReadFile(filepath.Join(out, "bootstrap"))
-	if err != nil {
-		t.Fatal(err)
-	}
-	// An ELF file for machine EM_AARCH64 (183).
-	if len(data) < 20 || string(data[1:4]) != "ELF" || data[18] != 183 {
-		t.Errorf("bootstrap is not a linux/arm64 ELF executable (header % x)", data[:min(20, len(data))])
+	for name, cacheDir := range map[string]string{"without a cache": "", "through a cache": t.TempDir()} {
+		t.Run(name, func(t *testing.T) {
+			out := t.TempDir()
+			b := &goBuild{moduleDir: dir, pkg: "lambdas/fn", cacheDir: cacheDir}
+			if ok := b.TryBundle(&out, nil); !*ok || b.err != nil {
+				t.Fatalf("TryBundle = %v, err %v", *ok, b.err)
+			}
+			data, err := os.ReadFile(filepath.Join(out, "bootstrap"))
+			if err != nil {
+				t.Fatal(err)
+			}
+			// An ELF file for machine EM_AARCH64 (183).
+			if len(data) < 20 || string(data[1:4]) != "ELF" || data[18] != 183 {
+				t.Errorf("bootstrap is not a linux/arm64 ELF executable (header % x)", data[:min(20, len(data))])
+			}
+		})
 	}
 }
 

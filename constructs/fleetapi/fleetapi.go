@@ -250,13 +250,15 @@ func loadSpec(override []byte) *api.Spec {
 // operations declare (package contract) on only the tables they touch.
 // All run one binary, built once: each serves the routes of its environment.
 func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
-	moduleDir := p.moduleDir
+	// The module's own source builds through the cache (gobuild.BuildCached);
+	// a test's module of its own builds without it.
+	moduleDir, cacheDir := p.moduleDir, ""
 	if moduleDir == "" {
 		dir, err := findModuleDir()
 		if err != nil {
 			panic(fmt.Errorf("fleetapi: %w", err))
 		}
-		moduleDir = dir
+		moduleDir, cacheDir = dir, gobuild.CacheDir()
 	}
 	// Signs pagination cursors; losing it only invalidates open cursors.
 	cursorKey := awssecretsmanager.NewSecret(f, jsii.String("CursorKey"), &awssecretsmanager.SecretProps{
@@ -269,9 +271,10 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 	})
 	tables := map[string]awsdynamodb.Table{schema.Vehicles.Role: f.vehicles, schema.VehicleEvents.Role: f.events}
 	retentionDays := strconv.FormatFloat(*p.EventRetention.ToDays(nil), 'f', 0, 64)
-	build := &goBuild{moduleDir: moduleDir, pkg: gobuild.Package}
+	build := &goBuild{moduleDir: moduleDir, pkg: gobuild.Package, cacheDir: cacheDir}
 	code := awslambda.Code_FromAsset(jsii.String(filepath.Join(moduleDir, gobuild.Package)), &awss3assets.AssetOptions{
-		// The hash of the built binary: a change in any package it links changes it.
+		// The hash of the built binary: a change in any package it links
+		// changes it, whether or not the binary came from the build cache.
 		AssetHashType: awscdk.AssetHashType_OUTPUT,
 		Bundling: &awscdk.BundlingOptions{
 			// Required by the API, never pulled: local bundling always succeeds or fails the synthesis.

@@ -5,9 +5,16 @@ package gobuild
 
 import (
 	"bytes"
+	"crypto/sha256"
+	"encoding/hex"
 	"fmt"
+	"io"
 	"os"
 	"os/exec"
+	"path/filepath"
+	"time"
+
+	"github.com/rogpeppe/go-internal/lockedfile"
 )
 
 // Package is the main package of every function, in the FleetApi module.
@@ -31,6 +38,101 @@ func Build(moduleDir, pkg, output string) error {
 		return fmt.Errorf("build function %s (GOOS=linux GOARCH=arm64): %w", pkg, err)
 	}
 	return nil
+}
+
+// CacheDir is where BuildCached keeps the functions' binaries between
+// builds: a directory of the user's cache ("" when the system names none).
+func CacheDir() string {
+	dir, err := os.UserCacheDir()
+	if err != nil {
+		return ""
+	}
+	return filepath.Join(dir, "fleetapi", "functions")
+}
+
+// BuildCached builds as Build does, into a binary kept in cacheDir, and
+// copies that to output. go build leaves a binary that is up to date as
+// it is, so building again with nothing changed does not link again (the
+// link is most of a build's time and memory); a change to anything the
+// binary is built from (its packages, go.mod, flags, toolchain) rebuilds
+// it: output always holds what Build would write. Each module directory
+// and package has a binary of its own, built by one process at a time.
+func BuildCached(cacheDir, moduleDir, pkg, output string) error {
+	dir, err := cacheEntry(cacheDir, moduleDir, pkg)
+	if err != nil {
+		return fmt.Errorf("build function %s: %w", pkg, err)
+	}
+	if err := os.MkdirAll(dir, 0o755); err != nil {
+		return fmt.Errorf("build function %s: cache: %w", pkg, err)
+	}
+	unlock, err := lockedfile.MutexAt(filepath.Join(dir, "lock")).Lock()
+	if err != nil {
+		return fmt.Errorf("build function %s: lock the cache: %w", pkg, err)
+	}
+	defer unlock()
+	cached := filepath.Join(dir, "bootstrap")
+	if err := Build(moduleDir, pkg, cached); err != nil {
+		return err
+	}
+	if err := copyExecutable(cached, output); err != nil {
+		return fmt.Errorf("build function %s: %w", pkg, err)
+	}
+	// The binary's time is its last use: trimCache keeps what is in use.
+	now := time.Now()
+	if err := os.Chtimes(cached, now, now); err != nil {
+		return fmt.Errorf("build function %s: %w", pkg, err)
+	}
+	trimCache(cacheDir, now.Add(-CacheUnused))
+	return nil
+}
+
+// CacheUnused is how long a binary of the cache may go unused before a
+// build removes it (a checkout deleted, a module version no longer built),
+// as Go's build cache trims what it has not used for five days.
+const CacheUnused = 5 * 24 * time.Hour
+
+// trimCache removes the entries of cacheDir last used before cutoff. It
+// is best effort: a failure only leaves an entry for the next build.
+func trimCache(cacheDir string, cutoff time.Time) {
+	entries, _ := os.ReadDir(cacheDir)
+	for _, e := range entries {
+		dir := filepath.Join(cacheDir, e.Name())
+		info, err := os.Stat(filepath.Join(dir, "bootstrap"))
+		if err != nil {
+			info, err = os.Stat(filepath.Join(dir, "lock")) // never built
+		}
+		if err == nil && info.ModTime().Before(cutoff) {
+			os.RemoveAll(dir)
+		}
+	}
+}
+
+// cacheEntry is the directory of the binary of pkg in moduleDir: its lock
+// file and the binary.
+func cacheEntry(cacheDir, moduleDir, pkg string) (string, error) {
+	abs, err := filepath.Abs(moduleDir)
+	if err != nil {
+		return "", err
+	}
+	key := sha256.Sum256([]byte(abs + "\x00" + pkg))
+	return filepath.Join(cacheDir, hex.EncodeToString(key[:8])), nil
+}
+
+func copyExecutable(src, dst string) error {
+	in, err := os.Open(src)
+	if err != nil {
+		return err
+	}
+	defer in.Close()
+	out, err := os.OpenFile(dst, os.O_WRONLY|os.O_CREATE|os.O_TRUNC, 0o755)
+	if err != nil {
+		return err
+	}
+	if _, err := io.Copy(out, in); err != nil {
+		out.Close()
+		return fmt.Errorf("copy %s: %w", src, err)
+	}
+	return out.Close()
 }
 
 // BuildHere builds pkg as Build does, but for this machine: to run it
