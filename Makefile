@@ -75,10 +75,11 @@ vet: consumer-module ## go vet and staticcheck (pinned in tools/go.mod) the modu
 	$(STATICCHECK) ./...
 	$(CONSUMER_GO) $(STATICCHECK) ./...
 
-consumer-module: ## serve this checkout as the FleetApi version examples/consumer requires, from .modproxy/
+consumer-module: ## serve this checkout to a copy of examples/consumer from .modproxy/, as a version of its own (the version it requires and a hash of the files)
 	@rm -rf .modproxy && mkdir -p .modproxy/consumer
-	go run ./cmd/modproxy .modproxy $(CONSUMER_VERSION)
+	go run ./cmd/modproxy .modproxy $(CONSUMER_VERSION) > .modproxy/version
 	cp $$(git ls-files examples/consumer) .modproxy/consumer/
+	$(CONSUMER_GO) go mod edit -require=github.com/fleetapi/fleetapi@$$(cat ../version)
 	$(CONSUMER_GO) go mod tidy
 
 tidy-check: ## fail when a go.mod or go.sum of the repository is not what go mod tidy makes

@@ -42,7 +42,12 @@ func consumerVersion(t *testing.T) string {
 // that the functions are built from the read-only module cache.
 func TestConsumerApp(t *testing.T) {
 	proxy := t.TempDir()
-	if err := modproxy.Write(proxy, "..", consumerVersion(t)); err != nil {
+	base := consumerVersion(t)
+	version, err := modproxy.Write(proxy, "..", base)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := modproxy.PruneCache(base, version); err != nil {
 		t.Fatal(err)
 	}
 	app := t.TempDir()
@@ -67,14 +72,16 @@ func TestConsumerApp(t *testing.T) {
 			t.Fatalf("%s: %v\n%s", strings.Join(args, " "), err, log)
 		}
 	}
+	run("go", "mod", "edit", "-require="+modproxy.Module+"@"+version)
 	run("go", "mod", "tidy")
 	// The example is tidy: tidying adds only FleetApi's own sums, which
-	// change with every commit and so stay out of its go.sum.
+	// change with every commit and so stay out of its go.sum, and the
+	// version served in place of the one it requires.
 	for _, name := range []string{"go.mod", "go.sum"} {
 		committed, _ := os.ReadFile(filepath.Join("..", "examples", "consumer", name))
 		tidied, _ := os.ReadFile(filepath.Join(app, name))
 		var kept []string
-		for _, line := range strings.SplitAfter(string(tidied), "\n") {
+		for _, line := range strings.SplitAfter(strings.ReplaceAll(string(tidied), version, base), "\n") {
 			if !strings.HasPrefix(line, modproxy.Module+" ") {
 				kept = append(kept, line)
 			}

@@ -1,5 +1,7 @@
 // Command modproxy serves this checkout as a version of the FleetApi module
-// from a file-based module proxy, for examples/consumer: modproxy DIR VERSION.
+// from a file-based module proxy, for examples/consumer: modproxy DIR BASE
+// prints the version served (BASE and a hash of the checkout's files), and
+// prunes the versions served before from the module cache.
 package main
 
 import (
@@ -11,11 +13,16 @@ import (
 
 func main() {
 	if len(os.Args) != 3 {
-		fmt.Fprintln(os.Stderr, "usage: modproxy DIR VERSION")
+		fmt.Fprintln(os.Stderr, "usage: modproxy DIR BASE")
 		os.Exit(2)
 	}
-	if err := modproxy.Write(os.Args[1], ".", os.Args[2]); err != nil {
+	version, err := modproxy.Write(os.Args[1], ".", os.Args[2])
+	if err == nil {
+		err = modproxy.PruneCache(os.Args[2], version)
+	}
+	if err != nil {
 		fmt.Fprintln(os.Stderr, "modproxy:", err)
 		os.Exit(1)
 	}
+	fmt.Println(version)
 }
