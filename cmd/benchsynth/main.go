@@ -59,7 +59,7 @@ func run(args []string, stdout io.Writer) error {
 			}
 		}
 	}
-	fmt.Fprintf(stdout, "cdk synth --context stage=%s, %d runs each (after one warm-up), seconds:\n", *stage, *runs)
+	fmt.Fprintf(stdout, "cdk synth --context stage=%s, timed runs of each after a warm-up: %d; seconds:\n", *stage, *runs)
 	for v, app := range variants {
 		fmt.Fprintf(stdout, "  %-40s %s\n", cmp.Or(app, "cdk.json's app"), summary(times[v]))
 	}
