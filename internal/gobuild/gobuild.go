@@ -6,6 +6,7 @@ package gobuild
 import (
 	"bytes"
 	"crypto/sha256"
+	"debug/elf"
 	"encoding/hex"
 	"fmt"
 	"io"
@@ -74,6 +75,17 @@ func BuildCached(cacheDir, moduleDir, pkg, output string) error {
 	if err := Build(moduleDir, pkg, cached); err != nil {
 		return err
 	}
+	// go build reads an existing binary's build ID from its start: a copy
+	// cut short (a machine stopped while go wrote it) would pass as up to
+	// date. Such a binary is removed and built again.
+	if err := wholeELF(cached); err != nil {
+		if err := os.Remove(cached); err != nil {
+			return fmt.Errorf("build function %s: %w", pkg, err)
+		}
+		if err := Build(moduleDir, pkg, cached); err != nil {
+			return err
+		}
+	}
 	if err := copyExecutable(cached, output); err != nil {
 		return fmt.Errorf("build function %s: %w", pkg, err)
 	}
@@ -105,6 +117,25 @@ func trimCache(cacheDir string, cutoff time.Time) {
 			os.RemoveAll(dir)
 		}
 	}
+}
+
+// wholeELF reports an ELF file whose sections do not all lie within it.
+func wholeELF(path string) error {
+	f, err := elf.Open(path)
+	if err != nil {
+		return err
+	}
+	defer f.Close()
+	info, err := os.Stat(path)
+	if err != nil {
+		return err
+	}
+	for _, sec := range f.Sections {
+		if sec.Type != elf.SHT_NOBITS && sec.Offset+sec.FileSize > uint64(info.Size()) {
+			return fmt.Errorf("%s: section %s ends at %d, past the end of the file (%d bytes)", path, sec.Name, sec.Offset+sec.FileSize, info.Size())
+		}
+	}
+	return nil
 }
 
 // cacheEntry is the directory of the binary of pkg in moduleDir: its lock

@@ -107,6 +107,24 @@ func TestBuildCachedFollowsTheSource(t *testing.T) {
 	}
 }
 
+// A cached binary cut short, which go build takes as up to date, is
+// built again.
+func TestBuildCachedRebuildsACutBinary(t *testing.T) {
+	cache := t.TempDir()
+	dir := module(t, mainPrinting("a"))
+	want := buildCached(t, cache, dir)
+	entry, err := cacheEntry(cache, dir, pkg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := os.Truncate(filepath.Join(entry, "bootstrap"), int64(len(want)/2)); err != nil {
+		t.Fatal(err)
+	}
+	if got := buildCached(t, cache, dir); !bytes.Equal(got, want) {
+		t.Errorf("after the cached binary was cut to half: %d bytes that differ from the %d built before", len(got), len(want))
+	}
+}
+
 // A failed build leaves no output: never the binary of the source before.
 func TestBuildCachedFailureWritesNothing(t *testing.T) {
 	cache := t.TempDir()
