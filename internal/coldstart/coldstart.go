@@ -120,6 +120,19 @@ func (r *Runner) InitCalls(ctx context.Context, t Target) (map[string]int, error
 	return calls, nil
 }
 
+// Invoke starts t fresh and invokes it once, cold, with event: the
+// emulator's answer as it came, how long it took, and the emulator's and
+// the function's output until then.
+func (r *Runner) Invoke(ctx context.Context, t Target, event []byte) (answer []byte, took time.Duration, output string, err error) {
+	p, err := r.start(ctx, t)
+	if err != nil {
+		return nil, 0, "", err
+	}
+	defer p.stop()
+	answer, took, err = p.post(event)
+	return answer, took, p.lines.text(), err
+}
+
 // process is a running emulator with a bootstrap.
 type process struct {
 	cmd    *exec.Cmd
@@ -158,15 +171,21 @@ func (p *process) stop() {
 	_ = p.cmd.Wait()
 }
 
-func (p *process) invoke(event []byte, want int) (time.Duration, error) {
+// post invokes the function with event and returns the emulator's answer.
+func (p *process) post(event []byte) ([]byte, time.Duration, error) {
 	start := time.Now()
 	res, err := p.client.Post(p.url, "application/json", bytes.NewReader(event))
 	if err != nil {
-		return 0, err
+		return nil, 0, err
 	}
 	defer res.Body.Close()
 	body, err := io.ReadAll(res.Body)
-	took := time.Since(start)
+	return body, time.Since(start), err
+}
+
+// invoke posts event and checks the proxy response's status.
+func (p *process) invoke(event []byte, want int) (time.Duration, error) {
+	body, took, err := p.post(event)
 	if err != nil {
 		return 0, err
 	}

@@ -1,20 +1,14 @@
 package lambdaapp
 
 import (
-	"bytes"
 	"context"
 	"encoding/json"
-	"fmt"
-	"io"
-	"net"
 	"net/http"
 	"os"
-	"os/exec"
 	"path/filepath"
 	"slices"
 	"strings"
 	"sync"
-	"syscall"
 	"testing"
 	"time"
 
@@ -46,11 +40,8 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 	}
 	routes := spec.RoutesOf("ingest")
 	const timeoutSecs = 3
-	runtimeAPI, invokeAddr := faultnet.FreeAddr(t), faultnet.FreeAddr(t)
-	cmd := exec.Command(rie, "--runtime-api-address", runtimeAPI, "--runtime-interface-emulator-address", invokeAddr, bootstrap)
-	cmd.Env = []string{
-		"PATH=" + os.Getenv("PATH"),
-		fmt.Sprintf("AWS_LAMBDA_FUNCTION_TIMEOUT=%d", timeoutSecs),
+	runner := &coldstart.Runner{Emulator: rie, Timeout: timeoutSecs}
+	fn := coldstart.Target{Name: "ingest", Bootstrap: bootstrap, Env: []string{
 		"AWS_LAMBDA_FUNCTION_NAME=fleetapi-ingest",
 		"AWS_REGION=eu-west-1",
 		// Dummy keys: requests are signed, but only to the hung socket.
@@ -61,23 +52,7 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 		contract.EnvRoutes + "=" + contract.FormatRoutes(routes),
 		contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents",
 		contract.EnvEventRetentionDays + "=30",
-	}
-	var out bytes.Buffer
-	cmd.Stdout, cmd.Stderr = &out, &out
-	// Its own process group: the emulator and the function it starts are
-	// stopped together, by PID.
-	cmd.SysProcAttr = &syscall.SysProcAttr{Setpgid: true}
-	if err := cmd.Start(); err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() {
-		_ = syscall.Kill(-cmd.Process.Pid, syscall.SIGKILL)
-		_ = cmd.Wait()
-		if t.Failed() {
-			t.Logf("emulator and function output:\n%s", out.String())
-		}
-	})
-	waitListening(t, invokeAddr)
+	}}
 
 	body, _ := json.Marshal(map[string]any{"samples": []map[string]any{{"timestamp": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "signals": map[string]float64{"Vehicle.Speed": 50}}}})
 	event, _ := json.Marshal(events.APIGatewayProxyRequest{
@@ -85,14 +60,15 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 		PathParameters: map[string]string{"vid": "car-1"}, Headers: map[string]string{"Content-Type": "application/json"},
 		Body: string(body), RequestContext: events.APIGatewayProxyRequestContext{OperationName: "createEvent", RequestID: "r1"},
 	})
-	start := time.Now()
-	res, err := (&http.Client{Timeout: 30 * time.Second}).Post("http://"+invokeAddr+"/2015-03-31/functions/function/invocations", "application/json", bytes.NewReader(event))
+	payload, took, output, err := runner.Invoke(context.Background(), fn, event)
 	if err != nil {
-		t.Fatal(err)
+		t.Fatalf("%v\nemulator and function output:\n%s", err, output)
 	}
-	defer res.Body.Close()
-	payload, _ := io.ReadAll(res.Body)
-	took := time.Since(start)
+	t.Cleanup(func() {
+		if t.Failed() {
+			t.Logf("emulator and function output:\n%s", output)
+		}
+	})
 	var answer events.APIGatewayProxyResponse
 	if err := json.Unmarshal(payload, &answer); err != nil || answer.StatusCode != http.StatusServiceUnavailable || answer.Headers["Retry-After"] == "" {
 		t.Fatalf("invocation answered %s (%v), want an API Gateway proxy response 503 with Retry-After", payload, err)
@@ -181,15 +157,4 @@ func TestNoNetworkCallDuringInit(t *testing.T) {
 			}
 		}
 	}
-}
-
-func waitListening(t *testing.T, addr string) {
-	t.Helper()
-	for deadline := time.Now().Add(20 * time.Second); time.Now().Before(deadline); time.Sleep(50 * time.Millisecond) {
-		if c, err := net.Dial("tcp", addr); err == nil {
-			c.Close()
-			return
-		}
-	}
-	t.Fatalf("the emulator did not listen on %s", addr)
 }
