@@ -33,6 +33,9 @@ const Module = "github.com/fleetapi/fleetapi"
 // and indexes it once), so each content is a version of its own; a
 // consumer requiring base is pointed at it with `go mod edit -require`.
 func Write(dir, root, base string) (string, error) {
+	if !semver.IsValid(base) || semver.Prerelease(base) == "" {
+		return "", fmt.Errorf("version %s: the base must be a prerelease version such as v0.1.0-local", base)
+	}
 	ls, err := exec.Command("git", "-C", root, "ls-files", "-z").Output()
 	if err != nil {
 		return "", fmt.Errorf("list the files of %s with git: %w", root, err)
@@ -53,9 +56,6 @@ func Write(dir, root, base string) (string, error) {
 	}
 	// A letter first: a numeric prerelease identifier may not start with 0.
 	version := base + ".h" + hex.EncodeToString(content.Sum(nil)[:6])
-	if !semver.IsValid(version) || semver.Prerelease(version) == "" {
-		return "", fmt.Errorf("version %s: the base must be a prerelease version such as v0.1.0-local", base)
-	}
 	at := filepath.Join(dir, filepath.FromSlash(Module), "@v")
 	if err := os.MkdirAll(at, 0o755); err != nil {
 		return "", err
