@@ -38,6 +38,16 @@ const (
 	ExtAuthType          = "x-amazon-apigateway-authtype"
 )
 
+// ExtCallers is the spec's own extension beside an operation's
+// integration: the caller classes that may call it (contract.Caller*). The
+// construct grants and the functions check exactly these; API Gateway never
+// sees it (the construct removes it from the body it imports).
+const ExtCallers = "x-fleetapi-callers"
+
+// VehicleParam is the path parameter that names a vehicle: an operation a
+// vehicle may call acts on the {vid} of its own identity.
+const VehicleParam = "vid"
+
 var functionName = regexp.MustCompile(`^[a-z][a-z0-9]{0,30}$`)
 
 // Operation is one operation of the spec.
@@ -49,6 +59,8 @@ type Operation struct {
 	Path string
 	// Function names the function that serves it, e.g. "ingest".
 	Function string
+	// Callers are the caller classes that may call it (ExtCallers).
+	Callers []string
 }
 
 // Spec is the parsed contract.
@@ -62,7 +74,8 @@ func Load() (*Spec, error) { return Parse(SpecYAML) }
 
 // Parse parses and validates a spec and reads its operations. Every
 // operation must have an operationId, security of its own, an aws_proxy
-// integration naming a function, and a request validator; every gateway
+// integration naming a function, a request validator and its caller
+// classes (a vehicle's only with a {vid} in the path); every gateway
 // response template must be JSON with no substitution in it.
 func Parse(data []byte) (*Spec, error) {
 	loader := openapi3.NewLoader()
@@ -114,7 +127,43 @@ func readOperation(doc *openapi3.T, path, method string, op *openapi3.Operation)
 	if v, _ := op.Extensions[ExtRequestValidator].(string); v == "" {
 		return Operation{}, fmt.Errorf("%s: no %s", where, ExtRequestValidator)
 	}
-	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn}, nil
+	callers, err := readCallers(op.Extensions[ExtCallers])
+	if err != nil {
+		return Operation{}, fmt.Errorf("%s: %s: %w", where, ExtCallers, err)
+	}
+	if slices.Contains(callers, contract.CallerVehicle) && !strings.Contains(path, "{"+VehicleParam+"}") {
+		return Operation{}, fmt.Errorf("%s: %s: class %s needs the path parameter {%s} to know which vehicle the operation acts on", where, ExtCallers, contract.CallerVehicle, VehicleParam)
+	}
+	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn, Callers: callers}, nil
+}
+
+// readCallers reads an operation's caller classes: a list of known
+// classes, at least one.
+func readCallers(v any) ([]string, error) {
+	list, ok := v.([]any)
+	if v != nil && !ok {
+		return nil, fmt.Errorf("must be a list of caller classes, got %v: known classes are %s", v, strings.Join(contract.CallerClasses(), ", "))
+	}
+	callers := make([]string, len(list))
+	for i, c := range list {
+		s, ok := c.(string)
+		if !ok {
+			return nil, fmt.Errorf("caller class %v is not a string: known classes are %s", c, strings.Join(contract.CallerClasses(), ", "))
+		}
+		callers[i] = s
+	}
+	return callers, contract.CheckCallers(callers)
+}
+
+// CallersOf returns the caller classes of an operation; an unknown
+// operation has none.
+func (s *Spec) CallersOf(id string) []string {
+	for _, op := range s.Operations {
+		if op.ID == id {
+			return op.Callers
+		}
+	}
+	return nil
 }
 
 // Functions lists the functions the spec names, sorted.
@@ -145,7 +194,7 @@ func (s *Spec) OperationsOf(function string) []Operation {
 func (s *Spec) RoutesOf(function string) []contract.Route {
 	var out []contract.Route
 	for _, op := range s.OperationsOf(function) {
-		out = append(out, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path})
+		out = append(out, contract.Route{Operation: op.ID, Method: op.Method, Resource: op.Path, Callers: op.Callers})
 	}
 	return out
 }

@@ -12,16 +12,16 @@ func TestLoad(t *testing.T) {
 	}
 	var got []string
 	for _, op := range s.Operations {
-		got = append(got, op.Method+" "+op.Path+" "+op.ID+" "+op.Function)
+		got = append(got, op.Method+" "+op.Path+" "+op.ID+" "+op.Function+" "+strings.Join(op.Callers, ","))
 	}
 	want := []string{
-		"GET /vehicles listVehicles vehicles",
-		"POST /vehicles createVehicle vehicles",
-		"GET /vehicles/{vid} getVehicle vehicles",
-		"PUT /vehicles/{vid} updateVehicle vehicles",
-		"GET /vehicles/{vid}/events listEvents events",
-		"POST /vehicles/{vid}/events createEvent ingest",
-		"GET /vehicles/{vid}/events/{eid} getEvent events",
+		"GET /vehicles listVehicles vehicles fleet-read,fleet-admin",
+		"POST /vehicles createVehicle vehicles fleet-admin",
+		"GET /vehicles/{vid} getVehicle vehicles vehicle,fleet-read,fleet-admin",
+		"PUT /vehicles/{vid} updateVehicle vehicles fleet-admin",
+		"GET /vehicles/{vid}/events listEvents events fleet-read",
+		"POST /vehicles/{vid}/events createEvent ingest vehicle",
+		"GET /vehicles/{vid}/events/{eid} getEvent events vehicle,fleet-read",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("operations:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -29,18 +29,32 @@ func TestLoad(t *testing.T) {
 	if fns := strings.Join(s.Functions(), ","); fns != "events,ingest,vehicles" {
 		t.Errorf("functions %s", fns)
 	}
+	if got := strings.Join(s.CallersOf("getEvent"), ","); got != "vehicle,fleet-read" {
+		t.Errorf("CallersOf(getEvent) = %s", got)
+	}
+	if got := s.RoutesOf("ingest"); len(got) != 1 || !got[0].Allows("vehicle") || got[0].Allows("fleet-read") {
+		t.Errorf("RoutesOf(ingest) = %+v: want createEvent for vehicles only", got)
+	}
 }
 
 func TestParseRefuses(t *testing.T) {
 	spec := string(SpecYAML)
 	for desc, tt := range map[string]struct{ old, new, want string }{
-		"no integration":    {"x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest\n        passthroughBehavior: when_no_match", "x-other: 1", "operation createEvent (POST /vehicles/{vid}/events): no x-amazon-apigateway-integration"},
-		"bad function uri":  {"uri: fleetapi:function:ingest", "uri: arn:aws:lambda:x", `integration uri "arn:aws:lambda:x"`},
-		"not a proxy":       {"type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "type: aws\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "aws_proxy"},
-		"no validator":      {"x-amazon-apigateway-request-validator: all\n      x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "no x-amazon-apigateway-request-validator"},
-		"no operationId":    {"      operationId: getEvent\n", "", "no operationId"},
-		"invalid OpenAPI":   {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
-		"broken schema ref": {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
+		"no integration":   {"x-amazon-apigateway-integration:\n        type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest\n        passthroughBehavior: when_no_match", "x-other: 1", "operation createEvent (POST /vehicles/{vid}/events): no x-amazon-apigateway-integration"},
+		"bad function uri": {"uri: fleetapi:function:ingest", "uri: arn:aws:lambda:x", `integration uri "arn:aws:lambda:x"`},
+		"not a proxy":      {"type: aws_proxy\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "type: aws\n        httpMethod: POST\n        uri: fleetapi:function:ingest", "aws_proxy"},
+		"no validator":     {"x-amazon-apigateway-request-validator: all\n      # Only a vehicle uploads", "# Only a vehicle uploads", "no x-amazon-apigateway-request-validator"},
+		// Who may call an operation is said beside it, in words the
+		// construct and the functions know.
+		"no callers":            {"      x-fleetapi-callers: [vehicle]\n", "", "operation createEvent (POST /vehicles/{vid}/events): x-fleetapi-callers: no caller classes: known classes are vehicle, fleet-read, fleet-admin"},
+		"unknown caller":        {"x-fleetapi-callers: [vehicle]", "x-fleetapi-callers: [car]", `operation createEvent (POST /vehicles/{vid}/events): x-fleetapi-callers: unknown caller class "car": known classes are vehicle, fleet-read, fleet-admin`},
+		"callers not a list":    {"x-fleetapi-callers: [vehicle]", "x-fleetapi-callers: vehicle", "x-fleetapi-callers: must be a list of caller classes, got vehicle"},
+		"caller not a string":   {"x-fleetapi-callers: [vehicle]", "x-fleetapi-callers: [1]", "caller class 1 is not a string"},
+		"caller twice":          {"x-fleetapi-callers: [vehicle]", "x-fleetapi-callers: [vehicle, vehicle]", `caller class "vehicle" named twice`},
+		"vehicle without a vid": {"x-fleetapi-callers: [fleet-admin]", "x-fleetapi-callers: [vehicle]", "operation createVehicle (POST /vehicles): x-fleetapi-callers: class vehicle needs the path parameter {vid}"},
+		"no operationId":        {"      operationId: getEvent\n", "", "no operationId"},
+		"invalid OpenAPI":       {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
+		"broken schema ref":     {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
 		// API Gateway ignores root-level security: an operation without its
 		// own would deploy unauthenticated, whatever the root says.
 		"no operation security": {"      operationId: getEvent\n      security:\n        - sigv4: []\n", "      operationId: getEvent\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): no security of its own"},

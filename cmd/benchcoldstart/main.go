@@ -110,20 +110,22 @@ func run(args []string, stdout io.Writer) error {
 			"AWS_LAMBDA_FUNCTION_NAME=FleetApi-bench-"+name,
 			contract.EnvRoutes+"="+contract.FormatRoutes(spec.RoutesOf(name)),
 			contract.EnvVehiclesTable+"="+tables.Vehicles, contract.EnvEventsTable+"="+tables.Events,
-			contract.EnvEventRetentionDays+"=30", contract.EnvCursorKeySecret+"=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key")
+			contract.EnvEventRetentionDays+"=30", contract.EnvCursorKeySecret+"=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key",
+			contract.EnvVehicleRole+"="+vehicleRole,
+			contract.EnvPrincipals+"="+contract.FormatPrincipals(map[string][]string{readerRole: contract.OperationIDs()}))
 	}
 	base := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
 	uploads := 0
-	// Refused for its vid before any call: what the functions see during
+	// Refused before any call (unsigned): what the functions see during
 	// init is all a counting start sees.
 	probe := func(op, method, resource string) []byte {
-		return proxyEventFor("-", op, method, resource, "")
+		return proxyEventFor("-", "", op, method, resource, "")
 	}
 	targets := []coldstart.Target{
 		{Name: "baseline (hello world + DynamoDB client)", Bootstrap: bins["baseline"], Env: append(common, "AWS_LAMBDA_FUNCTION_NAME=baseline"),
 			Event: func(int) []byte { return proxyEvent("getVehicle", "GET", "/vehicles/{vid}", "") }, WantStatus: 200,
 			Probe: proxyEvent("getVehicle", "GET", "/vehicles/{vid}", ""), ProbeStatus: 200},
-		{Name: "ingest: createEvent", Probe: probe("createEvent", "POST", "/vehicles/{vid}/events"), ProbeStatus: 400, Bootstrap: bins["fleetapi"], Env: function("ingest"), WantStatus: 201,
+		{Name: "ingest: createEvent", Probe: probe("createEvent", "POST", "/vehicles/{vid}/events"), ProbeStatus: 403, Bootstrap: bins["fleetapi"], Env: function("ingest"), WantStatus: 201,
 			Event: func(int) []byte {
 				// A new upload each time, after the last.
 				uploads++
@@ -131,9 +133,9 @@ func run(args []string, stdout io.Writer) error {
 				body, _ := json.Marshal(drive.Upload(workload.SamplesPerUpload))
 				return proxyEvent("createEvent", "POST", "/vehicles/{vid}/events", string(body))
 			}},
-		{Name: "vehicles: getVehicle", Probe: probe("getVehicle", "GET", "/vehicles/{vid}"), ProbeStatus: 400, Bootstrap: bins["fleetapi"], Env: function("vehicles"), WantStatus: 200,
+		{Name: "vehicles: getVehicle", Probe: probe("getVehicle", "GET", "/vehicles/{vid}"), ProbeStatus: 403, Bootstrap: bins["fleetapi"], Env: function("vehicles"), WantStatus: 200,
 			Event: func(int) []byte { return proxyEvent("getVehicle", "GET", "/vehicles/{vid}", "") }},
-		{Name: "events: listEvents (a page with a next cursor)", Probe: probe("listEvents", "GET", "/vehicles/{vid}/events"), ProbeStatus: 400, Bootstrap: bins["fleetapi"], Env: function("events"), WantStatus: 200,
+		{Name: "events: listEvents (a page with a next cursor)", Probe: probe("listEvents", "GET", "/vehicles/{vid}/events"), ProbeStatus: 403, Bootstrap: bins["fleetapi"], Env: function("events"), WantStatus: 200,
 			Event: func(int) []byte { return proxyEvent("listEvents", "GET", "/vehicles/{vid}/events", "") }},
 	}
 	runner := &coldstart.Runner{Emulator: rie, Endpoints: []*coldstart.Counter{dynamo, secrets}, Timeout: 10}
@@ -198,16 +200,28 @@ func pair(s coldstart.Summary) string { return fmt.Sprintf("%.2f / %.2f", s.Medi
 
 func ms(d time.Duration) float64 { return float64(d) / float64(time.Millisecond) }
 
+// The callers of the benchmark: the vehicle itself for what a vehicle may
+// call, a reader granted every operation for the rest.
+const (
+	vehicleRole = "arn:aws:iam::111122223333:role/vehicles"
+	readerRole  = "arn:aws:iam::111122223333:role/reader"
+)
+
 func proxyEvent(op, method, resource, body string) []byte {
-	return proxyEventFor(vid, op, method, resource, body)
+	caller := "arn:aws:sts::111122223333:assumed-role/reader/bench"
+	if op == "createEvent" || op == "getVehicle" {
+		caller = "arn:aws:sts::111122223333:assumed-role/vehicles/" + vid
+	}
+	return proxyEventFor(vid, caller, op, method, resource, body)
 }
 
-func proxyEventFor(vid, op, method, resource, body string) []byte {
+func proxyEventFor(vid, caller, op, method, resource, body string) []byte {
 	path := strings.ReplaceAll(resource, "{vid}", vid)
 	ev, _ := json.Marshal(events.APIGatewayProxyRequest{
 		HTTPMethod: method, Resource: resource, Path: path, Body: body,
 		PathParameters: map[string]string{"vid": vid}, Headers: map[string]string{"Content-Type": "application/json"},
-		RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: "bench"},
+		RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: "bench",
+			Identity: events.APIGatewayRequestIdentity{UserArn: caller}},
 	})
 	return ev
 }

@@ -9,6 +9,7 @@ import (
 	"log/slog"
 	"math"
 	"os"
+	"slices"
 	"strconv"
 	"testing"
 	"time"
@@ -19,6 +20,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/authz"
 	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
@@ -132,7 +134,13 @@ func TestMeasuredRequests(t *testing.T) {
 	for _, fn := range []string{"ingest", "vehicles", "events"} {
 		routes = append(routes, spec.RoutesOf(fn)...)
 	}
-	h, err := httpapi.New(httpapi.Config{Routes: routes, Vehicles: store, Events: store, EventRetention: 365 * 24 * time.Hour,
+	// Callers as deployed: the vehicle uploads and reads its record, a
+	// fleet reader and an admin the rest.
+	callers, err := authz.New("arn:aws:iam::111122223333:role/vehicles", map[string][]string{"arn:aws:iam::111122223333:role/fleet": contract.OperationIDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Config{Routes: routes, Callers: callers, Vehicles: store, Events: store, EventRetention: 365 * 24 * time.Hour,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now },
 		// A name as CloudFormation makes them: stack, logical ID, suffix.
 		FunctionName: "FleetApi-prod-IngestFunction4C8D5E1B-Xy3kP9qRt2Lm"})
@@ -144,10 +152,15 @@ func TestMeasuredRequests(t *testing.T) {
 	call := func(op, method, resource, path string, query map[string]string, body string, want int) events.APIGatewayProxyResponse {
 		t.Helper()
 		n++
+		caller := "arn:aws:sts::111122223333:assumed-role/fleet/backend"
+		if slices.Contains(spec.CallersOf(op), contract.CallerVehicle) {
+			caller = "arn:aws:sts::111122223333:assumed-role/vehicles/" + vid
+		}
 		res, err := h.Handle(context.Background(), events.APIGatewayProxyRequest{
 			HTTPMethod: method, Resource: resource, Path: path, QueryStringParameters: query,
 			PathParameters: map[string]string{"vid": vid}, Headers: map[string]string{"Content-Type": "application/json"}, Body: body,
-			RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: fmt.Sprintf("c0a8e1f2-3b4d-4e5f-8a9b-%012d", n)},
+			RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: fmt.Sprintf("c0a8e1f2-3b4d-4e5f-8a9b-%012d", n),
+				Identity: events.APIGatewayRequestIdentity{UserArn: caller}},
 		})
 		if err != nil || res.StatusCode != want {
 			t.Fatalf("%s: %v %d %s", op, err, res.StatusCode, res.Body)

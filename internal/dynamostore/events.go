@@ -40,7 +40,7 @@ func (s *Store) PutEvent(ctx context.Context, e fleet.Event) (fleet.PutResult, e
 		return fleet.PutResult{}, classify(fmt.Sprintf("check vehicle %q", e.VID), err)
 	}
 	if exists.Item == nil {
-		return fleet.PutResult{}, fmt.Errorf("vehicle %q: %w", e.VID, fleet.ErrNotFound)
+		return fleet.PutResult{}, fmt.Errorf("vehicle %q: %w", e.VID, fleet.ErrNoVehicle)
 	}
 
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{

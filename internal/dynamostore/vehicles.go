@@ -57,7 +57,7 @@ func (s *Store) GetVehicle(ctx context.Context, vid string) (fleet.Vehicle, erro
 		return fleet.Vehicle{}, classify(fmt.Sprintf("get vehicle %q", vid), err)
 	}
 	if out.Item == nil {
-		return fleet.Vehicle{}, fmt.Errorf("vehicle %q: %w", vid, fleet.ErrNotFound)
+		return fleet.Vehicle{}, fmt.Errorf("vehicle %q: %w", vid, fleet.ErrNoVehicle)
 	}
 	var v fleet.Vehicle
 	if err := attributevalue.UnmarshalMap(out.Item, &v); err != nil {

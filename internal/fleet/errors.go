@@ -15,6 +15,9 @@ var (
 	ErrPreconditionFailed = errors.New("precondition failed")
 	// ErrUnavailable means the store is throttled or down: retry later.
 	ErrUnavailable = errors.New("temporarily unavailable")
+	// ErrNoVehicle is an ErrNotFound of the vehicle itself (not of one of
+	// its events): no vehicle of that vid is registered.
+	ErrNoVehicle = fmt.Errorf("%w", ErrNotFound)
 )
 
 // ValidationError reports one invalid field. It matches ErrInvalid.

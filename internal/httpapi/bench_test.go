@@ -45,11 +45,12 @@ func BenchmarkCreateEvent(b *testing.B) {
 		b.SetBytes(int64(len(body)))
 		for i := 0; b.Loop(); i++ {
 			// A new key per call: each call stores a new event.
-			ev := events.APIGatewayProxyRequest{
+			// Signed by the vehicle itself, as uploads come.
+			ev := signedBy(vehicleCaller("car-1"), events.APIGatewayProxyRequest{
 				HTTPMethod: "POST", Resource: "/vehicles/{vid}/events", Body: body,
 				PathParameters: map[string]string{"vid": "car-1"},
 				Headers:        map[string]string{"Content-Type": "application/json", "Idempotency-Key": fmt.Sprintf("bench-%d", i)},
-			}
+			})
 			resp, _ := h.Handle(context.Background(), ev)
 			if resp.StatusCode != 201 {
 				b.Fatalf("status %d: %s", resp.StatusCode, resp.Body)
@@ -176,8 +177,8 @@ func BenchmarkReads(b *testing.B) {
 	} {
 		b.Run(bench.name, func(b *testing.B) {
 			h := a.handlers[functionOf("GET", bench.resource)]
-			ev := events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: bench.resource, Path: bench.path,
-				PathParameters: map[string]string{"vid": "car-1"}, QueryStringParameters: bench.query}
+			ev := signedBy(testFleetCaller, events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: bench.resource, Path: bench.path,
+				PathParameters: map[string]string{"vid": "car-1"}, QueryStringParameters: bench.query})
 			b.ReportAllocs()
 			for b.Loop() {
 				if resp, _ := h.Handle(context.Background(), ev); resp.StatusCode != 200 {

@@ -30,7 +30,7 @@ func TestUnansweredStoreIsA503BeforeTheDeadline(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			h, err := New(Config{Routes: routesOf("ingest"), Events: store, Vehicles: store, EventRetention: testRetention, Now: func() time.Time { return testNow }})
+			h, err := New(Config{Routes: routesOf("ingest"), Callers: testCallers, Events: store, Vehicles: store, EventRetention: testRetention, Now: func() time.Time { return testNow }})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -38,11 +38,11 @@ func TestUnansweredStoreIsA503BeforeTheDeadline(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), budget)
 			defer cancel()
 			start := time.Now()
-			resp, _ := h.Handle(ctx, events.APIGatewayProxyRequest{
+			resp, _ := h.Handle(ctx, signedBy(vehicleCaller("car-1"), events.APIGatewayProxyRequest{
 				HTTPMethod: "POST", Resource: "/vehicles/{vid}/events", PathParameters: map[string]string{"vid": "car-1"},
 				Headers: map[string]string{"Content-Type": "application/json"}, Body: uploadJSON(t, 1, testNow.Add(-time.Hour)),
 				RequestContext: events.APIGatewayProxyRequestContext{OperationName: "createEvent", RequestID: "r1"},
-			})
+			}))
 			took := time.Since(start)
 			if resp.StatusCode != http.StatusServiceUnavailable || resp.Headers["Retry-After"] == "" {
 				t.Errorf("got %d %v %s, want 503 with Retry-After", resp.StatusCode, resp.Headers, resp.Body)

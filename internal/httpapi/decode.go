@@ -288,6 +288,9 @@ func (r *request) query(allowed ...string) (map[string]string, error) {
 		for _, a := range allowed {
 			known = known || a == name
 		}
+		if !known && len(allowed) == 0 {
+			return nil, &fleet.ValidationError{Field: name, Message: "is not a query parameter of this operation, which takes none"}
+		}
 		if !known {
 			return nil, &fleet.ValidationError{Field: name, Message: fmt.Sprintf("is not a query parameter of this operation; known: %s", strings.Join(allowed, ", "))}
 		}

@@ -29,6 +29,9 @@ func (h *Handler) createEvent(ctx context.Context, r *request) response {
 	if err := fleet.ValidateVID("vid", vid); err != nil {
 		return errorResponse(err)
 	}
+	if _, err := r.query(); err != nil {
+		return errorResponse(err)
+	}
 	var up fleet.Upload
 	if err := r.decodeJSON(&up); err != nil {
 		return errorResponse(err)
@@ -104,6 +107,9 @@ func (h *Handler) getEvent(ctx context.Context, r *request) response {
 		return errorResponse(err)
 	}
 	if err := fleet.ValidateEID("eid", eid); err != nil {
+		return errorResponse(err)
+	}
+	if _, err := r.query(); err != nil {
 		return errorResponse(err)
 	}
 	e, err := h.cfg.Events.GetEvent(ctx, vid, eid)

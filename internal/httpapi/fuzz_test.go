@@ -3,6 +3,7 @@ package httpapi
 import (
 	"context"
 	"errors"
+	"slices"
 	"testing"
 	"time"
 
@@ -10,6 +11,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 )
 
@@ -57,12 +59,17 @@ func fuzzBody(f *testing.F, method, resource string, seeds ...string) {
 	a := newAPI(f)
 	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
 	fn := functionOf(method, resource)
+	// Uploads as the vehicle itself, as they come; the rest as the fleet.
+	caller := testFleetCaller
+	if slices.Contains(spec.CallersOf(operationOf(method, resource)), contract.CallerVehicle) {
+		caller = vehicleCaller("car-1")
+	}
 	f.Fuzz(func(t *testing.T, body string) {
-		ev := events.APIGatewayProxyRequest{
+		ev := signedBy(caller, events.APIGatewayProxyRequest{
 			HTTPMethod: method, Resource: resource, Body: body,
 			PathParameters: map[string]string{"vid": "car-1"},
 			Headers:        map[string]string{"Content-Type": "application/json"},
-		}
+		})
 		resp, err := a.handlers[fn].Handle(context.Background(), ev)
 		if err != nil || resp.StatusCode >= 500 || resp.StatusCode < 200 {
 			t.Fatalf("body %q: status %d, err %v, response %s", body, resp.StatusCode, err, resp.Body)

@@ -14,6 +14,7 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 
+	"github.com/fleetapi/fleetapi/internal/authz"
 	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/fleet"
 	"github.com/fleetapi/fleetapi/internal/metrics"
@@ -51,6 +52,9 @@ type Config struct {
 	// its function. Any other is answered 404 (405 for another method of
 	// one of their resources).
 	Routes []contract.Route
+	// Callers says who may call which operation, on which vehicle: every
+	// request is checked against it before any store call. Required.
+	Callers *authz.Policy
 	// Vehicles and Events are the stores; each may be nil when the
 	// operations do not use it.
 	Vehicles VehicleStore
@@ -103,6 +107,9 @@ func New(cfg Config) (*Handler, error) {
 	if cfg.EventRetention <= 0 {
 		return nil, errors.New("httpapi: EventRetention must be positive")
 	}
+	if cfg.Callers == nil {
+		return nil, errors.New("httpapi: Callers is required: every request is checked against it")
+	}
 	if cfg.StoreTimeout <= 0 {
 		cfg.StoreTimeout = 10 * time.Second
 	}
@@ -140,6 +147,8 @@ type request struct {
 	event *events.APIGatewayProxyRequest
 	id    string
 	now   time.Time
+	// caller is who called, once Callers allowed it.
+	caller authz.Caller
 }
 
 // response is what a route returns; Handle encodes it.
@@ -151,6 +160,8 @@ type response struct {
 	err error
 	// samplesIngested, when above 0, is the metrics.SamplesIngested of the request.
 	samplesIngested int
+	// refused marks a 403 of the function's own check (metrics.AccessRefused).
+	refused bool
 }
 
 // Handle serves one API Gateway proxy event. Every outcome is an HTTP
@@ -167,8 +178,11 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 			resp = h.encode(r, res)
 		}
 		attrs := []any{"status", resp.StatusCode, "durationMs", time.Since(start).Milliseconds()}
-		if res.samplesIngested > 0 {
+		switch {
+		case res.samplesIngested > 0:
 			attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, res.samplesIngested)...)
+		case res.refused:
+			attrs = append(attrs, h.embeddedMetric(start, metrics.AccessRefused, 1)...)
 		}
 		switch {
 		case res.err != nil && resp.StatusCode >= 500:
@@ -181,11 +195,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 	}()
 
 	if rt, ok := h.route(&ev); ok {
-		// A store that never answers (a network partition) is worse than one
-		// that refuses: bound the store calls, so that the answer is a 503.
-		storeCtx, cancel := h.storeContext(ctx)
-		res = rt.serve(storeCtx, r)
-		cancel()
+		res = h.serve(ctx, rt, r)
 	} else if name := ev.RequestContext.OperationName; name != "" {
 		res = response{status: http.StatusNotFound, err: fmt.Errorf("operation %s is not served here", name)}
 	} else if allowed := h.allowedMethods(ev.Resource); len(allowed) > 0 {
@@ -195,6 +205,27 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		res = response{status: http.StatusNotFound, err: fmt.Errorf("no operation %s %s here", ev.HTTPMethod, ev.Resource)}
 	}
 	return h.encode(r, res), nil
+}
+
+// serve checks the caller of a routed request, then serves it.
+func (h *Handler) serve(ctx context.Context, rt route, r *request) response {
+	// Before any store call: a refusal reads and writes nothing.
+	caller, err := h.cfg.Callers.Check(rt.Route, r.event.RequestContext.Identity.UserArn, r.pathParam("vid"))
+	if err != nil {
+		return response{status: http.StatusForbidden, err: err, refused: true}
+	}
+	r.caller = caller
+	// A store that never answers (a network partition) is worse than one
+	// that refuses: bound the store calls, so that the answer is a 503.
+	storeCtx, cancel := h.storeContext(ctx)
+	defer cancel()
+	res := rt.serve(storeCtx, r)
+	if caller.Class == contract.CallerVehicle && errors.Is(res.err, fleet.ErrNoVehicle) {
+		// The identity names a vehicle that is not registered: refused,
+		// as the gateway refuses an identity it does not know.
+		return response{status: http.StatusForbidden, err: &authz.RefusalError{Reason: fmt.Sprintf("vehicle %s is not registered", caller.VID)}, refused: true}
+	}
+	return res
 }
 
 // embeddedMetric returns the log attributes that make the request's log
@@ -276,6 +307,7 @@ type errorDetail struct {
 // Error codes of the API, one per status.
 var errorCodes = map[int]string{
 	http.StatusBadRequest:            "BadRequest",
+	http.StatusForbidden:             "Forbidden",
 	http.StatusNotFound:              "NotFound",
 	http.StatusMethodNotAllowed:      "MethodNotAllowed",
 	http.StatusConflict:              "Conflict",

@@ -2,6 +2,7 @@ package httpapi
 
 import (
 	"bytes"
+	"cmp"
 	"context"
 	"encoding/base64"
 	"encoding/json"
@@ -17,6 +18,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/fleetapi/fleetapi/internal/authz"
 	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
@@ -57,10 +59,16 @@ func newAPI(t testing.TB) *testAPI {
 
 func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *testAPI {
 	t.Helper()
+	return newAPIFor(t, testCallers, vehicles, evs)
+}
+
+// newAPIFor is newAPIWith with the callers of a policy of the test's own.
+func newAPIFor(t testing.TB, callers *authz.Policy, vehicles VehicleStore, evs EventStore) *testAPI {
+	t.Helper()
 	a := &testAPI{t: t, handlers: map[string]*Handler{}, logs: &bytes.Buffer{}}
 	for _, fn := range spec.Functions() {
 		h, err := New(Config{
-			Routes: routesOf(fn), Vehicles: vehicles, Events: evs, EventRetention: testRetention,
+			Routes: routesOf(fn), Callers: callers, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
 			Logger:       slog.New(slog.NewJSONHandler(a.logs, nil)),
 			Now:          func() time.Time { return testNow },
 			FunctionName: "FleetApi-test-" + fn,
@@ -78,6 +86,9 @@ type call struct {
 	query        map[string]string
 	headers      map[string]string
 	body         string
+	// caller is the ARN of the identity API Gateway authenticated;
+	// default: testFleetCaller, granted every operation.
+	caller string
 }
 
 type result struct {
@@ -102,7 +113,8 @@ func (a *testAPI) do(c call) result {
 	ev := events.APIGatewayProxyRequest{
 		HTTPMethod: c.method, Resource: resource, Path: c.path, PathParameters: params,
 		QueryStringParameters: c.query, Headers: c.headers, Body: c.body,
-		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + c.method, OperationName: opID},
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "req-" + c.method, OperationName: opID,
+			Identity: events.APIGatewayRequestIdentity{UserArn: cmp.Or(c.caller, testFleetCaller)}},
 	}
 	if c.body != "" && c.headers == nil {
 		ev.Headers = map[string]string{"content-type": "application/json"}
@@ -329,7 +341,7 @@ func TestBadInput(t *testing.T) {
 
 func TestBase64Body(t *testing.T) {
 	a := newAPI(t)
-	ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/vehicles", Body: base64.StdEncoding.EncodeToString([]byte(carJSON)), IsBase64Encoded: true}
+	ev := signedBy(testFleetCaller, events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/vehicles", Body: base64.StdEncoding.EncodeToString([]byte(carJSON)), IsBase64Encoded: true})
 	resp, _ := a.handlers[functionOf("POST", "/vehicles")].Handle(context.Background(), ev)
 	if resp.StatusCode != 201 {
 		t.Errorf("base64 body: %d %s", resp.StatusCode, resp.Body)
@@ -337,20 +349,20 @@ func TestBase64Body(t *testing.T) {
 }
 
 func TestNewRefusesBadConfig(t *testing.T) {
-	if _, err := New(Config{Routes: []contract.Route{{Operation: "deleteVehicle", Method: "DELETE", Resource: "/vehicles/{vid}"}}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "operation deleteVehicle has no implementation") {
+	if _, err := New(Config{Callers: testCallers, Routes: []contract.Route{{Operation: "deleteVehicle", Method: "DELETE", Resource: "/vehicles/{vid}"}}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "operation deleteVehicle has no implementation") {
 		t.Errorf("unknown operation: got %v", err)
 	}
-	if _, err := New(Config{Routes: routesOf("ingest"), Vehicles: nopStore{}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "operation createEvent needs its store") {
+	if _, err := New(Config{Callers: testCallers, Routes: routesOf("ingest"), Vehicles: nopStore{}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "operation createEvent needs its store") {
 		t.Errorf("createEvent without an event store: got %v", err)
 	}
-	if _, err := New(Config{Routes: routesOf("vehicles"), Events: nopStore{}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "needs its store") {
+	if _, err := New(Config{Callers: testCallers, Routes: routesOf("vehicles"), Events: nopStore{}, EventRetention: time.Hour}); err == nil || !strings.Contains(err.Error(), "needs its store") {
 		t.Errorf("vehicle operations without a vehicle store: got %v", err)
 	}
 	if _, err := New(Config{EventRetention: time.Hour}); err == nil {
 		t.Error("a handler of no operation was accepted")
 	}
 	for _, retention := range []time.Duration{0, -time.Hour} {
-		if _, err := New(Config{Routes: routesOf("vehicles"), Vehicles: nopStore{}, EventRetention: retention}); err == nil || !strings.Contains(err.Error(), "EventRetention must be positive") {
+		if _, err := New(Config{Callers: testCallers, Routes: routesOf("vehicles"), Vehicles: nopStore{}, EventRetention: retention}); err == nil || !strings.Contains(err.Error(), "EventRetention must be positive") {
 			t.Errorf("retention %v: got %v", retention, err)
 		}
 	}
@@ -382,8 +394,8 @@ func TestBodySizeBound(t *testing.T) {
 	// The same bound when API Gateway passes the body base64-encoded.
 	h := a.handlers[functionOf("POST", "/vehicles")]
 	for n, want := range map[int]int{MaxBodyBytes: 409, MaxBodyBytes + 1: 413} {
-		ev := events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/vehicles", IsBase64Encoded: true,
-			Body: base64.StdEncoding.EncodeToString([]byte(pad(n)))}
+		ev := signedBy(testFleetCaller, events.APIGatewayProxyRequest{HTTPMethod: "POST", Resource: "/vehicles", IsBase64Encoded: true,
+			Body: base64.StdEncoding.EncodeToString([]byte(pad(n)))})
 		if resp, _ := h.Handle(context.Background(), ev); resp.StatusCode != want {
 			t.Errorf("base64 body of %d bytes: %d %s, want %d", n, resp.StatusCode, resp.Body, want)
 		}
@@ -406,7 +418,7 @@ func TestTimestampLengthBound(t *testing.T) {
 // A function answers 404 to an operation the spec gives another function.
 func TestHandlerServesOnlyItsOperations(t *testing.T) {
 	a := newAPI(t)
-	ev := events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: "/vehicles/{vid}", PathParameters: map[string]string{"vid": "car-1"}}
+	ev := signedBy(testFleetCaller, events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: "/vehicles/{vid}", PathParameters: map[string]string{"vid": "car-1"}})
 	resp, _ := a.handlers[functionOf("POST", "/vehicles/{vid}/events")].Handle(context.Background(), ev)
 	if resp.StatusCode != http.StatusNotFound {
 		t.Errorf("ingest served getVehicle: %d %s", resp.StatusCode, resp.Body)
@@ -569,8 +581,8 @@ func TestRoutingByOperationNameOrPath(t *testing.T) {
 		{"getEvent", "GET", "/vehicles/{vid}", 404},
 		{"", "DELETE", "/vehicles/{vid}", 405},
 	} {
-		ev := events.APIGatewayProxyRequest{HTTPMethod: tt.method, Resource: tt.resource, Path: "/vehicles/car-1",
-			PathParameters: map[string]string{"vid": "car-1"}, RequestContext: events.APIGatewayProxyRequestContext{OperationName: tt.name}}
+		ev := signedBy(testFleetCaller, events.APIGatewayProxyRequest{HTTPMethod: tt.method, Resource: tt.resource, Path: "/vehicles/car-1",
+			PathParameters: map[string]string{"vid": "car-1"}, RequestContext: events.APIGatewayProxyRequestContext{OperationName: tt.name}})
 		if resp, _ := h.Handle(context.Background(), ev); resp.StatusCode != tt.status {
 			t.Errorf("operation %q, %s %s: %d %s, want %d", tt.name, tt.method, tt.resource, resp.StatusCode, resp.Body, tt.status)
 		}

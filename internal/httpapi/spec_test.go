@@ -30,6 +30,16 @@ func mustLoadSpec() *api.Spec {
 }
 
 // functionOf returns the function the spec gives an operation, "" if none.
+// operationOf returns the operationId of a method and resource of the spec.
+func operationOf(method, resource string) string {
+	for _, op := range spec.Operations {
+		if op.Method == method && op.Path == resource {
+			return op.ID
+		}
+	}
+	return ""
+}
+
 func functionOf(method, resource string) string {
 	for _, op := range spec.Operations {
 		if op.Method == method && op.Path == resource {

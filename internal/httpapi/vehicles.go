@@ -31,6 +31,9 @@ func (h *Handler) listVehicles(ctx context.Context, r *request) response {
 }
 
 func (h *Handler) createVehicle(ctx context.Context, r *request) response {
+	if _, err := r.query(); err != nil {
+		return errorResponse(err)
+	}
 	var in fleet.NewVehicle
 	if err := r.decodeJSON(&in); err != nil {
 		return errorResponse(err)
@@ -50,6 +53,9 @@ func (h *Handler) getVehicle(ctx context.Context, r *request) response {
 	if err := fleet.ValidateVID("vid", vid); err != nil {
 		return errorResponse(err)
 	}
+	if _, err := r.query(); err != nil {
+		return errorResponse(err)
+	}
 	v, err := h.cfg.Vehicles.GetVehicle(ctx, vid)
 	if err != nil {
 		return errorResponse(err)
@@ -60,6 +66,9 @@ func (h *Handler) getVehicle(ctx context.Context, r *request) response {
 func (h *Handler) updateVehicle(ctx context.Context, r *request) response {
 	vid := r.pathParam("vid")
 	if err := fleet.ValidateVID("vid", vid); err != nil {
+		return errorResponse(err)
+	}
+	if _, err := r.query(); err != nil {
 		return errorResponse(err)
 	}
 	ifVersion, err := parseIfMatch(r.header("If-Match"))

@@ -52,13 +52,16 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 		contract.EnvRoutes + "=" + contract.FormatRoutes(routes),
 		contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents",
 		contract.EnvEventRetentionDays + "=30",
+		contract.EnvVehicleRole + "=" + testVehicleRole,
 	}}
 
 	body, _ := json.Marshal(map[string]any{"samples": []map[string]any{{"timestamp": time.Now().Add(-time.Minute).UTC().Format(time.RFC3339), "signals": map[string]float64{"Vehicle.Speed": 50}}}})
 	event, _ := json.Marshal(events.APIGatewayProxyRequest{
 		HTTPMethod: "POST", Resource: "/vehicles/{vid}/events", Path: "/vehicles/car-1/events",
 		PathParameters: map[string]string{"vid": "car-1"}, Headers: map[string]string{"Content-Type": "application/json"},
-		Body: string(body), RequestContext: events.APIGatewayProxyRequestContext{OperationName: "createEvent", RequestID: "r1"},
+		Body: string(body), RequestContext: events.APIGatewayProxyRequestContext{OperationName: "createEvent", RequestID: "r1",
+			// Signed by vehicle car-1 itself.
+			Identity: events.APIGatewayRequestIdentity{UserArn: "arn:aws:sts::111122223333:assumed-role/vehicles/car-1"}},
 	})
 	payload, took, output, err := runner.Invoke(context.Background(), fn, event)
 	if err != nil {
@@ -136,17 +139,18 @@ func TestNoNetworkCallDuringInit(t *testing.T) {
 	runner := &coldstart.Runner{Emulator: rie, Endpoints: endpoints, Timeout: 3}
 	for _, fn := range []string{"ingest", "vehicles", "events"} {
 		routes := spec.RoutesOf(fn)
-		// An operation on a vehicle, refused for its vid before any call.
+		// An operation on a vehicle, refused for its unsigned caller before any call.
 		i := slices.IndexFunc(routes, func(r contract.Route) bool { return strings.Contains(r.Resource, "{vid}") })
 		refused, _ := json.Marshal(events.APIGatewayProxyRequest{HTTPMethod: routes[i].Method, Resource: routes[i].Resource, Path: "/vehicles/-",
 			PathParameters: map[string]string{"vid": "-", "eid": "-"}, RequestContext: events.APIGatewayProxyRequestContext{OperationName: routes[i].Operation}})
-		calls, err := runner.InitCalls(context.Background(), coldstart.Target{Name: fn, Bootstrap: bootstrap, Probe: refused, ProbeStatus: http.StatusBadRequest,
+		calls, err := runner.InitCalls(context.Background(), coldstart.Target{Name: fn, Bootstrap: bootstrap, Probe: refused, ProbeStatus: http.StatusForbidden,
 			Env: []string{
 				"AWS_LAMBDA_FUNCTION_NAME=fleetapi-" + fn, "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 				"AWS_ENDPOINT_URL_DYNAMODB=" + endpoints[0].URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + endpoints[1].URL,
 				contract.EnvRoutes + "=" + contract.FormatRoutes(routes),
 				contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents", contract.EnvEventRetentionDays + "=30",
 				contract.EnvCursorKeySecret + "=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key",
+				contract.EnvVehicleRole + "=" + testVehicleRole,
 			}})
 		if err != nil {
 			t.Fatal(err)
@@ -158,3 +162,6 @@ func TestNoNetworkCallDuringInit(t *testing.T) {
 		}
 	}
 }
+
+// testVehicleRole is the vehicle role the emulated functions are told of.
+const testVehicleRole = "arn:aws:iam::111122223333:role/vehicles"

@@ -18,6 +18,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
 
+	"github.com/fleetapi/fleetapi/internal/authz"
 	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/httpapi"
@@ -30,6 +31,9 @@ type Env struct {
 	Tables         dynamostore.Tables
 	EventRetention time.Duration
 	CursorSecret   string
+	// Callers says who may call which operation (contract.EnvVehicleRole,
+	// contract.EnvPrincipals).
+	Callers *authz.Policy
 }
 
 // ReadEnv reads and checks the environment; getenv is os.Getenv in Lambda.
@@ -40,7 +44,7 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		CursorSecret: getenv(contract.EnvCursorKeySecret),
 	}
 	var missing []string
-	for _, name := range []string{contract.EnvRoutes, contract.EnvVehiclesTable, contract.EnvEventsTable} {
+	for _, name := range []string{contract.EnvRoutes, contract.EnvVehiclesTable, contract.EnvEventsTable, contract.EnvVehicleRole} {
 		if getenv(name) == "" {
 			missing = append(missing, name)
 		}
@@ -58,6 +62,13 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", contract.EnvEventRetentionDays, getenv(contract.EnvEventRetentionDays))
 	}
 	e.EventRetention = time.Duration(days) * 24 * time.Hour
+	principals, err := contract.ParsePrincipals(getenv(contract.EnvPrincipals))
+	if err != nil {
+		return Env{}, fmt.Errorf("%s: %w", contract.EnvPrincipals, err)
+	}
+	if e.Callers, err = authz.New(getenv(contract.EnvVehicleRole), principals); err != nil {
+		return Env{}, fmt.Errorf("%s, %s: %w", contract.EnvVehicleRole, contract.EnvPrincipals, err)
+	}
 	return e, nil
 }
 
@@ -99,7 +110,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 		return nil, err
 	}
 	return httpapi.New(httpapi.Config{
-		Routes: env.Routes, Vehicles: store, Events: store,
+		Routes: env.Routes, Callers: env.Callers, Vehicles: store, Events: store,
 		EventRetention: env.EventRetention, Logger: logger,
 		// Set by Lambda in every function's environment.
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),

@@ -14,9 +14,11 @@ import (
 
 func TestReadEnv(t *testing.T) {
 	full := map[string]string{
-		contract.EnvRoutes:        "listEvents GET /vehicles/{vid}/events;getEvent GET /vehicles/{vid}/events/{eid}",
+		contract.EnvRoutes:        "listEvents GET /vehicles/{vid}/events fleet-read;getEvent GET /vehicles/{vid}/events/{eid} vehicle,fleet-read",
 		contract.EnvVehiclesTable: "FleetApi-prod-Vehicles-1", contract.EnvEventsTable: "FleetApi-prod-Events-1",
 		contract.EnvEventRetentionDays: "365", contract.EnvCursorKeySecret: "arn:aws:secretsmanager:eu-west-1:111122223333:secret:k",
+		contract.EnvVehicleRole: "arn:aws:iam::111122223333:role/vehicles",
+		contract.EnvPrincipals:  "arn:aws:iam::111122223333:role/reader=listEvents,getEvent",
 	}
 	env, err := ReadEnv(func(k string) string { return full[k] })
 	if err != nil {
@@ -36,12 +38,33 @@ func TestReadEnv(t *testing.T) {
 	if env, err := ReadEnv(oneDay); err != nil || env.EventRetention != 24*time.Hour {
 		t.Errorf("one day of retention: %+v, %v", env, err)
 	}
+	// The callers read from the environment are the ones checked.
+	if _, err := env.Callers.Check(env.Routes[0], "arn:aws:sts::111122223333:assumed-role/reader/s", "car-1"); err != nil {
+		t.Errorf("the reader granted listEvents: %v", err)
+	}
+	if _, err := env.Callers.Check(env.Routes[1], "arn:aws:sts::111122223333:assumed-role/vehicles/car-2", "car-1"); err == nil {
+		t.Error("vehicle car-2 may read car-1's event")
+	}
+	// No other principal is none.
+	noOthers := func(k string) string {
+		if k == contract.EnvPrincipals {
+			return ""
+		}
+		return full[k]
+	}
+	if _, err := ReadEnv(noOthers); err != nil {
+		t.Errorf("no principals: %v", err)
+	}
 	for _, tt := range []struct {
 		unset, set, value, want string
 	}{
 		{unset: contract.EnvRoutes, want: contract.EnvRoutes},
-		{set: contract.EnvRoutes, value: "deleteVehicle DELETE /vehicles/{vid}", want: `unknown operation "deleteVehicle"`},
-		{set: contract.EnvRoutes, value: "getEvent", want: `route "getEvent" is not "operationId METHOD /path"`},
+		{set: contract.EnvRoutes, value: "deleteVehicle DELETE /vehicles/{vid} fleet-admin", want: `unknown operation "deleteVehicle"`},
+		{set: contract.EnvRoutes, value: "getEvent", want: `route "getEvent" is not "operationId METHOD /path class,class"`},
+		{unset: contract.EnvVehicleRole, want: contract.EnvVehicleRole},
+		{set: contract.EnvVehicleRole, value: "vehicles", want: `vehicle role "vehicles" is not an IAM role ARN`},
+		{set: contract.EnvPrincipals, value: "arn:aws:iam::111122223333:role/r=dropAll", want: contract.EnvPrincipals + `: principal "arn:aws:iam::111122223333:role/r": unknown operation "dropAll"`},
+		{set: contract.EnvPrincipals, value: "arn:aws:iam::111122223333:root=getEvent", want: "not an IAM role or user ARN"},
 		{unset: contract.EnvVehiclesTable, want: contract.EnvVehiclesTable},
 		{unset: contract.EnvEventsTable, want: contract.EnvEventsTable},
 		{unset: contract.EnvEventRetentionDays, want: contract.EnvEventRetentionDays + " must be a positive whole number"},

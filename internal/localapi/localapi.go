@@ -33,6 +33,8 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/authz"
+	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/httpapi"
 )
 
@@ -43,6 +45,12 @@ const Stage = "local"
 // account; a signed client uses them as AWS_ACCESS_KEY_ID and
 // AWS_SECRET_ACCESS_KEY for service execute-api.
 var Credentials = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCAL", SecretAccessKey: "fleetapi-local-secret"}
+
+// The local account's identities.
+const (
+	localUser        = "arn:aws:iam::000000000000:user/fleetapi-local"
+	localVehicleRole = "arn:aws:iam::000000000000:role/fleetapi-local-vehicles"
+)
 
 // maxSkew is how far a request's signing time may be from the clock, as
 // SigV4 allows.
@@ -102,10 +110,15 @@ func New(cfg Config) (*Server, error) {
 		tmpl, _ := r["responseTemplates"].(map[string]any)["application/json"].(string)
 		s.responses[kind] = gatewayResponse{status: status, body: tmpl}
 	}
+	// The local credentials are a user granted every operation.
+	callers, err := authz.New(localVehicleRole, map[string][]string{localUser: contract.OperationIDs()})
+	if err != nil {
+		return nil, err
+	}
 	for _, fn := range spec.Functions() {
 		routes := spec.RoutesOf(fn)
 		h, err := httpapi.New(httpapi.Config{
-			Routes: routes, Vehicles: cfg.Vehicles, Events: cfg.Events, EventRetention: cfg.EventRetention,
+			Routes: routes, Callers: callers, Vehicles: cfg.Vehicles, Events: cfg.Events, EventRetention: cfg.EventRetention,
 			Logger: cfg.Logger.With("function", fn), FunctionName: "local-" + fn,
 		})
 		if err != nil {
@@ -184,12 +197,13 @@ func (s *Server) serve(req *http.Request, id string, entry *accessLog) (int, map
 		if kind != "" {
 			return s.gateway(kind, entry)
 		}
-		entry.Caller, entry.CallerArn = caller, "arn:aws:iam::000000000000:user/"+caller
+		entry.Caller = caller
 	}
+	entry.CallerArn = localUser
 	if kind := validate(req, route, params, body); kind != "" {
 		return s.gateway(kind, entry)
 	}
-	ev := proxyEvent(req, route, params, body, id, entry.Caller)
+	ev := proxyEvent(req, route, params, body, id, entry.Caller, entry.CallerArn)
 	h := s.functions[route.Operation.OperationID]
 	resp, _ := h.Handle(req.Context(), ev)
 	return resp.StatusCode, resp.Headers, resp.Body
@@ -291,7 +305,7 @@ func (s *Server) verify(req *http.Request, body []byte) (caller, refusal string)
 }
 
 // proxyEvent is the API Gateway REST proxy event of a request.
-func proxyEvent(req *http.Request, route *routers.Route, params map[string]string, body []byte, id, caller string) events.APIGatewayProxyRequest {
+func proxyEvent(req *http.Request, route *routers.Route, params map[string]string, body []byte, id, caller, callerArn string) events.APIGatewayProxyRequest {
 	ev := events.APIGatewayProxyRequest{
 		Resource: route.Path, Path: req.URL.Path, HTTPMethod: req.Method,
 		Headers: map[string]string{}, MultiValueHeaders: map[string][]string{},
@@ -300,7 +314,7 @@ func proxyEvent(req *http.Request, route *routers.Route, params map[string]strin
 		RequestContext: events.APIGatewayProxyRequestContext{
 			RequestID: id, ExtendedRequestID: id[:16], OperationName: route.Operation.OperationID,
 			ResourcePath: route.Path, HTTPMethod: req.Method, Stage: Stage, Path: "/" + Stage + req.URL.Path,
-			Identity: events.APIGatewayRequestIdentity{Caller: caller, SourceIP: req.RemoteAddr, UserAgent: req.UserAgent()},
+			Identity: events.APIGatewayRequestIdentity{Caller: caller, UserArn: callerArn, SourceIP: req.RemoteAddr, UserAgent: req.UserAgent()},
 		},
 	}
 	for k, vs := range req.Header {

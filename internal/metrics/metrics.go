@@ -15,3 +15,9 @@ const DimensionFunctionName = "FunctionName"
 // SamplesIngested counts the samples of the uploads stored (not those of a
 // retried upload stored before), unit Count.
 const SamplesIngested = "SamplesIngested"
+
+// AccessRefused counts the requests a function refused with 403 because
+// its caller may not call the operation or not on that vehicle, unit
+// Count. The gateway's policy refuses these first: any data point means a
+// grant, a policy or the gateway let one through.
+const AccessRefused = "AccessRefused"
