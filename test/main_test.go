@@ -263,6 +263,19 @@ func (s *synthesis) resourcesOfType(typ string) map[string]resource {
 	return out
 }
 
+// idOfPath returns the logical ID of the resource whose construct path
+// (aws:cdk:path) ends with "/"+suffix, e.g. "Fleet/VehicleRole/Resource".
+func (s *synthesis) idOfPath(t *testing.T, suffix string) string {
+	t.Helper()
+	for id, r := range s.resources {
+		if path, _ := r.Metadata["aws:cdk:path"].(string); strings.HasSuffix(path, "/"+suffix) {
+			return id
+		}
+	}
+	t.Fatalf("no resource at construct path .../%s", suffix)
+	return ""
+}
+
 // forEachStage runs f as a subtest for every stage of cdk.json.
 func forEachStage(t *testing.T, f func(t *testing.T, stageName string, s *synthesis)) {
 	t.Helper()

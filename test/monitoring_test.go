@@ -15,8 +15,8 @@ import (
 )
 
 // TestAlarms checks every stage's alarms: one per function for errors,
-// throttles and p99 duration (and concurrency where it is reserved), three
-// for the API stage, two per table; thresholds and evaluation from the
+// throttles and p99 duration (and concurrency where it is reserved), four
+// for the API stage (the functions' refusals among them), two per table; thresholds and evaluation from the
 // stage table; missing data chosen per alarm; each notifying the alarm
 // topic when it goes off and when it recovers.
 func TestAlarms(t *testing.T) {
@@ -60,6 +60,11 @@ func TestAlarms(t *testing.T) {
 		wants["Api-5XXError"] = want{1, "notBreaching"}
 		wants["Api-Latency-p99"] = want{latency, "ignore"}
 		wants["Api-4XXError-rate"] = want{pct(cfg.AlarmThresholds.Api4xxRatePercent, 5) / 100, "ignore"}
+		refused := 1.0
+		if v := cfg.AlarmThresholds.AccessRefused; v != nil {
+			refused = float64(*v)
+		}
+		wants["Api-AccessRefused"] = want{refused, "notBreaching"}
 		for _, table := range []string{"Vehicles", "VehicleEvents"} {
 			wants[table+"-ThrottledRequests"] = want{1, "notBreaching"}
 			wants[table+"-SystemErrors"] = want{1, "notBreaching"}

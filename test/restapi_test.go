@@ -150,7 +150,10 @@ func TestRestApi(t *testing.T) {
 	})
 }
 
-func TestApiUrlOutput(t *testing.T) {
+// TestOutputs: the stage's URL, and what callers and vehicle registration
+// need: the caller classes' roles, the role alias and the certificates' IoT
+// policy (where the stage gives vehicles credentials).
+func TestOutputs(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		var doc struct {
 			Outputs map[string]struct{ Value any }
@@ -159,8 +162,25 @@ func TestApiUrlOutput(t *testing.T) {
 			t.Fatal(err)
 		}
 		v, _ := json.Marshal(doc.Outputs["ApiUrl"].Value)
-		if !strings.Contains(string(v), `"https://"`) || !strings.Contains(string(v), ".execute-api.") || len(doc.Outputs) != 1 {
-			t.Errorf("outputs %v, want one ApiUrl with the stage URL", doc.Outputs)
+		if !strings.Contains(string(v), `"https://"`) || !strings.Contains(string(v), ".execute-api.") {
+			t.Errorf("ApiUrl %s, want the stage URL", v)
+		}
+		want := map[string]string{
+			"VehicleRoleArn":    `{"Fn::GetAtt":["` + s.idOfPath(t, "Fleet/VehicleRole/Resource") + `","Arn"]}`,
+			"FleetReadRoleArn":  `{"Fn::GetAtt":["` + s.idOfPath(t, "Fleet/FleetReadRole/Resource") + `","Arn"]}`,
+			"FleetAdminRoleArn": `{"Fn::GetAtt":["` + s.idOfPath(t, "Fleet/FleetAdminRole/Resource") + `","Arn"]}`,
+		}
+		if stageConfig(t, stageName).VehicleCredentials {
+			want["VehicleRoleAlias"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::RoleAlias") + `"}`
+			want["VehicleCertificatePolicy"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::Policy") + `"}`
+		}
+		for name, w := range want {
+			if got, _ := json.Marshal(doc.Outputs[name].Value); string(got) != w {
+				t.Errorf("output %s = %s, want %s", name, got, w)
+			}
+		}
+		if len(doc.Outputs) != len(want)+1 {
+			t.Errorf("%d outputs, want %d: %v", len(doc.Outputs), len(want)+1, doc.Outputs)
 		}
 	})
 }

@@ -1,9 +1,8 @@
 package fleetapi
 
 import (
+	"encoding/json"
 	"fmt"
-	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -214,14 +213,14 @@ func (f *FleetApi) grantClass(grantee awsiam.IGrantable, class string) awsiam.Gr
 func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) awsiam.Grant {
 	if len(operations) == 0 {
 		for _, op := range f.operations {
-			if slices.ContainsFunc(op.callers, func(c string) bool { return c != contract.CallerVehicle }) {
+			if slices.ContainsFunc(op.callers, isFleetClass) {
 				operations = append(operations, op.id)
 			}
 		}
 	}
 	arn := principalArn(grantee)
-	if arn == "" || !isRoleOrUser(arn) {
-		panic(fmt.Errorf("fleetapi %q: GrantInvoke: the grantee must be an IAM role or user, the identity the functions check: got %s", *f.Node().Id(), principalText(grantee)))
+	if arn == "" || !f.isRoleOrUser(arn) {
+		panic(fmt.Errorf("fleetapi %q: GrantInvoke: the grantee must be an IAM role or user, the identity the functions check: got %s", *f.Node().Id(), f.principalText(grantee)))
 	}
 	var arns []*string
 	for _, id := range operations {
@@ -230,7 +229,7 @@ func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) 
 			panic(fmt.Errorf("fleetapi %q: GrantInvoke: unknown operation %q: known operations are %s", *f.Node().Id(), id, strings.Join(f.operationIDs(), ", ")))
 		}
 		op := f.operations[i]
-		if !slices.ContainsFunc(op.callers, func(c string) bool { return c != contract.CallerVehicle }) {
+		if !slices.ContainsFunc(op.callers, isFleetClass) {
 			panic(fmt.Errorf("fleetapi %q: GrantInvoke: operation %s is called by vehicles only, each as itself in the vehicle role (VehicleRole), never granted to another principal", *f.Node().Id(), id))
 		}
 		arns = append(arns, jsii.String(f.executeApiArn(op.method, executeApiPath(op.path))))
@@ -245,51 +244,60 @@ func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) 
 	})
 }
 
+// isFleetClass reports whether a caller class is granted to principals
+// (every class but the vehicles').
+func isFleetClass(class string) bool { return class != contract.CallerVehicle }
+
 // principalArn is the ARN of a grantee's principal, "" when it has none
 // (a service or an account).
 func principalArn(grantee awsiam.IGrantable) string {
-	json := grantee.GrantPrincipal().PolicyFragment().PrincipalJson()
-	if json == nil {
+	fragment := grantee.GrantPrincipal().PolicyFragment().PrincipalJson()
+	if fragment == nil {
 		return ""
 	}
-	aws := (*json)["AWS"]
+	aws := (*fragment)["AWS"]
 	if aws == nil || len(*aws) != 1 {
 		return ""
 	}
 	return *(*aws)[0]
 }
 
-func principalText(grantee awsiam.IGrantable) string {
-	json := grantee.GrantPrincipal().PolicyFragment().PrincipalJson()
-	if json == nil {
-		return "no principal"
-	}
-	var parts []string
-	for _, k := range slices.Sorted(maps.Keys(*json)) {
-		for _, v := range *(*json)[k] {
-			parts = append(parts, k+" "+*v)
-		}
-	}
-	return strings.Join(parts, ", ")
+func (f *FleetApi) principalText(grantee awsiam.IGrantable) string {
+	b, _ := json.Marshal(awscdk.Stack_Of(f).Resolve(grantee.GrantPrincipal().PolicyFragment().PrincipalJson()))
+	return string(b)
 }
 
 // isRoleOrUser reports whether arn names an IAM role or user: parsed when
-// it is known at synthesis; when it is a token, one that is an attribute
-// (a role or user of the stack: its ARN), or one whose known parts make it
-// a role's or user's.
-func isRoleOrUser(arn string) bool {
-	if !*awscdk.Token_IsUnresolved(jsii.String(arn)) {
-		_, err := contract.ParsePrincipal(arn)
+// it is known at synthesis; else as CloudFormation would make it: an
+// attribute of a resource of the stack (a role's or user's ARN), or an
+// ARN joined of parts that make it a role's or user's.
+func (f *FleetApi) isRoleOrUser(arn string) bool {
+	switch v := awscdk.Stack_Of(f).Resolve(jsii.String(arn)).(type) {
+	case string:
+		_, err := contract.ParsePrincipal(v)
 		return err == nil
+	case map[string]any:
+		if _, ok := v["Fn::GetAtt"]; ok {
+			return true
+		}
+		join, _ := v["Fn::Join"].([]any)
+		if len(join) != 2 {
+			return true // an import or another function: CloudFormation's to check
+		}
+		parts, _ := join[1].([]any)
+		var b strings.Builder
+		for _, p := range parts {
+			if s, ok := p.(string); ok {
+				b.WriteString(s)
+			} else {
+				b.WriteString("x")
+			}
+		}
+		joined := b.String()
+		return strings.Contains(joined, ":iam::") && (strings.Contains(joined, ":role/") || strings.Contains(joined, ":user/"))
 	}
-	if tokenOnly.MatchString(arn) {
-		return true
-	}
-	return strings.Contains(arn, ":iam::") && (strings.Contains(arn, ":role/") || strings.Contains(arn, ":user/"))
+	return true
 }
-
-// tokenOnly is a string that is one token and nothing else.
-var tokenOnly = regexp.MustCompile(`^\$\{Token\[[^\]]+\]\}$`)
 
 // principalsOf writes, for a function's environment, the grants of its
 // operations, when the template is written: grants made after the

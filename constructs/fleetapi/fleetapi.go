@@ -31,6 +31,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
@@ -140,6 +141,21 @@ type FleetApiProps struct {
 	// Thresholds and evaluation of the alarms; a nil field takes its default.
 	// Default: - every default of AlarmThresholds.
 	AlarmThresholds *AlarmThresholds
+	// Whether vehicles get their credentials from their X.509 certificate,
+	// with no long-lived key: the construct creates what the AWS IoT Core
+	// credentials provider needs (a role alias, the role it points to, which
+	// may only enter the vehicle role as the certificate's own thing, and
+	// the IoT policy to attach to each vehicle's certificate; see
+	// docs/vehicle-registration.md).
+	// Default: false: vehicles need another way into VehicleRole.
+	VehicleCredentials *bool
+	// How long the credentials of the role alias last, from 15 minutes to
+	// 12 hours (the credentials provider's bounds). A revoked certificate
+	// gets no new ones; those it got last this long, and each vehicle
+	// session they started at most one hour more (role chaining).
+	// Default: awscdk.Duration_Hours(jsii.Number(1)).
+	VehicleCredentialDuration awscdk.Duration
+
 	// A monthly cost budget in US dollars, notifying the alarm topic at 80 %
 	// of the forecast and 100 % of the actual cost of the resources that
 	// carry BudgetCostTags.
@@ -175,6 +191,17 @@ type FleetApi struct {
 	// tableOperations lists, per table, the DynamoDB operations the
 	// functions perform on it: what the throttle and error metrics sum.
 	tableOperations map[awsdynamodb.Table][]awsdynamodb.Operation
+
+	// The caller classes' roles; certificateRole, roleAlias and
+	// certificatePolicy with VehicleCredentials only.
+	vehicleRole       awsiam.Role
+	fleetRoles        map[string]awsiam.Role
+	certificateRole   awsiam.Role
+	roleAlias         awsiot.CfnRoleAlias
+	certificatePolicy awsiot.CfnPolicy
+	// principals are the grants of operations, by principal ARN, that the
+	// functions' environment lists (contract.EnvPrincipals).
+	principals map[string][]string
 }
 
 // removalPolicies lists the policies a DynamoDB table supports.
@@ -194,7 +221,7 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	if err := p.validate(); err != nil {
 		panic(fmt.Errorf("fleetapi %q: %w", id, err))
 	}
-	f := &FleetApi{functions: map[string]awslambda.Function{}, tableOperations: map[awsdynamodb.Table][]awsdynamodb.Operation{}}
+	f := &FleetApi{functions: map[string]awslambda.Function{}, tableOperations: map[awsdynamodb.Table][]awsdynamodb.Operation{}, principals: map[string][]string{}}
 	// Registers f itself as the construct, so that it can be used as a scope.
 	constructs.NewConstruct_Override(f, scope, jsii.String(id))
 
@@ -223,8 +250,11 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 		MaxWriteRequestUnits:             p.MaxWriteRequestUnits,
 	})
 	spec := loadSpec(p.spec)
+	f.addCallerRoles(p)
 	f.addFunctions(p, spec)
 	f.addRestApi(p, spec)
+	f.addVehicleCredentials(p)
+	f.grantCallers(spec)
 	f.addAlarmTopic(p)
 	f.addAlarms(p)
 	f.addDashboard()
@@ -303,6 +333,11 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 			contract.EnvVehiclesTable:      f.vehicles.TableName(),
 			contract.EnvEventsTable:        f.events.TableName(),
 			contract.EnvEventRetentionDays: jsii.String(retentionDays),
+			contract.EnvVehicleRole:        f.vehicleRole.RoleArn(),
+		}
+		// Operations only vehicles call are never granted (GrantInvoke).
+		if slices.ContainsFunc(routes, func(r contract.Route) bool { return slices.ContainsFunc(r.Callers, isFleetClass) }) {
+			env[contract.EnvPrincipals] = f.principalsOf(ops)
 		}
 		if contract.Paginates(ops) {
 			env[contract.EnvCursorKeySecret] = cursorKey.SecretArn()
@@ -345,7 +380,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 			f.ingest = fn
 		}
 		for _, op := range spec.OperationsOf(name) {
-			f.operations = append(f.operations, route{id: op.ID, method: op.Method, path: op.Path, function: fn})
+			f.operations = append(f.operations, route{id: op.ID, method: op.Method, path: op.Path, function: fn, callers: op.Callers})
 		}
 		if contract.Paginates(ops) {
 			cursorKey.GrantRead(fn, nil)
@@ -412,6 +447,12 @@ func (props *FleetApiProps) withDefaults() FleetApiProps {
 	}
 	if p.CloudWatchRole == nil {
 		p.CloudWatchRole = jsii.Bool(false)
+	}
+	if p.VehicleCredentials == nil {
+		p.VehicleCredentials = jsii.Bool(false)
+	}
+	if p.VehicleCredentialDuration == nil {
+		p.VehicleCredentialDuration = awscdk.Duration_Hours(jsii.Number(1))
 	}
 	return p
 }
@@ -497,6 +538,9 @@ func (p FleetApiProps) validate() error {
 			}
 			seen[strings.ToLower(*e)] = true
 		}
+	}
+	if s := *p.VehicleCredentialDuration.ToMilliseconds(exact) / 1000; !unresolved(s) && (s < minCredentialSeconds || s > maxCredentialSeconds || s != float64(int(s))) {
+		return &PropError{"vehicleCredentialDuration", s, fmt.Sprintf("allowed are whole seconds from %d (15 minutes) to %d (12 hours), the AWS IoT Core credentials provider's bounds", minCredentialSeconds, maxCredentialSeconds)}
 	}
 	if err := p.AlarmThresholds.validate(); err != nil {
 		return err

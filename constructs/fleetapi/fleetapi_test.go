@@ -217,6 +217,10 @@ func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 		{"alarm count", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{FunctionErrors: jsii.Number(0)}}, []string{"alarmThresholds.functionErrors 0 is invalid: allowed are whole numbers of at least 1 per period"}},
 		{"alarm percent", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{FunctionDurationP99Percent: jsii.Number(150)}}, []string{"alarmThresholds.functionDurationP99Percent 150 is invalid: allowed range is (0, 100] percent"}},
 		{"alarm latency", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{ApiLatencyP99Ms: jsii.Number(30000)}}, []string{"alarmThresholds.apiLatencyP99Ms 30000 is invalid: allowed range is 1 to 29000"}},
+		{"no refusal alarm", &fleetapi.FleetApiProps{AlarmThresholds: &fleetapi.AlarmThresholds{AccessRefused: jsii.Number(0)}}, []string{"alarmThresholds.accessRefused 0 is invalid: allowed are whole numbers of at least 1 per period"}},
+		{"credentials too short", &fleetapi.FleetApiProps{VehicleCredentials: jsii.Bool(true), VehicleCredentialDuration: awscdk.Duration_Minutes(jsii.Number(10))}, []string{"vehicleCredentialDuration 600 is invalid: allowed are whole seconds from 900 (15 minutes) to 43200 (12 hours)"}},
+		{"credentials too long", &fleetapi.FleetApiProps{VehicleCredentialDuration: awscdk.Duration_Hours(jsii.Number(13))}, []string{"vehicleCredentialDuration 46800 is invalid"}},
+		{"credentials in part seconds", &fleetapi.FleetApiProps{VehicleCredentialDuration: awscdk.Duration_Millis(jsii.Number(1_000_500))}, []string{"vehicleCredentialDuration 1000.5 is invalid"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

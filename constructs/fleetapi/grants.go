@@ -8,41 +8,16 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
 )
-
-// GrantInvoke lets grantee call the API's operations on this stage:
-// execute-api:Invoke on the named operations (operationIds of
-// api/swagger.yaml), or on every operation when none is named. Every call
-// of the API is signed (SigV4), so a caller needs this grant. An unknown
-// operation panics, naming the known ones.
-func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) awsiam.Grant {
-	stage := f.restApi.DeploymentStage().StageName()
-	var arns []*string
-	if len(operations) == 0 {
-		arns = append(arns, f.restApi.ArnForExecuteApi(jsii.String("*"), jsii.String("/*"), stage))
-	}
-	for _, id := range operations {
-		i := slices.IndexFunc(f.operations, func(r route) bool { return r.id == id })
-		if i < 0 {
-			panic(fmt.Errorf("fleetapi %q: GrantInvoke: unknown operation %q: known operations are %s", *f.Node().Id(), id, strings.Join(f.operationIDs(), ", ")))
-		}
-		op := f.operations[i]
-		arns = append(arns, f.restApi.ArnForExecuteApi(jsii.String(op.method), jsii.String(executeApiPath(op.path)), stage))
-	}
-	return awsiam.Grant_AddToPrincipal(&awsiam.GrantOnPrincipalOptions{
-		Grantee:      grantee,
-		Actions:      jsii.Strings("execute-api:Invoke"),
-		ResourceArns: &arns,
-	})
-}
 
 // route is an operation of the spec and the function that serves it.
 type route struct {
 	id, method, path string
 	function         awslambda.Function
+	// callers are its caller classes.
+	callers []string
 }
 
 func (f *FleetApi) operationIDs() []string {

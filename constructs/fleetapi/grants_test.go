@@ -1,6 +1,7 @@
 package fleetapi_test
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 
@@ -12,43 +13,118 @@ import (
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
 	"github.com/fleetapi/fleetapi/internal/cdktest"
+	"github.com/fleetapi/fleetapi/internal/contract"
 )
 
-// GrantInvoke grants execute-api:Invoke on this API's stage: every
-// operation, or the named ones by method and path (parameters as '*').
+// GrantInvoke grants execute-api:Invoke on this API's stage, on the named
+// operations by method and path (parameters as '*'), or on every
+// operation a fleet class may call; the functions serving them are told,
+// in their environment, and no others.
 func TestGrantInvoke(t *testing.T) {
 	tmpl := mustBuild(t, nil, func(stack awscdk.Stack, api *fleetapi.FleetApi) {
 		all := awsiam.NewRole(stack, jsii.String("Backend"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal()})
 		api.GrantInvoke(all)
-		gateway := awsiam.NewRole(stack, jsii.String("Gateway"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal()})
-		api.GrantInvoke(gateway, "createEvent", "getVehicle")
-		defer func() {
-			if r := recover(); r == nil || !strings.Contains(r.(error).Error(), `unknown operation "deleteVehicle": known operations are createEvent, createVehicle`) {
-				t.Errorf("GrantInvoke of an unknown operation: %v", r)
-			}
-		}()
-		api.GrantInvoke(gateway, "deleteVehicle")
+		reader := awsiam.NewRole(stack, jsii.String("Reader"), &awsiam.RoleProps{AssumedBy: awsiam.NewAccountRootPrincipal()})
+		api.GrantInvoke(reader, "getEvent", "getVehicle")
+		for _, tt := range []struct {
+			name    string
+			grantee awsiam.IGrantable
+			ops     []string
+			want    string
+		}{
+			{"an unknown operation", reader, []string{"deleteVehicle"}, `unknown operation "deleteVehicle": known operations are createEvent, createVehicle`},
+			{"an operation of vehicles only", reader, []string{"createEvent"}, "operation createEvent is called by vehicles only, each as itself in the vehicle role"},
+			{"an account, not a role or user", awsiam.NewAccountRootPrincipal(), nil, "the grantee must be an IAM role or user"},
+			{"a service", awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil), nil, `the grantee must be an IAM role or user, the identity the functions check: got {"Service":["lambda.amazonaws.com"]}`},
+			{"an account by its ARN", awsiam.NewArnPrincipal(jsii.String("arn:aws:iam::111122223333:root")), nil, "the grantee must be an IAM role or user"},
+		} {
+			func() {
+				defer func() {
+					if r := recover(); r == nil || !strings.Contains(fmt.Sprint(r), tt.want) {
+						t.Errorf("GrantInvoke of %s: %v, want a panic with %q", tt.name, r, tt.want)
+					}
+				}()
+				api.GrantInvoke(tt.grantee, tt.ops...)
+			}()
+		}
+		// A role of another account, by ARN, is a role.
+		api.GrantInvoke(awsiam.Role_FromRoleArn(stack, jsii.String("Partner"), jsii.String("arn:aws:iam::444455556666:role/partner-reader"), nil), "listVehicles")
 	})
 	arn := func(tail string) map[string]any {
 		return map[string]any{"Fn::Join": []any{"", assertions.Match_ArrayWith(&[]any{"/", map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("FleetApiDeploymentStage.*"))}, tail})}}
 	}
-	cdktest.Check(t, "every operation", func() {
+	cdktest.Check(t, "every operation of the fleet", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
 			"Roles": []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("Backend.*"))}},
 			"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
-				"Action": "execute-api:Invoke", "Effect": "Allow", "Resource": arn("/*/*"),
+				"Action": "execute-api:Invoke", "Effect": "Allow",
+				"Resource": []any{arn("/GET/vehicles/*/events"), arn("/GET/vehicles/*/events/*"), arn("/GET/vehicles"), arn("/POST/vehicles"), arn("/GET/vehicles/*"), arn("/PUT/vehicles/*")},
 			}}},
 		})
 	})
 	cdktest.Check(t, "named operations", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
-			"Roles": []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("Gateway.*"))}},
+			"Roles": []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("Reader.*"))}},
 			"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
 				"Action": "execute-api:Invoke", "Effect": "Allow",
-				"Resource": []any{arn("/POST/vehicles/*/events"), arn("/GET/vehicles/*")},
+				"Resource": []any{arn("/GET/vehicles/*/events/*"), arn("/GET/vehicles/*")},
 			}}},
 		})
 	})
+	// What each function is told: the grants of its own operations.
+	granted := map[string]string{}
+	for _, fn := range *tmpl.FindResources(jsii.String("AWS::Lambda::Function"), nil) {
+		props := (*fn)["Properties"].(map[string]any)
+		desc := props["Description"].(string)
+		value, told := props["Environment"].(map[string]any)["Variables"].(map[string]any)[contract.EnvPrincipals]
+		if !told {
+			granted[desc[len("FleetApi "):strings.Index(desc, ":")]] = "not told"
+			continue
+		}
+		principals, err := contract.ParsePrincipals(joined(value))
+		if err != nil {
+			t.Fatalf("%s: %v", desc, err)
+		}
+		granted[desc[len("FleetApi "):strings.Index(desc, ":")]] = fmt.Sprint(principals)
+	}
+	for fn, want := range map[string]string{
+		"events": "map[arn:aws:iam::111122223333:role/<BackendEC8447F5>:[listEvents getEvent] arn:aws:iam::111122223333:role/<FleetFleetReadRoleA17E67E0>:[listEvents getEvent] " +
+			"arn:aws:iam::111122223333:role/<ReaderF7BF189D>:[getEvent]]",
+		"vehicles": "map[arn:aws:iam::111122223333:role/<BackendEC8447F5>:[listVehicles createVehicle getVehicle updateVehicle] " +
+			"arn:aws:iam::111122223333:role/<FleetFleetAdminRoleCF468939>:[listVehicles createVehicle getVehicle updateVehicle] " +
+			"arn:aws:iam::111122223333:role/<FleetFleetReadRoleA17E67E0>:[listVehicles getVehicle] arn:aws:iam::111122223333:role/<ReaderF7BF189D>:[getVehicle] " +
+			"arn:aws:iam::444455556666:role/partner-reader:[listVehicles]]",
+		// Uploads are the vehicles' alone: no grant to be told of.
+		"ingest": "not told",
+	} {
+		if granted[fn] != want {
+			t.Errorf("%s function is told of\n  %s\nwant\n  %s", fn, granted[fn], want)
+		}
+	}
+}
+
+// joined renders an environment value as the deployed function reads it:
+// a role of the stack as arn:aws:iam::111122223333:role/<LOGICAL-ID>.
+func joined(v any) string {
+	switch v := v.(type) {
+	case string:
+		return v
+	case map[string]any:
+		if att, ok := v["Fn::GetAtt"].([]any); ok {
+			return fmt.Sprintf("arn:aws:iam::111122223333:role/<%s>", att[0])
+		}
+		if join, ok := v["Fn::Join"].([]any); ok {
+			var b strings.Builder
+			for _, part := range join[1].([]any) {
+				b.WriteString(joined(part))
+			}
+			return b.String()
+		}
+		if ref, ok := v["Ref"].(string); ok {
+			return map[string]string{"AWS::Partition": "aws", "AWS::AccountId": "111122223333"}[ref]
+		}
+	}
+	return fmt.Sprintf("%v", v)
 }
 
 // An unknown operation is a panic naming the known ones, not a nil function.

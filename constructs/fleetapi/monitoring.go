@@ -13,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/jsii-runtime-go"
@@ -62,6 +63,12 @@ type AlarmThresholds struct {
 	// DynamoDB system errors of one table in a period that breach.
 	// Default: 1.
 	TableSystemErrors *float64
+	// Requests the functions refused in a period, 403, because the caller
+	// may not call the operation or not on that vehicle, that breach: the
+	// gateway's policy refuses these first, so any means a grant or a
+	// policy let one through, or someone tries another vehicle's data.
+	// Default: 1.
+	AccessRefused *float64
 }
 
 // withDefaults returns a copy of t with every unset field at its default.
@@ -80,7 +87,7 @@ func (t *AlarmThresholds) withDefaults() AlarmThresholds {
 		{&d.EvaluationPeriods, 3}, {&d.DatapointsToAlarm, 2},
 		{&d.FunctionErrors, 1}, {&d.FunctionThrottles, 1}, {&d.FunctionDurationP99Percent, 80}, {&d.FunctionConcurrencyPercent, 80},
 		{&d.Api5xxErrors, 1}, {&d.ApiLatencyP99Ms, 1000}, {&d.Api4xxRatePercent, 5},
-		{&d.TableThrottledRequests, 1}, {&d.TableSystemErrors, 1},
+		{&d.TableThrottledRequests, 1}, {&d.TableSystemErrors, 1}, {&d.AccessRefused, 1},
 	} {
 		if *f.field == nil {
 			*f.field = jsii.Number(f.def)
@@ -112,6 +119,7 @@ func (t *AlarmThresholds) validate() error {
 	counts := map[string]*float64{
 		"functionErrors": d.FunctionErrors, "functionThrottles": d.FunctionThrottles, "api5xxErrors": d.Api5xxErrors,
 		"tableThrottledRequests": d.TableThrottledRequests, "tableSystemErrors": d.TableSystemErrors,
+		"accessRefused": d.AccessRefused,
 	}
 	for _, name := range slices.Sorted(maps.Keys(counts)) {
 		if v := *counts[name]; v < 1 || v != float64(int(v)) {
@@ -234,6 +242,8 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 		alarmSpec{"ApiLatencyP99", "Api", "Latency-p99", f.MetricApiLatency(period), *t.ApiLatencyP99Ms, gt, ignoreMissing},
 		// 4XXError is 1 for a 4XX answer, 0 otherwise: its average is the rate.
 		alarmSpec{"Api4XXRate", "Api", "4XXError-rate", stage.MetricClientError(withStat("Average")), *t.Api4xxRatePercent / 100, gt, ignoreMissing},
+		// No refusal, no data point: not breaching.
+		alarmSpec{"ApiAccessRefused", "Api", "AccessRefused", f.MetricAccessRefused(period), *t.AccessRefused, gte, notBreaching},
 	)
 	for _, table := range []struct {
 		id    string
@@ -317,6 +327,7 @@ func (f *FleetApi) addDashboard() {
 		graph("API latency (ms)", []awscloudwatch.IMetric{stage.MetricLatency(stat("p50")), stage.MetricLatency(stat("p99"))}),
 	}, {
 		graph("Samples ingested per minute", []awscloudwatch.IMetric{f.MetricSamplesIngested(&awscloudwatch.MetricOptions{Period: minute})}),
+		graph("Requests refused by the functions (403: caller or vehicle not allowed)", []awscloudwatch.IMetric{f.MetricAccessRefused(&awscloudwatch.MetricOptions{Period: minute})}),
 	}}
 	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
 		fn := f.functions[name]
@@ -363,6 +374,23 @@ func (f *FleetApi) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awsc
 		DimensionsMap: &map[string]*string{metrics.DimensionFunctionName: f.ingest.FunctionName()},
 		Period:        o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit,
 		Account: o.Account, Region: o.Region,
+	})
+}
+
+// MetricAccessRefused is the number of requests the functions refused,
+// 403, because the caller may not call the operation or not on the
+// vehicle it names (metrics.AccessRefused, which each function writes into
+// its log line in CloudWatch embedded metric format), over all functions.
+// Default statistic: Sum, over 5 minutes.
+func (f *FleetApi) MetricAccessRefused(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	return f.sumOverFunctions("refused requests", opts, func(fn awslambda.Function, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+			Namespace:     jsii.String(metrics.Namespace),
+			MetricName:    jsii.String(metrics.AccessRefused),
+			DimensionsMap: &map[string]*string{metrics.DimensionFunctionName: fn.FunctionName()},
+			Period:        o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit,
+			Account: o.Account, Region: o.Region,
+		})
 	})
 }
 

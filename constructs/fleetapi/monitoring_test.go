@@ -54,9 +54,12 @@ func buildWithTopic(arn string) (assertions.Template, error) {
 // The Metric* methods give other teams the metrics the alarms use.
 func TestMetricsForOtherTeams(t *testing.T) {
 	mustBuild(t, nil, func(stack awscdk.Stack, api *fleetapi.FleetApi) {
-		if n := len(api.Alarms()); n != 16 {
-			t.Errorf("%d alarms, want 16 (no reserved concurrency)", n)
+		if n := len(api.Alarms()); n != 17 {
+			t.Errorf("%d alarms, want 17 (no reserved concurrency)", n)
 		}
+		awscloudwatch.NewAlarm(stack, jsii.String("Refused"), &awscloudwatch.AlarmProps{
+			Metric: api.MetricAccessRefused(nil), Threshold: jsii.Number(1), EvaluationPeriods: jsii.Number(1),
+		})
 		awscloudwatch.NewAlarm(stack, jsii.String("NoUploads"), &awscloudwatch.AlarmProps{
 			Metric:             api.MetricSamplesIngested(nil),
 			Threshold:          jsii.Number(1),

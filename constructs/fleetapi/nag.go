@@ -6,8 +6,11 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/contract"
 )
 
 // nagSuppression is one cdk-nag rule suppressed on a resource, with the
@@ -15,7 +18,8 @@ import (
 // findings it applies to.
 type nagSuppression struct {
 	id, reason string
-	appliesTo  []string
+	// appliesTo holds finding strings, or {"regex": "/.../"} objects.
+	appliesTo []any
 }
 
 // Reasons of the suppressions: each finding is a false positive or a
@@ -23,7 +27,7 @@ type nagSuppression struct {
 var (
 	nagDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "Only API Gateway invokes the function, synchronously: a failure is answered to the caller, who retries. " +
 		"A dead-letter queue receives failed asynchronous invocations only, and there are none."}
-	nagXRay = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []string{"Resource::*"},
+	nagXRay = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{"Resource::*"},
 		reason: "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permission (AWS X-Ray's actions, resources and condition keys): '*' is their only resource. " +
 			"Every other statement names its table, log group or secret."}
 	nagCursorKey = nagSuppression{id: "AwsSolutions-SMG4", reason: "The secret only signs pagination cursors, which live for one listing, and is no credential of another system: " +
@@ -33,8 +37,12 @@ var (
 	nagWAF = nagSuppression{id: "AwsSolutions-APIG3", reason: "Every operation requires a SigV4 signature of a principal granted execute-api:Invoke, the stage is throttled and the tables' " +
 		"on-demand throughput capped. A web ACL can still be associated with the stage by its owner."}
 	nagCloudWatchRole = nagSuppression{id: "AwsSolutions-IAM4",
-		appliesTo: []string{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"},
+		appliesTo: []any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"},
 		reason:    "API Gateway's account-wide logging role: AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for it, and only apigateway.amazonaws.com may assume the role."}
+	nagCallers = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{map[string]any{"regex": "/^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>\\/<[A-Za-z0-9]+>\\/(GET|POST|PUT)\\//g"}},
+		reason: "execute-api:Invoke on this API's stage only, each resource one method and path of an operation of the caller class: '*' stands for a path parameter " +
+			"(any vehicle for the fleet classes, the eid of one of its events for a vehicle) and ${aws:PrincipalTag/vid} for the vehicle's own vid. " +
+			"Operations a pattern reaches beyond the class's are denied."}
 	nagNoPITR = nagSuppression{id: "AwsSolutions-DDB3", reason: "Point-in-time recovery is off on purpose, by the pointInTimeRecovery prop (a stage whose data is disposable); " +
 		"it is on by default."}
 )
@@ -54,6 +62,9 @@ func (f *FleetApi) suppressNagFindings(p FleetApiProps) {
 	suppressNag(f.restApi.DeploymentStage().Node().DefaultChild(), nagWAF)
 	if role := f.restApi.Node().TryFindChild(jsii.String("CloudWatchRole")); role != nil {
 		suppressNag(role.Node().DefaultChild(), nagCloudWatchRole)
+	}
+	for _, role := range []awsiam.Role{f.vehicleRole, f.fleetRoles[contract.CallerFleetRead], f.fleetRoles[contract.CallerFleetAdmin]} {
+		suppressNag(role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagCallers)
 	}
 	if !*p.PointInTimeRecovery {
 		suppressNag(f.vehicles.Node().DefaultChild(), nagNoPITR)

@@ -76,7 +76,7 @@ func TestSpecDefinesTheFunctions(t *testing.T) {
 		tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
 			"Description": "FleetApi billing: createEvent",
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
-				contract.EnvRoutes: "createEvent POST /vehicles/{vid}/events",
+				contract.EnvRoutes: "createEvent POST /vehicles/{vid}/events vehicle",
 			})},
 		})
 	})

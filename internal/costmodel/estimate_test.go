@@ -18,7 +18,7 @@ func smallTemplate(t *testing.T) []byte {
 			"MemorySize": 128, "Architectures": []string{"arm64"}, "Timeout": 3,
 			"LoggingConfig": map[string]any{"LogFormat": "JSON", "LogGroup": map[string]any{"Ref": "FnLogs"}},
 			"Environment": map[string]any{"Variables": map[string]any{
-				"FLEETAPI_ROUTES": "createEvent POST /vehicles/{vid}/events", "EVENT_RETENTION_DAYS": "30"}}}},
+				"FLEETAPI_ROUTES": "createEvent POST /vehicles/{vid}/events vehicle", "EVENT_RETENTION_DAYS": "30"}}}},
 		"FnLogs":     map[string]any{"Type": "AWS::Logs::LogGroup", "Properties": map[string]any{"RetentionInDays": 30}},
 		"AccessLogs": map[string]any{"Type": "AWS::Logs::LogGroup", "Properties": map[string]any{"RetentionInDays": 30}},
 		"Events": map[string]any{"Type": "AWS::DynamoDB::Table", "Properties": map[string]any{"BillingMode": "PAY_PER_REQUEST",

@@ -60,6 +60,11 @@ func BillingOf(resourceType string) (Billing, error) {
 		return Billing{Note: "a resource policy"}, nil
 	case "AWS::SNS::Subscription":
 		return Billing{Note: "deliveries are billed on the topic"}, nil
+	case "AWS::IoT::RoleAlias", "AWS::IoT::Policy":
+		// AWS IoT Core's pricing meters connectivity, messaging, the
+		// registry, Device Shadow and rules; the credentials provider's
+		// requests are not among them, and STS has no charge.
+		return Billing{Note: "configuration of the AWS IoT Core credentials provider; its requests are not metered"}, nil
 	case "AWS::CDK::Metadata":
 		return Billing{Note: "CDK's version reporting"}, nil
 	}

@@ -85,6 +85,17 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 		Description: jsii.String("URL of the FleetApi stage"),
 		Value:       api.Url(),
 	})
+	// What registration (docs/vehicle-registration.md) and the callers need.
+	output := func(id, description string, value *string) {
+		awscdk.NewCfnOutput(stack, jsii.String(id), &awscdk.CfnOutputProps{Description: jsii.String(description), Value: value})
+	}
+	output("VehicleRoleArn", "Role vehicles call the API in, one session per vehicle (session name and tag vid: its thing name)", api.VehicleRole().RoleArn())
+	output("FleetReadRoleArn", "Role that reads every vehicle and its events", api.FleetReadRole().RoleArn())
+	output("FleetAdminRoleArn", "Role that registers and updates vehicles", api.FleetAdminRole().RoleArn())
+	if alias := api.VehicleRoleAlias(); alias != nil {
+		output("VehicleRoleAlias", "AWS IoT role alias vehicles get credentials through", alias.Ref())
+		output("VehicleCertificatePolicy", "AWS IoT policy to attach to each vehicle certificate", api.VehicleCertificatePolicy().Ref())
+	}
 	return stack, nil
 }
 
@@ -108,6 +119,7 @@ func Props(cfg stage.Config) *fleetapi.FleetApiProps {
 		ThrottlingRateLimit:          jsii.Number(cfg.ApiThrottleRateLimit),
 		ThrottlingBurstLimit:         jsii.Number(cfg.ApiThrottleBurstLimit),
 		CloudWatchRole:               jsii.Bool(cfg.ApiGatewayCloudWatchRole),
+		VehicleCredentials:           jsii.Bool(cfg.VehicleCredentials),
 		MaxReadRequestUnits:          jsii.Number(cfg.TableMaxReadRequestUnits),
 		MaxWriteRequestUnits:         jsii.Number(cfg.TableMaxWriteRequestUnits),
 		AlarmEmails:                  jsii.Strings(cfg.AlarmEmails...),
@@ -196,6 +208,7 @@ func alarmThresholds(a stage.AlarmThresholds) *fleetapi.AlarmThresholds {
 		Api4xxRatePercent:          a.Api4xxRatePercent,
 		TableThrottledRequests:     num(a.TableThrottledRequests),
 		TableSystemErrors:          num(a.TableSystemErrors),
+		AccessRefused:              num(a.AccessRefused),
 	}
 	if a.PeriodMinutes != nil {
 		t.Period = awscdk.Duration_Minutes(jsii.Number(*a.PeriodMinutes))

@@ -82,6 +82,11 @@ type Config struct {
 	// API Gateway (one per account and region): exactly one stage of an
 	// account and region must own it, or execution logging cannot be set.
 	ApiGatewayCloudWatchRole bool `json:"apiGatewayCloudWatchRole"`
+	// VehicleCredentials makes the stack create what vehicles need to get
+	// credentials from their X.509 certificate through the AWS IoT Core
+	// credentials provider (fleetapi.FleetApiProps.VehicleCredentials).
+	VehicleCredentials bool `json:"vehicleCredentials"`
+
 	// CloudWatchRoleOwner is the stage that creates that role in this
 	// stage's account and Region (this one or another); set by All and Select.
 	CloudWatchRoleOwner string `json:"-"`
@@ -107,6 +112,7 @@ type AlarmThresholds struct {
 	Api4xxRatePercent          *float64 `json:"api4xxRatePercent,omitempty"`
 	TableThrottledRequests     *int     `json:"tableThrottledRequests,omitempty"`
 	TableSystemErrors          *int     `json:"tableSystemErrors,omitempty"`
+	AccessRefused              *int     `json:"accessRefused,omitempty"`
 }
 
 // UnmarshalJSON decodes the thresholds strictly, naming an unknown one.

@@ -30,6 +30,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"tableMaxWriteRequestUnits": 500,
 		"alarmThresholds":           map[string]any{"evaluationPeriods": 5, "api4xxRatePercent": 2.5},
 		"apiGatewayCloudWatchRole":  true,
+		"vehicleCredentials":        true,
 	}
 	for k, v := range replace {
 		if v == nil {
@@ -96,6 +97,7 @@ func TestSelectErrors(t *testing.T) {
 		{"string for number", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": "30"})}, "dev", []string{"logRetentionDays must be a whole number, got string"}},
 		{"fraction for integer", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": 256.5})}, "dev", []string{"lambdaMemoryMiB must be a whole number"}},
 		{"string for bool", map[string]any{"dev": validStage(t, map[string]any{"deletionProtection": "yes"})}, "dev", []string{"deletionProtection must be true or false, got string"}},
+		{"vehicle credentials not a bool", map[string]any{"dev": validStage(t, map[string]any{"vehicleCredentials": "on"})}, "dev", []string{"vehicleCredentials must be true or false, got string"}},
 		{"string for list", map[string]any{"dev": validStage(t, map[string]any{"alarmEmails": "ops@example.com"})}, "dev", []string{"alarmEmails must be a list, got string"}},
 		{"unknown threshold", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": map[string]any{"errors": 1}})}, "dev",
 			[]string{`alarmThresholds: unknown setting "errors": known settings are periodMinutes, evaluationPeriods`}},
