@@ -136,8 +136,11 @@ VEHICLES ?= 10
 MINUTES  ?= 5
 SPEEDUP  ?= 60
 API_URL  ?= http://127.0.0.1:3000
-simulate: ## drive VEHICLES vehicles for MINUTES of driving, SPEEDUP times faster, against API_URL (make local's by default); reads it all back
-	go run ./cmd/simulate -url $(API_URL) -vehicles $(VEHICLES) -minutes $(MINUTES) -speedup $(SPEEDUP)
+# make local's vehicles' credentials endpoint and its CA.
+CREDENTIALS_URL ?= https://127.0.0.1:3001
+SIMULATE_FLAGS ?=
+simulate: ## drive VEHICLES vehicles, each with its own certificate, for MINUTES of driving, SPEEDUP times faster, against API_URL (make local's by default); reads it all back
+	go run ./cmd/simulate -url $(API_URL) -credentials-url $(CREDENTIALS_URL) -vehicles $(VEHICLES) -minutes $(MINUTES) -speedup $(SPEEDUP) $(SIMULATE_FLAGS)
 
 COST_FLAGS ?=
 cost: synth ## estimate STAGE's monthly AWS bill at 100 to 100,000 vehicles, with what-ifs and a capacity plan (COST_FLAGS: -usage FILE -vehicles N,N -format table|json|markdown)
@@ -146,8 +149,8 @@ cost: synth ## estimate STAGE's monthly AWS bill at 100 to 100,000 vehicles, wit
 cost-docs: ## rewrite the figures of docs/cost.md and docs/capacity.md from prod's committed template; reread the prose around them
 	$(GO_TEST) ./cmd/cost -run TestDocsAreCurrent -update
 
-local-reset: ## clear the data of the local DynamoDB of make local
-	rm -rf .local/dynalite
+local-reset: ## clear the data of make local: its DynamoDB's, and its thing registry (CA and vehicle certificates)
+	rm -rf .local/dynalite .local/iot
 
 mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); fails under 90 % efficacy
 	@for p in $(MUTATION_PKGS); do \

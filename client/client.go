@@ -60,7 +60,7 @@ func New(ctx context.Context, server string, o Options) (*ClientWithResponses, e
 			o.Credentials = cfg.Credentials
 		}
 		if o.Region == "" {
-			o.Region = cmp.Or(regionOf(server), cfg.Region)
+			o.Region = cmp.Or(RegionOf(server), cfg.Region)
 		}
 	}
 	if o.Region == "" {
@@ -75,8 +75,8 @@ func New(ctx context.Context, server string, o Options) (*ClientWithResponses, e
 	return NewClientWithResponses(server, WithHTTPClient(hc))
 }
 
-// regionOf reads the Region of an execute-api URL, "" for another.
-func regionOf(server string) string {
+// RegionOf reads the Region of an execute-api URL, "" for another.
+func RegionOf(server string) string {
 	u, err := url.Parse(server)
 	if err != nil {
 		return ""

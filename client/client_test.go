@@ -2,9 +2,9 @@ package client
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
-	"log/slog"
 	"net/http"
 	"net/http/httptest"
 	"os"
@@ -22,6 +22,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localapi"
+	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/workload"
 )
 
@@ -115,55 +116,50 @@ func TestRegionOf(t *testing.T) {
 		"https://abcdef1234.execute-api.eu-west-1.amazonaws.com/prod": "eu-west-1",
 		"http://127.0.0.1:3000": "",
 	} {
-		if got := regionOf(url); got != want {
-			t.Errorf("regionOf(%s) = %q, want %q", url, got, want)
+		if got := RegionOf(url); got != want {
+			t.Errorf("RegionOf(%s) = %q, want %q", url, got, want)
 		}
 	}
 }
 
 // The generated client drives every operation of the local API over HTTP,
-// signed: the path a vehicle gateway takes.
+// signed, each as its callers sign it: the fleet admin's and the fleet
+// reader's keys, and vehicle car-1 with the credentials its certificate
+// gets it (over mutual TLS with the local credentials endpoint, then STS).
 func TestClientAgainstTheLocalAPI(t *testing.T) {
-	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	api, err := localapi.New(localapi.Config{Vehicles: store, Events: store, EventRetention: 30 * 24 * time.Hour, Credentials: &local,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := httptest.NewServer(api)
-	defer srv.Close()
+	local := newLocal(t)
 	ctx := context.Background()
-	check := newSpecCheckingTransport(t, srv.URL)
-	c, err := New(ctx, srv.URL, Options{Credentials: credentials.StaticCredentialsProvider{Value: local}, Region: "eu-west-1",
-		HTTPClient: &http.Client{Transport: check}})
-	if err != nil {
-		t.Fatal(err)
+	check := newSpecCheckingTransport(t, local.URL)
+	keys := func(k aws.Credentials) *ClientWithResponses {
+		c, err := New(ctx, local.URL, Options{Credentials: credentials.StaticCredentialsProvider{Value: k}, Region: localauth.Region, HTTPClient: &http.Client{Transport: check}})
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
+	admin, reader := keys(localauth.AdminKeys), keys(localauth.ReaderKeys)
 	plate := "SE 317 RI"
-	created, err := c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017, Plate: &plate})
+	created, err := admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017, Plate: &plate})
 	if err != nil || created.StatusCode() != 201 || created.JSON201.Version != 1 {
 		t.Fatalf("create: %v %v", err, created.Status())
 	}
-	if again, _ := c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017}); again.JSON409 == nil {
+	car := local.vehicleClient(t, "car-1", check)
+	if again, _ := admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017}); again.JSON409 == nil {
 		t.Errorf("duplicate create: %s, want 409 with the error", again.Status())
 	}
-	got, err := c.GetVehicleWithResponse(ctx, "car-1")
+	got, err := car.GetVehicleWithResponse(ctx, "car-1")
 	if err != nil || got.JSON200 == nil || *got.JSON200.Plate != plate {
 		t.Fatalf("get: %v %s", err, got.Status())
 	}
 	etag := `"1"`
-	updated, err := c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: &etag}, VehicleFields{Make: "BMW", Model: "i3s", Year: 2018})
+	updated, err := admin.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: &etag}, VehicleFields{Make: "BMW", Model: "i3s", Year: 2018})
 	if err != nil || updated.JSON200 == nil || updated.JSON200.Version != 2 {
 		t.Fatalf("update: %v %s", err, updated.Status())
 	}
-	if stale, _ := c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: &etag}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018}); stale.JSON412 == nil {
+	if stale, _ := admin.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: &etag}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018}); stale.JSON412 == nil {
 		t.Errorf("stale update: %s, want 412", stale.Status())
 	}
-	list, err := c.ListVehiclesWithResponse(ctx, &ListVehiclesParams{})
+	list, err := reader.ListVehiclesWithResponse(ctx, &ListVehiclesParams{})
 	if err != nil || list.JSON200 == nil || len(list.JSON200.Vehicles) != 1 {
 		t.Fatalf("list: %v %s", err, list.Status())
 	}
@@ -171,23 +167,23 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 	for _, s := range workload.NewDrive(1, time.Now().Add(-time.Hour)).Upload(10).Samples {
 		samples = append(samples, Sample{Timestamp: s.Timestamp, Signals: s.Signals})
 	}
-	up, err := UploadSamples(ctx, c, "car-1", samples, "upload-1")
+	up, err := UploadSamples(ctx, car, "car-1", samples, "upload-1")
 	if err != nil || up.JSON201 == nil || up.JSON201.SampleCount != 10 {
 		t.Fatalf("upload: %v %s", err, up.Status())
 	}
-	if retry, _ := UploadSamples(ctx, c, "car-1", samples, "upload-1"); retry.JSON200 == nil || retry.JSON200.Eid != up.JSON201.Eid {
+	if retry, _ := UploadSamples(ctx, car, "car-1", samples, "upload-1"); retry.JSON200 == nil || retry.JSON200.Eid != up.JSON201.Eid {
 		t.Errorf("retried upload: %s, want 200 with the same eid", retry.Status())
 	}
-	events, err := c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{})
+	events, err := reader.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{})
 	if err != nil || events.JSON200 == nil || len(events.JSON200.Events) != 1 {
 		t.Fatalf("list events: %v %s", err, events.Status())
 	}
-	ev, err := c.GetEventWithResponse(ctx, "car-1", up.JSON201.Eid)
+	ev, err := car.GetEventWithResponse(ctx, "car-1", up.JSON201.Eid)
 	if err != nil || ev.JSON200 == nil || len(ev.JSON200.Samples) != 10 || ev.JSON200.Samples[0].Signals["Vehicle.Speed"] != samples[0].Signals["Vehicle.Speed"] {
 		t.Fatalf("get event: %v %s", err, ev.Status())
 	}
-	// Bad input, refused by the gateway's validator or by the functions'
-	// rules: a JSON error the client decodes, never a 5xx.
+	// Bad input, refused by the gateway's validator or policies, or by the
+	// functions' rules: a JSON error the client decodes, never a 5xx.
 	type answer interface{ StatusCode() int }
 	json := "application/json"
 	future := Timestamp(time.Now().Add(time.Hour))
@@ -198,40 +194,50 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 		call func() (answer, error)
 	}{
 		{"vid too short", 400, func() (answer, error) {
-			return c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "c", Make: "BMW", Model: "i3", Year: 2017})
+			return admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "c", Make: "BMW", Model: "i3", Year: 2017})
 		}},
 		{"unknown member", 400, func() (answer, error) {
-			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","model":"i3","year":2017,"colour":"red"}`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","model":"i3","year":2017,"colour":"red"}`))
 		}},
 		{"member name in other case", 400, func() (answer, error) {
-			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","Make":"BMW","model":"i3","year":2017}`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","Make":"BMW","model":"i3","year":2017}`))
 		}},
 		{"duplicate member", 400, func() (answer, error) {
-			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","make":"VW","model":"i3","year":2017}`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","make":"VW","model":"i3","year":2017}`))
 		}},
 		{"year after next", 400, func() (answer, error) {
-			return c.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-2", Make: "BMW", Model: "i3", Year: int32(time.Now().Year() + 2)})
+			return admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-2", Make: "BMW", Model: "i3", Year: int32(time.Now().Year() + 2)})
 		}},
 		{"not JSON", 400, func() (answer, error) {
-			return c.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":`))
 		}},
 		{"If-Match not an ETag", 400, func() (answer, error) {
-			return c.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: new("2")}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018})
+			return admin.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: new("2")}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018})
 		}},
-		{"unknown vehicle", 404, func() (answer, error) { return c.GetVehicleWithResponse(ctx, "car-404") }},
-		{"upload for an unknown vehicle", 404, func() (answer, error) { return UploadSamples(ctx, c, "car-404", samples, "") }},
-		{"upload without samples", 400, func() (answer, error) { return UploadSamples(ctx, c, "car-1", nil, "") }},
+		{"unknown vehicle", 404, func() (answer, error) { return reader.GetVehicleWithResponse(ctx, "car-404") }},
+		{"upload for another vehicle", 403, func() (answer, error) { return UploadSamples(ctx, car, "car-404", samples, "") }},
+		{"upload by the fleet", 403, func() (answer, error) { return UploadSamples(ctx, admin, "car-1", samples, "") }},
+		{"a vehicle renames itself", 403, func() (answer, error) {
+			return car.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018})
+		}},
+		{"a vehicle reads its history", 403, func() (answer, error) { return car.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{}) }},
+		{"the reader registers", 403, func() (answer, error) {
+			return reader.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-3", Make: "BMW", Model: "i3", Year: 2017})
+		}},
+		{"upload without samples", 400, func() (answer, error) { return UploadSamples(ctx, car, "car-1", nil, "") }},
 		{"sample from the future", 400, func() (answer, error) {
-			return UploadSamples(ctx, c, "car-1", []Sample{{Timestamp: time.Time(future), Signals: samples[0].Signals}}, "")
+			return UploadSamples(ctx, car, "car-1", []Sample{{Timestamp: time.Time(future), Signals: samples[0].Signals}}, "")
 		}},
 		{"from after to", 400, func() (answer, error) {
-			return c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{From: &future, To: &past})
+			return reader.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{From: &future, To: &past})
 		}},
 		{"forged cursor", 400, func() (answer, error) {
-			return c.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{Cursor: new(Cursor("eyJ2IjoiY2FyLTEifQ"))})
+			return reader.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{Cursor: new(Cursor("eyJ2IjoiY2FyLTEifQ"))})
 		}},
-		{"malformed eid", 400, func() (answer, error) { return c.GetEventWithResponse(ctx, "car-1", "123") }},
-		{"unknown event", 404, func() (answer, error) { return c.GetEventWithResponse(ctx, "car-1", "1795691178000-06f7b0bafe34c7e1") }},
+		{"malformed eid", 400, func() (answer, error) { return car.GetEventWithResponse(ctx, "car-1", "123") }},
+		{"unknown event", 404, func() (answer, error) {
+			return car.GetEventWithResponse(ctx, "car-1", "1795691178000-06f7b0bafe34c7e1")
+		}},
 	} {
 		r, err := bad.call()
 		if err != nil || r.StatusCode() != bad.want {
@@ -239,7 +245,7 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 		}
 	}
 	// Unsigned: the gateway's 403.
-	unsigned, _ := NewClientWithResponses(srv.URL, WithHTTPClient(&http.Client{Transport: check}))
+	unsigned, _ := NewClientWithResponses(local.URL, WithHTTPClient(&http.Client{Transport: check}))
 	if r, _ := unsigned.GetVehicleWithResponse(ctx, "car-1"); r.JSON403 == nil {
 		t.Errorf("unsigned: %s, want 403", r.Status())
 	}
@@ -249,6 +255,49 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 			t.Errorf("no %s answer was checked against the spec (checked: %v)", op, check.seen)
 		}
 	}
+}
+
+// testLocal is the local API with its credentials endpoint, for the client.
+type testLocal struct {
+	*localapi.TestServer
+	caFile string
+}
+
+func newLocal(t *testing.T) *testLocal {
+	t.Helper()
+	tables := dynalite.NewTables(t, db)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := localapi.NewTestServer(t, localapi.Config{Vehicles: store, Events: store, EventRetention: 30 * 24 * time.Hour})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, srv.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	return &testLocal{TestServer: srv, caFile: ca}
+}
+
+// vehicleOptions are vehicle vid's, with cert its certificate.
+func (l *testLocal) vehicleOptions(vid string, cert tls.Certificate) VehicleOptions {
+	return VehicleOptions{Endpoint: l.CredentialsURL, CAFile: l.caFile, RoleAlias: localauth.RoleAlias, ThingName: vid, Certificate: &cert,
+		VehicleRoleArn: localauth.VehicleRole, Region: localauth.Region, STSEndpoint: l.STSURL}
+}
+
+// vehicleClient registers a certificate for vid and returns a client that
+// signs with the credentials it gets.
+func (l *testLocal) vehicleClient(t *testing.T, vid string, transport http.RoundTripper) *ClientWithResponses {
+	t.Helper()
+	cert, _ := l.Provision(t, vid)
+	creds, err := NewVehicleCredentials(l.vehicleOptions(vid, cert))
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := New(context.Background(), l.URL, Options{Credentials: creds, Region: localauth.Region, HTTPClient: &http.Client{Transport: transport}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
 }
 
 func statusOf(r interface{ StatusCode() int }, err error) string {

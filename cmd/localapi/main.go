@@ -16,36 +16,65 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localapi"
+	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
 func main() {
-	addr := flag.String("addr", "127.0.0.1:3000", "where the API listens")
-	data := flag.String("data", ".local/dynalite", "directory of the local DynamoDB's data")
-	dbPort := flag.Int("dynamodb-port", 8000, "port of the local DynamoDB on 127.0.0.1")
-	noAuth := flag.Bool("no-auth", false, "accept unsigned requests (for curl)")
-	retention := flag.Int("event-retention-days", 30, "event retention, as a stage's")
-	docs := flag.String("docs", "", "the API reference to serve at /docs (make docs renders it)")
+	var o options
+	flag.StringVar(&o.addr, "addr", "127.0.0.1:3000", "where the API listens")
+	flag.StringVar(&o.credentialsAddr, "credentials-addr", "127.0.0.1:3001", "where the vehicles' credentials endpoint listens (mutual TLS)")
+	flag.StringVar(&o.data, "data", ".local/dynalite", "directory of the local DynamoDB's data")
+	flag.StringVar(&o.iot, "iot-data", ".local/iot", "directory of the local thing registry: its CA and the vehicles' certificates")
+	flag.IntVar(&o.dbPort, "dynamodb-port", 8000, "port of the local DynamoDB on 127.0.0.1")
+	flag.BoolVar(&o.noAuth, "no-auth", false, "take unsigned requests as the local developer's: both fleet classes, no vehicle (for curl)")
+	flag.IntVar(&o.retentionDays, "event-retention-days", 30, "event retention, as a stage's")
+	flag.StringVar(&o.docs, "docs", "", "the API reference to serve at /docs (make docs renders it)")
 	flag.Parse()
-	if err := run(*addr, *data, *dbPort, *noAuth, *retention, *docs); err != nil {
+	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "localapi:", err)
 		os.Exit(1)
 	}
 }
 
-// creds are the local credentials: a signed client uses them as
-// AWS_ACCESS_KEY_ID and AWS_SECRET_ACCESS_KEY, for service execute-api.
-var creds = localapi.Credentials
+type options struct {
+	addr, credentialsAddr, data, iot, docs string
+	dbPort, retentionDays                  int
+	noAuth                                 bool
+}
 
-func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs string) error {
+func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
+	addr, data, dbPort, retentionDays, docs := o.addr, o.data, o.dbPort, o.retentionDays, o.docs
 	ln, err := net.Listen("tcp", addr)
 	if err != nil {
 		return fmt.Errorf("cannot listen on %s (in use? pass -addr): %w", addr, err)
+	}
+	credsLn, err := net.Listen("tcp", o.credentialsAddr)
+	if err != nil {
+		ln.Close()
+		return fmt.Errorf("cannot listen on %s (in use? pass -credentials-addr): %w", o.credentialsAddr, err)
+	}
+	spec, err := api.Load()
+	if err != nil {
+		return err
+	}
+	registry, err := localauth.OpenRegistry(o.iot)
+	if err != nil {
+		return err
+	}
+	auth, err := localauth.New(spec, registry, nil)
+	if err != nil {
+		return err
+	}
+	serverTLS, err := registry.ServerTLS()
+	if err != nil {
+		return err
 	}
 	srv, err := dynalite.Start(ctx, dynalite.Options{Port: dbPort, Path: data, Stderr: os.Stderr})
 	if err != nil {
@@ -65,10 +94,7 @@ func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs str
 		return err
 	}
 	cfg := localapi.Config{Vehicles: store, Events: store, EventRetention: time.Duration(retentionDays) * 24 * time.Hour,
-		Logger: slog.New(slog.NewJSONHandler(os.Stdout, nil))}
-	if !noAuth {
-		cfg.Credentials = &creds
-	}
+		Logger: slog.New(slog.NewJSONHandler(os.Stdout, nil)), Auth: auth, AllowUnsigned: o.noAuth}
 	if docs != "" {
 		if cfg.DocsHTML, err = os.ReadFile(docs); err != nil {
 			return fmt.Errorf("the API reference: %w", err)
@@ -79,6 +105,8 @@ func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs str
 		return err
 	}
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
+	cs := &http.Server{Handler: auth.CredentialsProvider(), TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second}
+	go cs.ServeTLS(credsLn, "", "")
 	var dbDied error
 	shutdownDone := make(chan struct{})
 	go func() {
@@ -92,13 +120,17 @@ func run(addr, data string, dbPort int, noAuth bool, retentionDays int, docs str
 		}
 		shutdown, cancel := context.WithTimeout(context.Background(), 5*time.Second)
 		defer cancel()
+		cs.Shutdown(shutdown)
 		hs.Shutdown(shutdown)
 	}()
 	fmt.Fprintf(os.Stderr, "FleetApi on http://%s (stage %s, reference at /docs), DynamoDB on %s with its data in %s\n", ln.Addr(), localapi.Stage, srv.Endpoint, data)
-	if noAuth {
-		fmt.Fprintln(os.Stderr, "requests need no signature (-no-auth)")
-	} else {
-		fmt.Fprintf(os.Stderr, "sign requests with SigV4 for service execute-api:\n  export AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", creds.AccessKeyID, creds.SecretAccessKey)
+	fmt.Fprintf(os.Stderr, "callers sign with SigV4 for service execute-api, Region %s:\n", localauth.Region)
+	fmt.Fprintf(os.Stderr, "  fleet-admin: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.AdminKeys.AccessKeyID, localauth.AdminKeys.SecretAccessKey)
+	fmt.Fprintf(os.Stderr, "  fleet-read:  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.ReaderKeys.AccessKeyID, localauth.ReaderKeys.SecretAccessKey)
+	fmt.Fprintf(os.Stderr, "  vehicles: a certificate from POST %s/certificates?thing=VID (fleet-admin, service iot), credentials from https://%s/role-aliases/%s/credentials (CA %s/ca.pem), then AssumeRole of %s at http://%s%s\n",
+		localauth.ProvisioningPath, credsLn.Addr(), localauth.RoleAlias, o.iot, localauth.VehicleRole, ln.Addr(), localauth.STSPath)
+	if o.noAuth {
+		fmt.Fprintln(os.Stderr, "unsigned requests are the local developer's: both fleet classes, no vehicle (-no-auth)")
 	}
 	if err := hs.Serve(ln); err != nil && !errors.Is(err, http.ErrServerClosed) {
 		return err

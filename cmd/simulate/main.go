@@ -1,55 +1,114 @@
 // Command simulate drives a fleet against the API (package simulate): `make
 // simulate VEHICLES=N MINUTES=M SPEEDUP=X`, against make local by default.
+// Every vehicle calls with its own identity: a certificate, the
+// credentials it gets, the vehicle role's session as itself.
 package main
 
 import (
 	"context"
+	"crypto/tls"
 	"flag"
 	"fmt"
 	"net"
 	neturl "net/url"
 	"os"
 	"os/signal"
+	"path/filepath"
+	"slices"
+	"strings"
 	"sync/atomic"
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/fleetapi/fleetapi/client"
-	"github.com/fleetapi/fleetapi/internal/localapi"
+	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/simulate"
 )
 
 func main() {
 	url := flag.String("url", "http://127.0.0.1:3000", "the API: make local's, or a stage's URL (the stack output ApiUrl)")
-	vehicles := flag.Int("vehicles", 10, "vehicles in the fleet")
+	vehicles := flag.Int("vehicles", 10, "vehicles in the fleet (make local's: registered anew each run)")
 	minutes := flag.Float64("minutes", 5, "minutes of driving per vehicle")
 	speedup := flag.Float64("speedup", 60, "how much faster than real time")
 	region := flag.String("region", "", "the API's Region, when the URL does not say it")
+	credentialsURL := flag.String("credentials-url", "https://127.0.0.1:3001", "the vehicles' credentials endpoint: make local's, or the account's (aws iot describe-endpoint --endpoint-type iot:CredentialProvider)")
+	ca := flag.String("ca", ".local/iot/ca.pem", "CA of the credentials endpoint (make local's); \"\" for the system's roots")
+	roleAlias := flag.String("role-alias", localauth.RoleAlias, "the role alias (stack output VehicleRoleAlias)")
+	vehicleRole := flag.String("vehicle-role-arn", localauth.VehicleRole, "the vehicle role (stack output VehicleRoleArn)")
+	certs := flag.String("certs", "", "a deployed stage's fleet: a directory of VID.crt and VID.key, one pair per registered thing")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	retries := &atomic.Int64{}
 	opts := client.Options{Region: *region, OnRetry: func(int) { retries.Add(1) }}
+	id := simulate.Identity{CredentialsEndpoint: *credentialsURL, CAFile: *ca, RoleAlias: *roleAlias, VehicleRoleArn: *vehicleRole}
+	var cfg simulate.Config
+	admin, reader := opts, opts
 	if isLocal(*url) {
-		// make local's own credentials, on whichever port it listens.
-		opts.Credentials, opts.Region = credentials.StaticCredentialsProvider{Value: localapi.Credentials}, "eu-west-1"
+		// make local's own keys and stand-ins, on whichever ports it listens.
+		admin.Credentials, admin.Region = credentials.StaticCredentialsProvider{Value: localauth.AdminKeys}, localauth.Region
+		reader.Credentials, reader.Region = credentials.StaticCredentialsProvider{Value: localauth.ReaderKeys}, localauth.Region
+		id.Region, id.STSEndpoint = localauth.Region, strings.TrimSuffix(*url, "/")+localauth.STSPath
+		id.Certificate = func(ctx context.Context, vid string) (tls.Certificate, error) {
+			cert, _, err := localauth.Provision(ctx, *url, vid)
+			return cert, err
+		}
+	} else {
+		// Your credentials, in a role that may assume the stage's fleet roles.
+		if *certs == "" {
+			fail(fmt.Errorf("a deployed stage's vehicles need their certificates: pass -certs DIR"))
+		}
+		vids, err := certificatesIn(*certs)
+		if err != nil {
+			fail(err)
+		}
+		cfg.VIDs = vids
+		id.Region = *region
+		id.Certificate = func(_ context.Context, vid string) (tls.Certificate, error) {
+			return tls.LoadX509KeyPair(filepath.Join(*certs, vid+".crt"), filepath.Join(*certs, vid+".key"))
+		}
 	}
-	c, err := client.New(ctx, *url, opts)
-	if err != nil {
-		fmt.Fprintln(os.Stderr, "simulate:", err)
-		os.Exit(1)
+	id.Options = opts
+	var err error
+	if cfg.Admin, err = client.New(ctx, *url, admin); err != nil {
+		fail(err)
 	}
-	r, err := simulate.Run(ctx, simulate.Config{Client: c, Vehicles: *vehicles, Driving: time.Duration(*minutes * float64(time.Minute)),
-		Speedup: *speedup, Progress: os.Stderr, Retries: retries})
+	if cfg.Reader, err = client.New(ctx, *url, reader); err != nil {
+		fail(err)
+	}
+	if id.Region == "" {
+		id.Region = client.RegionOf(*url)
+	}
+	cfg.Vehicle = id.Vehicles(*url)
+	cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Progress, cfg.Retries = *vehicles, time.Duration(*minutes*float64(time.Minute)), *speedup, os.Stderr, retries
+	r, err := simulate.Run(ctx, cfg)
 	if err != nil {
-		fmt.Fprintln(os.Stderr, "simulate:", err)
-		os.Exit(1)
+		fail(err)
 	}
 	fmt.Println(r)
 	if r.Lost > 0 || r.Duplicated > 0 || r.Failed > 0 {
 		os.Exit(1)
 	}
+}
+
+func fail(err error) {
+	fmt.Fprintln(os.Stderr, "simulate:", err)
+	os.Exit(1)
+}
+
+// certificatesIn lists the vids of a directory of VID.crt files.
+func certificatesIn(dir string) ([]string, error) {
+	matches, err := filepath.Glob(filepath.Join(dir, "*.crt"))
+	if err != nil || len(matches) == 0 {
+		return nil, fmt.Errorf("no VID.crt in %s", dir)
+	}
+	var vids []string
+	for _, m := range matches {
+		vids = append(vids, strings.TrimSuffix(filepath.Base(m), ".crt"))
+	}
+	slices.Sort(vids)
+	return vids, nil
 }
 
 // isLocal says whether the API is make local's, on this machine.

@@ -1,7 +1,9 @@
 // Package localapi serves the API on a local HTTP port as the deployed
 // stage would: routes, path templates and request validation from
-// api/swagger.yaml (the body the construct imports), SigV4 verified
-// against local credentials, the gateway's own JSON answers, and each
+// api/swagger.yaml (the body the construct imports), SigV4 verified and
+// each caller's policies evaluated as IAM would (package localauth: the
+// fleet's keys, vehicles' sessions from their certificates, the same
+// statements the construct deploys), the gateway's own JSON answers, and each
 // request turned into the API Gateway proxy event that the functions'
 // handler code serves, each function with only the operations the spec
 // gives it.
@@ -9,9 +11,7 @@ package localapi
 
 import (
 	"bytes"
-	"context"
 	"crypto/rand"
-	"crypto/sha256"
 	"encoding/base64"
 	"encoding/hex"
 	"encoding/json"
@@ -25,8 +25,6 @@ import (
 	"unicode/utf8"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/aws"
-	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/getkin/kin-openapi/openapi3"
 	"github.com/getkin/kin-openapi/openapi3filter"
 	"github.com/getkin/kin-openapi/routers"
@@ -34,27 +32,12 @@ import (
 
 	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/authz"
-	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/httpapi"
+	"github.com/fleetapi/fleetapi/internal/localauth"
 )
 
 // Stage is the stage name the local API reports in its events.
-const Stage = "local"
-
-// Credentials are the local API's: fixed, printed at start, for no AWS
-// account; a signed client uses them as AWS_ACCESS_KEY_ID and
-// AWS_SECRET_ACCESS_KEY for service execute-api.
-var Credentials = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCAL", SecretAccessKey: "fleetapi-local-secret"}
-
-// The local account's identities.
-const (
-	localUser        = "arn:aws:iam::000000000000:user/fleetapi-local"
-	localVehicleRole = "arn:aws:iam::000000000000:role/fleetapi-local-vehicles"
-)
-
-// maxSkew is how far a request's signing time may be from the clock, as
-// SigV4 allows.
-const maxSkew = 15 * time.Minute
+const Stage = localauth.Stage
 
 // Config wires a Server.
 type Config struct {
@@ -63,8 +46,13 @@ type Config struct {
 	Events   httpapi.EventStore
 	// EventRetention is the stage's event retention.
 	EventRetention time.Duration
-	// Credentials verify SigV4 signatures; nil accepts unsigned requests.
-	Credentials *aws.Credentials
+	// Auth knows the callers: it verifies their SigV4 signatures, decides
+	// with their policies, and serves STS and the local registration.
+	// Required.
+	Auth *localauth.Authority
+	// AllowUnsigned makes an unsigned request the local developer's (both
+	// fleet classes, no vehicle): for curl.
+	AllowUnsigned bool
 	// Logger gets one JSON access log line per request, and the functions' logs.
 	Logger *slog.Logger
 	// DocsHTML is the API reference served at /docs; nil serves none.
@@ -77,7 +65,8 @@ type Server struct {
 	router    routers.Router
 	responses map[string]gatewayResponse
 	functions map[string]*httpapi.Handler // by operationId
-	signer    *v4.Signer
+	sts       http.Handler
+	iot       http.Handler
 }
 
 type gatewayResponse struct {
@@ -100,7 +89,11 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Logger == nil {
 		cfg.Logger = slog.Default()
 	}
-	s := &Server{cfg: cfg, router: router, responses: map[string]gatewayResponse{}, functions: map[string]*httpapi.Handler{}, signer: v4.NewSigner()}
+	if cfg.Auth == nil {
+		return nil, errors.New("localapi: Auth is required")
+	}
+	s := &Server{cfg: cfg, router: router, responses: map[string]gatewayResponse{}, functions: map[string]*httpapi.Handler{},
+		sts: cfg.Auth.STS(), iot: cfg.Auth.Provisioning()}
 	gr, _ := spec.Doc.Extensions[api.ExtGatewayResponses].(map[string]any)
 	for kind, v := range gr {
 		r, _ := v.(map[string]any)
@@ -110,8 +103,8 @@ func New(cfg Config) (*Server, error) {
 		tmpl, _ := r["responseTemplates"].(map[string]any)["application/json"].(string)
 		s.responses[kind] = gatewayResponse{status: status, body: tmpl}
 	}
-	// The local credentials are a user granted every operation.
-	callers, err := authz.New(localVehicleRole, map[string][]string{localUser: contract.OperationIDs()})
+	// The functions know the callers as the construct tells them.
+	callers, err := authz.New(localauth.VehicleRole, cfg.Auth.Grants(spec))
 	if err != nil {
 		return nil, err
 	}
@@ -149,6 +142,14 @@ type accessLog struct {
 }
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
+	switch {
+	case req.URL.Path == localauth.STSPath || req.URL.Path == localauth.STSPath+"/":
+		s.sts.ServeHTTP(w, req)
+		return
+	case strings.HasPrefix(req.URL.Path, localauth.ProvisioningPath+"/"):
+		s.iot.ServeHTTP(w, req)
+		return
+	}
 	// The API reference, beside the API (no path of the API starts so).
 	if req.Method == http.MethodGet && (req.URL.Path == "/docs" || req.URL.Path == "/docs/swagger.yaml") {
 		if req.URL.Path == "/docs/swagger.yaml" {
@@ -192,14 +193,21 @@ func (s *Server) serve(req *http.Request, id string, entry *accessLog) (int, map
 		return s.gateway("MISSING_AUTHENTICATION_TOKEN", entry)
 	}
 	entry.ResourcePath = route.Path
-	if s.cfg.Credentials != nil {
-		caller, kind := s.verify(req, body)
-		if kind != "" {
+	var caller *localauth.Principal
+	if s.cfg.AllowUnsigned && req.Header.Get("Authorization") == "" {
+		caller = s.cfg.Auth.Developer()
+	} else {
+		var kind string
+		if caller, kind = s.cfg.Auth.Verify(req, body, "execute-api"); kind != "" {
 			return s.gateway(kind, entry)
 		}
-		entry.Caller = caller
 	}
-	entry.CallerArn = localUser
+	entry.Caller, entry.CallerArn = caller.Credentials.AccessKeyID, caller.ARN
+	// The caller's policies for execute-api:Invoke on this method and
+	// path, as API Gateway's IAM authorization decides (its 403).
+	if !s.cfg.Auth.MayInvoke(caller, req.Method, req.URL.Path) {
+		return s.gateway("ACCESS_DENIED", entry)
+	}
 	if kind := validate(req, route, params, body); kind != "" {
 		return s.gateway(kind, entry)
 	}
@@ -258,50 +266,6 @@ func validate(req *http.Request, route *routers.Route, params map[string]string,
 		return "BAD_REQUEST_BODY"
 	}
 	return ""
-}
-
-// verify checks a request's SigV4 signature against the local credentials
-// and returns the caller, or the gateway response kind that refuses it.
-func (s *Server) verify(req *http.Request, body []byte) (caller, refusal string) {
-	auth := req.Header.Get("Authorization")
-	const algorithm = "AWS4-HMAC-SHA256 "
-	if !strings.HasPrefix(auth, algorithm) {
-		return "", "MISSING_AUTHENTICATION_TOKEN"
-	}
-	fields := map[string]string{}
-	for part := range strings.SplitSeq(strings.TrimPrefix(auth, algorithm), ",") {
-		k, v, _ := strings.Cut(strings.TrimSpace(part), "=")
-		fields[k] = v
-	}
-	scope := strings.Split(fields["Credential"], "/") // key/date/region/service/aws4_request
-	signedAt, err := time.Parse("20060102T150405Z", req.Header.Get("X-Amz-Date"))
-	if len(scope) != 5 || scope[0] != s.cfg.Credentials.AccessKeyID || scope[3] != "execute-api" || err != nil {
-		return "", "INVALID_SIGNATURE"
-	}
-	if d := time.Since(signedAt); d > maxSkew || d < -maxSkew {
-		return "", "EXPIRED_TOKEN"
-	}
-	// Sign the same request, with only the headers the client signed, and
-	// compare: the signature proves the secret and the request.
-	again, _ := http.NewRequestWithContext(req.Context(), req.Method, req.URL.String(), nil)
-	again.Host = req.Host
-	for _, h := range strings.Split(fields["SignedHeaders"], ";") {
-		switch h {
-		case "host":
-		case "content-length": // the signer reads it from the request, not its headers
-			again.ContentLength = int64(len(body))
-		default:
-			again.Header[http.CanonicalHeaderKey(h)] = req.Header.Values(h)
-		}
-	}
-	sum := sha256.Sum256(body)
-	if err := s.signer.SignHTTP(context.Background(), *s.cfg.Credentials, again, hex.EncodeToString(sum[:]), "execute-api", scope[2], signedAt); err != nil {
-		return "", "INVALID_SIGNATURE"
-	}
-	if again.Header.Get("Authorization") != auth {
-		return "", "INVALID_SIGNATURE"
-	}
-	return scope[0], ""
 }
 
 // proxyEvent is the API Gateway REST proxy event of a request.

@@ -9,9 +9,9 @@ import (
 	"io"
 	"log/slog"
 	"net/http"
-	"net/http/httptest"
 	"os"
 	"strings"
+	"sync"
 	"testing"
 	"time"
 
@@ -21,6 +21,7 @@ import (
 
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/specresponse"
 	"github.com/fleetapi/fleetapi/internal/workload"
 )
@@ -31,16 +32,16 @@ func TestMain(m *testing.M) {
 	os.Exit(dynalite.Main(m, func(c *dynamodb.Client) { db = c }))
 }
 
-var creds = aws.Credentials{AccessKeyID: "AKIDLOCAL", SecretAccessKey: "local-secret"}
-
 // client drives the local API over HTTP as a deployed stage's client
-// would: every request signed with SigV4 unless said otherwise, every
-// answer checked against the spec.
+// would: every request signed with SigV4 (the fleet admin's keys unless
+// said otherwise), every answer checked against the spec.
 type client struct {
-	t    *testing.T
-	base string
-	spec *specresponse.Checker
-	logs *bytes.Buffer
+	t     *testing.T
+	base  string
+	spec  *specresponse.Checker
+	logs  *syncBuffer
+	local *TestServer
+	creds aws.Credentials
 }
 
 func newClient(t *testing.T) *client {
@@ -50,19 +51,39 @@ func newClient(t *testing.T) *client {
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &bytes.Buffer{}
-	srv, err := New(Config{Vehicles: store, Events: store, EventRetention: 30 * 24 * time.Hour, Credentials: &creds,
+	logs := &syncBuffer{}
+	local := NewTestServer(t, Config{Vehicles: store, Events: store, EventRetention: 30 * 24 * time.Hour,
 		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	spec, err := specresponse.New(local.URL)
 	if err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(srv)
-	t.Cleanup(hs.Close)
-	spec, err := specresponse.New(hs.URL)
-	if err != nil {
-		t.Fatal(err)
-	}
-	return &client{t: t, base: hs.URL, spec: spec, logs: logs}
+	return &client{t: t, base: local.URL, spec: spec, logs: logs, local: local, creds: localauth.AdminKeys}
+}
+
+// as returns the client signing with other credentials.
+func (c *client) as(creds aws.Credentials) *client {
+	d := *c
+	d.creds = creds
+	return &d
+}
+
+// syncBuffer is a buffer the server's goroutines write logs to.
+type syncBuffer struct {
+	mu sync.Mutex
+	b  bytes.Buffer
+}
+
+func (s *syncBuffer) Write(p []byte) (int, error) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.Write(p)
+}
+
+func (s *syncBuffer) String() string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.b.String()
 }
 
 type answer struct {
@@ -79,7 +100,7 @@ func (c *client) do(method, path, body string, sign bool, mutate func(*http.Requ
 	}
 	if sign {
 		sum := sha256.Sum256([]byte(body))
-		if err := v4.NewSigner().SignHTTP(context.Background(), creds, req, hex.EncodeToString(sum[:]), "execute-api", "eu-west-1", time.Now()); err != nil {
+		if err := v4.NewSigner().SignHTTP(context.Background(), c.creds, req, hex.EncodeToString(sum[:]), "execute-api", localauth.Region, time.Now()); err != nil {
 			c.t.Fatal(err)
 		}
 	}
@@ -146,16 +167,18 @@ func TestLocalAPIOverHTTP(t *testing.T) {
 	if a := c.do("GET", "/vehicles?limit=5", "", true, nil); a.status != 200 || len(a.body["vehicles"].([]any)) != 1 {
 		t.Errorf("list: %d %v", a.status, a.body)
 	}
+	vehicle := c.as(c.vehicle("car-1"))
 	up, _ := json.Marshal(workload.NewDrive(1, time.Now().Add(-time.Hour)).Upload(10))
-	a := c.do("POST", "/vehicles/car-1/events", string(up), true, nil)
+	a := vehicle.do("POST", "/vehicles/car-1/events", string(up), true, nil)
 	if a.status != 201 {
 		t.Fatalf("upload: %d %v", a.status, a.body)
 	}
 	eid := a.body["eid"].(string)
-	if a := c.do("GET", "/vehicles/car-1/events?order=desc", "", true, nil); a.status != 200 || len(a.body["events"].([]any)) != 1 {
+	reader := c.as(localauth.ReaderKeys)
+	if a := reader.do("GET", "/vehicles/car-1/events?order=desc", "", true, nil); a.status != 200 || len(a.body["events"].([]any)) != 1 {
 		t.Errorf("list events: %d %v", a.status, a.body)
 	}
-	if a := c.do("GET", "/vehicles/car-1/events/"+eid, "", true, nil); a.status != 200 || len(a.body["samples"].([]any)) != 10 {
+	if a := vehicle.do("GET", "/vehicles/car-1/events/"+eid, "", true, nil); a.status != 200 || len(a.body["samples"].([]any)) != 10 {
 		t.Errorf("get event: %d %v", a.status, a.body)
 	}
 	// The API reference beside it.
@@ -163,9 +186,19 @@ func TestLocalAPIOverHTTP(t *testing.T) {
 		t.Errorf("/docs/swagger.yaml: %v %v", resp, err)
 	}
 	// A function refusal comes through as the function answers it.
-	wantCode(t, c.do("GET", "/vehicles/car-1/events?limit=0", "", true, nil), 400, "BadRequest")
+	wantCode(t, reader.do("GET", "/vehicles/car-1/events?limit=0", "", true, nil), 400, "BadRequest")
 	// One JSON access log line per request, like the stage's.
 	if n := strings.Count(c.logs.String(), `"msg":"access"`); n != 13 {
 		t.Errorf("%d access log lines for 13 requests", n)
 	}
+}
+
+// vehicle registers a certificate for vid and returns the credentials it
+// gets: the local credentials provider over mutual TLS, then STS's
+// AssumeRole into the vehicle role as vid.
+func (c *client) vehicle(vid string) aws.Credentials {
+	c.t.Helper()
+	cert, _ := c.local.Provision(c.t, vid)
+	certCreds := credentialsFor(c.t, c.local, cert, vid)
+	return assumeVehicleRole(c.t, c.local, certCreds, vid, vid)
 }

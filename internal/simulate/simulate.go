@@ -1,12 +1,14 @@
 // Package simulate drives a fleet against the API with the Go client: N
-// vehicles registered, each uploading at the talk's rate (1 sample a
-// second of realistic VSS signals, 10 per call), with a live progress line,
-// then reads every vehicle's events back to prove that every acknowledged
-// upload is stored, once.
+// vehicles registered by the fleet admin, each uploading with its own
+// identity at the talk's rate (1 sample a second of realistic VSS signals,
+// 10 per call), with a live progress line, then a fleet reader reads every
+// vehicle's events back to prove that every acknowledged upload is stored,
+// once.
 package simulate
 
 import (
 	"context"
+	"crypto/tls"
 	"fmt"
 	"io"
 	"slices"
@@ -21,10 +23,17 @@ import (
 
 // Config of a run.
 type Config struct {
-	Client *client.ClientWithResponses
+	// Admin registers the vehicles (caller class fleet-admin); Reader reads
+	// their events back (fleet-read).
+	Admin, Reader *client.ClientWithResponses
+	// Vehicle returns a client that signs as vehicle vid itself.
+	Vehicle func(ctx context.Context, vid string) (*client.ClientWithResponses, error)
 	// Vehicles in the fleet, each sim-RUN-NNNNN: new ones each run, so
 	// that what a run reads back is its own.
 	Vehicles int
+	// VIDs, when set, are the fleet instead (vehicles whose certificates are
+	// registered already); Vehicles is then their number.
+	VIDs []string
 	// Driving is each vehicle's driving time; its samples end now.
 	Driving time.Duration
 	// Speedup compresses time: an upload of 10 s of samples every 10 s / Speedup.
@@ -65,8 +74,14 @@ func (r Report) firstFailure() string {
 // Run runs the fleet until every vehicle has uploaded its driving, then
 // reads it back.
 func Run(ctx context.Context, cfg Config) (Report, error) {
+	if cfg.VIDs != nil {
+		cfg.Vehicles = len(cfg.VIDs)
+	}
 	if cfg.Vehicles < 1 || cfg.Driving < workload.SamplesPerUpload*workload.SampleInterval || cfg.Speedup <= 0 {
 		return Report{}, fmt.Errorf("a run needs at least 1 vehicle, 10 s of driving and a speedup above 0")
+	}
+	if cfg.Admin == nil || cfg.Reader == nil || cfg.Vehicle == nil {
+		return Report{}, fmt.Errorf("a run needs an admin's client, a reader's and the vehicles' own")
 	}
 	if cfg.Retries == nil {
 		cfg.Retries = &atomic.Int64{}
@@ -104,13 +119,22 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		go func() {
 			defer wg.Done()
 			vid := fmt.Sprintf("sim-%s-%05d", strconv.FormatInt(start.UnixMilli(), 36), v)
-			r, err := cfg.Client.CreateVehicleWithResponse(ctx, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025})
+			if cfg.VIDs != nil {
+				vid = cfg.VIDs[v]
+			}
+			r, err := cfg.Admin.CreateVehicleWithResponse(ctx, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025})
 			var why string
 			switch {
 			case err != nil:
 				why = fmt.Sprintf("register %s: %v", vid, err)
 			case r.StatusCode() != 201 && r.StatusCode() != 409:
 				why = fmt.Sprintf("register %s: %s %.200s", vid, r.Status(), r.Body)
+			}
+			var car *client.ClientWithResponses
+			if why == "" {
+				if car, err = cfg.Vehicle(ctx, vid); err != nil {
+					why = fmt.Sprintf("identity of %s: %v", vid, err)
+				}
 			}
 			if why != "" {
 				mu.Lock()
@@ -128,7 +152,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				}
 				sent.Add(1)
 				began := time.Now()
-				res, err := client.UploadSamples(ctx, cfg.Client, vid, samples, fmt.Sprintf("%s-%d", vid, k))
+				res, err := client.UploadSamples(ctx, car, vid, samples, fmt.Sprintf("%s-%d", vid, k))
 				took := time.Since(began)
 				mu.Lock()
 				latencies = append(latencies, took)
@@ -164,7 +188,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 		seen := map[string]int{}
 		page := &client.ListEventsParams{From: &from, To: &to, Limit: new(client.Limit(100))}
 		for {
-			res, err := cfg.Client.ListEventsWithResponse(ctx, vid, page)
+			res, err := cfg.Reader.ListEventsWithResponse(ctx, vid, page)
 			if err != nil || res.JSON200 == nil {
 				return r, fmt.Errorf("read back the events of %s: %v %s", vid, err, res.Status())
 			}
@@ -226,4 +250,36 @@ func progress(w io.Writer, line func() string) (stop func()) {
 		}
 	}()
 	return func() { close(done); <-finished }
+}
+
+// Identity says how vehicles get credentials from their certificates: the
+// credentials endpoint, its CA, the role alias and the vehicle role, STS.
+type Identity struct {
+	CredentialsEndpoint, CAFile, RoleAlias, VehicleRoleArn, Region, STSEndpoint string
+	// Certificate returns vehicle vid's certificate: make local's
+	// registration (localauth.Provision), or files of registered things.
+	Certificate func(ctx context.Context, vid string) (tls.Certificate, error)
+	// Options are those of every vehicle's client, but its credentials.
+	Options client.Options
+}
+
+// Vehicles returns Config.Vehicle for the API at url: each vehicle's
+// client signs with credentials its own certificate gets it.
+func (id Identity) Vehicles(url string) func(ctx context.Context, vid string) (*client.ClientWithResponses, error) {
+	return func(ctx context.Context, vid string) (*client.ClientWithResponses, error) {
+		cert, err := id.Certificate(ctx, vid)
+		if err != nil {
+			return nil, err
+		}
+		creds, err := client.NewVehicleCredentials(client.VehicleOptions{
+			Endpoint: id.CredentialsEndpoint, CAFile: id.CAFile, RoleAlias: id.RoleAlias, ThingName: vid, Certificate: &cert,
+			VehicleRoleArn: id.VehicleRoleArn, Region: id.Region, STSEndpoint: id.STSEndpoint,
+		})
+		if err != nil {
+			return nil, err
+		}
+		o := id.Options
+		o.Credentials, o.Region = creds, id.Region
+		return client.New(ctx, url, o)
+	}
 }

@@ -2,9 +2,9 @@ package simulate
 
 import (
 	"context"
-	"io"
-	"log/slog"
-	"net/http/httptest"
+	"crypto/tls"
+	"os"
+	"path/filepath"
 	"strconv"
 	"strings"
 	"sync/atomic"
@@ -18,16 +18,16 @@ import (
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localapi"
+	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
-var creds = aws.Credentials{AccessKeyID: "AKIDSIM", SecretAccessKey: "sim-secret"}
-
 // localStack starts dynalite with its data on disk, the tables and the
-// local API, and returns a client of it with a retry counter.
-// localStack returns the local DynamoDB, a client of the local API on it,
-// the client's retries, and those of them after an answer other than 503.
-func localStack(t *testing.T, data string, port int) (*dynalite.Server, *client.ClientWithResponses, *atomic.Int64, *atomic.Int64) {
+// local API with its credentials endpoint, and returns the local DynamoDB,
+// the run's clients (the fleet's keys; each vehicle its certificate's
+// credentials), the clients' retries, and those of them after an answer
+// other than 503.
+func localStack(t *testing.T, data string, port int) (*dynalite.Server, Config, *atomic.Int64, *atomic.Int64) {
 	t.Helper()
 	ctx := context.Background()
 	srv, err := dynalite.Start(ctx, dynalite.Options{Port: port, Path: data, Instant: true})
@@ -45,31 +45,41 @@ func localStack(t *testing.T, data string, port int) (*dynalite.Server, *client.
 	if err != nil {
 		t.Fatal(err)
 	}
-	api, err := localapi.New(localapi.Config{Vehicles: store, Events: store, EventRetention: 24 * time.Hour, Credentials: &creds,
-		Logger: slog.New(slog.NewJSONHandler(io.Discard, nil))})
-	if err != nil {
+	local := localapi.NewTestServer(t, localapi.Config{Vehicles: store, Events: store, EventRetention: 24 * time.Hour})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, local.CAPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	hs := httptest.NewServer(api)
-	t.Cleanup(hs.Close)
 	retries, not503 := &atomic.Int64{}, &atomic.Int64{}
-	c, err := client.New(ctx, hs.URL, client.Options{Credentials: credentials.StaticCredentialsProvider{Value: creds}, Region: "eu-west-1",
-		MaxAttempts: 10, OnRetry: func(status int) {
-			retries.Add(1)
-			if status != 503 {
-				not503.Add(1)
-			}
-		}})
-	if err != nil {
-		t.Fatal(err)
+	opts := client.Options{Region: localauth.Region, MaxAttempts: 10, OnRetry: func(status int) {
+		retries.Add(1)
+		if status != 503 {
+			not503.Add(1)
+		}
+	}}
+	fleet := func(keys aws.Credentials) *client.ClientWithResponses {
+		o := opts
+		o.Credentials = credentials.StaticCredentialsProvider{Value: keys}
+		c, err := client.New(ctx, local.URL, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
 	}
-	return srv, c, retries, not503
+	id := Identity{CredentialsEndpoint: local.CredentialsURL, CAFile: ca, RoleAlias: localauth.RoleAlias, VehicleRoleArn: localauth.VehicleRole,
+		Region: localauth.Region, STSEndpoint: local.STSURL, Options: opts,
+		Certificate: func(ctx context.Context, vid string) (tls.Certificate, error) {
+			cert, _, err := localauth.Provision(ctx, local.URL, vid)
+			return cert, err
+		}}
+	return srv, Config{Admin: fleet(localauth.AdminKeys), Reader: fleet(localauth.ReaderKeys), Vehicle: id.Vehicles(local.URL)}, retries, not503
 }
 
 func TestSimulatedFleetIsStoredOnce(t *testing.T) {
-	srv, c, retries, _ := localStack(t, t.TempDir(), 0)
+	srv, cfg, retries, _ := localStack(t, t.TempDir(), 0)
 	defer srv.Stop()
-	r, err := Run(context.Background(), Config{Client: c, Vehicles: 3, Driving: 2 * time.Minute, Speedup: 600, Retries: retries})
+	cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Retries = 3, 2*time.Minute, 600, retries
+	r, err := Run(context.Background(), cfg)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -85,11 +95,12 @@ func TestSimulatedFleetIsStoredOnce(t *testing.T) {
 // upload acknowledged with 2xx is readable afterwards, none twice.
 func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
 	data := t.TempDir()
-	srv, c, retries, not503 := localStack(t, data, 0)
+	srv, cfg, retries, not503 := localStack(t, data, 0)
 	port := strings.TrimPrefix(srv.Endpoint, "http://127.0.0.1:")
 	done := make(chan Report, 1)
 	go func() {
-		r, err := Run(context.Background(), Config{Client: c, Vehicles: 4, Driving: 3 * time.Minute, Speedup: 30, Retries: retries})
+		cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Retries = 4, 3*time.Minute, 30, retries
+		r, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Error(err)
 		}
