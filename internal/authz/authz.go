@@ -85,20 +85,25 @@ func New(vehicleRole string, principals map[string][]string) (*Policy, error) {
 
 // caller reads the ARN API Gateway puts in requestContext.identity.userArn
 // for a SigV4-signed request: a user's ARN, or an assumed role's with the
-// session name. Anything else is no identity this API knows.
+// session name. Anything else is no identity this API knows. It is on
+// every request's path, so it cuts the ARN without allocating.
 func caller(arn string) (p principal, session string, err error) {
-	f := strings.SplitN(arn, ":", 6)
-	if len(f) != 6 || f[0] != "arn" || f[1] == "" || f[3] != "" || !contract.IsAccount(f[4]) {
+	rest, ok := strings.CutPrefix(arn, "arn:")
+	partition, rest, ok2 := strings.Cut(rest, ":")
+	service, rest, ok3 := strings.Cut(rest, ":")
+	region, rest, ok4 := strings.Cut(rest, ":")
+	account, resource, ok5 := strings.Cut(rest, ":")
+	if !ok || !ok2 || !ok3 || !ok4 || !ok5 || partition == "" || region != "" || !contract.IsAccount(account) {
 		return principal{}, "", errors.New("not an IAM principal's ARN")
 	}
 	switch {
-	case f[2] == "sts" && strings.HasPrefix(f[5], "assumed-role/"):
-		parts := strings.Split(strings.TrimPrefix(f[5], "assumed-role/"), "/")
-		if len(parts) != 2 || parts[0] == "" || parts[1] == "" {
+	case service == "sts" && strings.HasPrefix(resource, "assumed-role/"):
+		role, session, ok := strings.Cut(strings.TrimPrefix(resource, "assumed-role/"), "/")
+		if !ok || role == "" || session == "" || strings.Contains(session, "/") {
 			return principal{}, "", errors.New("not an assumed role's ARN (assumed-role/ROLE/SESSION)")
 		}
-		return principal{Partition: f[1], Account: f[4], Kind: contract.KindRole, Name: parts[0]}, parts[1], nil
-	case f[2] == "iam":
+		return principal{Partition: partition, Account: account, Kind: contract.KindRole, Name: role}, session, nil
+	case service == "iam":
 		p, err := contract.ParsePrincipal(arn)
 		if err != nil || p.Kind != contract.KindUser {
 			return principal{}, "", errors.New("not an IAM user's or assumed role's ARN")

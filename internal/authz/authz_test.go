@@ -106,3 +106,18 @@ func TestNewRefuses(t *testing.T) {
 		}
 	}
 }
+
+// The check is on every request's path.
+func BenchmarkCheck(b *testing.B) {
+	p, err := New(vehicleRole, map[string][]string{reader: {"listEvents"}})
+	if err != nil {
+		b.Fatal(err)
+	}
+	const car = "arn:aws:sts::111122223333:assumed-role/FleetApi-prod-FleetVehicleRole-ABC/WBY1Z21000V123456"
+	b.ReportAllocs()
+	for b.Loop() {
+		if _, err := p.Check(createEvent, car, "WBY1Z21000V123456"); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
