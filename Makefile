@@ -106,7 +106,7 @@ deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, the handlers' benchmarks (BENCHTIME, default 1s), binary size, cold starts (STARTS), synthesis (SYNTH_RUNS)
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
 	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/costmodel | grep -E 'item|ok|FAIL'
-	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi ./internal/samplecodec
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi ./internal/samplecodec ./internal/authz
 	$(MAKE) --no-print-directory lambdas
 	$(MAKE) --no-print-directory bench-coldstart
 	$(MAKE) --no-print-directory bench-synth

@@ -172,3 +172,25 @@ func EnterVehicleRole(vehicleRole string) []Statement {
 func CertificatePolicy(roleAlias string) Statement {
 	return Statement{Actions: []string{"iot:AssumeRoleWithCertificate"}, Resources: []string{roleAlias}}
 }
+
+// Matrix writes, as a Markdown table, who may call each operation of the
+// spec: docs/security.md holds it, and a test holds it to the spec.
+func Matrix(spec *api.Spec) string {
+	var b strings.Builder
+	b.WriteString("| operation | method and path | vehicle | fleet-read | fleet-admin |\n| --- | --- | --- | --- | --- |\n")
+	for _, op := range spec.Operations {
+		cells := []string{op.ID, "`" + op.Method + " " + op.Path + "`"}
+		for _, class := range contract.CallerClasses() {
+			switch {
+			case !slices.Contains(op.Callers, class):
+				cells = append(cells, "403")
+			case class == contract.CallerVehicle:
+				cells = append(cells, "its own vid; 403 on another")
+			default:
+				cells = append(cells, "every vehicle")
+			}
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	return b.String()
+}
