@@ -89,3 +89,24 @@ func TestSpecDefinesTheFunctions(t *testing.T) {
 		t.Errorf("the functions have %d code assets, want one: %v", len(codes), codes)
 	}
 }
+
+// An operation of unknown callers, or of none, fails the synthesis with a
+// message naming the operation and the known classes.
+func TestCallerClassesFailTheSynthesis(t *testing.T) {
+	for name, edit := range map[string][2]string{
+		"unknown class": {"x-fleetapi-callers: [vehicle]", "x-fleetapi-callers: [cars]"},
+		"no class":      {"      x-fleetapi-callers: [vehicle]\n", ""},
+	} {
+		t.Run(name, func(t *testing.T) {
+			spec := strings.Replace(string(api.SpecYAML), edit[0], edit[1], 1)
+			defer func() {
+				err, _ := recover().(error)
+				if err == nil || !strings.Contains(err.Error(), "operation createEvent (POST /vehicles/{vid}/events): x-fleetapi-callers") ||
+					!strings.Contains(err.Error(), "known classes are vehicle, fleet-read, fleet-admin") {
+					t.Errorf("panic %v, want the operation and the known classes named", err)
+				}
+			}()
+			NewFleetApi(awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil), "Fleet", &FleetApiProps{spec: []byte(spec)})
+		})
+	}
+}
