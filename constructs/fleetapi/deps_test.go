@@ -18,6 +18,7 @@ func TestConstructLinksNoRuntimeCode(t *testing.T) {
 		for _, banned := range []string{
 			"github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-lambda-go", "github.com/go-json-experiment/json",
 			modulePath + "/internal/httpapi", modulePath + "/internal/dynamostore", modulePath + "/internal/lambdaapp", modulePath + "/internal/fleet",
+			modulePath + "/internal/authz", modulePath + "/internal/localauth", modulePath + "/internal/iampolicy",
 		} {
 			if dep == banned || strings.HasPrefix(dep, banned+"/") {
 				t.Errorf("the construct links %s", dep)
