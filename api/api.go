@@ -1,6 +1,6 @@
 // Package api holds the API's contract, swagger.yaml, and reads what the
-// rest of the project needs from it: the operations and the function that
-// serves each.
+// rest of the project needs from it: the operations, the function that
+// serves each, and who may call each (its caller classes).
 package api
 
 import (

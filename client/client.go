@@ -1,8 +1,9 @@
-// Package client is the Go client of the FleetApi, for vehicle gateways
-// and backend services: the operations of api/swagger.yaml (generated.go,
-// by oapi-codegen), every request signed with SigV4 for execute-api, and
+// Package client is the Go client of the FleetApi, for vehicles and
+// backend services: the operations of api/swagger.yaml (generated.go, by
+// oapi-codegen), every request signed with SigV4 for execute-api, and
 // retried with backoff and jitter on 429, 503 and network errors,
-// honouring Retry-After.
+// honouring Retry-After. A vehicle signs with the credentials its own
+// certificate gets it (NewVehicleCredentials).
 package client
 
 //go:generate go tool -modfile=../tools/go.mod oapi-codegen -config oapi-codegen.yaml ../api/swagger.yaml
