@@ -66,6 +66,18 @@ func Operations(spec *api.Spec, class string) []api.Operation {
 	return out
 }
 
+// FleetOperations returns the operations of the spec a fleet class (any
+// class but the vehicles') may call: what a principal can be granted.
+func FleetOperations(spec *api.Spec) []api.Operation {
+	var out []api.Operation
+	for _, op := range spec.Operations {
+		if slices.ContainsFunc(op.Callers, func(c string) bool { return c != contract.CallerVehicle }) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
 // ExecuteApiPath writes an operation's path as its execute-api resource
 // names the paths it may be called on: {vid} the vehicle's own for a
 // vehicle (VehicleTagVariable), any segment ('*') otherwise; every other

@@ -18,7 +18,6 @@ import (
 	"encoding/json"
 	"fmt"
 	"net/http"
-	"slices"
 	"strings"
 	"sync"
 	"time"
@@ -131,14 +130,8 @@ func New(spec *api.Spec, registry *Registry, now func() time.Time) (*Authority, 
 			return nil, err
 		}
 	}
-	var developer []api.Operation
-	for _, op := range spec.Operations {
-		if slices.Contains(op.Callers, contract.CallerFleetRead) || slices.Contains(op.Callers, contract.CallerFleetAdmin) {
-			developer = append(developer, op)
-		}
-	}
 	var err error
-	if a.developer, err = invoke(developer, contract.CallerFleetAdmin); err != nil {
+	if a.developer, err = invoke(access.FleetOperations(spec), contract.CallerFleetAdmin); err != nil {
 		return nil, err
 	}
 	enter := access.EnterVehicleRole(VehicleRole)
@@ -173,10 +166,8 @@ func (a *Authority) Grants(spec *api.Spec) map[string][]string {
 			out[arn] = append(out[arn], op.ID)
 		}
 	}
-	for _, op := range spec.Operations {
-		if slices.Contains(op.Callers, contract.CallerFleetRead) || slices.Contains(op.Callers, contract.CallerFleetAdmin) {
-			out[DeveloperUser] = append(out[DeveloperUser], op.ID)
-		}
+	for _, op := range access.FleetOperations(spec) {
+		out[DeveloperUser] = append(out[DeveloperUser], op.ID)
 	}
 	return out
 }
