@@ -31,11 +31,10 @@ const FunctionURIPrefix = "fleetapi:function:"
 
 // Extensions of API Gateway the spec uses.
 const (
-	ExtIntegration       = "x-amazon-apigateway-integration"
-	ExtRequestValidator  = "x-amazon-apigateway-request-validator"
-	ExtRequestValidators = "x-amazon-apigateway-request-validators"
-	ExtGatewayResponses  = "x-amazon-apigateway-gateway-responses"
-	ExtAuthType          = "x-amazon-apigateway-authtype"
+	ExtIntegration      = "x-amazon-apigateway-integration"
+	ExtRequestValidator = "x-amazon-apigateway-request-validator"
+	ExtGatewayResponses = "x-amazon-apigateway-gateway-responses"
+	ExtAuthType         = "x-amazon-apigateway-authtype"
 )
 
 // ExtCallers is the spec's own extension beside an operation's
