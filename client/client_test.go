@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/internal/dynalite"
-	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localapi"
 	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/workload"
@@ -265,12 +264,7 @@ type testLocal struct {
 
 func newLocal(t *testing.T) *testLocal {
 	t.Helper()
-	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	srv := localapi.NewTestServer(t, localapi.Config{Vehicles: store, Events: store, EventRetention: 30 * 24 * time.Hour})
+	srv := localapi.NewTestServerOn(t, db, localapi.Config{EventRetention: 30 * 24 * time.Hour})
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, srv.CAPEM, 0o600); err != nil {
 		t.Fatal(err)

@@ -12,8 +12,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/dynalite"
-	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/metrics"
 	"github.com/fleetapi/fleetapi/internal/specresponse"
@@ -187,12 +185,7 @@ func TestVehicleIdentityIsItsCertificatesOnly(t *testing.T) {
 // With AllowUnsigned (make local -no-auth, for curl) an unsigned request
 // is the local developer's: both fleet classes, and still no vehicle.
 func TestUnsignedIsTheDeveloper(t *testing.T) {
-	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
-	local := NewTestServer(t, Config{Vehicles: store, Events: store, EventRetention: 24 * time.Hour, AllowUnsigned: true})
+	local := NewTestServerOn(t, db, Config{EventRetention: 24 * time.Hour, AllowUnsigned: true})
 	spec, _ := specresponse.New(local.URL)
 	c := &client{t: t, base: local.URL, spec: spec, logs: &syncBuffer{}, local: local}
 	if a := c.do("POST", "/vehicles", `{"vid":"car-1","make":"VW","model":"ID.3","year":2021}`, false, nil); a.status != 201 {

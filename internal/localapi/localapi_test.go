@@ -20,7 +20,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/internal/dynalite"
-	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/specresponse"
 	"github.com/fleetapi/fleetapi/internal/workload"
@@ -46,14 +45,8 @@ type client struct {
 
 func newClient(t *testing.T) *client {
 	t.Helper()
-	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
-	if err != nil {
-		t.Fatal(err)
-	}
 	logs := &syncBuffer{}
-	local := NewTestServer(t, Config{Vehicles: store, Events: store, EventRetention: 30 * 24 * time.Hour,
-		Logger: slog.New(slog.NewJSONHandler(logs, nil))})
+	local := NewTestServerOn(t, db, Config{EventRetention: 30 * 24 * time.Hour, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	spec, err := specresponse.New(local.URL)
 	if err != nil {
 		t.Fatal(err)

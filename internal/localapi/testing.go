@@ -6,9 +6,14 @@ import (
 	"io"
 	"log/slog"
 	"net/http/httptest"
+	"strings"
 	"testing"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/dynalite"
+	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/localauth"
 )
 
@@ -69,4 +74,17 @@ func (s *TestServer) Provision(t testing.TB, vid string) (tls.Certificate, strin
 		t.Fatal(err)
 	}
 	return cert, id
+}
+
+// NewTestServerOn is NewTestServer with a store of fresh tables on db (a
+// test's dynalite) for cfg's Vehicles and Events.
+func NewTestServerOn(t testing.TB, db *dynamodb.Client, cfg Config) *TestServer {
+	t.Helper()
+	tables := dynalite.NewTables(t, db)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	cfg.Vehicles, cfg.Events = store, store
+	return NewTestServer(t, cfg)
 }
