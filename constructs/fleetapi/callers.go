@@ -206,14 +206,14 @@ func (f *FleetApi) grantClass(grantee awsiam.IGrantable, class string) awsiam.Gr
 // against the grants. The gateway's resources match '*' across path
 // segments (GET /vehicles/* reaches GET /vehicles/{vid}/events too), and
 // a grant never denies, so that grants add up: the functions refuse, 403,
-// what was not granted, and count it (MetricAccessRefused). No operation named: every operation a fleet class
-// may call. grantee must be an IAM role or user (a function's role, a role
-// of your own). An unknown operation, or one only vehicles call (each as
+// what was not granted, and count it (MetricAccessRefused). No operation
+// named: every operation a fleet class may call. grantee must be an IAM
+// role or user (a function's role, a role of your own). An unknown operation, or one only vehicles call (each as
 // itself, in the vehicle role), panics with the reason.
 func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) awsiam.Grant {
 	if len(operations) == 0 {
 		for _, op := range f.operations {
-			if slices.ContainsFunc(op.callers, isFleetClass) {
+			if slices.ContainsFunc(op.callers, contract.IsFleetClass) {
 				operations = append(operations, op.id)
 			}
 		}
@@ -229,7 +229,7 @@ func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) 
 			panic(fmt.Errorf("fleetapi %q: GrantInvoke: unknown operation %q: known operations are %s", *f.Node().Id(), id, strings.Join(f.operationIDs(), ", ")))
 		}
 		op := f.operations[i]
-		if !slices.ContainsFunc(op.callers, isFleetClass) {
+		if !slices.ContainsFunc(op.callers, contract.IsFleetClass) {
 			panic(fmt.Errorf("fleetapi %q: GrantInvoke: operation %s is called by vehicles only, each as itself in the vehicle role (VehicleRole), never granted to another principal", *f.Node().Id(), id))
 		}
 		arns = append(arns, jsii.String(f.executeApiArn(op.method, executeApiPath(op.path))))
@@ -243,10 +243,6 @@ func (f *FleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...string) 
 		ResourceArns: &arns,
 	})
 }
-
-// isFleetClass reports whether a caller class is granted to principals
-// (every class but the vehicles').
-func isFleetClass(class string) bool { return class != contract.CallerVehicle }
 
 // principalArn is the ARN of a grantee's principal, "" when it has none
 // (a service or an account).

@@ -336,7 +336,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 			contract.EnvVehicleRole:        f.vehicleRole.RoleArn(),
 		}
 		// Operations only vehicles call are never granted (GrantInvoke).
-		if slices.ContainsFunc(routes, func(r contract.Route) bool { return slices.ContainsFunc(r.Callers, isFleetClass) }) {
+		if slices.ContainsFunc(routes, func(r contract.Route) bool { return slices.ContainsFunc(r.Callers, contract.IsFleetClass) }) {
 			env[contract.EnvPrincipals] = f.principalsOf(ops)
 		}
 		if contract.Paginates(ops) {

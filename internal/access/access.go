@@ -71,7 +71,7 @@ func Operations(spec *api.Spec, class string) []api.Operation {
 func FleetOperations(spec *api.Spec) []api.Operation {
 	var out []api.Operation
 	for _, op := range spec.Operations {
-		if slices.ContainsFunc(op.Callers, func(c string) bool { return c != contract.CallerVehicle }) {
+		if slices.ContainsFunc(op.Callers, contract.IsFleetClass) {
 			out = append(out, op)
 		}
 	}

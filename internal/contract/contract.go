@@ -51,6 +51,10 @@ const (
 // CallerClasses lists the caller classes, vehicle first.
 func CallerClasses() []string { return []string{CallerVehicle, CallerFleetRead, CallerFleetAdmin} }
 
+// IsFleetClass reports whether principals may be granted a caller class:
+// every class but the vehicles' (a vehicle calls as itself, in its role).
+func IsFleetClass(class string) bool { return class != CallerVehicle }
+
 // CheckCallers requires a non-empty list of known caller classes, each once.
 func CheckCallers(callers []string) error {
 	if len(callers) == 0 {
