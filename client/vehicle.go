@@ -15,6 +15,7 @@ import (
 	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 	ststypes "github.com/aws/aws-sdk-go-v2/service/sts/types"
 )
@@ -54,9 +55,9 @@ type VehicleOptions struct {
 	// RefreshBefore is how long before they expire the credentials are
 	// got anew. Default: 5 minutes.
 	RefreshBefore time.Duration
-	// HTTPClient sends the credentials request; its transport's TLS
-	// configuration is replaced by the certificate's. Default: a client of
-	// its own with a 10 s timeout.
+	// HTTPClient's Timeout and CheckRedirect are kept for the credentials
+	// request; its transport is not (one with the certificate is used).
+	// Default: a 10 s timeout.
 	HTTPClient *http.Client
 }
 
@@ -127,7 +128,7 @@ func (p *vehicleProvider) Retrieve(ctx context.Context) (aws.Credentials, error)
 	if err != nil {
 		return aws.Credentials{}, err
 	}
-	client := sts.New(sts.Options{Region: p.o.Region, Credentials: aws.NewCredentialsCache(staticProvider(cert))}, func(opts *sts.Options) {
+	client := sts.New(sts.Options{Region: p.o.Region, Credentials: credentials.StaticCredentialsProvider{Value: cert}}, func(opts *sts.Options) {
 		if p.o.STSEndpoint != "" {
 			opts.BaseEndpoint = aws.String(p.o.STSEndpoint)
 		}
@@ -146,12 +147,6 @@ func (p *vehicleProvider) Retrieve(ctx context.Context) (aws.Credentials, error)
 	}
 	return aws.Credentials{AccessKeyID: *c.AccessKeyId, SecretAccessKey: *c.SecretAccessKey, SessionToken: *c.SessionToken,
 		CanExpire: true, Expires: *c.Expiration, Source: "FleetApiVehicle"}, nil
-}
-
-type staticProvider aws.Credentials
-
-func (s staticProvider) Retrieve(context.Context) (aws.Credentials, error) {
-	return aws.Credentials(s), nil
 }
 
 // certificateCredentials asks the credentials provider, over mutual TLS,

@@ -50,16 +50,17 @@ type options struct {
 func run(o options) error {
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt, syscall.SIGTERM)
 	defer stop()
-	addr, data, dbPort, retentionDays, docs := o.addr, o.data, o.dbPort, o.retentionDays, o.docs
-	ln, err := net.Listen("tcp", addr)
+	ln, err := net.Listen("tcp", o.addr)
 	if err != nil {
-		return fmt.Errorf("cannot listen on %s (in use? pass -addr): %w", addr, err)
+		return fmt.Errorf("cannot listen on %s (in use? pass -addr): %w", o.addr, err)
 	}
+	// Closed on every way out: the servers' shutdown closes them first.
+	defer ln.Close()
 	credsLn, err := net.Listen("tcp", o.credentialsAddr)
 	if err != nil {
-		ln.Close()
 		return fmt.Errorf("cannot listen on %s (in use? pass -credentials-addr): %w", o.credentialsAddr, err)
 	}
+	defer credsLn.Close()
 	spec, err := api.Load()
 	if err != nil {
 		return err
@@ -76,10 +77,9 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	srv, err := dynalite.Start(ctx, dynalite.Options{Port: dbPort, Path: data, Stderr: os.Stderr})
+	srv, err := dynalite.Start(ctx, dynalite.Options{Port: o.dbPort, Path: o.data, Stderr: os.Stderr})
 	if err != nil {
-		ln.Close()
-		return fmt.Errorf("local DynamoDB on 127.0.0.1:%d (in use? pass -dynamodb-port): %w", dbPort, err)
+		return fmt.Errorf("local DynamoDB on 127.0.0.1:%d (in use? pass -dynamodb-port): %w", o.dbPort, err)
 	}
 	defer srv.Stop()
 	db := srv.Client()
@@ -93,10 +93,10 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
-	cfg := localapi.Config{Vehicles: store, Events: store, EventRetention: time.Duration(retentionDays) * 24 * time.Hour,
+	cfg := localapi.Config{Vehicles: store, Events: store, EventRetention: time.Duration(o.retentionDays) * 24 * time.Hour,
 		Logger: slog.New(slog.NewJSONHandler(os.Stdout, nil)), Auth: auth, AllowUnsigned: o.noAuth}
-	if docs != "" {
-		if cfg.DocsHTML, err = os.ReadFile(docs); err != nil {
+	if o.docs != "" {
+		if cfg.DocsHTML, err = os.ReadFile(o.docs); err != nil {
 			return fmt.Errorf("the API reference: %w", err)
 		}
 	}
@@ -123,7 +123,7 @@ func run(o options) error {
 		cs.Shutdown(shutdown)
 		hs.Shutdown(shutdown)
 	}()
-	fmt.Fprintf(os.Stderr, "FleetApi on http://%s (stage %s, reference at /docs), DynamoDB on %s with its data in %s\n", ln.Addr(), localapi.Stage, srv.Endpoint, data)
+	fmt.Fprintf(os.Stderr, "FleetApi on http://%s (stage %s, reference at /docs), DynamoDB on %s with its data in %s\n", ln.Addr(), localapi.Stage, srv.Endpoint, o.data)
 	fmt.Fprintf(os.Stderr, "callers sign with SigV4 for service execute-api, Region %s:\n", localauth.Region)
 	fmt.Fprintf(os.Stderr, "  fleet-admin: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.AdminKeys.AccessKeyID, localauth.AdminKeys.SecretAccessKey)
 	fmt.Fprintf(os.Stderr, "  fleet-read:  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.ReaderKeys.AccessKeyID, localauth.ReaderKeys.SecretAccessKey)
