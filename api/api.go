@@ -1,6 +1,7 @@
 // Package api holds the API's contract, swagger.yaml, and reads what the
-// rest of the project needs from it: the operations, the function that
-// serves each, and who may call each (its caller classes).
+// rest of the project needs from it. Each operation is declared there once:
+// the function that serves it, who may call it (its caller classes), what
+// it does in DynamoDB and whether it paginates.
 package api
 
 import (
@@ -17,6 +18,7 @@ import (
 	"github.com/getkin/kin-openapi/openapi3"
 
 	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
 // SpecYAML is api/swagger.yaml, byte for byte.
@@ -43,6 +45,24 @@ const (
 // sees it (the construct removes it from the body it imports).
 const ExtCallers = "x-fleetapi-callers"
 
+// ExtDynamoDB is the spec's own extension beside an operation's
+// integration: the DynamoDB actions of its store calls, by table role
+// (schema.Table.Role), as IAM names them ("dynamodb:GetItem"). The
+// construct writes its function's policy from it; the functions' tests hold
+// it to the calls the code makes. Removed from the imported body too.
+const ExtDynamoDB = "x-fleetapi-dynamodb"
+
+// CursorParam is the query parameter of a paginated operation: its
+// function signs cursors, so it reads the cursor key.
+const CursorParam = "cursor"
+
+// dynamoDBActions are the actions an operation may declare: the item and
+// query calls of the DynamoDB API (not the table or stream management ones).
+var dynamoDBActions = []string{
+	"dynamodb:BatchGetItem", "dynamodb:BatchWriteItem", "dynamodb:ConditionCheckItem", "dynamodb:DeleteItem",
+	"dynamodb:GetItem", "dynamodb:PutItem", "dynamodb:Query", "dynamodb:Scan", "dynamodb:UpdateItem",
+}
+
 // VehicleParam is the path parameter that names a vehicle: an operation a
 // vehicle may call acts on the {vid} of its own identity.
 const VehicleParam = "vid"
@@ -60,7 +80,15 @@ type Operation struct {
 	Function string
 	// Callers are the caller classes that may call it (ExtCallers).
 	Callers []string
+	// Access lists the DynamoDB actions of its store calls by table role
+	// (ExtDynamoDB), each list sorted.
+	Access map[string][]string
+	// Paginated operations take CursorParam: they sign cursors.
+	Paginated bool
 }
+
+// Uses reports whether the operation touches the table of the role.
+func (o Operation) Uses(table string) bool { return len(o.Access[table]) > 0 }
 
 // Spec is the parsed contract.
 type Spec struct {
@@ -133,7 +161,46 @@ func readOperation(doc *openapi3.T, path, method string, op *openapi3.Operation)
 	if slices.Contains(callers, contract.CallerVehicle) && !strings.Contains(path, "{"+VehicleParam+"}") {
 		return Operation{}, fmt.Errorf("%s: %s: class %s needs the path parameter {%s} to know which vehicle the operation acts on", where, ExtCallers, contract.CallerVehicle, VehicleParam)
 	}
-	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn, Callers: callers}, nil
+	access, err := readAccess(op.Extensions[ExtDynamoDB])
+	if err != nil {
+		return Operation{}, fmt.Errorf("%s: %s: %w", where, ExtDynamoDB, err)
+	}
+	paginated := slices.ContainsFunc(op.Parameters, func(p *openapi3.ParameterRef) bool {
+		return p.Value != nil && p.Value.In == openapi3.ParameterInQuery && p.Value.Name == CursorParam
+	})
+	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn, Callers: callers, Access: access, Paginated: paginated}, nil
+}
+
+// readAccess reads an operation's DynamoDB actions: a map from a table
+// role to a list of DynamoDB item actions, at least one.
+func readAccess(v any) (map[string][]string, error) {
+	tables := []string{schema.Vehicles.Role, schema.VehicleEvents.Role}
+	m, ok := v.(map[string]any)
+	if !ok || len(m) == 0 {
+		return nil, fmt.Errorf("must map a table (%s) to the DynamoDB actions the operation calls on it, got %v", strings.Join(tables, ", "), v)
+	}
+	out := map[string][]string{}
+	for _, table := range slices.Sorted(maps.Keys(m)) {
+		if !slices.Contains(tables, table) {
+			return nil, fmt.Errorf("unknown table %q: known tables are %s", table, strings.Join(tables, ", "))
+		}
+		list, _ := m[table].([]any)
+		if len(list) == 0 {
+			return nil, fmt.Errorf("%s: must be a list of DynamoDB actions, got %v: known actions are %s", table, m[table], strings.Join(dynamoDBActions, ", "))
+		}
+		for _, a := range list {
+			action, _ := a.(string)
+			if !slices.Contains(dynamoDBActions, action) {
+				return nil, fmt.Errorf("%s: unknown action %v: known actions are %s", table, a, strings.Join(dynamoDBActions, ", "))
+			}
+			if slices.Contains(out[table], action) {
+				return nil, fmt.Errorf("%s: action %s named twice", table, action)
+			}
+			out[table] = append(out[table], action)
+		}
+		slices.Sort(out[table])
+	}
+	return out, nil
 }
 
 // readCallers reads an operation's caller classes: a list of known
@@ -186,6 +253,47 @@ func (s *Spec) OperationsOf(function string) []Operation {
 		}
 	}
 	return out
+}
+
+// Lookup returns an operation by its operationId.
+func (s *Spec) Lookup(id string) (Operation, bool) {
+	for _, op := range s.Operations {
+		if op.ID == id {
+			return op, true
+		}
+	}
+	return Operation{}, false
+}
+
+// IDs lists the operationIds, sorted.
+func (s *Spec) IDs() []string {
+	ids := make([]string, len(s.Operations))
+	for i, op := range s.Operations {
+		ids[i] = op.ID
+	}
+	slices.Sort(ids)
+	return ids
+}
+
+// AccessOf returns the DynamoDB actions a function's operations call, by
+// table role, sorted and without duplicates.
+func (s *Spec) AccessOf(function string) map[string][]string {
+	out := map[string][]string{}
+	for _, op := range s.OperationsOf(function) {
+		for table, actions := range op.Access {
+			out[table] = append(out[table], actions...)
+		}
+	}
+	for table, actions := range out {
+		slices.Sort(actions)
+		out[table] = slices.Compact(actions)
+	}
+	return out
+}
+
+// Paginates reports whether any operation of a function paginates.
+func (s *Spec) Paginates(function string) bool {
+	return slices.ContainsFunc(s.OperationsOf(function), func(op Operation) bool { return op.Paginated })
 }
 
 // RoutesOf lists the routes of a function's operations, as the construct

@@ -1,6 +1,7 @@
 package api
 
 import (
+	"fmt"
 	"strings"
 	"testing"
 )
@@ -12,16 +13,16 @@ func TestLoad(t *testing.T) {
 	}
 	var got []string
 	for _, op := range s.Operations {
-		got = append(got, op.Method+" "+op.Path+" "+op.ID+" "+op.Function+" "+strings.Join(op.Callers, ","))
+		got = append(got, fmt.Sprint(op.Method, " ", op.Path, " ", op.ID, " ", op.Function, " ", strings.Join(op.Callers, ","), " ", op.Access, " ", op.Paginated))
 	}
 	want := []string{
-		"GET /vehicles listVehicles vehicles fleet-read,fleet-admin",
-		"POST /vehicles createVehicle vehicles fleet-admin",
-		"GET /vehicles/{vid} getVehicle vehicles vehicle,fleet-read,fleet-admin",
-		"PUT /vehicles/{vid} updateVehicle vehicles fleet-admin",
-		"GET /vehicles/{vid}/events listEvents events fleet-read",
-		"POST /vehicles/{vid}/events createEvent ingest vehicle",
-		"GET /vehicles/{vid}/events/{eid} getEvent events vehicle,fleet-read",
+		"GET /vehicles listVehicles vehicles fleet-read,fleet-admin map[vehicles:[dynamodb:Scan]] true",
+		"POST /vehicles createVehicle vehicles fleet-admin map[vehicles:[dynamodb:PutItem]] false",
+		"GET /vehicles/{vid} getVehicle vehicles vehicle,fleet-read,fleet-admin map[vehicles:[dynamodb:GetItem]] false",
+		"PUT /vehicles/{vid} updateVehicle vehicles fleet-admin map[vehicles:[dynamodb:GetItem dynamodb:UpdateItem]] false",
+		"GET /vehicles/{vid}/events listEvents events fleet-read map[vehicleEvents:[dynamodb:Query]] true",
+		"POST /vehicles/{vid}/events createEvent ingest vehicle map[vehicleEvents:[dynamodb:GetItem dynamodb:PutItem] vehicles:[dynamodb:GetItem]] false",
+		"GET /vehicles/{vid}/events/{eid} getEvent events vehicle,fleet-read map[vehicleEvents:[dynamodb:GetItem]] false",
 	}
 	if strings.Join(got, "\n") != strings.Join(want, "\n") {
 		t.Errorf("operations:\n%s\nwant\n%s", strings.Join(got, "\n"), strings.Join(want, "\n"))
@@ -31,6 +32,12 @@ func TestLoad(t *testing.T) {
 	}
 	if got := strings.Join(s.CallersOf("getEvent"), ","); got != "vehicle,fleet-read" {
 		t.Errorf("CallersOf(getEvent) = %s", got)
+	}
+	if got := fmt.Sprint(s.AccessOf("vehicles")); got != "map[vehicles:[dynamodb:GetItem dynamodb:PutItem dynamodb:Scan dynamodb:UpdateItem]]" {
+		t.Errorf("AccessOf(vehicles) = %s: want each action once, sorted", got)
+	}
+	if !s.Paginates("events") || s.Paginates("ingest") {
+		t.Errorf("Paginates: events %v, ingest %v", s.Paginates("events"), s.Paginates("ingest"))
 	}
 	if got := s.RoutesOf("ingest"); len(got) != 1 || !got[0].Allows("vehicle") || got[0].Allows("fleet-read") {
 		t.Errorf("RoutesOf(ingest) = %+v: want createEvent for vehicles only", got)
@@ -52,9 +59,17 @@ func TestParseRefuses(t *testing.T) {
 		"caller not a string":   {"x-fleetapi-callers: [vehicle]", "x-fleetapi-callers: [1]", "caller class 1 is not a string"},
 		"caller twice":          {"x-fleetapi-callers: [vehicle]", "x-fleetapi-callers: [vehicle, vehicle]", `caller class "vehicle" named twice`},
 		"vehicle without a vid": {"x-fleetapi-callers: [fleet-admin]", "x-fleetapi-callers: [vehicle]", "operation createVehicle (POST /vehicles): x-fleetapi-callers: class vehicle needs the path parameter {vid}"},
-		"no operationId":        {"      operationId: getEvent\n", "", "no operationId"},
-		"invalid OpenAPI":       {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
-		"broken schema ref":     {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
+		// What an operation does in DynamoDB is said beside it too: its
+		// function's policy is made of it.
+		"no access":          {"      x-fleetapi-dynamodb:\n        vehicleEvents: [dynamodb:GetItem]\n", "", "operation getEvent (GET /vehicles/{vid}/events/{eid}): x-fleetapi-dynamodb: must map a table (vehicles, vehicleEvents) to the DynamoDB actions"},
+		"unknown table":      {"        vehicleEvents: [dynamodb:Query]", "        events: [dynamodb:Query]", `operation listEvents (GET /vehicles/{vid}/events): x-fleetapi-dynamodb: unknown table "events": known tables are vehicles, vehicleEvents`},
+		"unknown action":     {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: [dynamodb:DeleteTable]", "x-fleetapi-dynamodb: vehicleEvents: unknown action dynamodb:DeleteTable: known actions are dynamodb:BatchGetItem"},
+		"wildcard action":    {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: ['dynamodb:*']", "unknown action dynamodb:*"},
+		"actions not a list": {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: dynamodb:Query", "x-fleetapi-dynamodb: vehicleEvents: must be a list of DynamoDB actions, got dynamodb:Query"},
+		"action twice":       {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: [dynamodb:Query, dynamodb:Query]", "vehicleEvents: action dynamodb:Query named twice"},
+		"no operationId":     {"      operationId: getEvent\n", "", "no operationId"},
+		"invalid OpenAPI":    {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
+		"broken schema ref":  {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
 		// API Gateway ignores root-level security: an operation without its
 		// own would deploy unauthenticated, whatever the root says.
 		"no operation security": {"      operationId: getEvent\n      security:\n        - sigv4: []\n", "      operationId: getEvent\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): no security of its own"},

@@ -14,6 +14,7 @@ import (
 	"net/url"
 	"os"
 	"path/filepath"
+	"slices"
 	"strings"
 	"time"
 
@@ -22,6 +23,7 @@ import (
 	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/coldstart"
 	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/costmodel"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/fleet"
@@ -112,31 +114,41 @@ func run(args []string, stdout io.Writer) error {
 			contract.EnvVehiclesTable+"="+tables.Vehicles, contract.EnvEventsTable+"="+tables.Events,
 			contract.EnvEventRetentionDays+"=30", contract.EnvCursorKeySecret+"=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key",
 			contract.EnvVehicleRole+"="+vehicleRole,
-			contract.EnvPrincipals+"="+contract.FormatPrincipals(map[string][]string{readerRole: contract.OperationIDs()}))
+			contract.EnvPrincipals+"="+contract.FormatPrincipals(map[string][]string{readerRole: spec.IDs()}))
+	}
+	chosen, err := benchedOperations(spec)
+	if err != nil {
+		return err
 	}
 	base := time.Now().UTC().Add(-2 * time.Hour).Truncate(time.Second)
 	uploads := 0
-	// Refused before any call (unsigned): what the functions see during
-	// init is all a counting start sees.
-	probe := func(op, method, resource string) []byte {
-		return proxyEventFor("-", "", op, method, resource, "")
-	}
+	// The baseline answers any request; it is sent a read.
+	read := chosen[slices.IndexFunc(chosen, func(b benched) bool { return !b.Upload })]
 	targets := []coldstart.Target{
 		{Name: "baseline (hello world + DynamoDB client)", Bootstrap: bins["baseline"], Env: append(common, "AWS_LAMBDA_FUNCTION_NAME=baseline"),
-			Event: func(int) []byte { return proxyEvent("getVehicle", "GET", "/vehicles/{vid}", "") }, WantStatus: 200,
-			Probe: proxyEvent("getVehicle", "GET", "/vehicles/{vid}", ""), ProbeStatus: 200},
-		{Name: "ingest: createEvent", Probe: probe("createEvent", "POST", "/vehicles/{vid}/events"), ProbeStatus: 403, Bootstrap: bins["fleetapi"], Env: function("ingest"), WantStatus: 201,
-			Event: func(int) []byte {
+			Event: func(int) []byte { return proxyEvent(read, "") }, WantStatus: 200,
+			Probe: proxyEvent(read, ""), ProbeStatus: 200},
+	}
+	for _, op := range chosen {
+		body := func() string { return "" }
+		if op.Upload {
+			body = func() string {
 				// A new upload each time, after the last.
 				uploads++
 				drive := workload.NewDrive(uint64(uploads), base.Add(time.Duration(uploads)*workload.SamplesPerUpload*time.Second))
-				body, _ := json.Marshal(drive.Upload(workload.SamplesPerUpload))
-				return proxyEvent("createEvent", "POST", "/vehicles/{vid}/events", string(body))
-			}},
-		{Name: "vehicles: getVehicle", Probe: probe("getVehicle", "GET", "/vehicles/{vid}"), ProbeStatus: 403, Bootstrap: bins["fleetapi"], Env: function("vehicles"), WantStatus: 200,
-			Event: func(int) []byte { return proxyEvent("getVehicle", "GET", "/vehicles/{vid}", "") }},
-		{Name: "events: listEvents (a page with a next cursor)", Probe: probe("listEvents", "GET", "/vehicles/{vid}/events"), ProbeStatus: 403, Bootstrap: bins["fleetapi"], Env: function("events"), WantStatus: 200,
-			Event: func(int) []byte { return proxyEvent("listEvents", "GET", "/vehicles/{vid}/events", "") }},
+				b, _ := json.Marshal(drive.Upload(workload.SamplesPerUpload))
+				return string(b)
+			}
+		}
+		name := op.Function + ": " + op.ID
+		if op.Paginated {
+			name += " (a page with a next cursor)"
+		}
+		targets = append(targets, coldstart.Target{Name: name, Bootstrap: bins["fleetapi"], Env: function(op.Function), WantStatus: op.status,
+			// Refused before any call (unsigned): what the function sees
+			// during init is all a counting start sees.
+			Probe: proxyEventFor("-", "", op.Operation, ""), ProbeStatus: 403,
+			Event: func(int) []byte { return proxyEvent(op, body()) }})
 	}
 	runner := &coldstart.Runner{Emulator: rie, Endpoints: []*coldstart.Counter{dynamo, secrets}, Timeout: 10}
 	calls := make([]map[string]int, len(targets))
@@ -207,20 +219,65 @@ const (
 	readerRole  = "arn:aws:iam::111122223333:role/reader"
 )
 
-func proxyEvent(op, method, resource, body string) []byte {
-	caller := "arn:aws:sts::111122223333:assumed-role/reader/bench"
-	if op == "createEvent" || op == "getVehicle" {
-		caller = "arn:aws:sts::111122223333:assumed-role/vehicles/" + vid
-	}
-	return proxyEventFor(vid, caller, op, method, resource, body)
+// benched is an operation a target calls, with the status it answers.
+type benched struct {
+	api.Operation
+	// Upload marks an operation whose body is an upload of samples (the
+	// workload's); no other body is known to the benchmark.
+	Upload bool
+	status int
 }
 
-func proxyEventFor(vid, caller, op, method, resource, body string) []byte {
-	path := strings.ReplaceAll(resource, "{vid}", vid)
+// benchedOperations chooses, for each function of the spec, the operation
+// it serves most at the default workload (the cost model's request mix):
+// the cold start most of its callers meet.
+func benchedOperations(spec *api.Spec) ([]benched, error) {
+	usage := costmodel.DefaultUsage()
+	var out []benched
+	for _, fn := range spec.Functions() {
+		var best benched
+		most := -1.0
+		for _, op := range spec.OperationsOf(fn) {
+			n, err := costmodel.RequestsPerMonth(usage, op.ID, 1000)
+			if err != nil {
+				return nil, err
+			}
+			if n > most {
+				best, most = benched{Operation: op}, n
+			}
+		}
+		path := spec.Doc.Paths.Find(best.Path)
+		for _, p := range path.Parameters {
+			if p.Value != nil && p.Value.In == "path" && p.Value.Name != api.VehicleParam {
+				return nil, fmt.Errorf("%s: the benchmark knows only the path parameter %s, not %s", best.ID, api.VehicleParam, p.Value.Name)
+			}
+		}
+		best.status = 200
+		if body := path.GetOperation(best.Method).RequestBody; body != nil {
+			if ref := body.Value.Content.Get("application/json").Schema.Ref; ref != "#/components/schemas/Upload" {
+				return nil, fmt.Errorf("%s: the benchmark knows no request body of %s, only uploads", best.ID, ref)
+			}
+			best.Upload, best.status = true, 201
+		}
+		out = append(out, best)
+	}
+	return out, nil
+}
+
+func proxyEvent(op benched, body string) []byte {
+	caller := "arn:aws:sts::111122223333:assumed-role/reader/bench"
+	if slices.Contains(op.Callers, contract.CallerVehicle) {
+		caller = "arn:aws:sts::111122223333:assumed-role/vehicles/" + vid
+	}
+	return proxyEventFor(vid, caller, op.Operation, body)
+}
+
+func proxyEventFor(vid, caller string, op api.Operation, body string) []byte {
+	path := strings.ReplaceAll(op.Path, "{"+api.VehicleParam+"}", vid)
 	ev, _ := json.Marshal(events.APIGatewayProxyRequest{
-		HTTPMethod: method, Resource: resource, Path: path, Body: body,
-		PathParameters: map[string]string{"vid": vid}, Headers: map[string]string{"Content-Type": "application/json"},
-		RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: "bench",
+		HTTPMethod: op.Method, Resource: op.Path, Path: path, Body: body,
+		PathParameters: map[string]string{api.VehicleParam: vid}, Headers: map[string]string{"Content-Type": "application/json"},
+		RequestContext: events.APIGatewayProxyRequestContext{OperationName: op.ID, RequestID: "bench",
 			Identity: events.APIGatewayRequestIdentity{UserArn: caller}},
 	})
 	return ev

@@ -183,8 +183,6 @@ type FleetApi struct {
 	restApi   awsapigateway.SpecRestApi
 	// operations are the spec's, each with the function that serves it.
 	operations []route
-	// ingest is the function that stores uploads and emits SamplesIngested.
-	ingest     awslambda.Function
 	alarmTopic awssns.ITopic
 	alarms     []awscloudwatch.Alarm
 	dashboard  awscloudwatch.Dashboard
@@ -272,12 +270,22 @@ func loadSpec(override []byte) *api.Spec {
 	if err != nil {
 		panic(fmt.Errorf("fleetapi: %w", err))
 	}
+	// The accessors and the upload metrics name these functions.
+	for _, name := range []string{functionVehicles, functionEvents, functionIngest} {
+		if !slices.Contains(spec.Functions(), name) {
+			panic(fmt.Errorf("fleetapi: the API spec names no operation served by function %q: the spec's functions are %s, the construct needs %s, %s and %s",
+				name, strings.Join(spec.Functions(), ", "), functionVehicles, functionEvents, functionIngest))
+		}
+	}
+	if ops := spec.OperationsOf(functionIngest); len(ops) != 1 {
+		panic(fmt.Errorf("fleetapi: function %s serves %d operations in the API spec: it serves the upload alone, whose metrics are its own", functionIngest, len(ops)))
+	}
 	return spec
 }
 
 // addFunctions defines one function per function the spec names, serving
 // the operations the spec gives it, with the DynamoDB actions those
-// operations declare (package contract) on only the tables they touch.
+// operations declare (api.ExtDynamoDB) on only the tables they touch.
 // All run one binary, built once: each serves the routes of its environment.
 func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 	// The module's own source builds through the cache (gobuild.BuildCached);
@@ -319,10 +327,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 		for _, r := range routes {
 			ops = append(ops, r.Operation)
 		}
-		access, err := contract.AccessOf(ops)
-		if err != nil {
-			panic(fmt.Errorf("fleetapi: function %s: %w", name, err))
-		}
+		access := spec.AccessOf(name)
 		id := exportedName(name)
 		logs := awslogs.NewLogGroup(f, jsii.String(id+"Logs"), &awslogs.LogGroupProps{
 			Retention:     p.LogRetention,
@@ -339,7 +344,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 		if slices.ContainsFunc(routes, func(r contract.Route) bool { return slices.ContainsFunc(r.Callers, contract.IsFleetClass) }) {
 			env[contract.EnvPrincipals] = f.principalsOf(ops)
 		}
-		if contract.Paginates(ops) {
+		if spec.Paginates(name) {
 			env[contract.EnvCursorKeySecret] = cursorKey.SecretArn()
 		}
 		// A role of its own, without AWSLambdaBasicExecutionRole (logs on
@@ -376,13 +381,10 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 				}
 			}
 		}
-		if slices.Contains(ops, ingestOperation) {
-			f.ingest = fn
-		}
 		for _, op := range spec.OperationsOf(name) {
 			f.operations = append(f.operations, route{id: op.ID, method: op.Method, path: op.Path, function: fn, callers: op.Callers})
 		}
-		if contract.Paginates(ops) {
+		if spec.Paginates(name) {
 			cursorKey.GrantRead(fn, nil)
 		}
 		f.functions[name] = fn
@@ -560,6 +562,3 @@ func unresolved(v float64) bool { return *awscdk.Token_IsUnresolved(v) }
 
 // exportedName turns a function name into a construct ID prefix: ingest → Ingest.
 func exportedName(name string) string { return strings.ToUpper(name[:1]) + name[1:] }
-
-// ingestOperation is the upload: its function emits SamplesIngested.
-const ingestOperation = "createEvent"

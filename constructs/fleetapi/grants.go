@@ -44,28 +44,50 @@ func (f *FleetApi) FunctionOf(operation string) awslambda.IFunction {
 	panic(fmt.Errorf("fleetapi %q: unknown operation %q: known operations are %s", *f.Node().Id(), operation, strings.Join(f.operationIDs(), ", ")))
 }
 
-// VehiclesFunction serves the vehicle registry: listVehicles, createVehicle,
-// getVehicle, updateVehicle.
-func (f *FleetApi) VehiclesFunction() awslambda.IFunction { return f.FunctionOf("getVehicle") }
+// The functions api/swagger.yaml names (its integrations' uri
+// "fleetapi:function:NAME"), which the accessors below return.
+const (
+	functionVehicles = "vehicles"
+	functionEvents   = "events"
+	// The ingest function stores uploads and emits SamplesIngested.
+	functionIngest = "ingest"
+)
 
-// EventsFunction serves the reads of events: listEvents, getEvent.
-func (f *FleetApi) EventsFunction() awslambda.IFunction { return f.FunctionOf("getEvent") }
+// function returns a function the spec names; synthesis checks that it
+// names these three.
+func (f *FleetApi) function(name string) awslambda.Function { return f.functions[name] }
 
-// IngestFunction serves the uploads: createEvent.
-func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.FunctionOf(ingestOperation) }
+// upload is the operation the ingest function serves (loadSpec checks
+// that it serves one).
+func (f *FleetApi) upload() route {
+	i := slices.IndexFunc(f.operations, func(r route) bool { return r.function == f.function(functionIngest) })
+	return f.operations[i]
+}
 
-// MetricUploads is the number of upload requests (createEvent) the API
-// stage received. Default statistic: Sum, over 5 minutes.
+// VehiclesFunction serves the vehicle registry: the operations on
+// /vehicles and /vehicles/{vid}.
+func (f *FleetApi) VehiclesFunction() awslambda.IFunction { return f.function(functionVehicles) }
+
+// EventsFunction serves the reads of events.
+func (f *FleetApi) EventsFunction() awslambda.IFunction { return f.function(functionEvents) }
+
+// IngestFunction serves the uploads of samples.
+func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.function(functionIngest) }
+
+// MetricUploads is the number of upload requests (the operation of the
+// ingest function) the API stage received. Default statistic: Sum, over 5
+// minutes.
 func (f *FleetApi) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	o := metricOptions(opts, "Sum")
 	stage := f.restApi.DeploymentStage()
+	upload := f.upload()
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:  jsii.String("AWS/ApiGateway"),
 		MetricName: jsii.String("Count"),
 		// API Gateway's per-method metrics (detailed metrics are on).
 		DimensionsMap: &map[string]*string{
 			"ApiName": f.restApi.RestApiName(), "Stage": stage.StageName(),
-			"Method": jsii.String("POST"), "Resource": jsii.String("/vehicles/{vid}/events"),
+			"Method": jsii.String(upload.method), "Resource": jsii.String(upload.path),
 		},
 		Period: o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit, Account: o.Account, Region: o.Region,
 	})

@@ -371,7 +371,7 @@ func (f *FleetApi) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awsc
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
 		Namespace:     jsii.String(metrics.Namespace),
 		MetricName:    jsii.String(metrics.SamplesIngested),
-		DimensionsMap: &map[string]*string{metrics.DimensionFunctionName: f.ingest.FunctionName()},
+		DimensionsMap: &map[string]*string{metrics.DimensionFunctionName: f.function(functionIngest).FunctionName()},
 		Period:        o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit,
 		Account: o.Account, Region: o.Region,
 	})

@@ -35,7 +35,7 @@ var (
 // specBody returns the spec as the JSON object API Gateway imports: each
 // integration uri "fleetapi:function:NAME" replaced by the invocation ARN
 // of that function; the servers and examples (documentation only) and the
-// caller classes (api.ExtCallers, the construct's own) removed,
+// spec's own extensions (api.ExtCallers, api.ExtDynamoDB) removed,
 // and each response given inline, as API Gateway's import notes ask
 // ("Amazon API Gateway important notes for REST APIs": the example tag is
 // not supported; a response defined by a $ref to the document's responses
@@ -61,8 +61,9 @@ func specBody(spec *api.Spec, functions map[string]awslambda.Function) (map[stri
 			return nil, fmt.Errorf("operation %s names function %q, which is not defined", op.ID, op.Function)
 		}
 		operation := paths[op.Path].(map[string]any)[strings.ToLower(op.Method)].(map[string]any)
-		// The spec's own extension is for the construct and the functions.
+		// The spec's own extensions are for the construct and the functions.
 		delete(operation, api.ExtCallers)
+		delete(operation, api.ExtDynamoDB)
 		integration := operation[api.ExtIntegration].(map[string]any)
 		integration["uri"] = fmt.Sprintf("arn:%s:apigateway:%s:lambda:path/2015-03-31/functions/%s/invocations",
 			*awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *fn.FunctionArn())

@@ -66,17 +66,19 @@ func TestBrokenFunctionFailsTheSynthesis(t *testing.T) {
 
 // The spec alone says which functions there are: every function runs the
 // one binary with the routes the spec gives it, and one asset serves all.
+// (The first operation of /vehicles, listVehicles, moves to a function of
+// its own.)
 func TestSpecDefinesTheFunctions(t *testing.T) {
-	moved := strings.Replace(string(api.SpecYAML), "uri: fleetapi:function:ingest", "uri: fleetapi:function:billing", 1)
+	moved := strings.Replace(string(api.SpecYAML), "uri: fleetapi:function:vehicles", "uri: fleetapi:function:fleet", 1)
 	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
 	NewFleetApi(stack, "Fleet", &FleetApiProps{spec: []byte(moved)})
 	tmpl := assertions.Template_FromStack(stack, nil)
 	cdktest.Check(t, "functions", func() {
-		tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(3))
+		tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(4))
 		tmpl.HasResourceProperties(jsii.String("AWS::Lambda::Function"), map[string]any{
-			"Description": "FleetApi billing: createEvent",
+			"Description": "FleetApi fleet: listVehicles",
 			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{
-				contract.EnvRoutes: "createEvent POST /vehicles/{vid}/events vehicle",
+				contract.EnvRoutes: "listVehicles GET /vehicles fleet-read,fleet-admin",
 			})},
 		})
 	})
@@ -87,6 +89,29 @@ func TestSpecDefinesTheFunctions(t *testing.T) {
 	}
 	if len(codes) != 1 {
 		t.Errorf("the functions have %d code assets, want one: %v", len(codes), codes)
+	}
+}
+
+// The accessors and the upload metrics need the functions they name: a
+// spec without them, or whose ingest function serves more than the
+// upload, fails the synthesis saying so.
+func TestSpecMustNameTheConstructsFunctions(t *testing.T) {
+	for name, tt := range map[string]struct{ old, new, want string }{
+		"no ingest function": {"uri: fleetapi:function:ingest", "uri: fleetapi:function:billing",
+			`the API spec names no operation served by function "ingest": the spec's functions are billing, events, vehicles, the construct needs vehicles, events and ingest`},
+		"ingest serves two": {"uri: fleetapi:function:events", "uri: fleetapi:function:ingest",
+			"function ingest serves 2 operations in the API spec: it serves the upload alone"},
+	} {
+		t.Run(name, func(t *testing.T) {
+			defer func() {
+				err, _ := recover().(error)
+				if err == nil || !strings.Contains(err.Error(), tt.want) {
+					t.Errorf("panic %v, want %q", err, tt.want)
+				}
+			}()
+			spec := strings.Replace(string(api.SpecYAML), tt.old, tt.new, 1)
+			NewFleetApi(awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil), "Fleet", &FleetApiProps{spec: []byte(spec)})
+		})
 	}
 }
 

@@ -75,14 +75,17 @@ func (l Limit) Binds() bool { return l.Limit > 0 && l.Need > l.Limit }
 
 // Capacity computes a fleet's peak needs against the stack's and the
 // account's limits, from the same request mix as the estimate.
-func (m Model) Capacity(vehicles int) Capacity {
+func (m Model) Capacity(vehicles int) (Capacity, error) {
 	s, u := m.Stack, m.Usage
 	secondsPerMonth := u.DaysPerMonth * 86400
-	requests := m.RequestsByOperation(vehicles)
+	requests, err := m.RequestsByOperation(vehicles)
+	if err != nil {
+		return Capacity{}, err
+	}
 	peak := func(perMonth float64) float64 { return perMonth / secondsPerMonth * u.PeakToAverage }
 	c := Capacity{Vehicles: vehicles,
-		AverageUploads: requests["createEvent"] / secondsPerMonth,
-		PeakUploads:    peak(requests["createEvent"])}
+		AverageUploads: uploads(requests) / secondsPerMonth,
+		PeakUploads:    peak(uploads(requests))}
 	total := 0.0
 	for _, n := range requests {
 		total += n
@@ -112,7 +115,7 @@ func (m Model) Capacity(vehicles int) Capacity {
 	c.Limits = append(c.Limits, Limit{Name: "Lambda concurrency: the Region's, less the 100 kept unreserved",
 		Need: concurrency, Limit: QuotaLambdaConcurrency - QuotaLambdaUnreserved, Of: ofQuota})
 
-	units := m.tableUnits(vehicles, requests)
+	units := m.tableUnits(requests)
 	writes, vehicleReads := peak(units.Events.Writes), peak(units.Vehicles.Reads)
 	for _, t := range []struct {
 		name, unit string
@@ -139,5 +142,5 @@ func (m Model) Capacity(vehicles int) Capacity {
 		Limit{Name: "write units/s of one vehicle (a partition key) while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload) * uploadWriteUnits(u.SamplesPerUpload),
 			Limit: QuotaPartitionWriteUnits, Of: ofScaling, PerVehicle: true},
 	)
-	return c
+	return c, nil
 }

@@ -6,8 +6,6 @@ import (
 	"math"
 	"slices"
 	"strings"
-
-	"github.com/fleetapi/fleetapi/internal/httpapi"
 )
 
 // Services of the estimate, in the order it prints them.
@@ -95,56 +93,38 @@ func (e Estimate) Service(name string) float64 {
 // PerVehicle is the steady-state cost of a vehicle-month, before the free tier.
 func (e Estimate) PerVehicle() float64 { return e.Steady / float64(e.Vehicles) }
 
-// RequestsByOperation returns the API requests a month of each operation.
-func (m Model) RequestsByOperation(vehicles int) map[string]float64 {
-	u, v := m.Usage, float64(vehicles)
-	return map[string]float64{
-		"createEvent":   v * u.UploadsPerDay() * u.DaysPerMonth,
-		"getVehicle":    v * u.VehicleReadsPerDay * u.DaysPerMonth,
-		"listEvents":    v * u.DayReadsPerDay * float64(len(m.dayPages())) * u.DaysPerMonth,
-		"getEvent":      v * u.EventReadsPerDay * u.DaysPerMonth,
-		"listVehicles":  u.FleetListingsPerDay * math.Ceil(v/httpapi.MaxLimit) * u.DaysPerMonth,
-		"updateVehicle": v * u.VehicleUpdatesPerMonth,
-		// Registering a vehicle is once in its life, not monthly.
-		"createVehicle": 0,
-	}
+// bill is an estimate being written: a line per meter.
+type bill struct {
+	Model
+	e        *Estimate
+	vehicles float64
+	// requests are each operation's requests a month, total their sum.
+	requests map[string]float64
+	total    float64
+	// coldStarts are each function's cold starts a month, by logical ID.
+	coldStarts map[string]float64
+	// logBytes are what the functions log a month, their own lines and
+	// Lambda's platform lines.
+	logBytes float64
 }
 
-// Units are a table's request units a month.
-type Units struct{ Writes, Reads float64 }
-
-// tableUnits returns the request units each table serves a month at a
-// fleet size, for its requests (RequestsByOperation).
-func (m Model) tableUnits(vehicles int, requests map[string]float64) (u struct{ Events, Vehicles Units }) {
-	usage := m.Usage
-	itemBytes := EventItemBytes(usage.SamplesPerUpload)
-	u.Events.Writes = requests["createEvent"] * uploadWriteUnits(usage.SamplesPerUpload)
-	u.Events.Reads = requests["getEvent"] * readUnits(itemBytes)
-	for _, items := range m.dayPages() {
-		u.Events.Reads += float64(vehicles) * usage.DayReadsPerDay * usage.DaysPerMonth * readUnits(items*itemBytes) * eventuallyConsistent
-	}
-	// Every upload checks its vehicle exists; each fleet page scans one
-	// vehicle more than it returns.
-	u.Vehicles.Reads = (requests["createEvent"] + requests["getVehicle"]) * readUnits(VehicleItemBytes) * eventuallyConsistent
-	u.Vehicles.Reads += requests["listVehicles"] * readUnits((httpapi.MaxLimit+1)*VehicleItemBytes) * eventuallyConsistent
-	u.Vehicles.Writes = requests["updateVehicle"] * float64(WriteUnits(VehicleItemBytes))
-	return u
+// add writes a line of a quantity that is the same every month.
+func (b *bill) add(service, item, price string, quantity float64) {
+	p := b.Prices.Prices[price]
+	cost := p.Cost(quantity)
+	b.e.Lines = append(b.e.Lines, Line{Service: service, Item: item, Quantity: quantity, Unit: p.Unit,
+		Month1: cost, Steady: cost, price: price, freeQuantity: quantity})
 }
 
-// uploadWriteUnits is the write units an upload of samples takes.
-func uploadWriteUnits(samples int) float64 {
-	return float64(WriteUnits(int(math.Ceil(EventItemBytes(samples)))))
-}
-
-// dayPages returns the items each Query reads to list a vehicle's day of
-// events in pages of the largest limit: the store asks for one more than
-// the page, to know whether there is a next.
-func (m Model) dayPages() []float64 {
-	var pages []float64
-	for left := m.Usage.UploadsPerDay(); left > 0; left -= httpapi.MaxLimit {
-		pages = append(pages, math.Min(left, httpapi.MaxLimit+1))
-	}
-	return pages
+// addStored writes a line of a stored quantity that grows with the
+// months: month 1 holds half a month of data on average; the steady state
+// the retention's worth.
+func (b *bill) addStored(service, item, price string, perDay float64, retentionDays int) {
+	p, days := b.Prices.Prices[price], b.Usage.DaysPerMonth
+	month1 := storedGBMonths(perDay, retentionDays, days, 1)
+	steady := storedGBMonths(perDay, retentionDays, days, steadyMonth(retentionDays, days))
+	b.e.Lines = append(b.e.Lines, Line{Service: service, Item: item, Quantity: steady, Unit: p.Unit,
+		Month1: p.Cost(month1), Steady: p.Cost(steady), price: price, freeQuantity: steady})
 }
 
 // Estimate prices the stack at a fleet size.
@@ -152,171 +132,23 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 	if vehicles < 1 {
 		return Estimate{}, fmt.Errorf("vehicles %d: must be 1 or more", vehicles)
 	}
-	s, u, p := m.Stack, m.Usage, m.Prices.Prices
-	e := Estimate{Stage: s.Stage, Region: m.Prices.Region, Vehicles: vehicles}
-	add := func(service, item, price string, quantity float64) {
-		cost := p[price].Cost(quantity)
-		e.Lines = append(e.Lines, Line{Service: service, Item: item, Quantity: quantity, Unit: p[price].Unit,
-			Month1: cost, Steady: cost, price: price, freeQuantity: quantity})
-	}
-	// A stored quantity that grows with the months: month 1 holds half a
-	// month of data on average; the steady state the retention's worth.
-	addStored := func(service, item, price string, perDay float64, retentionDays int) {
-		month1 := storedGBMonths(perDay, retentionDays, u.DaysPerMonth, 1)
-		steady := storedGBMonths(perDay, retentionDays, u.DaysPerMonth, steadyMonth(retentionDays, u.DaysPerMonth))
-		e.Lines = append(e.Lines, Line{Service: service, Item: item, Quantity: steady, Unit: p[price].Unit,
-			Month1: p[price].Cost(month1), Steady: p[price].Cost(steady), price: price, freeQuantity: steady})
-	}
-
-	requests := m.RequestsByOperation(vehicles)
-	ops := slices.Sorted(maps.Keys(requests))
-	total := 0.0
-	for _, op := range ops {
-		total += requests[op]
-	}
-	e.Requests = total
-
-	// API Gateway.
-	add(ServiceAPIGateway, "REST API requests", PriceRestRequests, total)
-
-	// Lambda: requests, and GB-seconds per function from its memory and
-	// architecture, durations billed by the started millisecond.
-	add(ServiceLambda, "requests", PriceLambdaRequests, total)
-	coldStarts := map[string]float64{}
-	logBytes, platformBytes := 0.0, 0.0
-	for _, f := range s.Functions {
-		n, ms := 0.0, 0.0
-		for _, op := range f.Operations {
-			n += requests[op]
-			ms += requests[op] * math.Ceil(u.DurationMsByOperationID[op])
-			logBytes += requests[op] * functionLogBytes(op)
-		}
-		coldStarts[f.LogicalID] = n * u.ColdStartsPerMillion / 1e6
-		ms += coldStarts[f.LogicalID] * math.Ceil(u.InitMs)
-		platformBytes += n * float64(PlatformLogBytes(f.MemoryMiB, f.Tracing))
-		price := PriceLambdaArm64
-		if f.Architecture == "x86_64" {
-			price = PriceLambdaX8664
-		}
-		add(ServiceLambda, fmt.Sprintf("%s: %d MB %s, %s", f.LogicalID, f.MemoryMiB, f.Architecture, strings.Join(f.Operations, ", ")), price, ms/1000*float64(f.MemoryMiB)/1024)
-	}
-	for _, op := range ops {
-		if _, ok := s.FunctionOf(op); !ok && requests[op] > 0 {
-			return Estimate{}, fmt.Errorf("no function of the template serves %s", op)
-		}
-	}
-
-	// DynamoDB.
-	itemBytes := EventItemBytes(u.SamplesPerUpload)
-	units := m.tableUnits(vehicles, requests)
-	hours := u.DaysPerMonth * 24
-	for _, t := range []struct {
-		name           string
-		table          Table
-		units          Units
-		bytesPerDay    float64
-		retentionDays  int
-		fixedBytes     float64
-		growsWithUsage bool
-	}{
-		{"vehicleEvents", s.Events, units.Events, float64(vehicles) * u.UploadsPerDay() * (itemBytes + StorageOverheadBytes), s.EventRetentionDays, 0, true},
-		{"vehicles", s.Vehicles, units.Vehicles, 0, 0, float64(vehicles) * (VehicleItemBytes + StorageOverheadBytes), false},
-	} {
-		wp, rp, sp, class := PriceWriteUnits, PriceReadUnits, PriceStorage, "Standard"
-		wcp, rcp := PriceWriteCapacity, PriceReadCapacity
-		if t.table.InfrequentAccess {
-			wp, rp, sp, class = PriceIAWriteUnits, PriceIAReadUnits, PriceIAStorage, "Standard-IA"
-			wcp, rcp = PriceIAWriteCapacity, PriceIAReadCapacity
-		}
-		if t.table.OnDemand {
-			add(ServiceDynamoDB, t.name+" write request units", wp, t.units.Writes)
-			add(ServiceDynamoDB, t.name+" read request units", rp, t.units.Reads)
-		} else {
-			add(ServiceDynamoDB, fmt.Sprintf("%s provisioned write capacity (%g units)", t.name, t.table.WriteCapacity), wcp, t.table.WriteCapacity*hours)
-			add(ServiceDynamoDB, fmt.Sprintf("%s provisioned read capacity (%g units)", t.name, t.table.ReadCapacity), rcp, t.table.ReadCapacity*hours)
-		}
-		if t.growsWithUsage {
-			addStored(ServiceDynamoDB, fmt.Sprintf("%s storage (%s, %d-day TTL)", t.name, class, t.retentionDays), sp, t.bytesPerDay/gib, t.retentionDays)
-			if t.table.PITR {
-				addStored(ServiceDynamoDB, t.name+" point-in-time recovery", PricePITR, t.bytesPerDay/gib, t.retentionDays)
-			}
-		} else {
-			add(ServiceDynamoDB, fmt.Sprintf("%s storage (%s)", t.name, class), sp, t.fixedBytes/gib)
-			if t.table.PITR {
-				add(ServiceDynamoDB, t.name+" point-in-time recovery", PricePITR, t.fixedBytes/gib)
-			}
-		}
-	}
-
-	// CloudWatch: logs the functions and the access log write, their
-	// storage at the log groups' retention, alarms, dashboards, metrics.
-	accessLine, err := AccessLogBytes(s.AccessLogFormat)
+	requests, err := m.RequestsByOperation(vehicles)
 	if err != nil {
 		return Estimate{}, err
 	}
-	fnLogs := (logBytes + platformBytes) / gib
-	accessLogs := total * float64(accessLine) / gib
-	add(ServiceCloudWatch, "Lambda logs ingested", PriceLambdaLogsIngestion, fnLogs)
-	add(ServiceCloudWatch, "API access logs ingested", PriceLogsIngestion, accessLogs)
-	fnRetention := 0
-	for _, f := range s.Functions {
-		fnRetention = max(fnRetention, f.LogRetentionDays)
+	e := Estimate{Stage: m.Stack.Stage, Region: m.Prices.Region, Vehicles: vehicles}
+	b := &bill{Model: m, e: &e, vehicles: float64(vehicles), requests: requests, coldStarts: map[string]float64{}}
+	for _, n := range requests {
+		b.total += n
 	}
-	perDay := (fnLogs + accessLogs) * LogCompressedFraction / u.DaysPerMonth
-	retention := fmt.Sprintf("%d-day", fnRetention)
-	if fnRetention != s.AccessLogRetentionDays {
-		retention = fmt.Sprintf("functions %d-day, access %d-day", fnRetention, s.AccessLogRetentionDays)
+	e.Requests = b.total
+	b.apiGateway()
+	b.lambda()
+	b.dynamoDB()
+	if err := b.cloudWatch(); err != nil {
+		return Estimate{}, err
 	}
-	addStored(ServiceCloudWatch, "logs stored, compressed ("+retention+" retention)", PriceLogsStorage,
-		perDay, max(fnRetention, s.AccessLogRetentionDays))
-	add(ServiceCloudWatch, fmt.Sprintf("alarms (%d metrics)", s.AlarmMetrics), PriceAlarmMetrics, float64(s.AlarmMetrics))
-	if s.HighResolutionAlarmMetrics > 0 {
-		add(ServiceCloudWatch, "high-resolution alarms", PriceHighResAlarmMetrics, float64(s.HighResolutionAlarmMetrics))
-	}
-	add(ServiceCloudWatch, "dashboards", PriceDashboards, float64(s.Dashboards))
-	// The ingest functions' embedded metric, one per function name.
-	metrics := 0.0
-	for _, f := range s.Functions {
-		if slices.Contains(f.Operations, "createEvent") {
-			metrics++
-		}
-	}
-	metricsItem := "custom metrics (samples ingested)"
-	if s.DetailedMetrics {
-		metrics += float64(detailedMetricsPerMethod * len(ops))
-		metricsItem = fmt.Sprintf("custom metrics (samples ingested; API detailed metrics, %d per method)", detailedMetricsPerMethod)
-	}
-	add(ServiceCloudWatch, metricsItem, PriceCustomMetrics, metrics)
-
-	// Everything else the template holds.
-	tracing := s.APITracing
-	for _, f := range s.Functions {
-		tracing = tracing || f.Tracing
-	}
-	if tracing {
-		add(ServiceOther, "X-Ray traces recorded (default sampling)", PriceXRayTraces, sampledTraces(total, u.DaysPerMonth))
-	}
-	add(ServiceOther, "KMS keys (alarm topic)", PriceKMSKeys, float64(s.KMSKeys))
-	add(ServiceOther, "Secrets Manager secrets (cursor key)", PriceSecrets, float64(s.Secrets))
-	// At most a read per execution environment (per cold start): the key is
-	// read when a listing first needs a cursor.
-	secretReads := 0.0
-	for _, f := range s.Functions {
-		if f.ReadsSecret {
-			secretReads += coldStarts[f.LogicalID]
-		}
-	}
-	add(ServiceOther, "Secrets Manager calls (a read per environment, at its first cursor)", PriceSecretsAPICalls, secretReads)
-	if s.EmailSubscriptions > 0 {
-		// An alarm's change of state a day, to each address.
-		add(ServiceOther, "SNS e-mail notifications", PriceSNSEmail, float64(s.EmailSubscriptions)*u.DaysPerMonth)
-	}
-	add(ServiceOther, "Budgets (without actions)", PriceBudgets, float64(s.Budgets)*u.DaysPerMonth)
-	out := requests["createEvent"]*(UploadResponseBytes+u.ResponseHeaderBytes) +
-		requests["listEvents"]*(EventsPageGzipBytes+u.ResponseHeaderBytes) +
-		(total-requests["createEvent"]-requests["listEvents"])*(VehicleResponseBytes+u.ResponseHeaderBytes)
-	add(ServiceOther, "data transfer out (responses)", PriceDataTransferOut, out/gib)
-
+	b.other()
 	for _, l := range e.Lines {
 		e.Month1 += l.Month1
 		e.Steady += l.Steady
@@ -327,6 +159,155 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 		e.FreeSteady += l.Steady
 	}
 	return e, nil
+}
+
+func (b *bill) apiGateway() {
+	b.add(ServiceAPIGateway, "REST API requests", PriceRestRequests, b.total)
+}
+
+// lambda writes the requests, and GB-seconds per function from its memory
+// and architecture, durations billed by the started millisecond.
+func (b *bill) lambda() {
+	u := b.Usage
+	b.add(ServiceLambda, "requests", PriceLambdaRequests, b.total)
+	for _, f := range b.Stack.Functions {
+		n, ms := 0.0, 0.0
+		for _, op := range f.Operations {
+			n += b.requests[op]
+			ms += b.requests[op] * math.Ceil(u.DurationMsByOperationID[op])
+			b.logBytes += b.requests[op] * operations[op].logBytes
+		}
+		b.coldStarts[f.LogicalID] = n * u.ColdStartsPerMillion / 1e6
+		ms += b.coldStarts[f.LogicalID] * math.Ceil(u.InitMs)
+		b.logBytes += n * float64(PlatformLogBytes(f.MemoryMiB, f.Tracing))
+		price := PriceLambdaArm64
+		if f.Architecture == "x86_64" {
+			price = PriceLambdaX8664
+		}
+		b.add(ServiceLambda, fmt.Sprintf("%s: %d MB %s, %s", f.LogicalID, f.MemoryMiB, f.Architecture, strings.Join(f.Operations, ", ")), price, ms/1000*float64(f.MemoryMiB)/1024)
+	}
+}
+
+// dynamoDB writes each table's request units (or provisioned capacity),
+// its storage and its backups.
+func (b *bill) dynamoDB() {
+	s, u := b.Stack, b.Usage
+	units := b.tableUnits(b.requests)
+	hours := u.DaysPerMonth * 24
+	for _, t := range []struct {
+		name           string
+		table          Table
+		units          Units
+		bytesPerDay    float64
+		retentionDays  int
+		fixedBytes     float64
+		growsWithUsage bool
+	}{
+		{"vehicleEvents", s.Events, units.Events, b.vehicles * u.UploadsPerDay() * (EventItemBytes(u.SamplesPerUpload) + StorageOverheadBytes), s.EventRetentionDays, 0, true},
+		{"vehicles", s.Vehicles, units.Vehicles, 0, 0, b.vehicles * (VehicleItemBytes + StorageOverheadBytes), false},
+	} {
+		wp, rp, sp, class := PriceWriteUnits, PriceReadUnits, PriceStorage, "Standard"
+		wcp, rcp := PriceWriteCapacity, PriceReadCapacity
+		if t.table.InfrequentAccess {
+			wp, rp, sp, class = PriceIAWriteUnits, PriceIAReadUnits, PriceIAStorage, "Standard-IA"
+			wcp, rcp = PriceIAWriteCapacity, PriceIAReadCapacity
+		}
+		if t.table.OnDemand {
+			b.add(ServiceDynamoDB, t.name+" write request units", wp, t.units.Writes)
+			b.add(ServiceDynamoDB, t.name+" read request units", rp, t.units.Reads)
+		} else {
+			b.add(ServiceDynamoDB, fmt.Sprintf("%s provisioned write capacity (%g units)", t.name, t.table.WriteCapacity), wcp, t.table.WriteCapacity*hours)
+			b.add(ServiceDynamoDB, fmt.Sprintf("%s provisioned read capacity (%g units)", t.name, t.table.ReadCapacity), rcp, t.table.ReadCapacity*hours)
+		}
+		if t.growsWithUsage {
+			b.addStored(ServiceDynamoDB, fmt.Sprintf("%s storage (%s, %d-day TTL)", t.name, class, t.retentionDays), sp, t.bytesPerDay/gib, t.retentionDays)
+			if t.table.PITR {
+				b.addStored(ServiceDynamoDB, t.name+" point-in-time recovery", PricePITR, t.bytesPerDay/gib, t.retentionDays)
+			}
+		} else {
+			b.add(ServiceDynamoDB, fmt.Sprintf("%s storage (%s)", t.name, class), sp, t.fixedBytes/gib)
+			if t.table.PITR {
+				b.add(ServiceDynamoDB, t.name+" point-in-time recovery", PricePITR, t.fixedBytes/gib)
+			}
+		}
+	}
+}
+
+// cloudWatch writes the logs the functions and the access log write, their
+// storage at the log groups' retention, alarms, dashboards, metrics.
+func (b *bill) cloudWatch() error {
+	s, u := b.Stack, b.Usage
+	accessLine, err := AccessLogBytes(s.AccessLogFormat)
+	if err != nil {
+		return err
+	}
+	fnLogs := b.logBytes / gib
+	accessLogs := b.total * float64(accessLine) / gib
+	b.add(ServiceCloudWatch, "Lambda logs ingested", PriceLambdaLogsIngestion, fnLogs)
+	b.add(ServiceCloudWatch, "API access logs ingested", PriceLogsIngestion, accessLogs)
+	fnRetention := 0
+	for _, f := range s.Functions {
+		fnRetention = max(fnRetention, f.LogRetentionDays)
+	}
+	perDay := (fnLogs + accessLogs) * LogCompressedFraction / u.DaysPerMonth
+	retention := fmt.Sprintf("%d-day", fnRetention)
+	if fnRetention != s.AccessLogRetentionDays {
+		retention = fmt.Sprintf("functions %d-day, access %d-day", fnRetention, s.AccessLogRetentionDays)
+	}
+	b.addStored(ServiceCloudWatch, "logs stored, compressed ("+retention+" retention)", PriceLogsStorage,
+		perDay, max(fnRetention, s.AccessLogRetentionDays))
+	b.add(ServiceCloudWatch, fmt.Sprintf("alarms (%d metrics)", s.AlarmMetrics), PriceAlarmMetrics, float64(s.AlarmMetrics))
+	if s.HighResolutionAlarmMetrics > 0 {
+		b.add(ServiceCloudWatch, "high-resolution alarms", PriceHighResAlarmMetrics, float64(s.HighResolutionAlarmMetrics))
+	}
+	b.add(ServiceCloudWatch, "dashboards", PriceDashboards, float64(s.Dashboards))
+	// The ingest functions' embedded metric, one per function name.
+	metrics := 0.0
+	for _, f := range s.Functions {
+		if slices.ContainsFunc(f.Operations, func(op string) bool { return operations[op].upload }) {
+			metrics++
+		}
+	}
+	metricsItem := "custom metrics (samples ingested)"
+	if s.DetailedMetrics {
+		metrics += float64(detailedMetricsPerMethod * len(b.requests))
+		metricsItem = fmt.Sprintf("custom metrics (samples ingested; API detailed metrics, %d per method)", detailedMetricsPerMethod)
+	}
+	b.add(ServiceCloudWatch, metricsItem, PriceCustomMetrics, metrics)
+	return nil
+}
+
+// other writes everything else the template holds.
+func (b *bill) other() {
+	s, u := b.Stack, b.Usage
+	tracing := s.APITracing
+	for _, f := range s.Functions {
+		tracing = tracing || f.Tracing
+	}
+	if tracing {
+		b.add(ServiceOther, "X-Ray traces recorded (default sampling)", PriceXRayTraces, sampledTraces(b.total, u.DaysPerMonth))
+	}
+	b.add(ServiceOther, "KMS keys (alarm topic)", PriceKMSKeys, float64(s.KMSKeys))
+	b.add(ServiceOther, "Secrets Manager secrets (cursor key)", PriceSecrets, float64(s.Secrets))
+	// At most a read per execution environment (per cold start): the key is
+	// read when a listing first needs a cursor.
+	secretReads := 0.0
+	for _, f := range s.Functions {
+		if f.ReadsSecret {
+			secretReads += b.coldStarts[f.LogicalID]
+		}
+	}
+	b.add(ServiceOther, "Secrets Manager calls (a read per environment, at its first cursor)", PriceSecretsAPICalls, secretReads)
+	if s.EmailSubscriptions > 0 {
+		// An alarm's change of state a day, to each address.
+		b.add(ServiceOther, "SNS e-mail notifications", PriceSNSEmail, float64(s.EmailSubscriptions)*u.DaysPerMonth)
+	}
+	b.add(ServiceOther, "Budgets (without actions)", PriceBudgets, float64(s.Budgets)*u.DaysPerMonth)
+	out := 0.0
+	for _, id := range slices.Sorted(maps.Keys(b.requests)) {
+		out += b.requests[id] * (operations[id].responseBytes + u.ResponseHeaderBytes)
+	}
+	b.add(ServiceOther, "data transfer out (responses)", PriceDataTransferOut, out/gib)
 }
 
 // freeTier returns what the account's free tier takes off, a line for
@@ -407,10 +388,3 @@ func steadyMonth(retentionDays int, daysPerMonth float64) int {
 // readUnits is the strongly consistent read units of reading bytes in one
 // request: a unit per started 4 KB, at least one.
 func readUnits(bytes float64) float64 { return math.Max(1, math.Ceil(bytes/ReadUnitBytes)) }
-
-func functionLogBytes(op string) float64 {
-	if n, ok := FunctionLogBytes[op]; ok {
-		return n
-	}
-	return FunctionLogBytes["getVehicle"]
-}

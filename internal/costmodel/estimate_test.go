@@ -71,7 +71,7 @@ func TestEstimateSmallCase(t *testing.T) {
 	}
 	const requests, gib = 18000.0, 1 << 30
 	item := EventItemBytes(10) // < 1 KB: one write unit
-	fnLog := FunctionLogBytes["createEvent"] + 378
+	fnLog := operations["createEvent"].logBytes + 378
 	eventsPerDay := 10 * 60 * (item + 100)
 	logsPerMonth := requests * (fnLog + 46)
 	want := map[string][2]float64{ // item → {steady, month 1}
@@ -139,8 +139,27 @@ func TestEstimateNeedsAFunctionForEachRequest(t *testing.T) {
 	u := smallUsage()
 	u.VehicleReadsPerDay = 1
 	_, err = Model{Stack: stack, Usage: u, Prices: testPrices(t, nil, nil)}.Estimate(10)
-	if err == nil || !strings.Contains(err.Error(), "getVehicle") {
+	if err == nil || !strings.Contains(err.Error(), "the usage calls getVehicle, which no function of the template serves") {
 		t.Errorf("got %v, want an error naming getVehicle", err)
+	}
+}
+
+// An operation the cost model has no figures for is an error naming it,
+// not a request priced at $0.
+func TestEstimateNeedsFiguresForEachOperation(t *testing.T) {
+	template := strings.Replace(string(smallTemplate(t)), "createEvent POST /vehicles/{vid}/events vehicle",
+		"createEvent POST /vehicles/{vid}/events vehicle;getLatest GET /vehicles/{vid}/latest vehicle", 1)
+	stack, err := ParseStack([]byte(template))
+	if err != nil {
+		t.Fatal(err)
+	}
+	m := Model{Stack: stack, Usage: smallUsage(), Prices: testPrices(t, nil, nil)}
+	const want = "the cost model has no figures for operation getLatest, which the stack serves: known are createEvent, createVehicle"
+	if _, err := m.Estimate(10); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Estimate: got %v, want %q", err, want)
+	}
+	if _, err := m.Capacity(10); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Capacity: got %v, want %q", err, want)
 	}
 }
 

@@ -1,9 +1,10 @@
 package costmodel
 
 // Measured against dynalite and the handlers by TestMeasuredFiguresAreCurrent
-// and TestMeasuredRequests for the talk's uploads (realistic VSS signals):
-// the tests fail when the code drifts from them by more than
-// MeasuredTolerance, so that the estimate follows the code.
+// and TestMeasuredRequests for the talk's uploads (realistic VSS signals),
+// as are the operations' logBytes: the tests fail when the code drifts
+// from them by more than MeasuredTolerance, so that the estimate follows
+// the code.
 const (
 	// An upload's stored item is EventItemFixedBytes plus
 	// EventItemBytesPerSample for each sample, as DynamoDB counts item
@@ -24,16 +25,6 @@ const (
 	// logs by their compressed size.
 	LogCompressedFraction = 0.035
 )
-
-// FunctionLogBytes is what a function logs for a request (its request
-// line, with the embedded metric for an upload), before Lambda's own
-// platform lines; an operation not listed logs as getVehicle does.
-var FunctionLogBytes = map[string]float64{
-	"createEvent":  467,
-	"getVehicle":   203,
-	"listVehicles": 197,
-	"listEvents":   211,
-}
 
 // MeasuredTolerance is the relative drift of a measured figure that fails
 // the test.

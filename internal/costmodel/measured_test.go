@@ -136,7 +136,7 @@ func TestMeasuredRequests(t *testing.T) {
 	}
 	// Callers as deployed: the vehicle uploads and reads its record, a
 	// fleet reader and an admin the rest.
-	callers, err := authz.New("arn:aws:iam::111122223333:role/vehicles", map[string][]string{"arn:aws:iam::111122223333:role/fleet": contract.OperationIDs()})
+	callers, err := authz.New("arn:aws:iam::111122223333:role/vehicles", map[string][]string{"arn:aws:iam::111122223333:role/fleet": spec.IDs()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -204,7 +204,7 @@ func TestMeasuredRequests(t *testing.T) {
 	before = logs.n
 	cursor := ""
 	for {
-		q := map[string]string{"limit": strconv.Itoa(httpapi.MaxLimit)}
+		q := map[string]string{"limit": strconv.Itoa(fleet.MaxLimit)}
 		if cursor != "" {
 			q["cursor"] = cursor
 		}
@@ -216,7 +216,7 @@ func TestMeasuredRequests(t *testing.T) {
 		if err := json.Unmarshal([]byte(res.Body), &page); err != nil {
 			t.Fatal(err)
 		}
-		if len(page.Events) == httpapi.MaxLimit {
+		if len(page.Events) == fleet.MaxLimit {
 			pages++
 			pageBytes += gzipSize(t, []byte(res.Body))
 		}
@@ -226,17 +226,17 @@ func TestMeasuredRequests(t *testing.T) {
 	}
 	pageLog := float64(logs.n-before) / float64(pages+1)
 	if pages == 0 {
-		t.Fatalf("no full page of %d events in %d uploads", httpapi.MaxLimit, uploads)
+		t.Fatalf("no full page of %d events in %d uploads", fleet.MaxLimit, uploads)
 	}
 	compressed := float64(gzipSize(t, logs.all.Bytes())) / float64(logs.all.Len())
 
 	t.Logf("function log bytes per request: createEvent %.0f, getVehicle %.0f, listVehicles %.0f, listEvents %.0f", uploadLog, getLog, listLog, pageLog)
-	t.Logf("response bytes: createEvent %.0f, getVehicle %.0f, listVehicles (1 vehicle) %.0f, listEvents page of %d gzip %.0f", uploadRes, getRes, listRes, httpapi.MaxLimit, float64(pageBytes)/float64(pages))
+	t.Logf("response bytes: createEvent %.0f, getVehicle %.0f, listVehicles (1 vehicle) %.0f, listEvents page of %d gzip %.0f", uploadRes, getRes, listRes, fleet.MaxLimit, float64(pageBytes)/float64(pages))
 	t.Logf("log lines gzip to %.1f %% of their size", 100*compressed)
-	near(t, "FunctionLogBytes[createEvent]", uploadLog, FunctionLogBytes["createEvent"])
-	near(t, "FunctionLogBytes[getVehicle]", getLog, FunctionLogBytes["getVehicle"])
-	near(t, "FunctionLogBytes[listVehicles]", listLog, FunctionLogBytes["listVehicles"])
-	near(t, "FunctionLogBytes[listEvents]", pageLog, FunctionLogBytes["listEvents"])
+	near(t, "operations[createEvent].logBytes", uploadLog, operations["createEvent"].logBytes)
+	near(t, "operations[getVehicle].logBytes", getLog, operations["getVehicle"].logBytes)
+	near(t, "operations[listVehicles].logBytes", listLog, operations["listVehicles"].logBytes)
+	near(t, "operations[listEvents].logBytes", pageLog, operations["listEvents"].logBytes)
 	near(t, "UploadResponseBytes", uploadRes, UploadResponseBytes)
 	near(t, "VehicleResponseBytes", getRes, VehicleResponseBytes)
 	near(t, "EventsPageGzipBytes", float64(pageBytes)/float64(pages), EventsPageGzipBytes)

@@ -48,7 +48,9 @@ func (m Model) NewReport(fleets []int, whatIfVehicles, capacityVehicles int) (*R
 	if r.WhatIfs, err = m.WhatIfs(whatIfVehicles); err != nil {
 		return nil, err
 	}
-	r.Capacity = m.Capacity(capacityVehicles)
+	if r.Capacity, err = m.Capacity(capacityVehicles); err != nil {
+		return nil, err
+	}
 	if !slices.ContainsFunc(r.Estimates, func(e Estimate) bool { return e.Vehicles == whatIfVehicles }) {
 		e, err := m.Estimate(whatIfVehicles)
 		if err != nil {

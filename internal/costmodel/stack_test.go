@@ -1,13 +1,14 @@
 package costmodel
 
 import (
+	"maps"
 	"os"
 	"path/filepath"
 	"slices"
 	"strings"
 	"testing"
 
-	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/api"
 )
 
 // What the estimate reads from prod's committed template, counted by hand
@@ -23,8 +24,12 @@ func TestParseProdStack(t *testing.T) {
 	if s.Stage != "prod" || len(s.Functions) != 3 {
 		t.Fatalf("stage %q, %d functions", s.Stage, len(s.Functions))
 	}
-	if ops := s.Operations(); !slices.Equal(ops, slices.Sorted(slices.Values(contract.OperationIDs()))) {
-		t.Errorf("operations served %v, want each of %v once", ops, contract.OperationIDs())
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := s.Operations(); !slices.Equal(ops, spec.IDs()) {
+		t.Errorf("operations served %v, want each of the spec's %v once", ops, spec.IDs())
 	}
 	for _, f := range s.Functions {
 		if f.MemoryMiB != 256 || f.Architecture != "arm64" || !f.Tracing || f.LogRetentionDays != 90 || f.ReservedConcurrency != 100 {
@@ -76,5 +81,17 @@ func TestStackErrors(t *testing.T) {
 	missing := filepath.Join(t.TempDir(), "FleetApi-prod.template.json")
 	if _, err := LoadStack(missing); err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "make synth") {
 		t.Errorf("a missing template: %v, want an error naming it and how to make it", err)
+	}
+}
+
+// Every operation of the spec has the cost model's figures, and nothing
+// else does: a new operation fails here until it is priced.
+func TestEveryOperationHasFigures(t *testing.T) {
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if priced := slices.Sorted(maps.Keys(operations)); !slices.Equal(priced, spec.IDs()) {
+		t.Errorf("the cost model prices %v, the spec declares %v", priced, spec.IDs())
 	}
 }

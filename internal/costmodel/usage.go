@@ -5,6 +5,7 @@ import (
 	"errors"
 	"fmt"
 	"io"
+	"maps"
 	"math"
 	"os"
 	"slices"
@@ -12,7 +13,6 @@ import (
 
 	"go.yaml.in/yaml/v4"
 
-	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/fleet"
 )
 
@@ -28,10 +28,10 @@ type Usage struct {
 	DaysPerMonth         float64 `yaml:"daysPerMonth" json:"daysPerMonth"`
 
 	// The read pattern (the talk has none): how often a vehicle is read
-	// (getVehicle), how often its day of events is read back in pages of
-	// the largest limit (listEvents), single events read (getEvent), and
-	// how often the whole fleet is listed in pages (listVehicles, per
-	// fleet, not per vehicle); vehicle updates (updateVehicle) a month.
+	// (its record), how often its day of events is read back in pages of
+	// the largest limit, single events read, and how often the whole fleet
+	// is listed in pages (per fleet, not per vehicle); vehicle updates a
+	// month. Which operation each drives is said in operations.
 	VehicleReadsPerDay      float64    `yaml:"vehicleReadsPerDay" json:"vehicleReadsPerDay"`
 	DayReadsPerDay          float64    `yaml:"dayReadsPerDay" json:"dayReadsPerDay"`
 	EventReadsPerDay        float64    `yaml:"eventReadsPerDay" json:"eventReadsPerDay"`
@@ -70,10 +70,8 @@ func DefaultUsage() Usage {
 		ColdStartsPerMillion:   1000,
 		InitMs:                 50,
 		PeakToAverage:          6,
-		DurationMsByOperationID: DurationMs{
-			"createEvent": 12, "getEvent": 8, "listEvents": 40,
-			"createVehicle": 10, "getVehicle": 8, "updateVehicle": 10, "listVehicles": 20,
-		},
+		// Each operation's, as operations declares it.
+		DurationMsByOperationID: defaultDurations(),
 	}
 }
 
@@ -131,7 +129,7 @@ func (u Usage) Validate() error {
 	if u.SamplesPerUpload < 1 || u.SamplesPerUpload > fleet.MaxSamplesPerEvent {
 		return fmt.Errorf("samplesPerUpload %d is invalid: allowed are whole numbers from 1 to %d (the API's limit)", u.SamplesPerUpload, fleet.MaxSamplesPerEvent)
 	}
-	ops := contract.OperationIDs()
+	ops := slices.Sorted(maps.Keys(operations))
 	for op, ms := range u.DurationMsByOperationID {
 		if !slices.Contains(ops, op) {
 			return fmt.Errorf("durationMs: %q is not an operation: allowed are %s", op, strings.Join(ops, ", "))

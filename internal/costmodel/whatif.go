@@ -101,7 +101,9 @@ func Cheapest(whatIfs []WhatIf) WhatIf {
 // provision makes both tables provisioned with capacity for factor times
 // their average load at a fleet size (at least a unit each).
 func (m *Model) provision(vehicles int, factor float64) {
-	units := m.tableUnits(vehicles, m.RequestsByOperation(vehicles))
+	// WhatIfs' base estimate checked the model: there is no error here.
+	requests, _ := m.RequestsByOperation(vehicles)
+	units := m.tableUnits(requests)
 	perSecond := func(perMonth float64) float64 {
 		return math.Max(1, math.Ceil(perMonth/(m.Usage.DaysPerMonth*86400)*factor))
 	}

@@ -71,7 +71,10 @@ func TestWhatIfs(t *testing.T) {
 // the events table's cap (4,000 write units) bind, a vehicle's own
 // partition key does not (0.1 write units a second while driving).
 func TestCapacity(t *testing.T) {
-	c := prodModel(t).Capacity(1_000_000)
+	c, err := prodModel(t).Capacity(1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
 	if !approx(c.AverageUploads, 240e6/86400) || !approx(c.PeakUploads, 6*240e6/86400) {
 		t.Errorf("uploads %g / %g", c.AverageUploads, c.PeakUploads)
 	}

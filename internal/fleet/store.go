@@ -2,6 +2,12 @@ package fleet
 
 import "time"
 
+// Limits of a page of a list operation (the spec's limit parameter).
+const (
+	DefaultLimit = 20
+	MaxLimit     = 100
+)
+
 // VehiclePage is one page of a vehicle listing.
 type VehiclePage struct {
 	Vehicles []Vehicle

@@ -36,7 +36,7 @@ func vehicleCaller(vid string) string {
 
 // testCallers grants the test role every operation.
 var testCallers = func() *authz.Policy {
-	p, err := authz.New(testVehicleRole, map[string][]string{testFleetRole: contract.OperationIDs()})
+	p, err := authz.New(testVehicleRole, map[string][]string{testFleetRole: spec.IDs()})
 	if err != nil {
 		panic(err)
 	}

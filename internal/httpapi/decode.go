@@ -301,11 +301,11 @@ func (r *request) query(allowed ...string) (map[string]string, error) {
 func parseLimit(q map[string]string) (int, error) {
 	s, ok := q["limit"]
 	if !ok {
-		return DefaultLimit, nil
+		return fleet.DefaultLimit, nil
 	}
 	n, err := strconv.Atoi(s)
-	if err != nil || n < 1 || n > MaxLimit {
-		return 0, &fleet.ValidationError{Field: "limit", Message: fmt.Sprintf("must be a whole number from 1 to %d, got %q", MaxLimit, truncate(s))}
+	if err != nil || n < 1 || n > fleet.MaxLimit {
+		return 0, &fleet.ValidationError{Field: "limit", Message: fmt.Sprintf("must be a whole number from 1 to %d, got %q", fleet.MaxLimit, truncate(s))}
 	}
 	return n, nil
 }

@@ -8,6 +8,14 @@ import (
 	"github.com/fleetapi/fleetapi/internal/fleet"
 )
 
+// eventOperations are the operations of the uploads and their reads, by
+// their operationId in api/swagger.yaml.
+var eventOperations = map[string]operation{
+	"createEvent": {serve: (*Handler).createEvent, events: true},
+	"listEvents":  {serve: (*Handler).listEvents, events: true, paginated: true},
+	"getEvent":    {serve: (*Handler).getEvent, events: true},
+}
+
 // eventSummary is the answer to an upload: the samples are not echoed.
 type eventSummary struct {
 	VID         string    `json:"vid"`

@@ -18,18 +18,11 @@ import (
 	"github.com/fleetapi/fleetapi/internal/contract"
 	"github.com/fleetapi/fleetapi/internal/fleet"
 	"github.com/fleetapi/fleetapi/internal/metrics"
-	"github.com/fleetapi/fleetapi/internal/schema"
 )
 
 // MaxBodyBytes bounds a request body; a larger one is refused with 413
 // before it is decoded. 100 samples of the talk's size take about 50 KB.
 const MaxBodyBytes = 128 << 10
-
-// Limits of list operations.
-const (
-	DefaultLimit = 20
-	MaxLimit     = 100
-)
 
 // VehicleStore keeps vehicles.
 type VehicleStore interface {
@@ -93,7 +86,48 @@ type Handler struct {
 
 type route struct {
 	contract.Route
-	serve func(ctx context.Context, r *request) response
+	operation
+}
+
+// operation is how the handler serves an operation of api/swagger.yaml;
+// each is registered beside its code (vehicleOperations, eventOperations).
+type operation struct {
+	serve func(h *Handler, ctx context.Context, r *request) response
+	// events marks an operation of the event store; the others use the
+	// vehicle store.
+	events bool
+	// paginated operations sign cursors: their store needs the cursor key.
+	paginated bool
+}
+
+func lookup(id string) (operation, bool) {
+	if op, ok := vehicleOperations[id]; ok {
+		return op, true
+	}
+	op, ok := eventOperations[id]
+	return op, ok
+}
+
+// Operations lists the operationIds the handler implements, sorted.
+func Operations() []string {
+	return slices.Sorted(func(yield func(string) bool) {
+		for _, ops := range []map[string]operation{vehicleOperations, eventOperations} {
+			for id := range ops {
+				if !yield(id) {
+					return
+				}
+			}
+		}
+	})
+}
+
+// Paginates reports whether any of the routes signs cursors, so that its
+// store needs the cursor key; an operation without implementation does not.
+func Paginates(routes []contract.Route) bool {
+	return slices.ContainsFunc(routes, func(r contract.Route) bool {
+		op, _ := lookup(r.Operation)
+		return op.paginated
+	})
 }
 
 // New returns the handler of cfg.Operations.
@@ -114,30 +148,19 @@ func New(cfg Config) (*Handler, error) {
 		cfg.StoreTimeout = 10 * time.Second
 	}
 	h := &Handler{cfg: cfg, byOperation: map[string]route{}, byPath: map[string]route{}}
-	serve := map[string]func(context.Context, *request) response{
-		"listVehicles":  h.listVehicles,
-		"createVehicle": h.createVehicle,
-		"getVehicle":    h.getVehicle,
-		"updateVehicle": h.updateVehicle,
-		"listEvents":    h.listEvents,
-		"createEvent":   h.createEvent,
-		"getEvent":      h.getEvent,
-	}
 	if len(cfg.Routes) == 0 {
 		return nil, errors.New("httpapi: no operation to serve")
 	}
 	for _, rt := range cfg.Routes {
-		op, ok := contract.Lookup(rt.Operation)
-		f, implemented := serve[rt.Operation]
-		if !ok || !implemented {
-			return nil, fmt.Errorf("httpapi: operation %s has no implementation", rt.Operation)
+		op, ok := lookup(rt.Operation)
+		if !ok {
+			return nil, fmt.Errorf("httpapi: operation %s has no implementation: implemented are %s", rt.Operation, strings.Join(Operations(), ", "))
 		}
-		// The store an operation needs follows from its declared access.
-		if op.Uses(schema.VehicleEvents.Role) && cfg.Events == nil || !op.Uses(schema.VehicleEvents.Role) && cfg.Vehicles == nil {
+		if op.events && cfg.Events == nil || !op.events && cfg.Vehicles == nil {
 			return nil, fmt.Errorf("httpapi: operation %s needs its store", rt.Operation)
 		}
-		h.byOperation[rt.Operation] = route{Route: rt, serve: f}
-		h.byPath[rt.Method+" "+rt.Resource] = route{Route: rt, serve: f}
+		h.byOperation[rt.Operation] = route{Route: rt, operation: op}
+		h.byPath[rt.Method+" "+rt.Resource] = route{Route: rt, operation: op}
 	}
 	return h, nil
 }
@@ -219,7 +242,7 @@ func (h *Handler) serve(ctx context.Context, rt route, r *request) response {
 	// that refuses: bound the store calls, so that the answer is a 503.
 	storeCtx, cancel := h.storeContext(ctx)
 	defer cancel()
-	res := rt.serve(storeCtx, r)
+	res := rt.operation.serve(h, storeCtx, r)
 	if caller.Class == contract.CallerVehicle && errors.Is(res.err, fleet.ErrNoVehicle) {
 		// The identity names a vehicle that is not registered: refused,
 		// as the gateway refuses an identity it does not know.

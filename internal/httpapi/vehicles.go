@@ -9,6 +9,15 @@ import (
 	"github.com/fleetapi/fleetapi/internal/fleet"
 )
 
+// vehicleOperations are the operations of the vehicle registry, by their
+// operationId in api/swagger.yaml.
+var vehicleOperations = map[string]operation{
+	"listVehicles":  {serve: (*Handler).listVehicles, paginated: true},
+	"createVehicle": {serve: (*Handler).createVehicle},
+	"getVehicle":    {serve: (*Handler).getVehicle},
+	"updateVehicle": {serve: (*Handler).updateVehicle},
+}
+
 type vehicleList struct {
 	Vehicles   []fleet.Vehicle `json:"vehicles"`
 	NextCursor string          `json:"nextCursor,omitempty"`

@@ -9,7 +9,9 @@ import (
 	"fmt"
 	"log/slog"
 	"os"
+	"slices"
 	"strconv"
+	"strings"
 	"time"
 
 	"github.com/aws/aws-lambda-go/lambda"
@@ -56,6 +58,11 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 	if err != nil {
 		return Env{}, fmt.Errorf("%s: %w", contract.EnvRoutes, err)
 	}
+	for _, r := range routes {
+		if err := implemented(r.Operation); err != nil {
+			return Env{}, fmt.Errorf("%s: %w", contract.EnvRoutes, err)
+		}
+	}
 	e.Routes = routes
 	days, err := strconv.Atoi(getenv(contract.EnvEventRetentionDays))
 	if err != nil || days < 1 {
@@ -66,10 +73,25 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 	if err != nil {
 		return Env{}, fmt.Errorf("%s: %w", contract.EnvPrincipals, err)
 	}
+	for arn, ops := range principals {
+		for _, op := range ops {
+			if err := implemented(op); err != nil {
+				return Env{}, fmt.Errorf("%s: principal %q: %w", contract.EnvPrincipals, arn, err)
+			}
+		}
+	}
 	if e.Callers, err = authz.New(getenv(contract.EnvVehicleRole), principals); err != nil {
 		return Env{}, fmt.Errorf("%s, %s: %w", contract.EnvVehicleRole, contract.EnvPrincipals, err)
 	}
 	return e, nil
+}
+
+// implemented requires an operation the binary implements.
+func implemented(op string) error {
+	if !slices.Contains(httpapi.Operations(), op) {
+		return fmt.Errorf("unknown operation %q: implemented are %s", op, strings.Join(httpapi.Operations(), ", "))
+	}
+	return nil
 }
 
 // Run builds the handler of the operations the function's environment
@@ -98,7 +120,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 	// The cursor key is read when a listing first needs it: no network
 	// call at cold start.
 	var key dynamostore.CursorKey
-	if contract.Paginates(env.operations()) {
+	if httpapi.Paginates(env.Routes) {
 		if env.CursorSecret == "" {
 			return nil, fmt.Errorf("missing environment variable %s", contract.EnvCursorKeySecret)
 		}
@@ -160,15 +182,6 @@ func endpoint(getenv func(string) string, service string) *string {
 		}
 	}
 	return nil
-}
-
-// operations lists the IDs of the routes.
-func (e Env) operations() []string {
-	ids := make([]string, len(e.Routes))
-	for i, r := range e.Routes {
-		ids[i] = r.Operation
-	}
-	return ids
 }
 
 type secretGetter interface {
