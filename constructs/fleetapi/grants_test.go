@@ -2,6 +2,8 @@ package fleetapi_test
 
 import (
 	"fmt"
+	"regexp"
+	"slices"
 	"strings"
 	"testing"
 
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/jsii-runtime-go"
 
+	fleetapiSpec "github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
 	"github.com/fleetapi/fleetapi/internal/cdktest"
 	"github.com/fleetapi/fleetapi/internal/contract"
@@ -53,15 +56,40 @@ func TestGrantInvoke(t *testing.T) {
 	arn := func(tail string) map[string]any {
 		return map[string]any{"Fn::Join": []any{"", assertions.Match_ArrayWith(&[]any{"/", map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("FleetApiDeploymentStage.*"))}, tail})}}
 	}
-	cdktest.Check(t, "every operation of the fleet", func() {
-		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
-			"Roles": []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("Backend.*"))}},
-			"PolicyDocument": map[string]any{"Statement": []any{map[string]any{
-				"Action": "execute-api:Invoke", "Effect": "Allow",
-				"Resource": []any{arn("/GET/vehicles/*/events"), arn("/GET/vehicles/*/events/*"), arn("/GET/vehicles"), arn("/POST/vehicles"), arn("/GET/vehicles/*"), arn("/PUT/vehicles/*")},
-			}}},
-		})
-	})
+	// Every operation a fleet class may call, as the spec declares them:
+	// the ARN of each by method and path, parameters as '*'.
+	spec, err := fleetapiSpec.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	var every []string
+	byFunction := map[string][]string{}
+	for _, op := range spec.Operations {
+		if slices.ContainsFunc(op.Callers, contract.IsFleetClass) {
+			every = append(every, "/"+op.Method+regexp.MustCompile(`\{[^}]+\}`).ReplaceAllString(op.Path, "*"))
+			byFunction[op.Function] = append(byFunction[op.Function], op.ID)
+		}
+	}
+	slices.Sort(every)
+	backend := *tmpl.FindResources(jsii.String("AWS::IAM::Policy"), &map[string]any{"Properties": map[string]any{
+		"Roles": []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("Backend.*"))}}}})
+	if len(backend) != 1 {
+		t.Fatalf("%d policies of the Backend role, want one", len(backend))
+	}
+	for id, fn := range backend {
+		statements := (*fn)["Properties"].(map[string]any)["PolicyDocument"].(map[string]any)["Statement"].([]any)
+		st := statements[0].(map[string]any)
+		// Each ARN is joined from the stage's and a tail: "/METHOD/path".
+		var got []string
+		for _, r := range st["Resource"].([]any) {
+			parts := r.(map[string]any)["Fn::Join"].([]any)[1].([]any)
+			got = append(got, fmt.Sprint(parts[len(parts)-1]))
+		}
+		slices.Sort(got)
+		if len(statements) != 1 || st["Action"] != "execute-api:Invoke" || st["Effect"] != "Allow" || !slices.Equal(got, every) {
+			t.Errorf("%s: %v, want one Allow of execute-api:Invoke on\n  %s\ngot\n  %s", id, statements, strings.Join(every, "\n  "), strings.Join(got, "\n  "))
+		}
+	}
 	cdktest.Check(t, "named operations", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Policy"), map[string]any{
 			"Roles": []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("Reader.*"))}},
@@ -87,16 +115,34 @@ func TestGrantInvoke(t *testing.T) {
 		}
 		granted[desc[len("FleetApi "):strings.Index(desc, ":")]] = fmt.Sprint(principals)
 	}
-	for fn, want := range map[string]string{
-		"events": "map[arn:aws:iam::111122223333:role/<BackendEC8447F5>:[listEvents getEvent] arn:aws:iam::111122223333:role/<FleetFleetReadRoleA17E67E0>:[listEvents getEvent] " +
-			"arn:aws:iam::111122223333:role/<ReaderF7BF189D>:[getEvent]]",
-		"vehicles": "map[arn:aws:iam::111122223333:role/<BackendEC8447F5>:[listVehicles createVehicle getVehicle updateVehicle] " +
-			"arn:aws:iam::111122223333:role/<FleetFleetAdminRoleCF468939>:[listVehicles createVehicle getVehicle updateVehicle] " +
-			"arn:aws:iam::111122223333:role/<FleetFleetReadRoleA17E67E0>:[listVehicles getVehicle] arn:aws:iam::111122223333:role/<ReaderF7BF189D>:[getVehicle] " +
-			"arn:aws:iam::444455556666:role/partner-reader:[listVehicles]]",
-		// Uploads are the vehicles' alone: no grant to be told of.
-		"ingest": "not told",
-	} {
+	// Each function is told, of each principal, the operations granted it
+	// that the function serves, in the spec's order: the backend every fleet
+	// operation, the fleet roles their class's, the reader and the partner
+	// those named. Uploads are the vehicles' alone: no grant to be told of.
+	named := map[string][]string{
+		"arn:aws:iam::111122223333:role/<BackendEC8447F5>":             nil,
+		"arn:aws:iam::111122223333:role/<FleetFleetReadRoleA17E67E0>":  nil,
+		"arn:aws:iam::111122223333:role/<FleetFleetAdminRoleCF468939>": nil,
+		"arn:aws:iam::111122223333:role/<ReaderF7BF189D>":              {"getEvent", "getVehicle"},
+		"arn:aws:iam::444455556666:role/partner-reader":                {"listVehicles"},
+	}
+	for _, fn := range spec.Functions() {
+		told := map[string][]string{}
+		for _, op := range spec.OperationsOf(fn) {
+			for arn, ops := range named {
+				switch {
+				case strings.Contains(arn, "Backend") && slices.ContainsFunc(op.Callers, contract.IsFleetClass),
+					strings.Contains(arn, "FleetRead") && slices.Contains(op.Callers, contract.CallerFleetRead),
+					strings.Contains(arn, "FleetAdmin") && slices.Contains(op.Callers, contract.CallerFleetAdmin),
+					slices.Contains(ops, op.ID):
+					told[arn] = append(told[arn], op.ID)
+				}
+			}
+		}
+		want := fmt.Sprint(told)
+		if len(told) == 0 {
+			want = "not told"
+		}
 		if granted[fn] != want {
 			t.Errorf("%s function is told of\n  %s\nwant\n  %s", fn, granted[fn], want)
 		}
