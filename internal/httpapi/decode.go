@@ -50,7 +50,7 @@ func (r *request) decodeJSON(v any) error {
 	// json v2 matches names case-sensitively and refuses duplicate names,
 	// invalid UTF-8 and trailing data by default.
 	if err := json.Unmarshal(body, v, json.RejectUnknownMembers(true), unmarshalers); err != nil {
-		return describeJSONError(err)
+		return describeJSONError(err, body)
 	}
 	return nil
 }
@@ -178,7 +178,7 @@ func refuseNull(body []byte) error {
 			return nil
 		}
 		if err != nil {
-			return describeJSONError(err)
+			return describeJSONError(err, body)
 		}
 		if tok.Kind() == 'n' {
 			return &fleet.ValidationError{Field: fieldOf(dec.StackPointer()), Message: "must not be null"}
@@ -186,7 +186,9 @@ func refuseNull(body []byte) error {
 	}
 }
 
-func describeJSONError(err error) error {
+// describeJSONError names what is wrong with a body, by the error's
+// values (its kind, pointer and offset), never its text.
+func describeJSONError(err error, body []byte) error {
 	var invalid *fleet.ValidationError
 	if errors.As(err, &invalid) { // from an unmarshaler of this package
 		return invalid
@@ -198,7 +200,8 @@ func describeJSONError(err error) error {
 		return &fleet.ValidationError{Field: fieldOf(syntaxErr.JSONPointer), Message: "appears twice: each member may be given once"}
 	case errors.Is(err, io.ErrUnexpectedEOF):
 		return &fleet.ValidationError{Field: "body", Message: "malformed JSON: unexpected end"}
-	case errors.As(err, &syntaxErr) && strings.Contains(syntaxErr.Error(), "after top-level value"):
+	// Valid JSON before the offset of the error: the error is what follows.
+	case errors.As(err, &syntaxErr) && syntaxErr.ByteOffset > 0 && syntaxErr.ByteOffset <= int64(len(body)) && jsontext.Value(body[:syntaxErr.ByteOffset]).IsValid():
 		return &fleet.ValidationError{Field: "body", Message: "must hold one JSON object and nothing after it"}
 	case errors.As(err, &syntaxErr):
 		return &fleet.ValidationError{Field: "body", Message: fmt.Sprintf("malformed JSON at byte %d", syntaxErr.ByteOffset)}

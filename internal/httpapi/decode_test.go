@@ -30,7 +30,7 @@ func TestDecodeErrorNames(t *testing.T) {
 	// is answered with a generic message, never a panic.
 	for _, e := range []*json.SemanticError{{JSONKind: '"'}, {GoType: reflect.TypeFor[int]()}} {
 		var ve *fleet.ValidationError
-		if err := describeJSONError(e); !errors.As(err, &ve) || ve.Message != "is not valid JSON for this operation" {
+		if err := describeJSONError(e, nil); !errors.As(err, &ve) || ve.Message != "is not valid JSON for this operation" {
 			t.Errorf("describeJSONError(%+v) = %v", e, err)
 		}
 	}

@@ -281,6 +281,8 @@ func TestBadInput(t *testing.T) {
 		{"empty body", call{method: "POST", path: "/vehicles", body: ""}, 400, "BadRequest", "body: is required"},
 		{"array body", call{method: "POST", path: "/vehicles", body: `[1]`}, 400, "BadRequest", "must be a JSON object"},
 		{"trailing data", call{method: "POST", path: "/vehicles", body: carJSON + `{}`}, 400, "BadRequest", "nothing after it"},
+		{"trailing garbage after spaces", call{method: "POST", path: "/vehicles", body: carJSON + "  x"}, 400, "BadRequest", "nothing after it"},
+		{"an unclosed second value", call{method: "POST", path: "/vehicles", body: carJSON + `{"vid"`}, 400, "BadRequest", "nothing after it"},
 		{"not JSON media type", call{method: "POST", path: "/vehicles", body: carJSON, headers: map[string]string{"Content-Type": "text/plain"}}, 415, "UnsupportedMediaType", "application/json"},
 		{"oversized body", call{method: "POST", path: "/vehicles/car-1/events", body: big}, 413, "PayloadTooLarge", "exceeds"},
 		{"year out of range", call{method: "POST", path: "/vehicles", body: car(`"year":1800`)}, 400, "BadRequest", "year: must be between 1886 and 2027, got 1800"},

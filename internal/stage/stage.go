@@ -3,18 +3,18 @@
 package stage
 
 import (
-	"bytes"
 	"cmp"
-	"encoding/json"
 	"errors"
 	"fmt"
-	"io"
 	"maps"
 	"reflect"
 	"regexp"
 	"slices"
 	"strconv"
 	"strings"
+
+	"github.com/go-json-experiment/json"
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // Context keys read from cdk.json or from `cdk ... --context stage=NAME`.
@@ -113,26 +113,6 @@ type AlarmThresholds struct {
 	TableThrottledRequests     *int     `json:"tableThrottledRequests,omitempty"`
 	TableSystemErrors          *int     `json:"tableSystemErrors,omitempty"`
 	AccessRefused              *int     `json:"accessRefused,omitempty"`
-}
-
-// UnmarshalJSON decodes the thresholds strictly, naming an unknown one.
-func (a *AlarmThresholds) UnmarshalJSON(data []byte) error {
-	type plain AlarmThresholds
-	dec := json.NewDecoder(bytes.NewReader(data))
-	dec.DisallowUnknownFields()
-	var v plain
-	if err := dec.Decode(&v); err != nil {
-		var typeErr *json.UnmarshalTypeError
-		if errors.As(err, &typeErr) {
-			return fmt.Errorf("alarmThresholds.%s must be %s, got %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
-		}
-		if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-			return fmt.Errorf("alarmThresholds: unknown setting %s: known settings are %s", name, strings.Join(jsonNames(reflect.TypeFor[AlarmThresholds](), true), ", "))
-		}
-		return fmt.Errorf("alarmThresholds: %w", err)
-	}
-	*a = AlarmThresholds(v)
-	return nil
 }
 
 // Removal policies a stage may name.
@@ -237,27 +217,29 @@ func checkAccountRoles(cfgs []Config) error {
 }
 
 // Decode decodes one stage's settings strictly and validates them.
-func Decode(name string, raw json.RawMessage) (Config, error) {
+func Decode(name string, raw jsontext.Value) (Config, error) {
 	if !stageNamePattern.MatchString(name) {
 		return Config{}, fmt.Errorf("stage name %q is invalid: want lower-case letters, digits and '-', starting with a letter, at most 20 characters", name)
 	}
-	var present map[string]json.RawMessage
+	var present map[string]jsontext.Value
 	if err := json.Unmarshal(raw, &present); err != nil || present == nil {
 		return Config{}, fmt.Errorf("stage %q: settings must be a JSON object", name)
 	}
 	for _, key := range jsonNames(reflect.TypeFor[Config](), false) {
-		if _, ok := present[key]; !ok {
+		v, ok := present[key]
+		if !ok {
 			return Config{}, fmt.Errorf("stage %q: missing setting %q", name, key)
 		}
+		// json v2 decodes null as the zero value; a stage says what it does.
+		if v.Kind() == 'n' {
+			return Config{}, fmt.Errorf("stage %q: setting %q is null: give it a value", name, key)
+		}
 	}
-	dec := json.NewDecoder(bytes.NewReader(raw))
-	dec.DisallowUnknownFields()
 	var cfg Config
-	if err := dec.Decode(&cfg); err != nil {
+	// json v2 matches names case-sensitively, refuses duplicate names and
+	// trailing data, and reports what it refuses as values (SemanticError).
+	if err := json.Unmarshal(raw, &cfg, json.RejectUnknownMembers(true)); err != nil {
 		return Config{}, fmt.Errorf("stage %q: %w", name, describeDecodeError(err))
-	}
-	if _, err := dec.Token(); !errors.Is(err, io.EOF) {
-		return Config{}, fmt.Errorf("stage %q: trailing data after the settings object", name)
 	}
 	cfg.Name = name
 	if err := cfg.Validate(); err != nil {
@@ -317,7 +299,7 @@ func stageNameOf(name any) (string, error) {
 	}
 }
 
-func decodeTable(stages any) (map[string]json.RawMessage, error) {
+func decodeTable(stages any) (map[string]jsontext.Value, error) {
 	var raw []byte
 	switch v := stages.(type) {
 	case nil:
@@ -332,7 +314,7 @@ func decodeTable(stages any) (map[string]json.RawMessage, error) {
 		}
 		raw = b
 	}
-	var table map[string]json.RawMessage
+	var table map[string]jsontext.Value
 	if err := json.Unmarshal(raw, &table); err != nil || table == nil {
 		return nil, fmt.Errorf("context %q must be a JSON object mapping stage names to settings", ContextKeyStages)
 	}
@@ -342,19 +324,42 @@ func decodeTable(stages any) (map[string]json.RawMessage, error) {
 	return table, nil
 }
 
+// describeDecodeError names the setting a decoding error is about, as
+// cdk.json writes it (alarmThresholds.periodMinutes), and what it must be.
 func describeDecodeError(err error) error {
-	var typeErr *json.UnmarshalTypeError
-	if errors.As(err, &typeErr) {
-		return fmt.Errorf("%s must be %s, got %s", typeErr.Field, jsonKind(typeErr.Type), typeErr.Value)
+	var semErr *json.SemanticError
+	if !errors.As(err, &semErr) {
+		var syntaxErr *jsontext.SyntacticError
+		if errors.As(err, &syntaxErr) {
+			return fmt.Errorf("malformed JSON at %q: %w", syntaxErr.JSONPointer, err)
+		}
+		return err
 	}
-	var syntaxErr *json.SyntaxError
-	if errors.As(err, &syntaxErr) {
-		return fmt.Errorf("malformed JSON at byte %d: %w", syntaxErr.Offset, err)
+	setting := strings.Join(slices.Collect(semErr.JSONPointer.Tokens()), ".")
+	if errors.Is(semErr.Err, json.ErrUnknownName) {
+		parent, name := "", setting
+		if i := strings.LastIndex(setting, "."); i >= 0 {
+			parent, name = setting[:i]+": ", setting[i+1:]
+		}
+		known := reflect.TypeFor[Config]()
+		if parent == "alarmThresholds: " {
+			known = reflect.TypeFor[AlarmThresholds]()
+		}
+		return fmt.Errorf("%sunknown setting %q: known settings are %s", parent, name, strings.Join(jsonNames(known, true), ", "))
 	}
-	if name, ok := strings.CutPrefix(err.Error(), "json: unknown field "); ok {
-		return fmt.Errorf("unknown setting %s: known settings are %s", name, strings.Join(jsonNames(reflect.TypeFor[Config](), true), ", "))
+	got := "null"
+	if semErr.JSONKind != 0 {
+		got = kindName[semErr.JSONKind]
 	}
-	return err
+	if semErr.GoType != nil {
+		return fmt.Errorf("%s must be %s, got %s", setting, jsonKind(semErr.GoType), got)
+	}
+	return fmt.Errorf("%s: %w", setting, semErr.Err)
+}
+
+// kindName names a JSON kind as a setting's error says what it got.
+var kindName = map[jsontext.Kind]string{
+	'n': "null", 'f': "false", 't': "true", '"': "string", '0': "number", '{': "object", '[': "array",
 }
 
 func jsonKind(t reflect.Type) string {
@@ -363,6 +368,8 @@ func jsonKind(t reflect.Type) string {
 		return "true or false"
 	case reflect.Int, reflect.Int64:
 		return "a whole number"
+	case reflect.Pointer:
+		return jsonKind(t.Elem())
 	case reflect.Float64:
 		return "a number"
 	case reflect.String:

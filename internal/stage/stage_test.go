@@ -4,6 +4,8 @@ import (
 	"encoding/json"
 	"strings"
 	"testing"
+
+	"github.com/go-json-experiment/json/jsontext"
 )
 
 // validStage returns a complete, valid stage as a JSON object, with the
@@ -104,6 +106,11 @@ func TestSelectErrors(t *testing.T) {
 		{"threshold of the wrong type", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": map[string]any{"apiLatencyP99Ms": "fast"}})}, "dev",
 			[]string{"alarmThresholds.apiLatencyP99Ms must be a whole number, got string"}},
 		{"missing thresholds", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": nil})}, "dev", []string{`missing setting "alarmThresholds"`}},
+		// Names are matched as written, once each; null is no value.
+		{"a name of another case", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": nil, "LogRetentionDays": 30})}, "dev", []string{`missing setting "logRetentionDays"`}},
+		{"an unknown name of another case", map[string]any{"dev": validStage(t, map[string]any{"LogRetentionDays": 30})}, "dev", []string{`unknown setting "LogRetentionDays": known settings are removalPolicy`}},
+		{"a setting twice", `{"dev": {"owner": "a", "owner": "b"}}`, "dev", []string{`"stages" must be a JSON object`}},
+		{"a null setting", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": jsontext.Value("null")})}, "dev", []string{`setting "lambdaMemoryMiB" is null: give it a value`}},
 		// API Gateway's CloudWatch role is one setting per account and Region.
 		{"two role owners, no account", map[string]any{
 			"dev":  validStage(t, map[string]any{"apiGatewayCloudWatchRole": true}),
