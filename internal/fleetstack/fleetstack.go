@@ -6,6 +6,10 @@ package fleetstack
 import (
 	"errors"
 	"fmt"
+	"maps"
+	"slices"
+	"strconv"
+	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
@@ -151,6 +155,15 @@ var settings = map[string]string{
 // Validate checks a stage's props with the construct (the one place that
 // knows the limits) and names a bad value by its stage setting.
 func Validate(cfg stage.Config, props *fleetapi.FleetApiProps) error {
+	if _, ok := logRetention[cfg.LogRetentionDays]; !ok {
+		days := slices.Sorted(maps.Keys(logRetention))
+		allowed := make([]string, len(days))
+		for i, d := range days {
+			allowed[i] = strconv.Itoa(d)
+		}
+		return fmt.Errorf("stage %q: %w", cfg.Name, &fleetapi.PropError{Prop: "logRetentionDays", Value: cfg.LogRetentionDays,
+			Allowed: "allowed values are " + strings.Join(allowed, ", ") + " (CloudWatch Logs' retention periods)"})
+	}
 	err := props.Validate()
 	var pe *fleetapi.PropError
 	if !errors.As(err, &pe) {
@@ -174,8 +187,8 @@ func CostTags(cfg stage.Config) map[string]string {
 	}
 }
 
-// logRetention maps the days CloudWatch Logs accepts (the values package
-// stage allows) to the CDK's names for them.
+// logRetention maps the days CloudWatch Logs accepts to the CDK's names
+// for them: the allowed values of logRetentionDays.
 var logRetention = map[int]awslogs.RetentionDays{
 	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
 	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,

@@ -43,6 +43,7 @@ func TestStageValuesAreCheckedByTheConstruct(t *testing.T) {
 			c.ApiThrottleRateLimit, c.ApiThrottleBurstLimit, c.LambdaTimeoutSeconds, c.LambdaMemoryMiB = 10000, 5000, 29, 10240
 		}, ""},
 		{"destroy with protection", func(c *stage.Config) { c.RemovalPolicy = "destroy" }, `stage "prod": deletionProtection true is invalid: must be false with removalPolicy DESTROY`},
+		{"log retention", func(c *stage.Config) { c.LogRetentionDays = 10 }, `stage "prod": logRetentionDays 10 is invalid: allowed values are 1, 3, 5, 7, 14, 30`},
 		{"event retention zero", func(c *stage.Config) { c.EventRetentionDays = 0 }, "eventRetentionDays 0 is invalid: allowed are whole days from 1 to 3650"},
 		{"rate zero", func(c *stage.Config) { c.ApiThrottleRateLimit = 0 }, "apiThrottleRateLimit 0 is invalid: allowed range is (0, 10000]"},
 		{"rate too high", func(c *stage.Config) { c.ApiThrottleRateLimit = 10001 }, "apiThrottleRateLimit 10001 is invalid"},

@@ -10,7 +10,6 @@ import (
 	"reflect"
 	"regexp"
 	"slices"
-	"strconv"
 	"strings"
 
 	"github.com/go-json-experiment/json"
@@ -38,7 +37,8 @@ type Config struct {
 	DeletionProtection bool `json:"deletionProtection"`
 	// PointInTimeRecovery enables continuous backups of the tables.
 	PointInTimeRecovery bool `json:"pointInTimeRecovery"`
-	// LogRetentionDays of every log group; one of CloudWatch's allowed values.
+	// LogRetentionDays of every log group; one of CloudWatch Logs' retention
+	// periods (fleetstack checks it).
 	LogRetentionDays int `json:"logRetentionDays"`
 	// EventRetentionDays after which vehicle events expire through TTL.
 	EventRetentionDays int `json:"eventRetentionDays"`
@@ -129,9 +129,6 @@ const (
 
 // Tag values may hold at most 256 characters.
 const maxTagValueLen = 256
-
-// logRetentionDays lists the retention periods CloudWatch Logs accepts.
-var logRetentionDays = []int{1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653}
 
 var (
 	// Stage names become part of stack names and tag values.
@@ -249,8 +246,8 @@ func Decode(name string, raw jsontext.Value) (Config, error) {
 }
 
 // Validate checks the settings that are the stage table's own: the
-// values it maps (removal policy, events table class, log retention), the stack's (tags,
-// account, Region) and the alarm topic's ARN. The construct checks every
+// values it names by words (removal policy, events table class), the
+// stack's (tags, account, Region) and the alarm topic's ARN. The construct checks every
 // other value against AWS's limits (fleetstack.Validate names its errors
 // by these settings).
 func (c Config) Validate() error {
@@ -263,9 +260,6 @@ func (c Config) Validate() error {
 	case TableClassStandard, TableClassStandardInfrequentAccess:
 	default:
 		return fmt.Errorf("eventsTableClass %q is invalid: allowed values are %q, %q", c.EventsTableClass, TableClassStandard, TableClassStandardInfrequentAccess)
-	}
-	if !slices.Contains(logRetentionDays, c.LogRetentionDays) {
-		return fmt.Errorf("logRetentionDays %d is invalid: allowed values are %s", c.LogRetentionDays, joinInts(logRetentionDays))
 	}
 	if c.LambdaReservedConcurrency < 0 {
 		return fmt.Errorf("lambdaReservedConcurrency %d is invalid: 0 leaves the functions unreserved, a positive number reserves", c.LambdaReservedConcurrency)
@@ -406,12 +400,4 @@ func tagValue(setting, v string) error {
 		return fmt.Errorf("%s %q is not a valid tag value: at most %d letters, digits, spaces and _ . : / = + - @", setting, v, maxTagValueLen)
 	}
 	return nil
-}
-
-func joinInts(vs []int) string {
-	s := make([]string, len(vs))
-	for i, v := range vs {
-		s[i] = strconv.Itoa(v)
-	}
-	return strings.Join(s, ", ")
 }

@@ -153,7 +153,6 @@ func TestValidate(t *testing.T) {
 		{"removal policy", map[string]any{"removalPolicy": "snapshot"}, `removalPolicy "snapshot" is invalid: allowed values are "retain", "destroy"`},
 		{"infrequent access", map[string]any{"eventsTableClass": "standardInfrequentAccess"}, ""},
 		{"table class", map[string]any{"eventsTableClass": "STANDARD_IA"}, `eventsTableClass "STANDARD_IA" is invalid: allowed values are "standard", "standardInfrequentAccess"`},
-		{"log retention", map[string]any{"logRetentionDays": 10}, "logRetentionDays 10 is invalid: allowed values are 1, 3, 5, 7, 14"},
 		{"empty cost center", map[string]any{"costCenter": " "}, "costCenter must not be empty"},
 		{"bad owner", map[string]any{"owner": "team;drop"}, `owner "team;drop" is not a valid tag value`},
 		{"long owner", map[string]any{"owner": strings.Repeat("a", 257)}, "is not a valid tag value"},
@@ -216,7 +215,7 @@ func TestAllSortsAndValidatesEveryStage(t *testing.T) {
 	if _, err := All(table); err != nil {
 		t.Errorf("All with a role owner per account: %v", err)
 	}
-	table["staging"] = validStage(t, map[string]any{"logRetentionDays": 2})
+	table["staging"] = validStage(t, map[string]any{"removalPolicy": "snapshot"})
 	if _, err := All(table); err == nil || !strings.Contains(err.Error(), `stage "staging"`) {
 		t.Errorf("All with a bad staging stage: got %v, want an error naming stage \"staging\"", err)
 	}
