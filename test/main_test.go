@@ -46,6 +46,11 @@ var stageNames []string
 
 func TestMain(m *testing.M) {
 	flag.Parse()
+	// Every test here synthesizes the stages or runs the CDK CLI.
+	if testing.Short() {
+		fmt.Println("test: synthesis skipped under -short")
+		os.Exit(0)
+	}
 	if err := loadCdkJSON(filepath.Join("..", "cdk.json")); err != nil {
 		fmt.Fprintln(os.Stderr, err)
 		os.Exit(1)

@@ -10,6 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fleetapi/fleetapi/constructs/fleetapi"
 	"github.com/fleetapi/fleetapi/internal/cdktest"
 	"github.com/fleetapi/fleetapi/internal/metrics"
 )
@@ -23,22 +24,26 @@ func TestAlarms(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		cfg := stageConfig(t, stageName)
 		topicID := onlyID(t, s, "AWS::SNS::Topic")
-		period, evaluations, datapoints := 300.0, 3.0, 2.0
-		if a := cfg.AlarmThresholds; a.PeriodMinutes != nil {
-			period = float64(*a.PeriodMinutes * 60)
+		// The stage's thresholds over the construct's defaults.
+		d := fleetapi.DefaultAlarmThresholds()
+		a := cfg.AlarmThresholds
+		or := func(v *int, def *float64) float64 {
+			if v != nil {
+				return float64(*v)
+			}
+			return *def
 		}
-		if a := cfg.AlarmThresholds; a.EvaluationPeriods != nil {
-			evaluations = float64(*a.EvaluationPeriods)
-		}
-		if a := cfg.AlarmThresholds; a.DatapointsToAlarm != nil {
-			datapoints = float64(*a.DatapointsToAlarm)
-		}
-		pct := func(v *float64, def float64) float64 {
+		pct := func(v, def *float64) float64 {
 			if v != nil {
 				return *v
 			}
-			return def
+			return *def
 		}
+		period := *d.Period.ToSeconds(nil)
+		if a.PeriodMinutes != nil {
+			period = float64(*a.PeriodMinutes * 60)
+		}
+		evaluations, datapoints := or(a.EvaluationPeriods, d.EvaluationPeriods), or(a.DatapointsToAlarm, d.DatapointsToAlarm)
 		timeoutMs := float64(cfg.LambdaTimeoutSeconds * 1000)
 		type want struct {
 			threshold float64
@@ -46,28 +51,20 @@ func TestAlarms(t *testing.T) {
 		}
 		wants := map[string]want{}
 		for _, fn := range []string{"events", "ingest", "vehicles"} {
-			wants[fn+"-Errors"] = want{1, "notBreaching"}
-			wants[fn+"-Throttles"] = want{1, "notBreaching"}
-			wants[fn+"-Duration-p99"] = want{timeoutMs * pct(cfg.AlarmThresholds.FunctionDurationP99Percent, 80) / 100, "ignore"}
+			wants[fn+"-Errors"] = want{or(a.FunctionErrors, d.FunctionErrors), "notBreaching"}
+			wants[fn+"-Throttles"] = want{or(a.FunctionThrottles, d.FunctionThrottles), "notBreaching"}
+			wants[fn+"-Duration-p99"] = want{timeoutMs * pct(a.FunctionDurationP99Percent, d.FunctionDurationP99Percent) / 100, "ignore"}
 			if cfg.LambdaReservedConcurrency > 0 {
-				wants[fn+"-ConcurrentExecutions"] = want{float64(cfg.LambdaReservedConcurrency) * pct(cfg.AlarmThresholds.FunctionConcurrencyPercent, 80) / 100, "ignore"}
+				wants[fn+"-ConcurrentExecutions"] = want{float64(cfg.LambdaReservedConcurrency) * pct(a.FunctionConcurrencyPercent, d.FunctionConcurrencyPercent) / 100, "ignore"}
 			}
 		}
-		latency := 1000.0
-		if v := cfg.AlarmThresholds.ApiLatencyP99Ms; v != nil {
-			latency = float64(*v)
-		}
-		wants["Api-5XXError"] = want{1, "notBreaching"}
-		wants["Api-Latency-p99"] = want{latency, "ignore"}
-		wants["Api-4XXError-rate"] = want{pct(cfg.AlarmThresholds.Api4xxRatePercent, 5) / 100, "ignore"}
-		refused := 1.0
-		if v := cfg.AlarmThresholds.AccessRefused; v != nil {
-			refused = float64(*v)
-		}
-		wants["Api-AccessRefused"] = want{refused, "notBreaching"}
+		wants["Api-5XXError"] = want{or(a.Api5xxErrors, d.Api5xxErrors), "notBreaching"}
+		wants["Api-Latency-p99"] = want{or(a.ApiLatencyP99Ms, d.ApiLatencyP99Ms), "ignore"}
+		wants["Api-4XXError-rate"] = want{pct(a.Api4xxRatePercent, d.Api4xxRatePercent) / 100, "ignore"}
+		wants["Api-AccessRefused"] = want{or(a.AccessRefused, d.AccessRefused), "notBreaching"}
 		for _, table := range []string{"Vehicles", "VehicleEvents"} {
-			wants[table+"-ThrottledRequests"] = want{1, "notBreaching"}
-			wants[table+"-SystemErrors"] = want{1, "notBreaching"}
+			wants[table+"-ThrottledRequests"] = want{or(a.TableThrottledRequests, d.TableThrottledRequests), "notBreaching"}
+			wants[table+"-SystemErrors"] = want{or(a.TableSystemErrors, d.TableSystemErrors), "notBreaching"}
 		}
 
 		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")

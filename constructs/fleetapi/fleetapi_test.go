@@ -1,6 +1,7 @@
 package fleetapi_test
 
 import (
+	"flag"
 	"fmt"
 	"os"
 	"strings"
@@ -18,6 +19,12 @@ import (
 )
 
 func TestMain(m *testing.M) {
+	flag.Parse()
+	// Every test here synthesizes or builds the functions' binary.
+	if testing.Short() {
+		fmt.Println("constructs/fleetapi: synthesis skipped under -short")
+		os.Exit(0)
+	}
 	code := m.Run()
 	jsii.Close()
 	os.Exit(code)

@@ -71,6 +71,10 @@ type AlarmThresholds struct {
 	AccessRefused *float64
 }
 
+// DefaultAlarmThresholds returns the thresholds an unset field takes, every
+// field set.
+func DefaultAlarmThresholds() AlarmThresholds { return (*AlarmThresholds)(nil).withDefaults() }
+
 // withDefaults returns a copy of t with every unset field at its default.
 func (t *AlarmThresholds) withDefaults() AlarmThresholds {
 	var d AlarmThresholds
