@@ -20,6 +20,7 @@ package fleetapi
 import (
 	"fmt"
 	"maps"
+	"math"
 	"net/mail"
 	"path/filepath"
 	"slices"
@@ -489,6 +490,28 @@ func (props *FleetApiProps) Validate() error {
 	return props.withDefaults().validate()
 }
 
+// numberRule bounds a numeric prop; an unset or unresolved value passes.
+type numberRule struct {
+	prop     string
+	v        *float64
+	min, max float64
+	// aboveMin excludes min itself: (min, max].
+	aboveMin bool
+	whole    bool
+	allowed  string
+}
+
+func (r numberRule) check() error {
+	if r.v == nil || unresolved(*r.v) {
+		return nil
+	}
+	v := *r.v
+	if v < r.min || r.aboveMin && v == r.min || v > r.max || r.whole && v != math.Trunc(v) {
+		return &PropError{r.prop, v, r.allowed}
+	}
+	return nil
+}
+
 func (p FleetApiProps) validate() error {
 	if !slices.Contains(removalPolicies, p.RemovalPolicy) {
 		return &PropError{"removalPolicy", p.RemovalPolicy, fmt.Sprintf("allowed values are %v (DynamoDB tables support no SNAPSHOT)", removalPolicies)}
@@ -499,34 +522,30 @@ func (p FleetApiProps) validate() error {
 	if c := p.EventsTableClass; c != "" && !slices.Contains(tableClasses, c) {
 		return &PropError{"eventsTableClass", c, fmt.Sprintf("allowed values are %v", tableClasses)}
 	}
-	exact := &awscdk.TimeConversionOptions{Integral: jsii.Bool(false)}
-	if m := *p.MemorySize; !unresolved(m) && (m < minMemoryMiB || m > maxMemoryMiB || m != float64(int(m))) {
-		return &PropError{"memorySize", m, fmt.Sprintf("allowed are whole MiB from %d to %d", minMemoryMiB, maxMemoryMiB)}
-	}
-	if s := *p.Timeout.ToMilliseconds(exact) / 1000; !unresolved(s) && (s < 1 || s > maxTimeoutSecs) {
-		return &PropError{"timeout", s, fmt.Sprintf("allowed range is 1 to %d seconds (API Gateway's integration timeout)", maxTimeoutSecs)}
-	}
-	if r := p.ReservedConcurrentExecutions; r != nil && !unresolved(*r) && (*r < 1 || *r > maxReservedConcurrency || *r != float64(int(*r))) {
-		return &PropError{"reservedConcurrentExecutions", *r, fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would stop the functions; leave it unset for no reservation)", maxReservedConcurrency)}
-	}
-	if d := *p.EventRetention.ToMilliseconds(exact) / 86_400_000; !unresolved(d) && (d < 1 || d > maxRetentionDays || d != float64(int(d))) {
-		return &PropError{"eventRetention", d, fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)}
-	}
 	if n := *p.ApiStageName; !*awscdk.Token_IsUnresolved(n) && !stageNamePattern.MatchString(n) {
 		return &PropError{"apiStageName", fmt.Sprintf("%q", n), "allowed are 1 to 128 letters, digits, '-' or '_'"}
 	}
-	if r := *p.ThrottlingRateLimit; !unresolved(r) && (r <= 0 || r > maxThrottlingRateLimit) {
-		return &PropError{"throttlingRateLimit", r, fmt.Sprintf("allowed range is (0, %d] requests per second (API Gateway's account throttle)", maxThrottlingRateLimit)}
-	}
-	if b := *p.ThrottlingBurstLimit; !unresolved(b) && (b < 1 || b > maxThrottlingBurstLimit || b != float64(int(b))) {
-		return &PropError{"throttlingBurstLimit", b, fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would refuse every request)", maxThrottlingBurstLimit)}
-	}
-	for _, u := range []struct {
-		prop string
-		v    *float64
-	}{{"maxReadRequestUnits", p.MaxReadRequestUnits}, {"maxWriteRequestUnits", p.MaxWriteRequestUnits}} {
-		if u.v != nil && !unresolved(*u.v) && (*u.v < 1 || *u.v > maxTableRequestUnits || *u.v != float64(int(*u.v))) {
-			return &PropError{u.prop, *u.v, fmt.Sprintf("allowed are whole request units per second from 1 to %d (DynamoDB's table quota)", maxTableRequestUnits)}
+	exact := &awscdk.TimeConversionOptions{Integral: jsii.Bool(false)}
+	seconds := func(d awscdk.Duration) *float64 { return jsii.Number(*d.ToMilliseconds(exact) / 1000) }
+	for _, r := range []numberRule{
+		{"memorySize", p.MemorySize, minMemoryMiB, maxMemoryMiB, false, true, fmt.Sprintf("allowed are whole MiB from %d to %d", minMemoryMiB, maxMemoryMiB)},
+		{"timeout", seconds(p.Timeout), 1, maxTimeoutSecs, false, false, fmt.Sprintf("allowed range is 1 to %d seconds (API Gateway's integration timeout)", maxTimeoutSecs)},
+		{"reservedConcurrentExecutions", p.ReservedConcurrentExecutions, 1, maxReservedConcurrency, false, true,
+			fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would stop the functions; leave it unset for no reservation)", maxReservedConcurrency)},
+		{"eventRetention", jsii.Number(*seconds(p.EventRetention) / 86_400), 1, maxRetentionDays, false, true, fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)},
+		{"throttlingRateLimit", p.ThrottlingRateLimit, 0, maxThrottlingRateLimit, true, false,
+			fmt.Sprintf("allowed range is (0, %d] requests per second (API Gateway's account throttle)", maxThrottlingRateLimit)},
+		{"throttlingBurstLimit", p.ThrottlingBurstLimit, 1, maxThrottlingBurstLimit, false, true,
+			fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would refuse every request)", maxThrottlingBurstLimit)},
+		{"maxReadRequestUnits", p.MaxReadRequestUnits, 1, maxTableRequestUnits, false, true,
+			fmt.Sprintf("allowed are whole request units per second from 1 to %d (DynamoDB's table quota)", maxTableRequestUnits)},
+		{"maxWriteRequestUnits", p.MaxWriteRequestUnits, 1, maxTableRequestUnits, false, true,
+			fmt.Sprintf("allowed are whole request units per second from 1 to %d (DynamoDB's table quota)", maxTableRequestUnits)},
+		{"vehicleCredentialDuration", seconds(p.VehicleCredentialDuration), minCredentialSeconds, maxCredentialSeconds, false, true,
+			fmt.Sprintf("allowed are whole seconds from %d (15 minutes) to %d (12 hours), the AWS IoT Core credentials provider's bounds", minCredentialSeconds, maxCredentialSeconds)},
+	} {
+		if err := r.check(); err != nil {
+			return err
 		}
 	}
 	if p.AlarmEmails != nil {
@@ -540,9 +559,6 @@ func (p FleetApiProps) validate() error {
 			}
 			seen[strings.ToLower(*e)] = true
 		}
-	}
-	if s := *p.VehicleCredentialDuration.ToMilliseconds(exact) / 1000; !unresolved(s) && (s < minCredentialSeconds || s > maxCredentialSeconds || s != float64(int(s))) {
-		return &PropError{"vehicleCredentialDuration", s, fmt.Sprintf("allowed are whole seconds from %d (15 minutes) to %d (12 hours), the AWS IoT Core credentials provider's bounds", minCredentialSeconds, maxCredentialSeconds)}
 	}
 	if err := p.AlarmThresholds.validate(); err != nil {
 		return err
