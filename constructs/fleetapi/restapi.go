@@ -14,6 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/accesslog"
 )
 
 // WarningNoCloudWatchRole is the ID of the synthesis warning of a FleetApi
@@ -101,7 +102,7 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 			ThrottlingRateLimit:  p.ThrottlingRateLimit,
 			ThrottlingBurstLimit: p.ThrottlingBurstLimit,
 			AccessLogDestination: awsapigateway.NewLogGroupLogDestination(accessLogs),
-			AccessLogFormat:      accessLogFormat(),
+			AccessLogFormat:      awsapigateway.AccessLogFormat_Custom(jsii.String(accesslog.Format())),
 			LoggingLevel:         awsapigateway.MethodLoggingLevel_ERROR,
 			// Data traces would log request and response bodies.
 			DataTraceEnabled: jsii.Bool(false),
@@ -141,41 +142,6 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 		})
 	}
 	f.restApi = restApi
-}
-
-// accessLogFields are the fields of an access log line, each a $context
-// variable: what an on-call engineer needs to follow one request through
-// the gateway, the function and X-Ray.
-var accessLogFields = [][2]string{
-	{"requestId", "$context.requestId"},
-	{"extendedRequestId", "$context.extendedRequestId"},
-	{"requestTime", "$context.requestTime"},
-	{"ip", "$context.identity.sourceIp"},
-	{"caller", "$context.identity.caller"},
-	{"callerArn", "$context.identity.userArn"},
-	{"userAgent", "$context.identity.userAgent"},
-	{"httpMethod", "$context.httpMethod"},
-	{"resourcePath", "$context.resourcePath"},
-	{"protocol", "$context.protocol"},
-	{"status", "$context.status"},
-	{"responseLength", "$context.responseLength"},
-	{"responseLatency", "$context.responseLatency"},
-	{"integrationStatus", "$context.integration.status"},
-	{"integrationError", "$context.integration.error"},
-	{"integrationLatency", "$context.integration.latency"},
-	{"errorMessage", "$context.error.message"},
-	{"errorResponseType", "$context.error.responseType"},
-	{"xrayTraceId", "$context.xrayTraceId"},
-}
-
-// accessLogFormat is one JSON object per request. Every value is quoted,
-// since API Gateway writes "-" for a value it does not have.
-func accessLogFormat() awsapigateway.AccessLogFormat {
-	parts := make([]string, len(accessLogFields))
-	for i, f := range accessLogFields {
-		parts[i] = fmt.Sprintf("%q:%q", f[0], f[1])
-	}
-	return awsapigateway.AccessLogFormat_Custom(jsii.String("{" + strings.Join(parts, ",") + "}"))
 }
 
 // inlineResponses replaces each operation's response {"$ref":

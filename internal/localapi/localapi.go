@@ -14,12 +14,13 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
-	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
 	"log/slog"
+	"net"
 	"net/http"
+	"strconv"
 	"strings"
 	"time"
 	"unicode/utf8"
@@ -31,6 +32,7 @@ import (
 	"github.com/getkin/kin-openapi/routers/gorillamux"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/accesslog"
 	"github.com/fleetapi/fleetapi/internal/authz"
 	"github.com/fleetapi/fleetapi/internal/httpapi"
 	"github.com/fleetapi/fleetapi/internal/localauth"
@@ -103,6 +105,11 @@ func New(cfg Config) (*Server, error) {
 		tmpl, _ := r["responseTemplates"].(map[string]any)["application/json"].(string)
 		s.responses[kind] = gatewayResponse{status: status, body: tmpl}
 	}
+	for _, kind := range gatewayKinds {
+		if r := s.responses[kind]; r.status == 0 || r.body == "" {
+			return nil, fmt.Errorf("localapi: the spec's %s defines no %s with a statusCode and a JSON template: the local gateway answers it", api.ExtGatewayResponses, kind)
+		}
+	}
 	// The functions know the callers as the construct tells them.
 	callers, err := authz.New(localauth.VehicleRole, cfg.Auth.Grants(spec))
 	if err != nil {
@@ -124,22 +131,9 @@ func New(cfg Config) (*Server, error) {
 	return s, nil
 }
 
-// accessLog is the stage's access log line, field for field.
-type accessLog struct {
-	RequestID         string `json:"requestId"`
-	ExtendedRequestID string `json:"extendedRequestId"`
-	RequestTime       string `json:"requestTime"`
-	IP                string `json:"ip"`
-	Caller            string `json:"caller"`
-	CallerArn         string `json:"callerArn"`
-	UserAgent         string `json:"userAgent"`
-	HTTPMethod        string `json:"httpMethod"`
-	ResourcePath      string `json:"resourcePath"`
-	Status            int    `json:"status"`
-	ResponseLength    int    `json:"responseLength"`
-	ResponseLatency   int64  `json:"responseLatency"`
-	ErrorResponseType string `json:"errorResponseType,omitempty"`
-}
+// accessLog holds the values of a request's access log line, by the
+// $context variable the stage's format (package accesslog) names.
+type accessLog map[string]string
 
 func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	switch {
@@ -165,9 +159,15 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	start := time.Now()
 	id := newID()
-	entry := accessLog{RequestID: id, ExtendedRequestID: id[:16], RequestTime: start.UTC().Format(time.RFC3339),
-		IP: req.RemoteAddr, UserAgent: req.UserAgent(), HTTPMethod: req.Method, ResourcePath: "-"}
-	status, headers, body := s.serve(req, id, &entry)
+	entry := accessLog{"$context.requestId": id, "$context.extendedRequestId": id[:16],
+		// API Gateway's requestTime: CLF, 02/Dec/2026:00:14:45 +0000.
+		"$context.requestTime":        start.UTC().Format("02/Jan/2006:15:04:05 -0700"),
+		"$context.identity.sourceIp":  host(req.RemoteAddr),
+		"$context.identity.userAgent": req.UserAgent(),
+		"$context.httpMethod":         req.Method,
+		"$context.protocol":           req.Proto,
+	}
+	status, headers, body := s.serve(req, id, entry)
 	w.Header().Set("x-amzn-RequestId", id)
 	w.Header().Set("Content-Type", "application/json")
 	for k, v := range headers {
@@ -175,13 +175,14 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	}
 	w.WriteHeader(status)
 	io.WriteString(w, body)
-	entry.Status, entry.ResponseLength, entry.ResponseLatency = status, len(body), time.Since(start).Milliseconds()
-	line, _ := json.Marshal(entry)
-	s.cfg.Logger.Info("access", "log", json.RawMessage(line))
+	entry["$context.status"] = strconv.Itoa(status)
+	entry["$context.responseLength"] = strconv.Itoa(len(body))
+	entry["$context.responseLatency"] = strconv.FormatInt(time.Since(start).Milliseconds(), 10)
+	s.cfg.Logger.Info("access", "log", accesslog.Line(entry))
 }
 
 // serve answers one request as the gateway and the function would.
-func (s *Server) serve(req *http.Request, id string, entry *accessLog) (int, map[string]string, string) {
+func (s *Server) serve(req *http.Request, id string, entry accessLog) (int, map[string]string, string) {
 	body, err := io.ReadAll(io.LimitReader(req.Body, 10<<20+1))
 	if err != nil || len(body) > 10<<20 {
 		return s.gateway("REQUEST_TOO_LARGE", entry)
@@ -192,7 +193,7 @@ func (s *Server) serve(req *http.Request, id string, entry *accessLog) (int, map
 		// API as a missing authentication token.
 		return s.gateway("MISSING_AUTHENTICATION_TOKEN", entry)
 	}
-	entry.ResourcePath = route.Path
+	entry["$context.resourcePath"] = route.Path
 	var caller *localauth.Principal
 	if s.cfg.AllowUnsigned && req.Header.Get("Authorization") == "" {
 		caller = s.cfg.Auth.Developer()
@@ -202,7 +203,7 @@ func (s *Server) serve(req *http.Request, id string, entry *accessLog) (int, map
 			return s.gateway(kind, entry)
 		}
 	}
-	entry.Caller, entry.CallerArn = caller.Credentials.AccessKeyID, caller.ARN
+	entry["$context.identity.caller"], entry["$context.identity.userArn"] = caller.Credentials.AccessKeyID, caller.ARN
 	// The caller's policies for execute-api:Invoke on this method and
 	// path, as API Gateway's IAM authorization decides (its 403).
 	if !s.cfg.Auth.MayInvoke(caller, req.Method, req.URL.Path) {
@@ -211,20 +212,33 @@ func (s *Server) serve(req *http.Request, id string, entry *accessLog) (int, map
 	if kind := validate(req, route, params, body); kind != "" {
 		return s.gateway(kind, entry)
 	}
-	ev := proxyEvent(req, route, params, body, id, entry.Caller, entry.CallerArn)
+	ev := proxyEvent(req, route, params, body, id, caller.Credentials.AccessKeyID, caller.ARN)
 	h := s.functions[route.Operation.OperationID]
+	start := time.Now()
 	resp, _ := h.Handle(req.Context(), ev)
+	entry["$context.integration.status"] = "200" // the invocation's, not the answer's
+	entry["$context.integration.latency"] = strconv.FormatInt(time.Since(start).Milliseconds(), 10)
 	return resp.StatusCode, resp.Headers, resp.Body
 }
 
-// gateway is one of the gateway's own answers, as the spec defines them.
-func (s *Server) gateway(kind string, entry *accessLog) (int, map[string]string, string) {
-	entry.ErrorResponseType = kind
-	r, ok := s.responses[kind]
-	if !ok {
-		r = s.responses["DEFAULT_4XX"]
-		r.status = map[string]int{"MISSING_AUTHENTICATION_TOKEN": 403, "INVALID_SIGNATURE": 403, "REQUEST_TOO_LARGE": 413}[kind]
+// gatewayKinds are the gateway responses the local gateway answers.
+var gatewayKinds = []string{
+	"ACCESS_DENIED", "BAD_REQUEST_BODY", "BAD_REQUEST_PARAMETERS", "EXPIRED_TOKEN", "INVALID_SIGNATURE",
+	"MISSING_AUTHENTICATION_TOKEN", "REQUEST_TOO_LARGE", "UNSUPPORTED_MEDIA_TYPE",
+}
+
+// host is the address of a remote address without its port.
+func host(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
 	}
+	return addr
+}
+
+// gateway is one of the gateway's own answers, as the spec defines them.
+func (s *Server) gateway(kind string, entry accessLog) (int, map[string]string, string) {
+	entry["$context.error.responseType"] = kind
+	r := s.responses[kind] // New checked that the spec defines each
 	return r.status, nil, r.body
 }
 

@@ -19,6 +19,7 @@ import (
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
+	"github.com/fleetapi/fleetapi/internal/accesslog"
 	"github.com/fleetapi/fleetapi/internal/dynalite"
 	"github.com/fleetapi/fleetapi/internal/localauth"
 	"github.com/fleetapi/fleetapi/internal/specresponse"
@@ -183,6 +184,32 @@ func TestLocalAPIOverHTTP(t *testing.T) {
 	// One JSON access log line per request, like the stage's.
 	if n := strings.Count(c.logs.String(), `"msg":"access"`); n != 13 {
 		t.Errorf("%d access log lines for 13 requests", n)
+	}
+	// Each with the stage's fields (package accesslog, the format the
+	// construct deploys), every value a string as API Gateway writes it.
+	refused := 0
+	for line := range strings.Lines(c.logs.String()) {
+		var entry struct {
+			Msg string         `json:"msg"`
+			Log map[string]any `json:"log"`
+		}
+		if json.Unmarshal([]byte(line), &entry) != nil || entry.Msg != "access" {
+			continue
+		}
+		if len(entry.Log) != len(accesslog.Fields) {
+			t.Errorf("access line of %d fields, the stage's has %d: %v", len(entry.Log), len(accesslog.Fields), entry.Log)
+		}
+		for _, f := range accesslog.Fields {
+			if _, ok := entry.Log[f.Name].(string); !ok {
+				t.Errorf("access line field %s = %v, want a string", f.Name, entry.Log[f.Name])
+			}
+		}
+		if entry.Log["status"] == "400" && entry.Log["resourcePath"] == "/vehicles/{vid}/events" && entry.Log["callerArn"] == localauth.ReaderUser {
+			refused++
+		}
+	}
+	if refused != 1 {
+		t.Errorf("%d access lines of the reader's refused listing, want 1", refused)
 	}
 }
 
