@@ -172,7 +172,7 @@ var (
 	}
 	// functionOnly are the places of the request schemas whose keyword the
 	// gateway may not enforce, each with the function check that does;
-	// README's "Where requests are checked" lists them.
+	// docs/architecture.md's "Where requests are checked" lists them.
 	functionOnly = map[string]string{
 		"Timestamp format":        "httpapi decodes each timestamp as RFC 3339 (date-time), at most 35 characters",
 		"Upload.samples minItems": "fleet.NewEvent refuses an upload of no sample",

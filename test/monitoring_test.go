@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"os"
 	"slices"
 	"strings"
 	"testing"
@@ -287,4 +288,34 @@ func onlyID(t *testing.T, s *synthesis, typ string) string {
 		return id
 	}
 	return ""
+}
+
+// TestEveryAlarmHasARunbook: docs/operating.md has a section for every
+// alarm of every stage, its key with the function or table as FUNCTION or
+// TABLE.
+func TestEveryAlarmHasARunbook(t *testing.T) {
+	doc, err := os.ReadFile("../docs/operating.md")
+	if err != nil {
+		t.Fatal(err)
+	}
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		for id, a := range s.resourcesOfType("AWS::CloudWatch::Alarm") {
+			name, _ := a.Properties["AlarmName"].(string)
+			key, ok := strings.CutPrefix(name, "FleetApi-"+stageName+"-Fleet-")
+			if !ok {
+				t.Errorf("%s: alarm name %q", id, name)
+				continue
+			}
+			head, rest, _ := strings.Cut(key, "-")
+			switch head {
+			case "events", "ingest", "vehicles":
+				key = "FUNCTION-" + rest
+			case "Vehicles", "VehicleEvents":
+				key = "TABLE-" + rest
+			}
+			if !strings.Contains(string(doc), "\n### `"+key+"`\n") {
+				t.Errorf("alarm %s: docs/operating.md has no section ### `%s`", name, key)
+			}
+		}
+	})
 }

@@ -70,8 +70,10 @@ const (
 
 // FleetApiProps configures a FleetApi. A nil *FleetApiProps takes every default.
 type FleetApiProps struct {
-	// What happens to the tables and log groups when they are removed from
-	// the stack or the stack is deleted. SNAPSHOT is not supported by DynamoDB tables.
+	// What happens to the tables, the log groups and the alarm topic's KMS
+	// key when they are removed from the stack or the stack is deleted (the
+	// cursor key's secret is always destroyed: a new one only invalidates
+	// open cursors). SNAPSHOT is not supported by DynamoDB tables.
 	// Default: awscdk.RemovalPolicy_RETAIN.
 	RemovalPolicy awscdk.RemovalPolicy
 	// Whether the tables refuse DeleteTable calls. Must not be true with

@@ -30,40 +30,48 @@ type Config struct {
 	// Name is the stage's key in the stages table, e.g. "prod".
 	Name string `json:"-"`
 
-	// RemovalPolicy of the stateful resources: "retain" or "destroy".
+	// RemovalPolicy of the stateful resources (tables, log groups, the
+	// alarm topic's key): "retain" or "destroy".
 	RemovalPolicy string `json:"removalPolicy"`
 	// DeletionProtection turns on table deletion protection and stack
-	// termination protection.
+	// termination protection; false with "destroy".
 	DeletionProtection bool `json:"deletionProtection"`
 	// PointInTimeRecovery enables continuous backups of the tables.
 	PointInTimeRecovery bool `json:"pointInTimeRecovery"`
 	// LogRetentionDays of every log group; one of CloudWatch Logs' retention
 	// periods (fleetstack checks it).
 	LogRetentionDays int `json:"logRetentionDays"`
-	// EventRetentionDays after which vehicle events expire through TTL.
+	// EventRetentionDays after which vehicle events expire through TTL,
+	// 1 to 3650.
 	EventRetentionDays int `json:"eventRetentionDays"`
 	// EventsTableClass of the events table: "standard" or
 	// "standardInfrequentAccess" (cheaper storage, dearer requests).
 	EventsTableClass string `json:"eventsTableClass"`
 
-	// ApiThrottleRateLimit is the steady-state request rate (requests/s) of the API stage.
+	// ApiThrottleRateLimit is the steady-state request rate (requests/s) of
+	// the API stage: above 0, at most 10000.
 	ApiThrottleRateLimit float64 `json:"apiThrottleRateLimit"`
-	// ApiThrottleBurstLimit is the burst capacity (requests) of the API stage.
+	// ApiThrottleBurstLimit is the burst capacity (requests) of the API
+	// stage, 1 to 5000.
 	ApiThrottleBurstLimit int `json:"apiThrottleBurstLimit"`
 
-	// LambdaMemoryMiB of every function.
+	// LambdaMemoryMiB of every function, 128 to 10240.
 	LambdaMemoryMiB int `json:"lambdaMemoryMiB"`
-	// LambdaTimeoutSeconds of every function.
+	// LambdaTimeoutSeconds of every function, 1 to 29 (API Gateway's
+	// integration timeout).
 	LambdaTimeoutSeconds int `json:"lambdaTimeoutSeconds"`
-	// LambdaReservedConcurrency of each function; 0 leaves it unreserved.
+	// LambdaReservedConcurrency of each function, up to 1000; 0 leaves it
+	// unreserved.
 	LambdaReservedConcurrency int `json:"lambdaReservedConcurrency"`
 
 	// TableMaxReadRequestUnits and TableMaxWriteRequestUnits cap the
-	// on-demand throughput of each table, per second: a cost ceiling.
+	// on-demand throughput of each table, per second: a cost ceiling, 1 to
+	// 40000 (DynamoDB's default table quota).
 	TableMaxReadRequestUnits  int `json:"tableMaxReadRequestUnits"`
 	TableMaxWriteRequestUnits int `json:"tableMaxWriteRequestUnits"`
 
-	// AlarmEmails receive the stage's alarm and budget notifications.
+	// AlarmEmails receive the stage's alarm and budget notifications: plain
+	// addresses, each once.
 	AlarmEmails []string `json:"alarmEmails"`
 	// AlarmTopicArn, when set, names an existing SNS topic the alarms and
 	// the budget notify instead of a topic of the stack's own.
@@ -71,9 +79,11 @@ type Config struct {
 	// AlarmThresholds of the stage; a setting left out takes the
 	// construct's documented default.
 	AlarmThresholds AlarmThresholds `json:"alarmThresholds"`
-	// MonthlyBudgetUsd is the stage's monthly cost budget in US dollars.
+	// MonthlyBudgetUsd is the stage's monthly cost budget in US dollars,
+	// above 0.
 	MonthlyBudgetUsd float64 `json:"monthlyBudgetUsd"`
-	// CostCenter and Owner become cost allocation tags.
+	// CostCenter and Owner become cost allocation tags (with Project and
+	// Stage) on the stack and every taggable resource.
 	CostCenter string `json:"costCenter"`
 	Owner      string `json:"owner"`
 

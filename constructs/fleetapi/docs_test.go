@@ -1,0 +1,56 @@
+package fleetapi_test
+
+import (
+	"flag"
+	"fmt"
+	"reflect"
+	"strconv"
+	"strings"
+	"testing"
+
+	"github.com/fleetapi/fleetapi/constructs/fleetapi"
+	"github.com/fleetapi/fleetapi/internal/docblock"
+)
+
+var update = flag.Bool("update", false, "rewrite the generated tables of docs/construct.md")
+
+// The props and thresholds tables of docs/construct.md are the doc
+// comments of FleetApiProps and AlarmThresholds now.
+func TestConstructDocIsCurrent(t *testing.T) {
+	for _, tt := range []struct{ typ, block string }{{"FleetApiProps", "props"}, {"AlarmThresholds", "thresholds"}} {
+		fields, err := docblock.Fields(".", tt.typ)
+		if err != nil {
+			t.Fatal(err)
+		}
+		docblock.Check(t, "../../docs/construct.md", "<!-- "+tt.block+": generated from constructs/fleetapi by its tests -->\n", "<!-- end "+tt.block+" -->\n",
+			[]byte(docblock.Table("prop", fields)), *update, "run go test ./constructs/fleetapi -run TestConstructDocIsCurrent -update")
+	}
+}
+
+// Each threshold's documented default is the one the construct applies
+// (DefaultAlarmThresholds), and every field documents one.
+func TestThresholdDefaultsAreDocumented(t *testing.T) {
+	fields, err := docblock.Fields(".", "AlarmThresholds")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := reflect.ValueOf(fleetapi.DefaultAlarmThresholds())
+	if len(fields) != d.NumField() {
+		t.Fatalf("%d documented fields, AlarmThresholds has %d", len(fields), d.NumField())
+	}
+	for _, f := range fields {
+		for _, name := range f.Names {
+			v := d.FieldByName(name)
+			var applied string
+			switch x := v.Interface().(type) {
+			case *float64:
+				applied = strconv.FormatFloat(*x, 'f', -1, 64)
+			default: // Period, an awscdk.Duration
+				applied = "awscdk.Duration_Minutes(jsii.Number(" + fmt.Sprint(*v.MethodByName("ToMinutes").Call([]reflect.Value{reflect.Zero(v.MethodByName("ToMinutes").Type().In(0))})[0].Interface().(*float64)) + "))"
+			}
+			if documented := strings.TrimSuffix(f.Default, "."); documented != applied {
+				t.Errorf("%s: documented default %q, applied %s", name, f.Default, applied)
+			}
+		}
+	}
+}
