@@ -22,17 +22,18 @@ CDK        := cdk --no-notices
 NPM_STAMP  := node_modules/.install-stamp
 GO_TEST    := go test -count=1
 # Packages whose tests build or run code in other processes (the functions'
-# bundling, the CDK CLI, oapi-codegen, the Lambda emulator): Go's test cache
+# bundling, the CDK CLI, oapi-codegen, the Lambda emulator, go list): Go's test cache
 # cannot see what those read, so their tests always run (-count=1); the
 # others' results are cached.
-UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/lambdaapp
+UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/runtime/lambdaapp ./internal/layout
 # Extra flags of make test's go test, e.g. -short (no synthesis) or -run.
 GO_TEST_FLAGS ?=
 
 FUZZTIME   ?= 30s
 BENCHTIME  ?= 1s
-# The runtime packages whose tests mutation testing measures.
-MUTATION_PKGS := contract fleet httpapi samplecodec cursor stage dynamostore lambdaapp
+# The packages whose tests mutation testing measures: the functions' code
+# and the stage table (under internal/).
+MUTATION_PKGS := shared/contract shared/fleet runtime/httpapi runtime/samplecodec runtime/cursor deploy/stage runtime/dynamostore runtime/lambdaapp
 # Tools pinned in tools/go.mod, a module of its own: not dependencies of the project.
 TOOLS      := go tool -modfile=$(CURDIR)/tools/go.mod
 GREMLINS   := $(TOOLS) gremlins
@@ -112,9 +113,9 @@ deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 	$(CDK) deploy --context stage=$(STAGE)
 
 bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, the handlers' benchmarks (BENCHTIME, default 1s), binary size, cold starts (STARTS), synthesis (SYNTH_RUNS)
-	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/dynamostore | grep -E 'write units|ok|FAIL'
-	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/costmodel | grep -E 'item|ok|FAIL'
-	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/httpapi ./internal/samplecodec ./internal/authz
+	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/runtime/dynamostore | grep -E 'write units|ok|FAIL'
+	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/devtools/costmodel | grep -E 'item|ok|FAIL'
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/runtime/httpapi ./internal/runtime/samplecodec ./internal/runtime/authz
 	$(MAKE) --no-print-directory lambdas
 	$(MAKE) --no-print-directory bench-coldstart
 	$(MAKE) --no-print-directory bench-synth
@@ -128,12 +129,12 @@ bench-synth: $(NPM_STAMP) ## time `cdk synth` of STAGE as a developer runs it: m
 	go run ./cmd/benchsynth -stage $(STAGE) -runs $(SYNTH_RUNS)
 
 fuzz: $(NPM_STAMP) ## run each fuzz target for FUZZTIME (default 30s; a count such as 1000x also works)
-	go test -run '^$$' -fuzz '^FuzzCreateEvent$$' -fuzztime $(FUZZTIME) ./internal/httpapi
-	go test -run '^$$' -fuzz '^FuzzCreateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
-	go test -run '^$$' -fuzz '^FuzzUpdateVehicle$$' -fuzztime $(FUZZTIME) ./internal/httpapi
-	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/cursor
-	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
-	go test -run '^$$' -fuzz '^FuzzEncodeRoundTrip$$' -fuzztime $(FUZZTIME) ./internal/samplecodec
+	go test -run '^$$' -fuzz '^FuzzCreateEvent$$' -fuzztime $(FUZZTIME) ./internal/runtime/httpapi
+	go test -run '^$$' -fuzz '^FuzzCreateVehicle$$' -fuzztime $(FUZZTIME) ./internal/runtime/httpapi
+	go test -run '^$$' -fuzz '^FuzzUpdateVehicle$$' -fuzztime $(FUZZTIME) ./internal/runtime/httpapi
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/runtime/cursor
+	go test -run '^$$' -fuzz '^FuzzDecode$$' -fuzztime $(FUZZTIME) ./internal/runtime/samplecodec
+	go test -run '^$$' -fuzz '^FuzzEncodeRoundTrip$$' -fuzztime $(FUZZTIME) ./internal/runtime/samplecodec
 
 local: $(NPM_STAMP) docs ## run the whole API on http://127.0.0.1:3000 as the deployed stage would (LOCAL_FLAGS=-no-auth for curl); Ctrl-C stops it
 	@# Built, then run as itself: under go run, a stop (SIGINT) would end in exit status 1.

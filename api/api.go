@@ -17,8 +17,8 @@ import (
 
 	"github.com/getkin/kin-openapi/openapi3"
 
-	"github.com/fleetapi/fleetapi/internal/contract"
-	"github.com/fleetapi/fleetapi/internal/schema"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 // SpecYAML is api/swagger.yaml, byte for byte.

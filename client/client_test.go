@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetapi/fleetapi/internal/dynalite"
-	"github.com/fleetapi/fleetapi/internal/localapi"
-	"github.com/fleetapi/fleetapi/internal/localauth"
-	"github.com/fleetapi/fleetapi/internal/workload"
+	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
+	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
+	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/devtools/workload"
 )
 
 var db *dynamodb.Client

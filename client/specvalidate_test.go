@@ -9,7 +9,7 @@ import (
 	"sync"
 	"testing"
 
-	"github.com/fleetapi/fleetapi/internal/specresponse"
+	"github.com/fleetapi/fleetapi/internal/testutil/specresponse"
 )
 
 // specCheckingTransport validates every answer that crosses it against the

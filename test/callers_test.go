@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/iampolicy"
+	"github.com/fleetapi/fleetapi/internal/devtools/iampolicy"
 )
 
 // The deployed account and Region the template's intrinsics are read in.
@@ -132,7 +132,7 @@ func pathOf(op api.Operation, vid string) string {
 // tags") and API Gateway's IAM authorization as IAM's evaluation of the
 // caller's policies against that resource; no AWS page shows this variable
 // in an execute-api resource, which is why the functions check again
-// (internal/authz).
+// (internal/runtime/authz).
 func TestGatewayEnforcesCallerClasses(t *testing.T) {
 	spec, err := api.Load()
 	if err != nil {

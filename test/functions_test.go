@@ -5,7 +5,7 @@ import (
 	"strconv"
 	"testing"
 
-	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
 // TestFunctions checks each function's runtime settings against the stage table.

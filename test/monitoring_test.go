@@ -12,8 +12,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
-	"github.com/fleetapi/fleetapi/internal/cdktest"
-	"github.com/fleetapi/fleetapi/internal/metrics"
+	"github.com/fleetapi/fleetapi/internal/shared/metrics"
+	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
 // TestAlarms checks every stage's alarms: one per function for errors,
@@ -205,7 +205,7 @@ func TestBudget(t *testing.T) {
 // TestDashboard: the stage's dashboard graphs the API, every function and
 // table, and the samples ingested per minute: the metric the ingest
 // function writes in embedded metric format, under the same namespace,
-// name and dimension (internal/metrics), for the ingest function.
+// name and dimension (internal/shared/metrics), for the ingest function.
 func TestDashboard(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		d := s.resources[onlyID(t, s, "AWS::CloudWatch::Dashboard")].Properties

@@ -8,8 +8,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/fleetapi/fleetapi/internal/cdktest"
-	"github.com/fleetapi/fleetapi/internal/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/deploy/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
 func TestStackSettings(t *testing.T) {

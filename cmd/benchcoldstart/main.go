@@ -21,15 +21,15 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/coldstart"
-	"github.com/fleetapi/fleetapi/internal/contract"
-	"github.com/fleetapi/fleetapi/internal/costmodel"
-	"github.com/fleetapi/fleetapi/internal/dynalite"
-	"github.com/fleetapi/fleetapi/internal/dynamostore"
-	"github.com/fleetapi/fleetapi/internal/fleet"
-	"github.com/fleetapi/fleetapi/internal/gobuild"
-	"github.com/fleetapi/fleetapi/internal/schema"
-	"github.com/fleetapi/fleetapi/internal/workload"
+	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
+	"github.com/fleetapi/fleetapi/internal/devtools/coldstart"
+	"github.com/fleetapi/fleetapi/internal/devtools/costmodel"
+	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
+	"github.com/fleetapi/fleetapi/internal/devtools/workload"
+	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+	"github.com/fleetapi/fleetapi/internal/shared/fleet"
+	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 func main() {

@@ -5,7 +5,7 @@ import (
 	"flag"
 	"testing"
 
-	"github.com/fleetapi/fleetapi/internal/docblock"
+	"github.com/fleetapi/fleetapi/internal/testutil/docblock"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated blocks of docs/cost.md and docs/capacity.md")

@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fleetapi/fleetapi/internal/costmodel"
+	"github.com/fleetapi/fleetapi/internal/devtools/costmodel"
 )
 
 func main() {

@@ -17,11 +17,11 @@ import (
 	"time"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/dynalite"
-	"github.com/fleetapi/fleetapi/internal/dynamostore"
-	"github.com/fleetapi/fleetapi/internal/localapi"
-	"github.com/fleetapi/fleetapi/internal/localauth"
-	"github.com/fleetapi/fleetapi/internal/schema"
+	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
+	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
+	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 func main() {

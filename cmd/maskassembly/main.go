@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fleetapi/fleetapi/internal/snapshot"
+	"github.com/fleetapi/fleetapi/internal/devtools/snapshot"
 )
 
 func main() {

@@ -22,8 +22,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/fleetapi/fleetapi/client"
-	"github.com/fleetapi/fleetapi/internal/localauth"
-	"github.com/fleetapi/fleetapi/internal/simulate"
+	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/devtools/simulate"
 )
 
 func main() {

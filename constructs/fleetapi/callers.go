@@ -12,8 +12,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/access"
-	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/deploy/access"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
 // Bounds of a role alias's credentialDurationSeconds (AWS IoT Core

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
-	"github.com/fleetapi/fleetapi/internal/cdktest"
+	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
 // With VehicleCredentials, the construct creates what the AWS IoT Core

@@ -9,7 +9,7 @@ import (
 	"testing"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
-	"github.com/fleetapi/fleetapi/internal/docblock"
+	"github.com/fleetapi/fleetapi/internal/testutil/docblock"
 )
 
 var update = flag.Bool("update", false, "rewrite the generated tables of docs/construct.md")

@@ -42,9 +42,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/contract"
-	"github.com/fleetapi/fleetapi/internal/gobuild"
-	"github.com/fleetapi/fleetapi/internal/schema"
+	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 // Key schema of the tables, declared once in package schema.

@@ -15,7 +15,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
-	"github.com/fleetapi/fleetapi/internal/cdktest"
+	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
 func TestMain(m *testing.M) {

@@ -15,8 +15,8 @@ import (
 
 	fleetapiSpec "github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
-	"github.com/fleetapi/fleetapi/internal/cdktest"
-	"github.com/fleetapi/fleetapi/internal/contract"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
 // GrantInvoke grants execute-api:Invoke on this API's stage, on the named

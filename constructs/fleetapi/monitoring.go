@@ -18,7 +18,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/fleetapi/fleetapi/internal/metrics"
+	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 )
 
 // AlarmThresholds configures the alarms of a FleetApi. Every alarm is

@@ -14,7 +14,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/accesslog"
+	"github.com/fleetapi/fleetapi/internal/shared/accesslog"
 )
 
 // WarningNoCloudWatchRole is the ID of the synthesis warning of a FleetApi

@@ -10,9 +10,9 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/cdktest"
-	"github.com/fleetapi/fleetapi/internal/contract"
-	"github.com/fleetapi/fleetapi/internal/gobuild"
+	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
 // deploymentID synthesizes a FleetApi from spec and returns the logical ID

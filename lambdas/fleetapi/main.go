@@ -3,7 +3,7 @@
 // construct from api/swagger.yaml), so one build serves all of them.
 package main
 
-import "github.com/fleetapi/fleetapi/internal/lambdaapp"
+import "github.com/fleetapi/fleetapi/internal/runtime/lambdaapp"
 
 func main() {
 	lambdaapp.Run()

@@ -1,0 +1,208 @@
+// Package access writes the IAM policies of the API's caller classes, as
+// api/swagger.yaml declares them: which execute-api resources each class
+// may invoke, how a vehicle enters the vehicle role, and the IoT policy
+// of a vehicle's certificate. The construct turns these statements into
+// CloudFormation; the local API evaluates the same statements as IAM
+// would. It imports only the spec's reader and the contract, so the
+// construct links no runtime code through it.
+//
+// How a vehicle gets its identity (docs/security.md): its X.509
+// certificate gets it credentials of the certificate role from the AWS
+// IoT Core credentials provider (role alias); with them it assumes the
+// vehicle role, naming its thing name as the session name and as the
+// session tag vid. The certificate role may do that only as its own thing
+// (${credentials-iot:ThingName}, which the credentials provider adds to
+// its credentials' context when the request names the thing attached to
+// the certificate). The vehicle role's session then says the vid twice:
+// in its ARN, which API Gateway passes to the functions, and in the tag
+// its execute-api policy names.
+package access
+
+import (
+	"regexp"
+	"slices"
+	"strings"
+
+	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+)
+
+// VehicleTag is the session tag of the vehicle role that holds the vid.
+const VehicleTag = "vid"
+
+// Policy variables (IAM User Guide, "IAM policy elements: Variables and
+// tags"; AWS IoT Core Developer Guide, "Authorizing direct calls to AWS
+// services using AWS IoT Core credential provider").
+const (
+	// VehicleTagVariable is the vid of a vehicle role session.
+	VehicleTagVariable = "${aws:PrincipalTag/" + VehicleTag + "}"
+	// ThingNameVariable is the thing name the credentials provider puts in
+	// the context of the credentials it issues, when the request names it.
+	ThingNameVariable = "${credentials-iot:ThingName}"
+)
+
+// Statement is one statement of an IAM policy, in the policy language's
+// own words: its effect, actions, resources, and conditions by operator,
+// then key, then values.
+type Statement struct {
+	Sid string
+	// Effect is Allow unless Deny is set.
+	Deny       bool
+	Actions    []string
+	Resources  []string
+	Conditions map[string]map[string][]string
+}
+
+var pathParam = regexp.MustCompile(`\{[^}]+\}`)
+
+// Operations returns the operations of the spec a caller class may call.
+func Operations(spec *api.Spec, class string) []api.Operation {
+	var out []api.Operation
+	for _, op := range spec.Operations {
+		if slices.Contains(op.Callers, class) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// FleetOperations returns the operations of the spec a fleet class (any
+// class but the vehicles') may call: what a principal can be granted.
+func FleetOperations(spec *api.Spec) []api.Operation {
+	var out []api.Operation
+	for _, op := range spec.Operations {
+		if slices.ContainsFunc(op.Callers, contract.IsFleetClass) {
+			out = append(out, op)
+		}
+	}
+	return out
+}
+
+// ExecuteApiPath writes an operation's path as its execute-api resource
+// names the paths it may be called on: {vid} the vehicle's own for a
+// vehicle (VehicleTagVariable), any segment ('*') otherwise; every other
+// path parameter any segment.
+func ExecuteApiPath(op api.Operation, class string) string {
+	return pathParam.ReplaceAllStringFunc(op.Path, func(p string) string {
+		if class == contract.CallerVehicle && p == "{"+api.VehicleParam+"}" {
+			return VehicleTagVariable
+		}
+		return "*"
+	})
+}
+
+// Invoke is the statement that lets callers of a class invoke the
+// operations ops: execute-api:Invoke on arn(method, path) of each, path
+// as ExecuteApiPath writes it.
+func Invoke(ops []api.Operation, class string, arn func(method, path string) string) Statement {
+	s := Statement{Actions: []string{"execute-api:Invoke"}}
+	for _, op := range ops {
+		s.Resources = append(s.Resources, arn(op.Method, ExecuteApiPath(op, class)))
+	}
+	return s
+}
+
+// Beyond is the statement that refuses what Invoke's statement of the
+// operations ops would allow beyond them: execute-api resources match '*'
+// across path segments (API Gateway Developer Guide, "Control access for
+// invoking an API": the resource path may contain wildcards), so
+// GET /vehicles/* also matches GET /vehicles/{vid}/events. It denies each
+// operation of the spec that a pattern of ops matches and that ops lacks;
+// nil when there is none.
+func Beyond(spec *api.Spec, ops []api.Operation, class string, arn func(method, path string) string) *Statement {
+	const vid = "V" // the vehicle's own vid, for a vehicle's patterns
+	sample := func(op api.Operation, c string) string {
+		p := op.Method + ExecuteApiPath(op, c)
+		p = strings.ReplaceAll(p, VehicleTagVariable, vid)
+		return strings.ReplaceAll(p, "*", "x")
+	}
+	var patterns []string
+	for _, op := range ops {
+		patterns = append(patterns, strings.ReplaceAll(op.Method+ExecuteApiPath(op, class), VehicleTagVariable, vid))
+	}
+	deny := Statement{Deny: true, Actions: []string{"execute-api:Invoke"}}
+	for _, op := range spec.Operations {
+		if slices.ContainsFunc(ops, func(o api.Operation) bool { return o.ID == op.ID }) {
+			continue
+		}
+		concrete := sample(op, class)
+		if slices.ContainsFunc(patterns, func(p string) bool { return wildcardMatch(p, concrete) }) {
+			deny.Resources = append(deny.Resources, arn(op.Method, ExecuteApiPath(op, class)))
+		}
+	}
+	if len(deny.Resources) == 0 {
+		return nil
+	}
+	return &deny
+}
+
+// wildcardMatch matches s against a pattern whose '*' stands for any
+// characters, '/' among them, as IAM matches resources.
+func wildcardMatch(pattern, s string) bool {
+	head, rest, wild := strings.Cut(pattern, "*")
+	if !wild {
+		return pattern == s
+	}
+	if !strings.HasPrefix(s, head) {
+		return false
+	}
+	s = s[len(head):]
+	for i := 0; i <= len(s); i++ {
+		if wildcardMatch(rest, s[i:]) {
+			return true
+		}
+	}
+	return false
+}
+
+// EnterVehicleRole is what the certificate role's policy, and the vehicle
+// role's trust policy for it, allow: to assume the vehicle role as the
+// thing whose certificate got the credentials and no other, the thing
+// name as session name and as the one session tag, vid.
+func EnterVehicleRole(vehicleRole string) []Statement {
+	return []Statement{{
+		Sid:       "AssumeAsItsOwnThing",
+		Actions:   []string{"sts:AssumeRole"},
+		Resources: []string{vehicleRole},
+		Conditions: map[string]map[string][]string{"StringEquals": {
+			"sts:RoleSessionName":          {ThingNameVariable},
+			"aws:RequestTag/" + VehicleTag: {ThingNameVariable},
+		}},
+	}, {
+		Sid:       "TagWithItsOwnThing",
+		Actions:   []string{"sts:TagSession"},
+		Resources: []string{vehicleRole},
+		Conditions: map[string]map[string][]string{
+			"StringEquals":              {"aws:RequestTag/" + VehicleTag: {ThingNameVariable}},
+			"ForAllValues:StringEquals": {"aws:TagKeys": {VehicleTag}},
+		},
+	}}
+}
+
+// CertificatePolicy is the IoT policy of a vehicle's certificate: it may
+// get credentials through the role alias, and do nothing else.
+func CertificatePolicy(roleAlias string) Statement {
+	return Statement{Actions: []string{"iot:AssumeRoleWithCertificate"}, Resources: []string{roleAlias}}
+}
+
+// Matrix writes, as a Markdown table, who may call each operation of the
+// spec: docs/security.md holds it, and a test holds it to the spec.
+func Matrix(spec *api.Spec) string {
+	var b strings.Builder
+	b.WriteString("| operation | method and path | vehicle | fleet-read | fleet-admin |\n| --- | --- | --- | --- | --- |\n")
+	for _, op := range spec.Operations {
+		cells := []string{op.ID, "`" + op.Method + " " + op.Path + "`"}
+		for _, class := range contract.CallerClasses() {
+			switch {
+			case !slices.Contains(op.Callers, class):
+				cells = append(cells, "403")
+			case class == contract.CallerVehicle:
+				cells = append(cells, "its own vid; 403 on another")
+			default:
+				cells = append(cells, "every vehicle")
+			}
+		}
+		b.WriteString("| " + strings.Join(cells, " | ") + " |\n")
+	}
+	return b.String()
+}

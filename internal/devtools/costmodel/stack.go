@@ -1,0 +1,401 @@
+package costmodel
+
+import (
+	"errors"
+	"fmt"
+	"maps"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+	"github.com/fleetapi/fleetapi/internal/shared/schema"
+)
+
+// Stack is what a synthesized FleetApi template deploys that the bill
+// depends on, read from the template itself rather than from the settings
+// that produced it.
+type Stack struct {
+	// Stage is the template's Stage tag.
+	Stage     string
+	Functions []Function
+	// Events and Vehicles are the two tables, told apart by their keys.
+	Events, Vehicles Table
+	// EventRetentionDays is the events' TTL, as the functions are told it.
+	EventRetentionDays int
+	// AccessLogFormat is the stage's access log format; AccessLogRetentionDays
+	// its log group's retention (0: never expires).
+	AccessLogFormat        string
+	AccessLogRetentionDays int
+	// APITracing is the stage's X-Ray tracing; DetailedMetrics its
+	// per-method CloudWatch metrics.
+	APITracing, DetailedMetrics bool
+	// ThrottleRate and ThrottleBurst are the stage's default method throttle.
+	ThrottleRate, ThrottleBurst float64
+	// AlarmMetrics counts the metrics the alarms watch (a metric math alarm
+	// is billed per metric it reads), by resolution.
+	AlarmMetrics, HighResolutionAlarmMetrics                          int
+	Dashboards, KMSKeys, Secrets, Topics, Budgets, EmailSubscriptions int
+}
+
+// Function is one Lambda function of the stack.
+type Function struct {
+	LogicalID string
+	// Operations are the API operations it serves (contract.EnvRoutes).
+	Operations []string
+	MemoryMiB  int
+	// Architecture is arm64 or x86_64.
+	Architecture        string
+	Tracing             bool
+	LogRetentionDays    int
+	TimeoutSeconds      int
+	ReservedConcurrency int // 0: none reserved
+	// ReadsSecret says the function reads a secret (the cursor key).
+	ReadsSecret bool
+}
+
+// Table is one DynamoDB table of the stack.
+type Table struct {
+	LogicalID string
+	// OnDemand is PAY_PER_REQUEST billing; otherwise provisioned.
+	OnDemand bool
+	// ReadCapacity and WriteCapacity are the provisioned units.
+	ReadCapacity, WriteCapacity float64
+	// MaxReadUnits and MaxWriteUnits cap an on-demand table (0: no cap).
+	MaxReadUnits, MaxWriteUnits float64
+	// InfrequentAccess is the STANDARD_INFREQUENT_ACCESS table class.
+	InfrequentAccess bool
+	PITR             bool
+}
+
+// FunctionOf returns the function that serves an operation.
+func (s *Stack) FunctionOf(op string) (Function, bool) {
+	for _, f := range s.Functions {
+		if slices.Contains(f.Operations, op) {
+			return f, true
+		}
+	}
+	return Function{}, false
+}
+
+// Operations returns every operation the stack's functions serve.
+func (s *Stack) Operations() []string {
+	var ops []string
+	for _, f := range s.Functions {
+		ops = append(ops, f.Operations...)
+	}
+	slices.Sort(ops)
+	return ops
+}
+
+// LoadStack reads a synthesized template; its errors name the file.
+func LoadStack(path string) (*Stack, error) {
+	data, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("template: %w (synthesize it first: make synth STAGE=…)", err)
+	}
+	s, err := ParseStack(data)
+	if err != nil {
+		return nil, fmt.Errorf("template %s: %w", path, err)
+	}
+	return s, nil
+}
+
+// ParseStack reads a template's contents. A resource type the cost model
+// does not know is an error, as is a property it needs that is not a
+// literal value.
+func ParseStack(data []byte) (*Stack, error) {
+	resources, err := parseResources(data)
+	if err != nil {
+		return nil, err
+	}
+	if err := unknownTypes(countTypes(resources)); err != nil {
+		return nil, err
+	}
+	s := &Stack{}
+	logRetention := map[string]int{}
+	for id, r := range resources {
+		if r.Type == "AWS::Logs::LogGroup" {
+			days, err := intProp(r.Properties, "RetentionInDays", 0)
+			if err != nil {
+				return nil, fmt.Errorf("%s: %w", id, err)
+			}
+			logRetention[id] = days
+		}
+	}
+	for _, id := range sortedKeys(resources) {
+		r := resources[id]
+		var err error
+		switch r.Type {
+		case "AWS::Lambda::Function":
+			err = s.addFunction(id, r.Properties, logRetention)
+		case "AWS::DynamoDB::Table":
+			err = s.addTable(id, r.Properties)
+		case "AWS::ApiGateway::Stage":
+			err = s.readStage(r.Properties, logRetention)
+		case "AWS::CloudWatch::Alarm":
+			err = s.addAlarm(r.Properties)
+		case "AWS::CloudWatch::Dashboard":
+			s.Dashboards++
+		case "AWS::KMS::Key":
+			s.KMSKeys++
+		case "AWS::SecretsManager::Secret":
+			s.Secrets++
+		case "AWS::SNS::Topic":
+			s.Topics++
+		case "AWS::SNS::Subscription":
+			if r.Properties["Protocol"] == "email" {
+				s.EmailSubscriptions++
+			}
+		case "AWS::Budgets::Budget":
+			s.Budgets++
+		}
+		if err != nil {
+			return nil, fmt.Errorf("%s (%s): %w", id, r.Type, err)
+		}
+	}
+	switch {
+	case len(s.Functions) == 0:
+		return nil, errors.New("no Lambda function")
+	case s.Events.LogicalID == "" || s.Vehicles.LogicalID == "":
+		return nil, errors.New("not the two FleetApi tables (vehicles by vid; events by vid and eid)")
+	case s.AccessLogFormat == "":
+		return nil, errors.New("no API Gateway stage with an access log")
+	case s.EventRetentionDays == 0:
+		return nil, fmt.Errorf("no function is told the event retention (%s)", contract.EnvEventRetentionDays)
+	}
+	return s, nil
+}
+
+func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string]int) error {
+	f := Function{LogicalID: id, Architecture: "x86_64"}
+	var err error
+	if f.MemoryMiB, err = intProp(p, "MemorySize", 128); err != nil {
+		return err
+	}
+	if f.TimeoutSeconds, err = intProp(p, "Timeout", 3); err != nil {
+		return err
+	}
+	if f.ReservedConcurrency, err = intProp(p, "ReservedConcurrentExecutions", 0); err != nil {
+		return err
+	}
+	if archs, ok := p["Architectures"].([]any); ok && len(archs) == 1 {
+		if f.Architecture, ok = archs[0].(string); !ok {
+			return errors.New("the Architectures property is not a literal")
+		}
+	}
+	if tc, ok := p["TracingConfig"].(map[string]any); ok {
+		f.Tracing = tc["Mode"] == "Active"
+	}
+	if lc, ok := p["LoggingConfig"].(map[string]any); ok {
+		if ref, ok := lc["LogGroup"].(map[string]any); ok {
+			group, _ := ref["Ref"].(string)
+			days, ok := logRetention[group]
+			if !ok {
+				return fmt.Errorf("its log group %v is not in the template", ref)
+			}
+			f.LogRetentionDays = days
+		}
+	}
+	env, _ := p["Environment"].(map[string]any)
+	vars, _ := env["Variables"].(map[string]any)
+	routes, ok := vars[contract.EnvRoutes].(string)
+	if !ok {
+		return fmt.Errorf("no %s: the cost model cannot tell which requests it serves", contract.EnvRoutes)
+	}
+	rs, err := contract.ParseRoutes(routes)
+	if err != nil {
+		return fmt.Errorf("%s: %w", contract.EnvRoutes, err)
+	}
+	for _, r := range rs {
+		f.Operations = append(f.Operations, r.Operation)
+	}
+	_, f.ReadsSecret = vars[contract.EnvCursorKeySecret]
+	if days, ok := vars[contract.EnvEventRetentionDays].(string); ok {
+		n, err := strconv.Atoi(days)
+		if err != nil || n < 1 {
+			return fmt.Errorf("%s %q is not a number of days", contract.EnvEventRetentionDays, days)
+		}
+		if s.EventRetentionDays != 0 && s.EventRetentionDays != n {
+			return fmt.Errorf("%s %d differs from another function's %d", contract.EnvEventRetentionDays, n, s.EventRetentionDays)
+		}
+		s.EventRetentionDays = n
+	}
+	s.Functions = append(s.Functions, f)
+	return nil
+}
+
+func (s *Stack) addTable(id string, p map[string]any) error {
+	t := Table{LogicalID: id, OnDemand: p["BillingMode"] == "PAY_PER_REQUEST"}
+	if !t.OnDemand {
+		pt, _ := p["ProvisionedThroughput"].(map[string]any)
+		r, err := intProp(pt, "ReadCapacityUnits", -1)
+		if err != nil || r < 0 {
+			return fmt.Errorf("provisioned without literal ReadCapacityUnits")
+		}
+		w, err := intProp(pt, "WriteCapacityUnits", -1)
+		if err != nil || w < 0 {
+			return fmt.Errorf("provisioned without literal WriteCapacityUnits")
+		}
+		t.ReadCapacity, t.WriteCapacity = float64(r), float64(w)
+	}
+	if odt, ok := p["OnDemandThroughput"].(map[string]any); ok {
+		r, err := intProp(odt, "MaxReadRequestUnits", 0)
+		if err != nil {
+			return err
+		}
+		w, err := intProp(odt, "MaxWriteRequestUnits", 0)
+		if err != nil {
+			return err
+		}
+		t.MaxReadUnits, t.MaxWriteUnits = float64(r), float64(w)
+	}
+	switch class := p["TableClass"]; class {
+	case nil, "STANDARD":
+	case "STANDARD_INFREQUENT_ACCESS":
+		t.InfrequentAccess = true
+	default:
+		return fmt.Errorf("TableClass %v: the cost model knows STANDARD and STANDARD_INFREQUENT_ACCESS", class)
+	}
+	if pitr, ok := p["PointInTimeRecoverySpecification"].(map[string]any); ok {
+		t.PITR = pitr["PointInTimeRecoveryEnabled"] == true
+	}
+	keys, _ := p["KeySchema"].([]any)
+	names := map[string]string{}
+	for _, k := range keys {
+		k, _ := k.(map[string]any)
+		name, _ := k["AttributeName"].(string)
+		typ, _ := k["KeyType"].(string)
+		names[typ] = name
+	}
+	switch {
+	case names["HASH"] == schema.VehicleEvents.PartitionKey && names["RANGE"] == schema.VehicleEvents.SortKey:
+		s.Events = t
+	case names["HASH"] == schema.Vehicles.PartitionKey && names["RANGE"] == "":
+		s.Vehicles = t
+	default:
+		return fmt.Errorf("key schema %v is neither table's", names)
+	}
+	return nil
+}
+
+func (s *Stack) readStage(p map[string]any, logRetention map[string]int) error {
+	als, _ := p["AccessLogSetting"].(map[string]any)
+	format, ok := als["Format"].(string)
+	if !ok {
+		return errors.New("no literal AccessLogSetting.Format")
+	}
+	s.AccessLogFormat = format
+	tags, _ := p["Tags"].([]any)
+	for _, t := range tags {
+		if t, _ := t.(map[string]any); t["Key"] == "Stage" {
+			s.Stage, _ = t["Value"].(string)
+		}
+	}
+	if s.Stage == "" {
+		s.Stage, _ = p["StageName"].(string)
+	}
+	// The destination is the log group's ARN, joined from its Ref.
+	group := findRef(als["DestinationArn"])
+	days, ok := logRetention[group]
+	if !ok {
+		return fmt.Errorf("access log destination %q is not a log group of the template", group)
+	}
+	s.AccessLogRetentionDays = days
+	s.APITracing = p["TracingEnabled"] == true
+	settings, _ := p["MethodSettings"].([]any)
+	for _, ms := range settings {
+		ms, _ := ms.(map[string]any)
+		if ms["HttpMethod"] != "*" || ms["ResourcePath"] != "/*" {
+			return errors.New("method settings other than for every method (*, /*): the cost model reads the stage's default only")
+		}
+		s.DetailedMetrics = ms["MetricsEnabled"] == true
+		rate, ok := ms["ThrottlingRateLimit"].(float64)
+		if !ok {
+			return errors.New("no literal ThrottlingRateLimit")
+		}
+		burst, ok := ms["ThrottlingBurstLimit"].(float64)
+		if !ok {
+			return errors.New("no literal ThrottlingBurstLimit")
+		}
+		s.ThrottleRate, s.ThrottleBurst = rate, burst
+	}
+	return nil
+}
+
+func (s *Stack) addAlarm(p map[string]any) error {
+	n := 1
+	period, _ := p["Period"].(float64)
+	if metrics, ok := p["Metrics"].([]any); ok {
+		n, period = 0, 0
+		for _, m := range metrics {
+			m, _ := m.(map[string]any)
+			stat, ok := m["MetricStat"].(map[string]any)
+			if !ok {
+				continue // an expression: billed through the metrics it reads
+			}
+			n++
+			p, _ := stat["Period"].(float64)
+			if period == 0 || p < period {
+				period = p
+			}
+		}
+		if n == 0 {
+			return errors.New("an alarm on metrics the cost model cannot count (no MetricStat)")
+		}
+	}
+	if period == 0 {
+		return errors.New("no literal Period")
+	}
+	if period < 60 {
+		s.HighResolutionAlarmMetrics += n
+	} else {
+		s.AlarmMetrics += n
+	}
+	return nil
+}
+
+// findRef returns the first Ref to a resource in a CloudFormation value
+// (pseudo parameters such as AWS::Region skipped).
+func findRef(v any) string {
+	switch v := v.(type) {
+	case map[string]any:
+		if ref, ok := v["Ref"].(string); ok && !strings.HasPrefix(ref, "AWS::") {
+			return ref
+		}
+		for _, k := range sortedKeys(v) {
+			if ref := findRef(v[k]); ref != "" {
+				return ref
+			}
+		}
+	case []any:
+		for _, e := range v {
+			if ref := findRef(e); ref != "" {
+				return ref
+			}
+		}
+	}
+	return ""
+}
+
+// intProp reads a whole-number property, def when it is absent.
+func intProp(p map[string]any, name string, def int) (int, error) {
+	v, ok := p[name]
+	if !ok {
+		return def, nil
+	}
+	switch v := v.(type) {
+	case float64:
+		if v == float64(int(v)) {
+			return int(v), nil
+		}
+	case string: // CloudFormation accepts numbers as strings
+		if n, err := strconv.Atoi(v); err == nil {
+			return n, nil
+		}
+	}
+	return 0, fmt.Errorf("%s is not a literal whole number: %v", name, v)
+}
+
+func sortedKeys[V any](m map[string]V) []string { return slices.Sorted(maps.Keys(m)) }

@@ -1,0 +1,97 @@
+package costmodel
+
+import (
+	"maps"
+	"os"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/fleetapi/fleetapi/api"
+)
+
+// What the estimate reads from prod's committed template, counted by hand
+// in it: three arm64 functions of 256 MB serving the seven operations
+// between them, events kept 365 days in a Standard-IA table, logs 90, PITR on, 19 alarms of
+// which four are metric math over 3, 3, 4 and 4 metrics (15 + 14 = 29
+// alarm metrics), one dashboard, key, secret, topic and budget.
+func TestParseProdStack(t *testing.T) {
+	s, err := LoadStack("../../../test/testdata/FleetApi-prod.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if s.Stage != "prod" || len(s.Functions) != 3 {
+		t.Fatalf("stage %q, %d functions", s.Stage, len(s.Functions))
+	}
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ops := s.Operations(); !slices.Equal(ops, spec.IDs()) {
+		t.Errorf("operations served %v, want each of the spec's %v once", ops, spec.IDs())
+	}
+	for _, f := range s.Functions {
+		if f.MemoryMiB != 256 || f.Architecture != "arm64" || !f.Tracing || f.LogRetentionDays != 90 || f.ReservedConcurrency != 100 {
+			t.Errorf("%+v", f)
+		}
+		if want := !slices.Contains(f.Operations, "createEvent"); f.ReadsSecret != want {
+			t.Errorf("%s reads the cursor secret: %v, want %v", f.LogicalID, f.ReadsSecret, want)
+		}
+	}
+	if f, ok := s.FunctionOf("createEvent"); !ok || !strings.Contains(f.LogicalID, "Ingest") {
+		t.Errorf("createEvent served by %+v", f)
+	}
+	if s.EventRetentionDays != 365 || s.AccessLogRetentionDays != 90 || !s.APITracing || !s.DetailedMetrics {
+		t.Errorf("retention %d/%d, tracing %v, detailed metrics %v", s.EventRetentionDays, s.AccessLogRetentionDays, s.APITracing, s.DetailedMetrics)
+	}
+	if !s.Events.OnDemand || !s.Events.PITR || !s.Vehicles.PITR || s.Events.MaxWriteUnits != 4000 || !s.Events.InfrequentAccess || s.Vehicles.InfrequentAccess {
+		t.Errorf("tables %+v %+v", s.Events, s.Vehicles)
+	}
+	// 20 alarms; the functions' refusals and the tables' errors each read a metric per function or operation.
+	if s.AlarmMetrics != 32 || s.HighResolutionAlarmMetrics != 0 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
+		t.Errorf("alarm metrics %d (+%d high resolution), dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
+			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
+	}
+	if s.ThrottleRate != 1000 || s.ThrottleBurst != 2000 {
+		t.Errorf("throttle %g/%g", s.ThrottleRate, s.ThrottleBurst)
+	}
+}
+
+func TestStackErrors(t *testing.T) {
+	prod, err := os.ReadFile("../../../test/testdata/FleetApi-prod.template.json")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tt := range []struct{ name, old, new, want string }{
+		{"unknown type", `"Type": "AWS::KMS::Key"`, `"Type": "AWS::EC2::NatGateway"`, "AWS::EC2::NatGateway"},
+		{"memory not literal", `"MemorySize": 256`, `"MemorySize": {"Ref": "Memory"}`, "MemorySize is not a literal whole number"},
+		{"unknown table class", `"TableClass": "STANDARD_INFREQUENT_ACCESS"`, `"TableClass": "GLACIER"`, "TableClass GLACIER"},
+	} {
+		t.Run(tt.name, func(t *testing.T) {
+			if !strings.Contains(string(prod), tt.old) {
+				t.Fatalf("the template no longer holds %s", tt.old)
+			}
+			_, err := ParseStack([]byte(strings.Replace(string(prod), tt.old, tt.new, 1)))
+			if err == nil || !strings.Contains(err.Error(), tt.want) {
+				t.Errorf("got %v, want an error with %q", err, tt.want)
+			}
+		})
+	}
+	missing := filepath.Join(t.TempDir(), "FleetApi-prod.template.json")
+	if _, err := LoadStack(missing); err == nil || !strings.Contains(err.Error(), missing) || !strings.Contains(err.Error(), "make synth") {
+		t.Errorf("a missing template: %v, want an error naming it and how to make it", err)
+	}
+}
+
+// Every operation of the spec has the cost model's figures, and nothing
+// else does: a new operation fails here until it is priced.
+func TestEveryOperationHasFigures(t *testing.T) {
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if priced := slices.Sorted(maps.Keys(operations)); !slices.Equal(priced, spec.IDs()) {
+		t.Errorf("the cost model prices %v, the spec declares %v", priced, spec.IDs())
+	}
+}

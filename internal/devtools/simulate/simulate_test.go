@@ -1,0 +1,132 @@
+package simulate
+
+import (
+	"context"
+	"crypto/tls"
+	"os"
+	"path/filepath"
+	"strconv"
+	"strings"
+	"sync/atomic"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/fleetapi/fleetapi/client"
+	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
+	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
+	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/shared/schema"
+)
+
+// localStack starts dynalite with its data on disk, the tables and the
+// local API with its credentials endpoint, and returns the local DynamoDB,
+// the run's clients (the fleet's keys; each vehicle its certificate's
+// credentials), the clients' retries, and those of them after an answer
+// other than 503.
+func localStack(t *testing.T, data string, port int) (*dynalite.Server, Config, *atomic.Int64, *atomic.Int64) {
+	t.Helper()
+	ctx := context.Background()
+	srv, err := dynalite.Start(ctx, dynalite.Options{Port: port, Path: data, Instant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	db := srv.Client()
+	tables := dynamostore.Tables{Vehicles: "sim-vehicles", Events: "sim-events"}
+	for name, tb := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents} {
+		if err := dynalite.CreateTable(ctx, db, name, tb); err != nil {
+			t.Fatal(err)
+		}
+	}
+	store, err := dynamostore.New(db, tables, []byte(strings.Repeat("k", 32)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	local := localapi.NewTestServer(t, localapi.Config{Vehicles: store, Events: store, EventRetention: 24 * time.Hour})
+	ca := filepath.Join(t.TempDir(), "ca.pem")
+	if err := os.WriteFile(ca, local.CAPEM, 0o600); err != nil {
+		t.Fatal(err)
+	}
+	retries, not503 := &atomic.Int64{}, &atomic.Int64{}
+	opts := client.Options{Region: localauth.Region, MaxAttempts: 10, OnRetry: func(status int) {
+		retries.Add(1)
+		if status != 503 {
+			not503.Add(1)
+		}
+	}}
+	fleet := func(keys aws.Credentials) *client.ClientWithResponses {
+		o := opts
+		o.Credentials = credentials.StaticCredentialsProvider{Value: keys}
+		c, err := client.New(ctx, local.URL, o)
+		if err != nil {
+			t.Fatal(err)
+		}
+		return c
+	}
+	id := Identity{CredentialsEndpoint: local.CredentialsURL, CAFile: ca, RoleAlias: localauth.RoleAlias, VehicleRoleArn: localauth.VehicleRole,
+		Region: localauth.Region, STSEndpoint: local.STSURL, Options: opts,
+		Certificate: func(ctx context.Context, vid string) (tls.Certificate, error) {
+			cert, _, err := localauth.Provision(ctx, local.URL, vid)
+			return cert, err
+		}}
+	return srv, Config{Admin: fleet(localauth.AdminKeys), Reader: fleet(localauth.ReaderKeys), Vehicle: id.Vehicles(local.URL)}, retries, not503
+}
+
+func TestSimulatedFleetIsStoredOnce(t *testing.T) {
+	srv, cfg, retries, _ := localStack(t, t.TempDir(), 0)
+	defer srv.Stop()
+	cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Retries = 3, 2*time.Minute, 600, retries
+	r, err := Run(context.Background(), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Log(r)
+	if r.Sent != 36 || r.Accepted != 36 || r.Failed != 0 || r.Stored != 360 || r.Lost != 0 || r.Duplicated != 0 {
+		t.Errorf("report %v, want 36 uploads accepted and 360 samples stored, once", r)
+	}
+}
+
+// The local DynamoDB stops in the middle of a run and comes back: the API
+// answers 503 with Retry-After meanwhile (never hangs, never a bare 500),
+// recovers without a restart, the client's retries complete, and every
+// upload acknowledged with 2xx is readable afterwards, none twice.
+func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
+	data := t.TempDir()
+	srv, cfg, retries, not503 := localStack(t, data, 0)
+	port := strings.TrimPrefix(srv.Endpoint, "http://127.0.0.1:")
+	done := make(chan Report, 1)
+	go func() {
+		cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Retries = 4, 3*time.Minute, 30, retries
+		r, err := Run(context.Background(), cfg)
+		if err != nil {
+			t.Error(err)
+		}
+		done <- r
+	}()
+	time.Sleep(1500 * time.Millisecond)
+	srv.Stop() // the outage
+	time.Sleep(1500 * time.Millisecond)
+	p, err := strconv.Atoi(port)
+	if err != nil {
+		t.Fatal(err)
+	}
+	again, err := dynalite.Start(context.Background(), dynalite.Options{Port: p, Path: data, Instant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer again.Stop()
+	r := <-done
+	t.Log(r)
+	if r.Retried == 0 {
+		t.Error("no retry: the outage was not seen")
+	}
+	if n := not503.Load(); n > 0 {
+		t.Errorf("%d of %d retries followed an answer other than 503", n, r.Retried)
+	}
+	if r.Accepted != r.Sent || r.Failed != 0 || r.Lost != 0 || r.Duplicated != 0 || r.Stored != int(r.Accepted)*10 {
+		t.Errorf("report %v: want every upload accepted after retries, stored once", r)
+	}
+}

@@ -1,0 +1,128 @@
+package httpapi
+
+import (
+	"context"
+	"net/http"
+	"time"
+
+	"github.com/fleetapi/fleetapi/internal/shared/fleet"
+)
+
+// eventOperations are the operations of the uploads and their reads, by
+// their operationId in api/swagger.yaml.
+var eventOperations = map[string]operation{
+	"createEvent": {serve: (*Handler).createEvent, events: true},
+	"listEvents":  {serve: (*Handler).listEvents, events: true, paginated: true},
+	"getEvent":    {serve: (*Handler).getEvent, events: true},
+}
+
+// eventSummary is the answer to an upload: the samples are not echoed.
+type eventSummary struct {
+	VID         string    `json:"vid"`
+	EID         string    `json:"eid"`
+	Start       time.Time `json:"start"`
+	End         time.Time `json:"end"`
+	SampleCount int       `json:"sampleCount"`
+	ReceivedAt  time.Time `json:"receivedAt"`
+	ExpiresAt   time.Time `json:"expiresAt"`
+}
+
+type eventList struct {
+	Events     []fleet.Event `json:"events"`
+	NextCursor string        `json:"nextCursor,omitempty"`
+}
+
+func (h *Handler) createEvent(ctx context.Context, r *request) response {
+	vid := r.pathParam("vid")
+	if err := fleet.ValidateVID("vid", vid); err != nil {
+		return errorResponse(err)
+	}
+	if _, err := r.query(); err != nil {
+		return errorResponse(err)
+	}
+	var up fleet.Upload
+	if err := r.decodeJSON(&up); err != nil {
+		return errorResponse(err)
+	}
+	e, err := fleet.NewEvent(vid, up, r.header("Idempotency-Key"), r.now, h.cfg.EventRetention)
+	if err != nil {
+		return errorResponse(err)
+	}
+	res, err := h.cfg.Events.PutEvent(ctx, e)
+	if err != nil {
+		return errorResponse(err)
+	}
+	stored := res.Event
+	status, ingested := http.StatusCreated, len(stored.Samples)
+	if !res.Created {
+		// A retry: the stored event is the answer, as the first time.
+		status, ingested = http.StatusOK, 0
+	}
+	return response{
+		status:          status,
+		samplesIngested: ingested,
+		body: eventSummary{VID: stored.VID, EID: stored.EID, Start: stored.Start, End: stored.End,
+			SampleCount: len(stored.Samples), ReceivedAt: stored.ReceivedAt, ExpiresAt: stored.ExpiresAt},
+		headers: map[string]string{"Location": "/vehicles/" + stored.VID + "/events/" + stored.EID},
+	}
+}
+
+func (h *Handler) listEvents(ctx context.Context, r *request) response {
+	vid := r.pathParam("vid")
+	if err := fleet.ValidateVID("vid", vid); err != nil {
+		return errorResponse(err)
+	}
+	q, err := r.query("from", "to", "limit", "cursor", "order")
+	if err != nil {
+		return errorResponse(err)
+	}
+	limit, err := parseLimit(q)
+	if err != nil {
+		return errorResponse(err)
+	}
+	from, err := parseTime(q, "from", r.now.Add(-h.cfg.EventRetention))
+	if err != nil {
+		return errorResponse(err)
+	}
+	to, err := parseTime(q, "to", r.now.Add(fleet.MaxClockSkew))
+	if err != nil {
+		return errorResponse(err)
+	}
+	if from.After(to) {
+		return errorResponse(&fleet.ValidationError{Field: "from", Message: "must not be after to"})
+	}
+	newest := false
+	switch q["order"] {
+	case "", "asc":
+	case "desc":
+		newest = true
+	default:
+		return errorResponse(&fleet.ValidationError{Field: "order", Message: `must be "asc" (oldest first) or "desc" (newest first), got "` + truncate(q["order"]) + `"`})
+	}
+	_, fromGiven := q["from"]
+	_, toGiven := q["to"]
+	page, err := h.cfg.Events.ListEvents(ctx, fleet.EventQuery{VID: vid, From: from, To: to, FromGiven: fromGiven, ToGiven: toGiven,
+		Limit: limit, NewestFirst: newest, Cursor: q["cursor"]})
+	if err != nil {
+		return errorResponse(err)
+	}
+	return response{status: http.StatusOK, body: eventList{Events: page.Events, NextCursor: page.NextCursor}}
+}
+
+func (h *Handler) getEvent(ctx context.Context, r *request) response {
+	vid, eid := r.pathParam("vid"), r.pathParam("eid")
+	if err := fleet.ValidateVID("vid", vid); err != nil {
+		return errorResponse(err)
+	}
+	if err := fleet.ValidateEID("eid", eid); err != nil {
+		return errorResponse(err)
+	}
+	if _, err := r.query(); err != nil {
+		return errorResponse(err)
+	}
+	e, err := h.cfg.Events.GetEvent(ctx, vid, eid)
+	if err != nil {
+		return errorResponse(err)
+	}
+	return response{status: http.StatusOK, body: e}
+}

@@ -1,0 +1,200 @@
+// Package lambdaapp wires a FleetApi function from its environment: the
+// SDK clients and store are built once per cold start, with no network
+// call, then lambda.Start serves every invocation with the same handler.
+package lambdaapp
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"os"
+	"slices"
+	"strconv"
+	"strings"
+	"time"
+
+	"github.com/aws/aws-lambda-go/lambda"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+
+	"github.com/fleetapi/fleetapi/internal/runtime/authz"
+	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+)
+
+// Env is a function's configuration, read from its environment
+// (contract.Env*).
+type Env struct {
+	Routes         []contract.Route
+	Tables         dynamostore.Tables
+	EventRetention time.Duration
+	CursorSecret   string
+	// Callers says who may call which operation (contract.EnvVehicleRole,
+	// contract.EnvPrincipals).
+	Callers *authz.Policy
+}
+
+// ReadEnv reads and checks the environment; getenv is os.Getenv in Lambda.
+// The cursor key secret is checked by the functions that list.
+func ReadEnv(getenv func(string) string) (Env, error) {
+	e := Env{
+		Tables:       dynamostore.Tables{Vehicles: getenv(contract.EnvVehiclesTable), Events: getenv(contract.EnvEventsTable)},
+		CursorSecret: getenv(contract.EnvCursorKeySecret),
+	}
+	var missing []string
+	for _, name := range []string{contract.EnvRoutes, contract.EnvVehiclesTable, contract.EnvEventsTable, contract.EnvVehicleRole} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return Env{}, fmt.Errorf("missing environment variables %v", missing)
+	}
+	routes, err := contract.ParseRoutes(getenv(contract.EnvRoutes))
+	if err != nil {
+		return Env{}, fmt.Errorf("%s: %w", contract.EnvRoutes, err)
+	}
+	for _, r := range routes {
+		if err := implemented(r.Operation); err != nil {
+			return Env{}, fmt.Errorf("%s: %w", contract.EnvRoutes, err)
+		}
+	}
+	e.Routes = routes
+	days, err := strconv.Atoi(getenv(contract.EnvEventRetentionDays))
+	if err != nil || days < 1 {
+		return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", contract.EnvEventRetentionDays, getenv(contract.EnvEventRetentionDays))
+	}
+	e.EventRetention = time.Duration(days) * 24 * time.Hour
+	principals, err := contract.ParsePrincipals(getenv(contract.EnvPrincipals))
+	if err != nil {
+		return Env{}, fmt.Errorf("%s: %w", contract.EnvPrincipals, err)
+	}
+	for arn, ops := range principals {
+		for _, op := range ops {
+			if err := implemented(op); err != nil {
+				return Env{}, fmt.Errorf("%s: principal %q: %w", contract.EnvPrincipals, arn, err)
+			}
+		}
+	}
+	if e.Callers, err = authz.New(getenv(contract.EnvVehicleRole), principals); err != nil {
+		return Env{}, fmt.Errorf("%s, %s: %w", contract.EnvVehicleRole, contract.EnvPrincipals, err)
+	}
+	return e, nil
+}
+
+// implemented requires an operation the binary implements.
+func implemented(op string) error {
+	if !slices.Contains(httpapi.Operations(), op) {
+		return fmt.Errorf("unknown operation %q: implemented are %s", op, strings.Join(httpapi.Operations(), ", "))
+	}
+	return nil
+}
+
+// Run builds the handler of the operations the function's environment
+// names and serves it; on a configuration error it logs and exits, and
+// Lambda reports the failed init. Every function runs the same binary.
+func Run() {
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	h, err := build(logger)
+	if err != nil {
+		logger.Error("cold start failed", "error", err.Error())
+		os.Exit(1)
+	}
+	lambda.Start(h.Handle)
+}
+
+func build(logger *slog.Logger) (*httpapi.Handler, error) {
+	env, err := ReadEnv(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := AWSConfig(os.Getenv)
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(os.Getenv, "DYNAMODB") })
+	// The cursor key is read when a listing first needs it: no network
+	// call at cold start.
+	var key dynamostore.CursorKey
+	if httpapi.Paginates(env.Routes) {
+		if env.CursorSecret == "" {
+			return nil, fmt.Errorf("missing environment variable %s", contract.EnvCursorKeySecret)
+		}
+		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(os.Getenv, "SECRETS_MANAGER") })
+		key = func(ctx context.Context) ([]byte, error) { return cursorKey(ctx, sm, env.CursorSecret) }
+	}
+	store, err := dynamostore.NewWithCursorKey(db, env.Tables, key)
+	if err != nil {
+		return nil, err
+	}
+	return httpapi.New(httpapi.Config{
+		Routes: env.Routes, Callers: env.Callers, Vehicles: store, Events: store,
+		EventRetention: env.EventRetention, Logger: logger,
+		// Set by Lambda in every function's environment.
+		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
+	})
+}
+
+// The variables Lambda defines in every function's environment ("Defined
+// runtime environment variables", Lambda developer guide): the Region and
+// the execution role's credentials.
+const (
+	EnvRegion          = "AWS_REGION"
+	EnvAccessKeyID     = "AWS_ACCESS_KEY_ID"
+	EnvSecretAccessKey = "AWS_SECRET_ACCESS_KEY"
+	EnvSessionToken    = "AWS_SESSION_TOKEN"
+)
+
+// AWSConfig is the SDK configuration of a function, read from the variables
+// Lambda sets: the Region and the execution role's credentials. The SDK's
+// default chain (config.LoadDefaultConfig) finds the same there, after
+// looking for shared files, SSO, web identity and the instance metadata
+// service, none of which a function has: reading them directly keeps all
+// of that out of the binary and of the cold start.
+func AWSConfig(getenv func(string) string) (aws.Config, error) {
+	var missing []string
+	for _, name := range []string{EnvRegion, EnvAccessKeyID, EnvSecretAccessKey} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return aws.Config{}, fmt.Errorf("missing environment variables %v: Lambda sets them in every function", missing)
+	}
+	return aws.Config{
+		Region: getenv(EnvRegion),
+		Credentials: aws.NewCredentialsCache(credentials.NewStaticCredentialsProvider(
+			getenv(EnvAccessKeyID), getenv(EnvSecretAccessKey), getenv(EnvSessionToken))),
+	}, nil
+}
+
+// endpoint returns the endpoint the SDK's service-specific variable
+// (AWS_ENDPOINT_URL_<SERVICE>) or the global one (AWS_ENDPOINT_URL) names,
+// nil for the service's own: local runs point a function at dynalite so.
+func endpoint(getenv func(string) string, service string) *string {
+	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
+		if v := getenv(name); v != "" {
+			return aws.String(v)
+		}
+	}
+	return nil
+}
+
+type secretGetter interface {
+	GetSecretValue(ctx context.Context, in *secretsmanager.GetSecretValueInput, opts ...func(*secretsmanager.Options)) (*secretsmanager.GetSecretValueOutput, error)
+}
+
+func cursorKey(ctx context.Context, sm secretGetter, secretID string) ([]byte, error) {
+	out, err := sm.GetSecretValue(ctx, &secretsmanager.GetSecretValueInput{SecretId: aws.String(secretID)})
+	if err != nil {
+		return nil, fmt.Errorf("read cursor key secret: %w", err)
+	}
+	if out.SecretString == nil || *out.SecretString == "" {
+		return nil, errors.New("cursor key secret has no string value")
+	}
+	return []byte(*out.SecretString), nil
+}
