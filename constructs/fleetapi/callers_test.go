@@ -9,6 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
+	fleetapiSpec "github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
@@ -109,15 +110,29 @@ func TestVehicleRoleWithoutCredentials(t *testing.T) {
 
 // The caller classes are the construct's: API Gateway imports a body
 // without them.
-func TestImportedBodyHasNoCallerClasses(t *testing.T) {
+func TestImportedBodyHasNoExtensionOfOurs(t *testing.T) {
+	// The spec holds the construct's own extensions (else this test could
+	// not fail); the imported body holds none of them.
+	for _, ext := range []string{fleetapiSpec.ExtCallers, fleetapiSpec.ExtDynamoDB} {
+		if !strings.Contains(string(fleetapiSpec.SpecYAML), ext+":") {
+			t.Fatalf("api/swagger.yaml holds no %s", ext)
+		}
+	}
 	tmpl := mustBuild(t, nil, nil)
+	bodies := 0
 	for _, r := range *tmpl.FindResources(jsii.String("AWS::ApiGateway::RestApi"), nil) {
+		bodies++
 		body, _ := json.Marshal((*r)["Properties"].(map[string]any)["Body"])
-		if strings.Contains(string(body), "x-fleetapi-callers") {
-			t.Error("the imported body holds x-fleetapi-callers")
+		for _, ext := range []string{fleetapiSpec.ExtCallers, fleetapiSpec.ExtDynamoDB} {
+			if strings.Contains(string(body), ext) {
+				t.Errorf("the imported body holds %s", ext)
+			}
 		}
 		if !strings.Contains(string(body), "x-amazon-apigateway-integration") {
 			t.Error("the imported body has no integrations: wrong resource?")
 		}
+	}
+	if bodies != 1 {
+		t.Errorf("%d REST APIs, want one", bodies)
 	}
 }
