@@ -3,6 +3,7 @@ package fleetstack
 import (
 	"errors"
 	"os"
+	"reflect"
 	"strings"
 	"testing"
 
@@ -78,5 +79,49 @@ func TestStageValuesAreCheckedByTheConstruct(t *testing.T) {
 				t.Errorf("error %v is not a *fleetapi.PropError", err)
 			}
 		})
+	}
+}
+
+// Every alarm threshold of the construct has a stage setting of the same
+// name, and each setting reaches its prop: the stage table cannot forget
+// a threshold, nor map one onto another. (Period is periodMinutes.)
+func TestEveryThresholdMaps(t *testing.T) {
+	var a stage.AlarmThresholds
+	sv := reflect.ValueOf(&a).Elem()
+	for i := range sv.NumField() {
+		f := sv.Field(i)
+		n := float64(i + 2) // distinct, and a valid minute count
+		switch f.Interface().(type) {
+		case *int:
+			v := int(n)
+			f.Set(reflect.ValueOf(&v))
+		case *float64:
+			f.Set(reflect.ValueOf(&n))
+		default:
+			t.Fatalf("stage.AlarmThresholds.%s: type %s", sv.Type().Field(i).Name, f.Type())
+		}
+	}
+	props := alarmThresholds(a)
+	pv := reflect.ValueOf(props).Elem()
+	if pv.NumField() != sv.NumField() {
+		t.Errorf("the construct has %d thresholds, the stage table %d", pv.NumField(), sv.NumField())
+	}
+	for i := range sv.NumField() {
+		name := sv.Type().Field(i).Name
+		want := float64(i + 2)
+		if name == "PeriodMinutes" {
+			if got := *props.Period.ToMinutes(nil); got != want {
+				t.Errorf("periodMinutes %g reaches Period as %g minutes", want, got)
+			}
+			continue
+		}
+		p := pv.FieldByName(name)
+		if !p.IsValid() {
+			t.Errorf("stage setting %s has no construct threshold of that name", name)
+			continue
+		}
+		if got, ok := p.Interface().(*float64); !ok || got == nil || *got != want {
+			t.Errorf("%s: %g in the stage table reaches the construct as %v", name, want, p.Interface())
+		}
 	}
 }
