@@ -184,7 +184,9 @@ type FleetApi struct {
 	events    awsdynamodb.Table
 	functions map[string]awslambda.Function
 	restApi   awsapigateway.SpecRestApi
-	// operations are the spec's, each with the function that serves it.
+	// spec is the API's contract; operations are its operations, each with
+	// the function that serves it.
+	spec       *api.Spec
 	operations []route
 	alarmTopic awssns.ITopic
 	alarms     []awscloudwatch.Alarm
@@ -251,6 +253,7 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 		MaxWriteRequestUnits:             p.MaxWriteRequestUnits,
 	})
 	spec := loadSpec(p.spec)
+	f.spec = spec
 	f.addCallerRoles(p)
 	f.addFunctions(p, spec)
 	f.addRestApi(p, spec)

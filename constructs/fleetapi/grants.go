@@ -20,14 +20,8 @@ type route struct {
 	callers []string
 }
 
-func (f *FleetApi) operationIDs() []string {
-	ids := make([]string, len(f.operations))
-	for i, op := range f.operations {
-		ids[i] = op.id
-	}
-	slices.Sort(ids)
-	return ids
-}
+// operationIDs lists the spec's operations, sorted.
+func (f *FleetApi) operationIDs() []string { return f.spec.IDs() }
 
 // executeApiPath writes a path template as execute-api ARNs do: a path
 // parameter matches any segment, '*'.
