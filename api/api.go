@@ -224,12 +224,8 @@ func readCallers(v any) ([]string, error) {
 // CallersOf returns the caller classes of an operation; an unknown
 // operation has none.
 func (s *Spec) CallersOf(id string) []string {
-	for _, op := range s.Operations {
-		if op.ID == id {
-			return op.Callers
-		}
-	}
-	return nil
+	op, _ := s.Lookup(id)
+	return op.Callers
 }
 
 // Functions lists the functions the spec names, sorted.
