@@ -92,9 +92,20 @@ func TestConsumerApp(t *testing.T) {
 	}
 	list := exec.Command("go", "list", "-m", "-f", "{{.Dir}}", modproxy.Module)
 	list.Dir, list.Env = app, env
-	dir, err := list.CombinedOutput()
-	if err != nil || !strings.Contains(string(dir), "pkg/mod") {
-		t.Fatalf("FleetApi comes from %s (%v), want the module cache", dir, err)
+	dir, err := list.Output()
+	if err != nil {
+		t.Fatalf("go list -m %s: %v", modproxy.Module, err)
+	}
+	// Wherever GOMODCACHE is: the go command's, not a path of the usual layout.
+	cacheCmd := exec.Command("go", "env", "GOMODCACHE")
+	cacheCmd.Dir, cacheCmd.Env = app, env
+	cache, err := cacheCmd.Output()
+	if err != nil {
+		t.Fatalf("go env GOMODCACHE: %v", err)
+	}
+	modDir, modCache := strings.TrimSpace(string(dir)), strings.TrimSpace(string(cache))
+	if rel, err := filepath.Rel(modCache, modDir); err != nil || rel == ".." || strings.HasPrefix(rel, ".."+string(filepath.Separator)) {
+		t.Fatalf("FleetApi comes from %s, want the module cache %s", modDir, modCache)
 	}
 	out := t.TempDir()
 	env = append(env, "CDK_OUTDIR="+out)
@@ -134,19 +145,13 @@ func TestConsumerApp(t *testing.T) {
 			t.Errorf("table %s not found", id)
 		}
 	}
-	var granted bool
-	for _, p := range doc.Resources {
-		if p.Type != "AWS::IAM::Policy" {
-			continue
-		}
+	// The consumer reads events through the API, never the tables: their
+	// items are FleetApi's own format.
+	for id, p := range doc.Resources {
 		b, _ := json.Marshal(p.Properties)
-		s := string(b)
-		if strings.Contains(s, "DailyReport") && strings.Contains(s, `"dynamodb:Query"`) && strings.Contains(s, eventsTableID) {
-			granted = true
+		if p.Type == "AWS::IAM::Policy" && strings.Contains(string(b), "DailyReport") && strings.Contains(string(b), `"dynamodb:`) {
+			t.Errorf("%s: the consumer's function is granted DynamoDB access: %s", id, b)
 		}
-	}
-	if !granted {
-		t.Error("the consumer's function was not granted read access to the events table")
 	}
 	var invokes bool
 	for _, p := range doc.Resources {
