@@ -16,7 +16,7 @@ func TestLoad(t *testing.T) {
 	// this test's to list).
 	for id, want := range map[string]string{
 		"listVehicles":  "GET /vehicles listVehicles vehicles fleet-read,fleet-admin map[vehicles:[dynamodb:Scan]] true",
-		"createVehicle": "POST /vehicles createVehicle vehicles fleet-admin map[vehicles:[dynamodb:PutItem]] false",
+		"createVehicle": "POST /vehicles createVehicle vehicles fleet-admin map[vehicles:[dynamodb:GetItem dynamodb:PutItem]] false",
 		"getVehicle":    "GET /vehicles/{vid} getVehicle vehicles vehicle,fleet-read,fleet-admin map[vehicles:[dynamodb:GetItem]] false",
 		"updateVehicle": "PUT /vehicles/{vid} updateVehicle vehicles fleet-admin map[vehicles:[dynamodb:GetItem dynamodb:UpdateItem]] false",
 		"listEvents":    "GET /vehicles/{vid}/events listEvents events fleet-read map[vehicleEvents:[dynamodb:Query]] true",

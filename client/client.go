@@ -43,7 +43,8 @@ type Options struct {
 	// MaxAttempts of one request, the first included. Default: 5.
 	MaxAttempts int
 	// BaseDelay and MaxDelay bound the exponential backoff with full jitter
-	// between attempts, unless the answer says Retry-After. Default: 100 ms, 5 s.
+	// between attempts; MaxDelay bounds Retry-After's wait too. Default:
+	// 100 ms, 5 s.
 	BaseDelay, MaxDelay time.Duration
 	// OnRetry, when set, is called before each retry (Transport.OnRetry).
 	OnRetry func(status int)
@@ -89,9 +90,11 @@ func RegionOf(server string) string {
 	return ""
 }
 
-// Transport signs each request with SigV4 for execute-api and retries it
-// on 429, 503 and network errors. Each attempt is signed anew; its headers
-// (an Idempotency-Key among them) stay the same.
+// Transport signs each request with SigV4 for execute-api and retries it:
+// on 429 (the gateway's throttle: the request was not served) any request;
+// after a network error or a 503, whose request may have been served, only
+// a request that is safe to repeat (Repeatable). Each attempt is signed
+// anew; its headers (an Idempotency-Key among them) stay the same.
 type Transport struct {
 	Credentials aws.CredentialsProvider
 	Region      string
@@ -137,7 +140,8 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 			return nil, fmt.Errorf("sign: %w", err)
 		}
 		resp, err := t.base().RoundTrip(r)
-		retry := err != nil || resp.StatusCode == http.StatusTooManyRequests || resp.StatusCode == http.StatusServiceUnavailable
+		retry := err == nil && resp.StatusCode == http.StatusTooManyRequests ||
+			(err != nil || resp.StatusCode == http.StatusServiceUnavailable) && Repeatable(req)
 		if !retry || attempt >= attempts || req.Context().Err() != nil {
 			return resp, err
 		}
@@ -151,7 +155,7 @@ func (t *Transport) RoundTrip(req *http.Request) (*http.Response, error) {
 		}
 		if resp != nil {
 			if s, err := strconv.Atoi(resp.Header.Get("Retry-After")); err == nil && s >= 0 {
-				delay = time.Duration(s) * time.Second
+				delay = min(time.Duration(min(s, 1<<20))*time.Second, t.maxDelay())
 			}
 			io.Copy(io.Discard, resp.Body)
 			resp.Body.Close()
@@ -169,14 +173,34 @@ func (t *Transport) base() http.RoundTripper {
 	return http.DefaultTransport
 }
 
+// Repeatable reports whether a request may be sent again when it is not
+// known whether the first was served: a GET, HEAD or OPTIONS; a PUT with
+// If-Match (the second finds the version changed: 412); a request with an
+// Idempotency-Key (the API answers a repeat with what the first stored).
+func Repeatable(req *http.Request) bool {
+	switch {
+	case req.Method == http.MethodGet || req.Method == http.MethodHead || req.Method == http.MethodOptions:
+		return true
+	case req.Method == http.MethodPut && req.Header.Get("If-Match") != "":
+		return true
+	}
+	return req.Header.Get("Idempotency-Key") != ""
+}
+
+// maxDelay is MaxDelay, default 5 s: the longest wait between attempts,
+// Retry-After's too.
+func (t *Transport) maxDelay() time.Duration {
+	if t.MaxDelay <= 0 {
+		return 5 * time.Second
+	}
+	return t.MaxDelay
+}
+
 // backoff is a random delay up to BaseDelay × 2^(attempt-1), at most MaxDelay.
 func (t *Transport) backoff(attempt int) time.Duration {
-	base, ceiling := t.BaseDelay, t.MaxDelay
+	base, ceiling := t.BaseDelay, t.maxDelay()
 	if base <= 0 {
 		base = 100 * time.Millisecond
-	}
-	if ceiling <= 0 {
-		ceiling = 5 * time.Second
 	}
 	limit := min(base<<min(attempt-1, 30), ceiling)
 	n, err := rand.Int(rand.Reader, big.NewInt(int64(limit)+1))
@@ -200,15 +224,32 @@ func (t *Transport) sleep(ctx context.Context, d time.Duration) error {
 	}
 }
 
+// newKey is a random Idempotency-Key.
+func newKey() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
+}
+
+// RegisterVehicle creates a vehicle. key is the create's Idempotency-Key,
+// sent with every attempt, so that the transport may retry it after a
+// network error and a create stored by an earlier attempt answers 200
+// with that vehicle, not 409; "" makes a random one. The answer is 201
+// when created, 200 for a retry, 409 when the vid exists otherwise.
+func RegisterVehicle(ctx context.Context, c *ClientWithResponses, v NewVehicle, key string) (*CreateVehicleResponse, error) {
+	if key == "" {
+		key = newKey()
+	}
+	return c.CreateVehicleWithResponse(ctx, &CreateVehicleParams{IdempotencyKey: &key}, v)
+}
+
 // UploadSamples stores samples as one event of vehicle vid. key is the upload's
 // Idempotency-Key, sent with every attempt, so that a retried upload is
 // stored once; "" makes a random one. The answer is 201 when stored, 200
 // when an earlier attempt stored it.
 func UploadSamples(ctx context.Context, c *ClientWithResponses, vid string, samples []Sample, key string) (*CreateEventResponse, error) {
 	if key == "" {
-		var b [16]byte
-		rand.Read(b[:])
-		key = hex.EncodeToString(b[:])
+		key = newKey()
 	}
 	return c.CreateEventWithResponse(ctx, vid, &CreateEventParams{IdempotencyKey: &key}, CreateEventJSONRequestBody{Samples: samples})
 }

@@ -138,12 +138,15 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 	}
 	admin, reader := keys(localauth.AdminKeys), keys(localauth.ReaderKeys)
 	plate := "SE 317 RI"
-	created, err := admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017, Plate: &plate})
+	created, err := RegisterVehicle(ctx, admin, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017, Plate: &plate}, "register-car-1")
 	if err != nil || created.StatusCode() != 201 || created.JSON201.Version != 1 {
 		t.Fatalf("create: %v %v", err, created.Status())
 	}
 	car := local.vehicleClient(t, "car-1", check)
-	if again, _ := admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017}); again.JSON409 == nil {
+	if again, _ := RegisterVehicle(ctx, admin, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017, Plate: &plate}, "register-car-1"); again.StatusCode() != 200 || again.JSON200 == nil || again.JSON200.Version != 1 {
+		t.Errorf("a retry of the create: %v, want 200 with the vehicle", again.Status())
+	}
+	if again, _ := admin.CreateVehicleWithResponse(ctx, nil, NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017}); again.JSON409 == nil {
 		t.Errorf("duplicate create: %s, want 409 with the error", again.Status())
 	}
 	got, err := car.GetVehicleWithResponse(ctx, "car-1")
@@ -193,22 +196,22 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 		call func() (answer, error)
 	}{
 		{"vid too short", 400, func() (answer, error) {
-			return admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "c", Make: "BMW", Model: "i3", Year: 2017})
+			return admin.CreateVehicleWithResponse(ctx, nil, NewVehicle{Vid: "c", Make: "BMW", Model: "i3", Year: 2017})
 		}},
 		{"unknown member", 400, func() (answer, error) {
-			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","model":"i3","year":2017,"colour":"red"}`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, nil, json, strings.NewReader(`{"vid":"car-2","make":"BMW","model":"i3","year":2017,"colour":"red"}`))
 		}},
 		{"member name in other case", 400, func() (answer, error) {
-			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","Make":"BMW","model":"i3","year":2017}`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, nil, json, strings.NewReader(`{"vid":"car-2","Make":"BMW","model":"i3","year":2017}`))
 		}},
 		{"duplicate member", 400, func() (answer, error) {
-			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":"car-2","make":"BMW","make":"VW","model":"i3","year":2017}`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, nil, json, strings.NewReader(`{"vid":"car-2","make":"BMW","make":"VW","model":"i3","year":2017}`))
 		}},
 		{"year after next", 400, func() (answer, error) {
-			return admin.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-2", Make: "BMW", Model: "i3", Year: int32(time.Now().Year() + 2)})
+			return admin.CreateVehicleWithResponse(ctx, nil, NewVehicle{Vid: "car-2", Make: "BMW", Model: "i3", Year: int32(time.Now().Year() + 2)})
 		}},
 		{"not JSON", 400, func() (answer, error) {
-			return admin.CreateVehicleWithBodyWithResponse(ctx, json, strings.NewReader(`{"vid":`))
+			return admin.CreateVehicleWithBodyWithResponse(ctx, nil, json, strings.NewReader(`{"vid":`))
 		}},
 		{"If-Match not an ETag", 400, func() (answer, error) {
 			return admin.UpdateVehicleWithResponse(ctx, "car-1", &UpdateVehicleParams{IfMatch: new("2")}, VehicleFields{Make: "BMW", Model: "i3", Year: 2018})
@@ -221,7 +224,7 @@ func TestClientAgainstTheLocalAPI(t *testing.T) {
 		}},
 		{"a vehicle reads its history", 403, func() (answer, error) { return car.ListEventsWithResponse(ctx, "car-1", &ListEventsParams{}) }},
 		{"the reader registers", 403, func() (answer, error) {
-			return reader.CreateVehicleWithResponse(ctx, NewVehicle{Vid: "car-3", Make: "BMW", Model: "i3", Year: 2017})
+			return reader.CreateVehicleWithResponse(ctx, nil, NewVehicle{Vid: "car-3", Make: "BMW", Model: "i3", Year: 2017})
 		}},
 		{"upload without samples", 400, func() (answer, error) { return UploadSamples(ctx, car, "car-1", nil, "") }},
 		{"sample from the future", 400, func() (answer, error) {

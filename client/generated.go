@@ -312,6 +312,9 @@ type VehicleList struct {
 // Cursor defines model for cursor.
 type Cursor = string
 
+// IdempotencyKey defines model for idempotencyKey.
+type IdempotencyKey = string
+
 // Limit defines model for limit.
 type Limit = int32
 
@@ -357,6 +360,12 @@ type ListVehiclesParams struct {
 	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
 }
 
+// CreateVehicleParams defines parameters for CreateVehicle.
+type CreateVehicleParams struct {
+	// IdempotencyKey Makes retries of this request no-ops; 1 to 128 printable ASCII characters.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
+}
+
 // UpdateVehicleParams defines parameters for UpdateVehicle.
 type UpdateVehicleParams struct {
 	// IfMatch The ETag of the version this update is based on, or `*`.
@@ -386,8 +395,8 @@ type ListEventsParamsOrder string
 
 // CreateEventParams defines parameters for CreateEvent.
 type CreateEventParams struct {
-	// IdempotencyKey Makes retries of this upload no-ops; 1 to 128 printable ASCII characters.
-	IdempotencyKey *string `json:"Idempotency-Key,omitempty"`
+	// IdempotencyKey Makes retries of this request no-ops; 1 to 128 printable ASCII characters.
+	IdempotencyKey *IdempotencyKey `json:"Idempotency-Key,omitempty"`
 }
 
 // CreateVehicleJSONRequestBody defines body for CreateVehicle for application/json ContentType.
@@ -482,21 +491,25 @@ type ClientInterface interface {
 
 	// CreateVehicleWithBody Create a vehicle
 	//
-	// Registers a vehicle under an ID the client chooses, such as its VIN.
+	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+	// vehicle existing otherwise (no key, another key or another body) is 409.
 	//
 	// Takes any type of body and a specified content type.
 	//
 	// Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-	CreateVehicleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateVehicleWithBody(ctx context.Context, params *CreateVehicleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// CreateVehicle Create a vehicle
 	//
-	// Registers a vehicle under an ID the client chooses, such as its VIN.
+	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+	// vehicle existing otherwise (no key, another key or another body) is 409.
 	//
 	// Takes a body of the `application/json` content type.
 	//
 	// Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-	CreateVehicle(ctx context.Context, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
+	CreateVehicle(ctx context.Context, params *CreateVehicleParams, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error)
 
 	// GetVehicle Get a vehicle
 	//
@@ -586,13 +599,15 @@ func (c *Client) ListVehicles(ctx context.Context, params *ListVehiclesParams, r
 
 // CreateVehicleWithBody Create a vehicle
 //
-// Registers a vehicle under an ID the client chooses, such as its VIN.
+// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+// vehicle existing otherwise (no key, another key or another body) is 409.
 //
 // Takes any type of body and a specified content type.
 //
 // Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-func (c *Client) CreateVehicleWithBody(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateVehicleRequestWithBody(c.Server, contentType, body)
+func (c *Client) CreateVehicleWithBody(ctx context.Context, params *CreateVehicleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateVehicleRequestWithBody(c.Server, params, contentType, body)
 	if err != nil {
 		return nil, err
 	}
@@ -605,13 +620,15 @@ func (c *Client) CreateVehicleWithBody(ctx context.Context, contentType string, 
 
 // CreateVehicle Create a vehicle
 //
-// Registers a vehicle under an ID the client chooses, such as its VIN.
+// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+// vehicle existing otherwise (no key, another key or another body) is 409.
 //
 // Takes a body of the `application/json` content type.
 //
 // Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-func (c *Client) CreateVehicle(ctx context.Context, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
-	req, err := NewCreateVehicleRequest(c.Server, body)
+func (c *Client) CreateVehicle(ctx context.Context, params *CreateVehicleParams, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewCreateVehicleRequest(c.Server, params, body)
 	if err != nil {
 		return nil, err
 	}
@@ -827,18 +844,18 @@ func NewListVehiclesRequest(server string, params *ListVehiclesParams) (*http.Re
 }
 
 // NewCreateVehicleRequest calls the generic CreateVehicle builder with application/json body
-func NewCreateVehicleRequest(server string, body CreateVehicleJSONRequestBody) (*http.Request, error) {
+func NewCreateVehicleRequest(server string, params *CreateVehicleParams, body CreateVehicleJSONRequestBody) (*http.Request, error) {
 	var bodyReader io.Reader
 	buf, err := json.Marshal(body)
 	if err != nil {
 		return nil, err
 	}
 	bodyReader = bytes.NewReader(buf)
-	return NewCreateVehicleRequestWithBody(server, "application/json", bodyReader)
+	return NewCreateVehicleRequestWithBody(server, params, "application/json", bodyReader)
 }
 
 // NewCreateVehicleRequestWithBody constructs an http.Request for the CreateVehicle method, with any body, and a specified content type
-func NewCreateVehicleRequestWithBody(server string, contentType string, body io.Reader) (*http.Request, error) {
+func NewCreateVehicleRequestWithBody(server string, params *CreateVehicleParams, contentType string, body io.Reader) (*http.Request, error) {
 	var err error
 
 	serverURL, err := url.Parse(server)
@@ -862,6 +879,21 @@ func NewCreateVehicleRequestWithBody(server string, contentType string, body io.
 	}
 
 	req.Header.Add("Content-Type", contentType)
+
+	if params != nil {
+
+		if params.IdempotencyKey != nil {
+			var headerParam0 string
+
+			headerParam0, err = runtime.StyleParamWithOptions("simple", false, "Idempotency-Key", *params.IdempotencyKey, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationHeader, Type: "string", Format: ""})
+			if err != nil {
+				return nil, err
+			}
+
+			req.Header.Set("Idempotency-Key", headerParam0)
+		}
+
+	}
 
 	return req, nil
 }
@@ -1229,21 +1261,25 @@ type ClientWithResponsesInterface interface {
 
 	// CreateVehicleWithBodyWithResponse Create a vehicle
 	//
-	// Registers a vehicle under an ID the client chooses, such as its VIN.
+	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+	// vehicle existing otherwise (no key, another key or another body) is 409.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-	CreateVehicleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error)
+	CreateVehicleWithBodyWithResponse(ctx context.Context, params *CreateVehicleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error)
 
 	// CreateVehicleWithResponse Create a vehicle
 	//
-	// Registers a vehicle under an ID the client chooses, such as its VIN.
+	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+	// vehicle existing otherwise (no key, another key or another body) is 409.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
 	// Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-	CreateVehicleWithResponse(ctx context.Context, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error)
+	CreateVehicleWithResponse(ctx context.Context, params *CreateVehicleParams, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error)
 
 	// GetVehicleWithResponse Get a vehicle
 	//
@@ -1410,6 +1446,12 @@ func (r ListVehiclesResponse) ContentType() string {
 	return ""
 }
 
+// CreateVehicleResponse200Headers the declared response headers of an HTTP 200 response for CreateVehicle
+type CreateVehicleResponse200Headers struct {
+	ETag     *string
+	Location *string
+}
+
 // CreateVehicleResponse201Headers the declared response headers of an HTTP 201 response for CreateVehicle
 type CreateVehicleResponse201Headers struct {
 	ETag     *string
@@ -1429,6 +1471,8 @@ type CreateVehicleResponse503Headers struct {
 type CreateVehicleResponse struct {
 	Body         []byte
 	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *Vehicle
 	// JSON201 the response for an HTTP 201 `application/json` response
 	JSON201 *Vehicle
 	// JSON400 the response for an HTTP 400 `application/json` response
@@ -1447,12 +1491,19 @@ type CreateVehicleResponse struct {
 	JSON500 *InternalError
 	// JSON503 the response for an HTTP 503 `application/json` response
 	JSON503 *ServiceUnavailable
+	// Headers200 the parsed response headers for an HTTP 200 response
+	Headers200 *CreateVehicleResponse200Headers
 	// Headers201 the parsed response headers for an HTTP 201 response
 	Headers201 *CreateVehicleResponse201Headers
 	// Headers429 the parsed response headers for an HTTP 429 response
 	Headers429 *CreateVehicleResponse429Headers
 	// Headers503 the parsed response headers for an HTTP 503 response
 	Headers503 *CreateVehicleResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r CreateVehicleResponse) GetJSON200() *Vehicle {
+	return r.JSON200
 }
 
 // GetJSON201 returns the response for an HTTP 201 `application/json` response
@@ -2101,13 +2152,15 @@ func (c *ClientWithResponses) ListVehiclesWithResponse(ctx context.Context, para
 
 // CreateVehicleWithBodyWithResponse Create a vehicle
 //
-// Registers a vehicle under an ID the client chooses, such as its VIN.
+// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+// vehicle existing otherwise (no key, another key or another body) is 409.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-func (c *ClientWithResponses) CreateVehicleWithBodyWithResponse(ctx context.Context, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error) {
-	rsp, err := c.CreateVehicleWithBody(ctx, contentType, body, reqEditors...)
+func (c *ClientWithResponses) CreateVehicleWithBodyWithResponse(ctx context.Context, params *CreateVehicleParams, contentType string, body io.Reader, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error) {
+	rsp, err := c.CreateVehicleWithBody(ctx, params, contentType, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2116,13 +2169,15 @@ func (c *ClientWithResponses) CreateVehicleWithBodyWithResponse(ctx context.Cont
 
 // CreateVehicleWithResponse Create a vehicle
 //
-// Registers a vehicle under an ID the client chooses, such as its VIN.
+// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
+// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
+// vehicle existing otherwise (no key, another key or another body) is 409.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //
 // Corresponds with POST /vehicles (the `CreateVehicle` operationId).
-func (c *ClientWithResponses) CreateVehicleWithResponse(ctx context.Context, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error) {
-	rsp, err := c.CreateVehicle(ctx, body, reqEditors...)
+func (c *ClientWithResponses) CreateVehicleWithResponse(ctx context.Context, params *CreateVehicleParams, body CreateVehicleJSONRequestBody, reqEditors ...RequestEditorFn) (*CreateVehicleResponse, error) {
+	rsp, err := c.CreateVehicle(ctx, params, body, reqEditors...)
 	if err != nil {
 		return nil, err
 	}
@@ -2343,6 +2398,13 @@ func ParseCreateVehicleResponse(rsp *http.Response) (*CreateVehicleResponse, err
 	}
 
 	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest Vehicle
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
 	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 201:
 		var dest Vehicle
 		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
@@ -2409,6 +2471,23 @@ func ParseCreateVehicleResponse(rsp *http.Response) (*CreateVehicleResponse, err
 	}
 
 	switch {
+	case rsp.StatusCode == 200:
+		var headers CreateVehicleResponse200Headers
+		if values := rsp.Header.Values("ETag"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "ETag", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.ETag = &value
+		}
+		if values := rsp.Header.Values("Location"); len(values) > 0 {
+			var value string
+			if err := runtime.BindStyledParameterWithOptions("simple", "Location", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			}
+			headers.Location = &value
+		}
+		response.Headers200 = &headers
 	case rsp.StatusCode == 201:
 		var headers CreateVehicleResponse201Headers
 		if values := rsp.Header.Values("ETag"); len(values) > 0 {

@@ -122,7 +122,7 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			if cfg.VIDs != nil {
 				vid = cfg.VIDs[v]
 			}
-			r, err := cfg.Admin.CreateVehicleWithResponse(ctx, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025})
+			r, err := client.RegisterVehicle(ctx, cfg.Admin, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025}, "")
 			var why string
 			switch {
 			case err != nil:

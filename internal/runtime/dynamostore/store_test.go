@@ -47,6 +47,40 @@ func newVehicle(vid string) fleet.NewVehicle {
 	return fleet.NewVehicle{VID: vid, VehicleFields: fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017, Plate: "SE 317 RI", Metadata: map[string]string{"color": "silver"}}}
 }
 
+// A create with an Idempotency-Key retried after it was stored gets the
+// stored vehicle; the same key with another body, another key or none is
+// a conflict, as is a create without a key of a vehicle created with one.
+func TestCreateVehicleRetries(t *testing.T) {
+	ctx := context.Background()
+	s := newStore(t)
+	in := newVehicle("car-1")
+	in.IdempotencyKey = "create-car-1"
+	first, err := s.CreateVehicle(ctx, in, now)
+	if err != nil || !first.Created {
+		t.Fatalf("create: %+v, %v", first, err)
+	}
+	retry, err := s.CreateVehicle(ctx, in, now.Add(time.Minute))
+	if err != nil || retry.Created || !reflect.DeepEqual(retry.Vehicle, first.Vehicle) {
+		t.Errorf("retry: %+v, %v; want the stored vehicle %+v, not created", retry, err, first.Vehicle)
+	}
+	other := in
+	other.Model = "i3s"
+	otherKey := in
+	otherKey.IdempotencyKey = "another"
+	noKey := in
+	noKey.IdempotencyKey = ""
+	for name, c := range map[string]fleet.NewVehicle{"another body": other, "another key": otherKey, "no key": noKey} {
+		if _, err := s.CreateVehicle(ctx, c, now); !errors.Is(err, fleet.ErrConflict) {
+			t.Errorf("%s: got %v, want ErrConflict", name, err)
+		}
+	}
+	// The key is not part of the vehicle.
+	got, err := s.GetVehicle(ctx, "car-1")
+	if err != nil || !reflect.DeepEqual(got, first.Vehicle) {
+		t.Errorf("get = %+v, %v", got, err)
+	}
+}
+
 func TestVehicleLifecycle(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -64,8 +98,8 @@ func TestVehicleLifecycle(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	if !reflect.DeepEqual(got, created) {
-		t.Errorf("get = %+v, want %+v", got, created)
+	if !reflect.DeepEqual(got, created.Vehicle) {
+		t.Errorf("get = %+v, want %+v", got, created.Vehicle)
 	}
 
 	later := now.Add(time.Hour)

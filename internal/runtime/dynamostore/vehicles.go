@@ -2,6 +2,9 @@ package dynamostore
 
 import (
 	"context"
+	"crypto/sha256"
+	"encoding/hex"
+	"encoding/json"
 	"fmt"
 	"time"
 
@@ -17,8 +20,18 @@ import (
 
 const vehiclesQuery = "vehicles"
 
-// CreateVehicle stores a new vehicle at version 1; fleet.ErrConflict if the vid exists.
-func (s *Store) CreateVehicle(ctx context.Context, in fleet.NewVehicle, now time.Time) (fleet.Vehicle, error) {
+// Attributes of a vehicle's item that are not the vehicle's: the
+// Idempotency-Key of the create that stored it and a hash of that create's
+// body, so that a retry of it is told from another create of the vid.
+const (
+	attrCreateKey  = "createKey"
+	attrCreateHash = "createHash"
+)
+
+// CreateVehicle stores a new vehicle at version 1. If the vid exists, a
+// retry of the create that stored it (the same Idempotency-Key and body)
+// gets that vehicle, Created false; any other create fleet.ErrConflict.
+func (s *Store) CreateVehicle(ctx context.Context, in fleet.NewVehicle, now time.Time) (fleet.CreatedVehicle, error) {
 	now = now.UTC().Truncate(time.Millisecond)
 	v := fleet.Vehicle{
 		VID: in.VID, Make: in.Make, Model: in.Model, Year: in.Year, Plate: in.Plate, Metadata: in.Metadata,
@@ -26,11 +39,19 @@ func (s *Store) CreateVehicle(ctx context.Context, in fleet.NewVehicle, now time
 	}
 	item, err := attributevalue.MarshalMap(v)
 	if err != nil {
-		return fleet.Vehicle{}, fmt.Errorf("marshal vehicle %q: %w", v.VID, err)
+		return fleet.CreatedVehicle{}, fmt.Errorf("marshal vehicle %q: %w", v.VID, err)
+	}
+	var hash string
+	if in.IdempotencyKey != "" {
+		if hash, err = createHash(in); err != nil {
+			return fleet.CreatedVehicle{}, err
+		}
+		item[attrCreateKey] = &types.AttributeValueMemberS{Value: in.IdempotencyKey}
+		item[attrCreateHash] = &types.AttributeValueMemberS{Value: hash}
 	}
 	cond, err := expression.NewBuilder().WithCondition(expression.AttributeNotExists(expression.Name(schema.VehicleID))).Build()
 	if err != nil {
-		return fleet.Vehicle{}, fmt.Errorf("build condition: %w", err)
+		return fleet.CreatedVehicle{}, fmt.Errorf("build condition: %w", err)
 	}
 	_, err = s.db.PutItem(ctx, &dynamodb.PutItemInput{
 		TableName:                aws.String(s.tables.Vehicles),
@@ -39,12 +60,49 @@ func (s *Store) CreateVehicle(ctx context.Context, in fleet.NewVehicle, now time
 		ExpressionAttributeNames: cond.Names(),
 	})
 	if isConditionFailed(err) {
-		return fleet.Vehicle{}, fmt.Errorf("vehicle %q already exists: %w", v.VID, fleet.ErrConflict)
+		return s.replayCreate(ctx, in, hash)
 	}
 	if err != nil {
-		return fleet.Vehicle{}, classify(fmt.Sprintf("create vehicle %q", v.VID), err)
+		return fleet.CreatedVehicle{}, classify(fmt.Sprintf("create vehicle %q", v.VID), err)
 	}
-	return v, nil
+	return fleet.CreatedVehicle{Vehicle: v, Created: true}, nil
+}
+
+// replayCreate answers a create whose vid exists: the stored vehicle when
+// the same key and body stored it, else fleet.ErrConflict.
+func (s *Store) replayCreate(ctx context.Context, in fleet.NewVehicle, hash string) (fleet.CreatedVehicle, error) {
+	conflict := fmt.Errorf("vehicle %q already exists: %w", in.VID, fleet.ErrConflict)
+	if in.IdempotencyKey == "" {
+		return fleet.CreatedVehicle{}, conflict
+	}
+	// Strongly consistent: the item the failed condition saw.
+	out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName: aws.String(s.tables.Vehicles), Key: keyS(schema.VehicleID, in.VID), ConsistentRead: aws.Bool(true),
+	})
+	if err != nil {
+		return fleet.CreatedVehicle{}, classify(fmt.Sprintf("read vehicle %q after a failed create", in.VID), err)
+	}
+	key, _ := out.Item[attrCreateKey].(*types.AttributeValueMemberS)
+	stored, _ := out.Item[attrCreateHash].(*types.AttributeValueMemberS)
+	if key == nil || stored == nil || key.Value != in.IdempotencyKey || stored.Value != hash {
+		return fleet.CreatedVehicle{}, conflict
+	}
+	var v fleet.Vehicle
+	if err := attributevalue.UnmarshalMap(out.Item, &v); err != nil {
+		return fleet.CreatedVehicle{}, fmt.Errorf("unmarshal vehicle %q: %w", in.VID, err)
+	}
+	return fleet.CreatedVehicle{Vehicle: v}, nil
+}
+
+// createHash is a SHA-256 of a create's body as decoded (encoding/json
+// writes the metadata's keys sorted), hex.
+func createHash(in fleet.NewVehicle) (string, error) {
+	b, err := json.Marshal(in)
+	if err != nil {
+		return "", fmt.Errorf("hash vehicle %q: %w", in.VID, err)
+	}
+	sum := sha256.Sum256(b)
+	return hex.EncodeToString(sum[:]), nil
 }
 
 // GetVehicle returns a vehicle; fleet.ErrNotFound if there is none.

@@ -74,7 +74,9 @@ func TestDeclaredAccessIsWhatTheCodeDoes(t *testing.T) {
 
 	// Each operation's request (requestOf), and the paths of its code
 	// that call more.
+	retried := call{method: "POST", path: "/vehicles", body: strings.Replace(carJSON, "car-1", "car-3", 1), headers: map[string]string{"Idempotency-Key": "k-3"}}
 	more := map[string][]call{
+		"createVehicle": {retried, retried}, // the second reads what the first stored
 		"updateVehicle": {{method: "PUT", path: "/vehicles/car-1", body: `{"make":"BMW","model":"i3","year":2017}`, headers: map[string]string{"If-Match": `"99"`}}},
 		"createEvent":   {{method: "POST", path: "/vehicles/car-1/events", body: body}}, // a retry
 	}

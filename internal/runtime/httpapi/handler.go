@@ -26,7 +26,7 @@ const MaxBodyBytes = 128 << 10
 
 // VehicleStore keeps vehicles.
 type VehicleStore interface {
-	CreateVehicle(ctx context.Context, v fleet.NewVehicle, now time.Time) (fleet.Vehicle, error)
+	CreateVehicle(ctx context.Context, v fleet.NewVehicle, now time.Time) (fleet.CreatedVehicle, error)
 	GetVehicle(ctx context.Context, vid string) (fleet.Vehicle, error)
 	UpdateVehicle(ctx context.Context, vid string, f fleet.VehicleFields, ifVersion int64, now time.Time) (fleet.Vehicle, error)
 	ListVehicles(ctx context.Context, limit int, cursor string) (fleet.VehiclePage, error)

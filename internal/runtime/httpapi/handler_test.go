@@ -186,6 +186,25 @@ func wantError(t *testing.T, r result, status int, code, msgPart string) {
 	}
 }
 
+// A create retried with its Idempotency-Key answers 200 with the vehicle
+// it stored, even after an update; the key with another body is 409, as
+// is a create without a key; a malformed key is 400.
+func TestCreateVehicleRetry(t *testing.T) {
+	a := newAPI(t)
+	key := map[string]string{"Idempotency-Key": "register-car-1"}
+	first := a.do(call{method: "POST", path: "/vehicles", body: carJSON, headers: key})
+	if first.status != http.StatusCreated {
+		t.Fatalf("create: %d %s", first.status, first.raw)
+	}
+	retry := a.do(call{method: "POST", path: "/vehicles", body: carJSON, headers: key})
+	if retry.status != http.StatusOK || retry.raw != first.raw || retry.headers["ETag"] != `"1"` || retry.headers["Location"] != "/vehicles/car-1" {
+		t.Errorf("retry: %d %v %s, want 200 with the stored vehicle %s", retry.status, retry.headers, retry.raw, first.raw)
+	}
+	wantError(t, a.do(call{method: "POST", path: "/vehicles", body: strings.Replace(carJSON, "i3", "i8", 1), headers: key}), 409, "Conflict", `vehicle "car-1" already exists`)
+	wantError(t, a.do(call{method: "POST", path: "/vehicles", body: carJSON}), 409, "Conflict", `vehicle "car-1" already exists`)
+	wantError(t, a.do(call{method: "POST", path: "/vehicles", body: carJSON, headers: map[string]string{"Idempotency-Key": "a key"}}), 400, "BadRequest", "Idempotency-Key")
+}
+
 func TestVehicleFlow(t *testing.T) {
 	a := newAPI(t)
 	r := a.do(call{method: "POST", path: "/vehicles", body: carJSON})

@@ -47,14 +47,19 @@ func (h *Handler) createVehicle(ctx context.Context, r *request) response {
 	if err := r.decodeJSON(&in); err != nil {
 		return errorResponse(err)
 	}
+	in.IdempotencyKey = r.header("Idempotency-Key")
 	if err := in.Validate(r.now); err != nil {
 		return errorResponse(err)
 	}
-	v, err := h.cfg.Vehicles.CreateVehicle(ctx, in, r.now)
+	c, err := h.cfg.Vehicles.CreateVehicle(ctx, in, r.now)
 	if err != nil {
 		return errorResponse(err)
 	}
-	return response{status: http.StatusCreated, body: v, headers: map[string]string{"Location": "/vehicles/" + v.VID, "ETag": v.ETag()}}
+	status := http.StatusCreated
+	if !c.Created {
+		status = http.StatusOK // a retry of the create that stored it
+	}
+	return response{status: status, body: c.Vehicle, headers: map[string]string{"Location": "/vehicles/" + c.VID, "ETag": c.ETag()}}
 }
 
 func (h *Handler) getVehicle(ctx context.Context, r *request) response {

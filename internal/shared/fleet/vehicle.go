@@ -59,6 +59,17 @@ type VehicleFields struct {
 type NewVehicle struct {
 	VID string `json:"vid"`
 	VehicleFields
+	// IdempotencyKey is the request's Idempotency-Key header, not a member
+	// of its body: a retry of the create with the same key and body
+	// answers the vehicle that create stored. "" means none.
+	IdempotencyKey string `json:"-"`
+}
+
+// CreatedVehicle is what a create stored: the vehicle, and whether this
+// request created it (false: it is a retry of a create stored before).
+type CreatedVehicle struct {
+	Vehicle
+	Created bool
 }
 
 // ValidateVID checks a vehicle ID from a path or a body.
@@ -72,6 +83,9 @@ func ValidateVID(field, vid string) error {
 // Validate checks a create request.
 func (n NewVehicle) Validate(now time.Time) error {
 	if err := ValidateVID("vid", n.VID); err != nil {
+		return err
+	}
+	if err := ValidateIdempotencyKey(n.IdempotencyKey); err != nil {
 		return err
 	}
 	return n.VehicleFields.Validate(now)
