@@ -169,6 +169,13 @@ func TestOutputs(t *testing.T) {
 			"VehicleRoleArn":    `{"Fn::GetAtt":["` + s.idOfPath(t, "Fleet/VehicleRole/Resource") + `","Arn"]}`,
 			"FleetReadRoleArn":  `{"Fn::GetAtt":["` + s.idOfPath(t, "Fleet/FleetReadRole/Resource") + `","Arn"]}`,
 			"FleetAdminRoleArn": `{"Fn::GetAtt":["` + s.idOfPath(t, "Fleet/FleetAdminRole/Resource") + `","Arn"]}`,
+			// What fleetapi.FleetApiAttributes takes to import the API.
+			"RestApiId":            `{"Ref":"` + onlyID(t, s, "AWS::ApiGateway::RestApi") + `"}`,
+			"RestApiName":          `"FleetApi-` + stageName + `"`,
+			"StageName":            `{"Ref":"` + onlyID(t, s, "AWS::ApiGateway::Stage") + `"}`,
+			"VehiclesFunctionName": `{"Ref":"` + s.idOfPath(t, "Fleet/VehiclesFunction/Resource") + `"}`,
+			"EventsFunctionName":   `{"Ref":"` + s.idOfPath(t, "Fleet/EventsFunction/Resource") + `"}`,
+			"IngestFunctionName":   `{"Ref":"` + s.idOfPath(t, "Fleet/IngestFunction/Resource") + `"}`,
 		}
 		if stageConfig(t, stageName).VehicleCredentials {
 			want["VehicleRoleAlias"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::RoleAlias") + `"}`

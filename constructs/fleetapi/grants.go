@@ -72,19 +72,8 @@ func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.function(func
 // ingest function) the API stage received. Default statistic: Sum, over 5
 // minutes.
 func (f *FleetApi) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	o := metricOptions(opts, "Sum")
-	stage := f.restApi.DeploymentStage()
 	upload := f.upload()
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace:  jsii.String("AWS/ApiGateway"),
-		MetricName: jsii.String("Count"),
-		// API Gateway's per-method metrics (detailed metrics are on).
-		DimensionsMap: &map[string]*string{
-			"ApiName": f.restApi.RestApiName(), "Stage": stage.StageName(),
-			"Method": jsii.String(upload.method), "Resource": jsii.String(upload.path),
-		},
-		Period: o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit, Account: o.Account, Region: o.Region,
-	})
+	return uploadsMetric(f.restApi.RestApiName(), f.restApi.DeploymentStage().StageName(), upload.method, upload.path, metricOptions(opts, "Sum"))
 }
 
 // MetricFunctionErrors is the number of errors of all the API's functions.
@@ -124,18 +113,7 @@ func (f *FleetApi) MetricTableThrottledRequests(opts *awscloudwatch.MetricOption
 
 func (f *FleetApi) sumOverFunctions(what string, opts *awscloudwatch.MetricOptions, metric func(awslambda.Function, *awscloudwatch.MetricOptions) awscloudwatch.IMetric) awscloudwatch.IMetric {
 	o := metricOptions(opts, "Sum")
-	using := map[string]awscloudwatch.IMetric{}
-	var names []string
-	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
-		using[name] = metric(f.functions[name], o)
-		names = append(names, name)
-	}
-	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression:   jsii.String(strings.Join(names, " + ")),
-		UsingMetrics: &using,
-		Label:        jsii.String("function " + what),
-		Period:       o.Period,
-	})
+	return sumOf("function "+what, f.functions, o, func(fn awslambda.Function) awscloudwatch.IMetric { return metric(fn, o) })
 }
 
 // operationDimension is DynamoDB's Operation dimension of an operation:

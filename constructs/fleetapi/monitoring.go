@@ -371,14 +371,7 @@ func (f *FleetApi) addDashboard() {
 // log lines in CloudWatch embedded metric format.
 // Default statistic: Sum, over 5 minutes.
 func (f *FleetApi) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	o := metricOptions(opts, "Sum")
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace:     jsii.String(metrics.Namespace),
-		MetricName:    jsii.String(metrics.SamplesIngested),
-		DimensionsMap: &map[string]*string{metrics.DimensionFunctionName: f.function(functionIngest).FunctionName()},
-		Period:        o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit,
-		Account: o.Account, Region: o.Region,
-	})
+	return functionMetric(metrics.SamplesIngested, f.function(functionIngest).FunctionName(), metricOptions(opts, "Sum"))
 }
 
 // MetricAccessRefused is the number of requests the functions refused,
@@ -387,27 +380,22 @@ func (f *FleetApi) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awsc
 // its log line in CloudWatch embedded metric format), over all functions.
 // Default statistic: Sum, over 5 minutes.
 func (f *FleetApi) MetricAccessRefused(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
-	return f.sumOverFunctions("refused requests", opts, func(fn awslambda.Function, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
-		return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-			Namespace:     jsii.String(metrics.Namespace),
-			MetricName:    jsii.String(metrics.AccessRefused),
-			DimensionsMap: &map[string]*string{metrics.DimensionFunctionName: fn.FunctionName()},
-			Period:        o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit,
-			Account: o.Account, Region: o.Region,
-		})
+	o := metricOptions(opts, "Sum")
+	return sumOf("refused requests", f.functions, o, func(fn awslambda.Function) awscloudwatch.IMetric {
+		return functionMetric(metrics.AccessRefused, fn.FunctionName(), o)
 	})
 }
 
 // MetricApiServerErrors is the number of 5XX answers of the API stage.
 // Default statistic: Sum, over 5 minutes.
 func (f *FleetApi) MetricApiServerErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return f.restApi.DeploymentStage().MetricServerError(metricOptions(opts, "Sum"))
+	return stageMetric("5XXError", f.restApi.RestApiName(), f.restApi.DeploymentStage().StageName(), metricOptions(opts, "Sum"))
 }
 
 // MetricApiLatency is the latency of the API stage's answers in milliseconds.
 // Default statistic: p99, over 5 minutes.
 func (f *FleetApi) MetricApiLatency(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return f.restApi.DeploymentStage().MetricLatency(metricOptions(opts, "p99"))
+	return stageMetric("Latency", f.restApi.RestApiName(), f.restApi.DeploymentStage().StageName(), metricOptions(opts, "p99"))
 }
 
 // AlarmTopic is the topic the alarms and the budget notify: subscribe to it.

@@ -13,6 +13,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/constructs-go/constructs/v10"
@@ -96,6 +97,13 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 	output("VehicleRoleArn", "Role vehicles call the API in, one session per vehicle (session name and tag vid: its thing name)", api.VehicleRole().RoleArn())
 	output("FleetReadRoleArn", "Role that reads every vehicle and its events", api.FleetReadRole().RoleArn())
 	output("FleetAdminRoleArn", "Role that registers and updates vehicles", api.FleetAdminRole().RoleArn())
+	// What another stack needs to import the API (fleetapi.FleetApiAttributes).
+	output("RestApiId", "ID of the REST API", api.RestApi().RestApiId())
+	output("RestApiName", "Name of the REST API: the ApiName dimension of its metrics", api.RestApi().RestApiName())
+	output("StageName", "Name of the API's stage", api.RestApi().DeploymentStage().StageName())
+	for id, fn := range map[string]awslambda.IFunction{"VehiclesFunctionName": api.VehiclesFunction(), "EventsFunctionName": api.EventsFunction(), "IngestFunctionName": api.IngestFunction()} {
+		output(id, "Name of a function of the API: the dimension of its metrics", fn.FunctionName())
+	}
 	if alias := api.VehicleRoleAlias(); alias != nil {
 		output("VehicleRoleAlias", "AWS IoT role alias vehicles get credentials through", alias.Ref())
 		output("VehicleCertificatePolicy", "AWS IoT policy to attach to each vehicle certificate", api.VehicleCertificatePolicy().Ref())
