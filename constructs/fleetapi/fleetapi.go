@@ -138,6 +138,16 @@ type FleetApiProps struct {
 	// Default: - a topic of the construct, encrypted with a customer-managed
 	// KMS key whose policy lets CloudWatch and AWS Budgets use it.
 	AlarmTopic awssns.ITopic
+	// Where the alarms of each severity notify (see DefaultAlarmSeverities),
+	// instead of AlarmTopic: a pager's topic for the critical ones, say.
+	// The budget notifies AlarmTopic.
+	// Default: - AlarmTopic.
+	CriticalAlarmTopic awssns.ITopic
+	WarningAlarmTopic  awssns.ITopic
+	// The severity of kinds of alarm, by the kind's key in docs/operating.md
+	// (e.g. "Api-Latency-p99": "critical"), over DefaultAlarmSeverities().
+	// Default: - DefaultAlarmSeverities().
+	AlarmSeverities *map[string]*string
 	// E-mail addresses subscribed to the alarm topic.
 	// Default: - none.
 	AlarmEmails *[]*string
@@ -190,7 +200,9 @@ type FleetApi struct {
 	operations []route
 	alarmTopic awssns.ITopic
 	alarms     []awscloudwatch.Alarm
-	dashboard  awscloudwatch.Dashboard
+	// alarmsBySeverity are the alarms of each severity.
+	alarmsBySeverity map[string][]awscloudwatch.Alarm
+	dashboard        awscloudwatch.Dashboard
 	// tableOperations lists, per table, the DynamoDB operations the
 	// functions perform on it: what the throttle and error metrics sum.
 	tableOperations map[awsdynamodb.Table][]awsdynamodb.Operation
@@ -566,6 +578,9 @@ func (p FleetApiProps) validate() error {
 		}
 	}
 	if err := p.AlarmThresholds.validate(); err != nil {
+		return err
+	}
+	if err := p.validateSeverities(); err != nil {
 		return err
 	}
 	if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {

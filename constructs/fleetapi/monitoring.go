@@ -204,6 +204,69 @@ func budgetPublisher() awsiam.IPrincipal {
 	return awsiam.NewServicePrincipal(jsii.String("budgets.amazonaws.com"), nil)
 }
 
+// Severities of an alarm.
+const (
+	// SeverityCritical alarms mean callers fail now: page someone.
+	SeverityCritical = "critical"
+	// SeverityWarning alarms mean trouble ahead or a degraded service.
+	SeverityWarning = "warning"
+)
+
+// Severities lists the severities, the most urgent first.
+func Severities() []string { return []string{SeverityCritical, SeverityWarning} }
+
+// DefaultAlarmSeverities returns the severity of each kind of alarm, by
+// the kind's key in docs/operating.md (FUNCTION and TABLE stand for each
+// function and table): critical when callers fail now (answers 5xx,
+// invocations fail or are throttled, a caller reaches what it may not),
+// warning for what degrades or comes next.
+func DefaultAlarmSeverities() map[string]string {
+	return map[string]string{
+		"Api-5XXError": SeverityCritical, "Api-AccessRefused": SeverityCritical,
+		"FUNCTION-Errors": SeverityCritical, "FUNCTION-Throttles": SeverityCritical,
+		"Api-Latency-p99": SeverityWarning, "Api-4XXError-rate": SeverityWarning,
+		"FUNCTION-Duration-p99": SeverityWarning, "FUNCTION-ConcurrentExecutions": SeverityWarning,
+		"TABLE-ThrottledRequests": SeverityWarning, "TABLE-SystemErrors": SeverityWarning,
+	}
+}
+
+// alarmSeverities returns the defaults with the props' overrides.
+func (p FleetApiProps) alarmSeverities() map[string]string {
+	out := DefaultAlarmSeverities()
+	if p.AlarmSeverities != nil {
+		for kind, severity := range *p.AlarmSeverities {
+			if severity != nil {
+				out[kind] = *severity
+			}
+		}
+	}
+	return out
+}
+
+// validateSeverities requires known kinds and severities.
+func (p FleetApiProps) validateSeverities() error {
+	if p.AlarmSeverities == nil {
+		return nil
+	}
+	kinds := slices.Sorted(maps.Keys(DefaultAlarmSeverities()))
+	for _, kind := range slices.Sorted(maps.Keys(*p.AlarmSeverities)) {
+		if !slices.Contains(kinds, kind) {
+			return &PropError{"alarmSeverities", fmt.Sprintf("%q", kind), "allowed keys are the kinds of alarm: " + strings.Join(kinds, ", ")}
+		}
+		if v := (*p.AlarmSeverities)[kind]; v == nil || !slices.Contains(Severities(), *v) {
+			return &PropError{"alarmSeverities." + kind, fmt.Sprint(deref(v)), "allowed values are " + strings.Join(Severities(), ", ")}
+		}
+	}
+	return nil
+}
+
+func deref(s *string) string {
+	if s == nil {
+		return "(none)"
+	}
+	return fmt.Sprintf("%q", *s)
+}
+
 // alarmSpec is one alarm to define.
 type alarmSpec struct {
 	id, subject, what string
@@ -265,11 +328,25 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 	}
 
 	prefix := f.namePrefix()
-	action := awscloudwatchactions.NewSnsAction(f.alarmTopic)
+	severities := p.alarmSeverities()
+	topics := map[string]awssns.ITopic{SeverityCritical: f.alarmTopic, SeverityWarning: f.alarmTopic}
+	if p.CriticalAlarmTopic != nil {
+		topics[SeverityCritical] = p.CriticalAlarmTopic
+	}
+	if p.WarningAlarmTopic != nil {
+		topics[SeverityWarning] = p.WarningAlarmTopic
+	}
+	actions := map[string]awscloudwatch.IAlarmAction{}
+	for severity, topic := range topics {
+		actions[severity] = awscloudwatchactions.NewSnsAction(topic)
+	}
+	f.alarmsBySeverity = map[string][]awscloudwatch.Alarm{}
 	for _, s := range specs {
+		severity := severities[alarmKind(s, f.functions)]
+		action := actions[severity]
 		alarm := awscloudwatch.NewAlarm(f, jsii.String(s.id+"Alarm"), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(prefix + "-" + s.subject + "-" + s.what),
-			AlarmDescription:   jsii.String(fmt.Sprintf("FleetApi %s: %s %s %v in %v of %v periods", s.subject, s.what, opWords[s.op], s.threshold, *t.DatapointsToAlarm, *t.EvaluationPeriods)),
+			AlarmDescription:   jsii.String(fmt.Sprintf("FleetApi %s: %s %s %v in %v of %v periods (%s)", s.subject, s.what, opWords[s.op], s.threshold, *t.DatapointsToAlarm, *t.EvaluationPeriods, severity)),
 			Metric:             s.metric,
 			Threshold:          jsii.Number(s.threshold),
 			ComparisonOperator: s.op,
@@ -280,6 +357,20 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 		alarm.AddAlarmAction(action)
 		alarm.AddOkAction(action)
 		f.alarms = append(f.alarms, alarm)
+		f.alarmsBySeverity[severity] = append(f.alarmsBySeverity[severity], alarm)
+	}
+}
+
+// alarmKind is an alarm's key in docs/operating.md and
+// DefaultAlarmSeverities: FUNCTION-Errors for every function's errors.
+func alarmKind(s alarmSpec, functions map[string]awslambda.Function) string {
+	switch {
+	case s.subject == "Api":
+		return "Api-" + s.what
+	case functions[s.subject] != nil:
+		return "FUNCTION-" + s.what
+	default:
+		return "TABLE-" + s.what
 	}
 }
 
@@ -401,13 +492,22 @@ func (f *FleetApi) MetricApiLatency(opts *awscloudwatch.MetricOptions) awscloudw
 // AlarmTopic is the topic the alarms and the budget notify: subscribe to it.
 func (f *FleetApi) AlarmTopic() awssns.ITopic { return f.alarmTopic }
 
-// Alarms lists the construct's alarms.
-func (f *FleetApi) Alarms() []awscloudwatch.IAlarm {
-	out := make([]awscloudwatch.IAlarm, len(f.alarms))
-	for i, a := range f.alarms {
-		out[i] = a
+// Alarms lists the construct's alarms, to which more actions may be added
+// (AddAlarmAction, AddOkAction).
+func (f *FleetApi) Alarms() []awscloudwatch.Alarm { return slices.Clone(f.alarms) }
+
+// AlarmsOf lists the alarms of a severity (SeverityCritical,
+// SeverityWarning); an unknown severity has none.
+func (f *FleetApi) AlarmsOf(severity string) []awscloudwatch.Alarm {
+	return slices.Clone(f.alarmsBySeverity[severity])
+}
+
+// AddAlarmAction adds actions to every alarm of a severity, e.g. a pager's
+// topic to the critical ones: they run when an alarm goes off.
+func (f *FleetApi) AddAlarmAction(severity string, actions ...awscloudwatch.IAlarmAction) {
+	for _, a := range f.alarmsBySeverity[severity] {
+		a.AddAlarmAction(actions...)
 	}
-	return out
 }
 
 // Dashboard is the CloudWatch dashboard of the API.

@@ -6,10 +6,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatchactions"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
+	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
 // A team that has its own alarm topic passes it: the construct then makes
@@ -73,4 +75,72 @@ func TestMetricsForOtherTeams(t *testing.T) {
 			t.Errorf("MetricApiServerErrors statistic %s, want Sum", s)
 		}
 	})
+}
+
+// Each alarm notifies the topic of its severity: the construct's default
+// severities, a prop's override, and actions added per severity.
+func TestAlarmsRouteBySeverity(t *testing.T) {
+	var api *fleetapi.FleetApi
+	mustBuild(t, nil, func(_ awscdk.Stack, f *fleetapi.FleetApi) { api = f })
+	defaults := fleetapi.DefaultAlarmSeverities()
+	for _, s := range fleetapi.Severities() {
+		if len(api.AlarmsOf(s)) == 0 {
+			t.Errorf("no %s alarm", s)
+		}
+	}
+	if n := len(api.AlarmsOf(fleetapi.SeverityCritical)) + len(api.AlarmsOf(fleetapi.SeverityWarning)); n != len(api.Alarms()) {
+		t.Errorf("%d alarms by severity, %d in all", n, len(api.Alarms()))
+	}
+	if defaults["Api-5XXError"] != fleetapi.SeverityCritical || defaults["Api-Latency-p99"] != fleetapi.SeverityWarning {
+		t.Errorf("defaults %v", defaults)
+	}
+
+	var pager awssns.Topic
+	var routed *fleetapi.FleetApi
+	props := &fleetapi.FleetApiProps{AlarmSeverities: &map[string]*string{"Api-Latency-p99": jsii.String(fleetapi.SeverityCritical)}}
+	tmpl := mustBuild(t, props, func(stack awscdk.Stack, f *fleetapi.FleetApi) {
+		routed = f
+		pager = awssns.NewTopic(stack, jsii.String("Pager"), nil)
+		f.AddAlarmAction(fleetapi.SeverityCritical, awscloudwatchactions.NewSnsAction(pager))
+	})
+	if len(routed.AlarmsOf(fleetapi.SeverityCritical)) != len(api.AlarmsOf(fleetapi.SeverityCritical))+1 {
+		t.Errorf("the override did not make Api-Latency-p99 critical")
+	}
+	pagerRef := map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String("Pager.*"))}
+	cdktest.Check(t, "a critical alarm pages", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmName":    assertions.Match_StringLikeRegexp(jsii.String(".*-Api-Latency-p99")),
+			"AlarmActions": assertions.Match_ArrayWith(&[]any{pagerRef}),
+		})
+	})
+	cdktest.Check(t, "a warning does not page", func() {
+		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+			"AlarmName":    assertions.Match_StringLikeRegexp(jsii.String(".*-Api-4XXError-rate")),
+			"AlarmActions": assertions.Match_Not(assertions.Match_ArrayWith(&[]any{pagerRef})),
+		})
+	})
+
+	// A topic per severity instead of the alarm topic.
+	var critical, warning awssns.Topic
+	tmpl = mustBuildWith(t, func(stack awscdk.Stack) *fleetapi.FleetApiProps {
+		critical, warning = awssns.NewTopic(stack, jsii.String("Critical"), nil), awssns.NewTopic(stack, jsii.String("Warning"), nil)
+		return &fleetapi.FleetApiProps{CriticalAlarmTopic: critical, WarningAlarmTopic: warning}
+	})
+	for alarm, topic := range map[string]string{"Api-5XXError": "Critical", "ingest-Errors": "Critical", "Api-Latency-p99": "Warning", "Vehicles-SystemErrors": "Warning"} {
+		cdktest.Check(t, alarm+" notifies "+topic, func() {
+			ref := []any{map[string]any{"Ref": assertions.Match_StringLikeRegexp(jsii.String(topic + ".*"))}}
+			tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
+				"AlarmName": assertions.Match_StringLikeRegexp(jsii.String(".*-" + alarm)), "AlarmActions": ref, "OKActions": ref,
+			})
+		})
+	}
+}
+
+// mustBuildWith builds a FleetApi in a fresh stack with props that need
+// the stack (topics of its own).
+func mustBuildWith(t *testing.T, props func(awscdk.Stack) *fleetapi.FleetApiProps) assertions.Template {
+	t.Helper()
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Consumer"), nil)
+	fleetapi.NewFleetApi(stack, "Fleet", props(stack))
+	return assertions.Template_FromStack(stack, nil)
 }

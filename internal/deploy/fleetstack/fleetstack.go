@@ -136,6 +136,7 @@ func Props(cfg stage.Config) *fleetapi.FleetApiProps {
 		MaxWriteRequestUnits:         jsii.Number(cfg.TableMaxWriteRequestUnits),
 		AlarmEmails:                  jsii.Strings(cfg.AlarmEmails...),
 		AlarmThresholds:              alarmThresholds(cfg.AlarmThresholds),
+		AlarmSeverities:              alarmSeverities(cfg.AlarmSeverities),
 		MonthlyBudgetUsd:             jsii.Number(cfg.MonthlyBudgetUsd),
 		// The stage's own costs: this project's, in this stage.
 		BudgetCostTags: &map[string]*string{"Project": jsii.String(Project), "Stage": jsii.String(cfg.Name)},
@@ -235,6 +236,18 @@ func alarmThresholds(a stage.AlarmThresholds) *fleetapi.AlarmThresholds {
 		t.Period = awscdk.Duration_Minutes(jsii.Number(*a.PeriodMinutes))
 	}
 	return t
+}
+
+// alarmSeverities maps the stage's severities; none leaves the construct's.
+func alarmSeverities(m map[string]string) *map[string]*string {
+	if m == nil {
+		return nil
+	}
+	out := make(map[string]*string, len(m))
+	for kind, severity := range m {
+		out[kind] = jsii.String(severity)
+	}
+	return &out
 }
 
 func optional(s string) *string {

@@ -62,6 +62,11 @@ func TestStageValuesAreCheckedByTheConstruct(t *testing.T) {
 		{"max write units", func(c *stage.Config) { c.TableMaxWriteRequestUnits = 40001 }, "tableMaxWriteRequestUnits 40001 is invalid"},
 		{"alarm period", func(c *stage.Config) { c.AlarmThresholds.PeriodMinutes = new(0) }, "alarmThresholds.periodMinutes 0 is invalid"},
 		{"alarm threshold", func(c *stage.Config) { c.AlarmThresholds.FunctionErrors = new(0) }, "alarmThresholds.functionErrors 0 is invalid"},
+		{"alarm severity", func(c *stage.Config) { c.AlarmSeverities = map[string]string{"Api-Latency-p99": "critical"} }, ""},
+		{"unknown alarm kind", func(c *stage.Config) { c.AlarmSeverities = map[string]string{"Api-Latency": "critical"} },
+			`alarmSeverities "Api-Latency" is invalid: allowed keys are the kinds of alarm: Api-4XXError-rate, Api-5XXError`},
+		{"unknown severity", func(c *stage.Config) { c.AlarmSeverities = map[string]string{"Api-Latency-p99": "page"} },
+			`alarmSeverities.Api-Latency-p99 "page" is invalid: allowed values are critical, warning`},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

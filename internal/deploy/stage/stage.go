@@ -79,6 +79,11 @@ type Config struct {
 	// AlarmThresholds of the stage; a setting left out takes the
 	// construct's documented default.
 	AlarmThresholds AlarmThresholds `json:"alarmThresholds"`
+	// AlarmSeverities, when set, changes the severity ("critical" or
+	// "warning") of kinds of alarm, by their key in docs/operating.md (e.g.
+	// "Api-Latency-p99"); the others keep the construct's
+	// (fleetapi.DefaultAlarmSeverities).
+	AlarmSeverities map[string]string `json:"alarmSeverities,omitempty"`
 	// MonthlyBudgetUsd is the stage's monthly cost budget in US dollars,
 	// above 0.
 	MonthlyBudgetUsd float64 `json:"monthlyBudgetUsd"`
