@@ -25,7 +25,7 @@ GO_TEST    := go test -count=1
 # bundling, the CDK CLI, oapi-codegen, the Lambda emulator, go list): Go's test cache
 # cannot see what those read, so their tests always run (-count=1); the
 # others' results are cached.
-UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/runtime/lambdaapp ./internal/layout
+UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/runtime/lambdaapp ./internal/layout ./internal/devtools/breaking
 # Extra flags of make test's go test, e.g. -short (no synthesis) or -run.
 GO_TEST_FLAGS ?=
 
@@ -48,7 +48,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: api-check breaking-check bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -108,6 +108,15 @@ diff: synth ## print the template diff of STAGE against its snapshot
 
 diff-all: ## diff every stage against its snapshot
 	@for s in $(STAGES); do $(MAKE) --no-print-directory diff STAGE=$$s || exit 1; done
+
+# The release a change is checked against: the last v* tag, else the first commit.
+BASE ?= $(shell git describe --tags --abbrev=0 --match 'v*' 2>/dev/null || git rev-list --max-parents=0 HEAD | tail -1)
+breaking-check: $(NPM_STAMP) ## fail when deploying this checkout over BASE (default: the last release tag) would delete, orphan or replace a stateful resource of a stage, unless breaking-changes.yaml acknowledges it
+	@for s in $(STAGES); do $(MAKE) --no-print-directory synth STAGE=$$s >/dev/null || exit 1; rm -rf cdk.out/$$s.masked; go run ./cmd/maskassembly cdk.out/$$s cdk.out/$$s.masked || exit 1; done
+	go run ./cmd/breakingcheck -base $(BASE) -stages "$$(echo $(STAGES) | tr ' ' ',')"
+
+api-check: ## fail on an incompatible change of the Go API of constructs/fleetapi and client against BASE (apidiff) that CHANGELOG.md's Unreleased section does not name
+	go run ./cmd/apicheck -base $(BASE)
 
 deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
 	$(CDK) deploy --context stage=$(STAGE)
