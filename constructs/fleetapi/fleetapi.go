@@ -289,10 +289,11 @@ func loadSpec(override []byte) *api.Spec {
 		panic(fmt.Errorf("fleetapi: %w", err))
 	}
 	// The accessors and the upload metrics name these functions.
+	functions := spec.Functions()
 	for _, name := range []string{functionVehicles, functionEvents, functionIngest} {
-		if !slices.Contains(spec.Functions(), name) {
+		if !slices.Contains(functions, name) {
 			panic(fmt.Errorf("fleetapi: the API spec names no operation served by function %q: the spec's functions are %s, the construct needs %s, %s and %s",
-				name, strings.Join(spec.Functions(), ", "), functionVehicles, functionEvents, functionIngest))
+				name, strings.Join(functions, ", "), functionVehicles, functionEvents, functionIngest))
 		}
 	}
 	if ops := spec.OperationsOf(functionIngest); len(ops) != 1 {

@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/api"
 )
 
 // route is an operation of the spec and the function that serves it.
@@ -51,12 +53,9 @@ const (
 // names these three.
 func (f *FleetApi) function(name string) awslambda.Function { return f.functions[name] }
 
-// upload is the operation the ingest function serves (loadSpec checks
-// that it serves one).
-func (f *FleetApi) upload() route {
-	i := slices.IndexFunc(f.operations, func(r route) bool { return r.function == f.function(functionIngest) })
-	return f.operations[i]
-}
+// uploadOf is the operation the ingest function serves: the upload
+// (loadSpec checks that it serves one).
+func uploadOf(spec *api.Spec) api.Operation { return spec.OperationsOf(functionIngest)[0] }
 
 // VehiclesFunction serves the vehicle registry: the operations on
 // /vehicles and /vehicles/{vid}.
@@ -72,8 +71,8 @@ func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.function(func
 // ingest function) the API stage received. Default statistic: Sum, over 5
 // minutes.
 func (f *FleetApi) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	upload := f.upload()
-	return uploadsMetric(f.restApi.RestApiName(), f.restApi.DeploymentStage().StageName(), upload.method, upload.path, metricOptions(opts, "Sum"))
+	upload := uploadOf(f.spec)
+	return uploadsMetric(f.restApi.RestApiName(), f.restApi.DeploymentStage().StageName(), upload.Method, upload.Path, metricOptions(opts, "Sum"))
 }
 
 // MetricFunctionErrors is the number of errors of all the API's functions.

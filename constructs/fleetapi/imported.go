@@ -166,7 +166,7 @@ func (f *importedFleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...
 }
 
 func (f *importedFleetApi) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	upload := f.spec.OperationsOf(functionIngest)[0] // loadSpec checks there is one
+	upload := uploadOf(f.spec)
 	return uploadsMetric(f.attrs.RestApiName, f.attrs.StageName, upload.Method, upload.Path, f.metricOptions(opts, "Sum"))
 }
 
