@@ -109,8 +109,13 @@ diff: synth ## print the template diff of STAGE against its snapshot
 diff-all: ## diff every stage against its snapshot
 	@for s in $(STAGES); do $(MAKE) --no-print-directory diff STAGE=$$s || exit 1; done
 
-# The release a change is checked against: the last v* tag, else the first commit.
-BASE ?= $(shell git describe --tags --abbrev=0 --match 'v*' 2>/dev/null || git rev-list --max-parents=0 HEAD | tail -1)
+# The release a change is checked against: the last v* tag, else (a clone
+# without tags) the commit that gave CHANGELOG.md its newest version heading,
+# else the first commit.
+LAST_RELEASE := $(shell sed -n 's/^\#\# \[\([0-9][^]]*\)\].*/\1/p' CHANGELOG.md | head -1)
+BASE ?= $(shell git describe --tags --abbrev=0 --match 'v*' 2>/dev/null || \
+	git log --reverse --format=%H -F -S'## [$(LAST_RELEASE)]' -- CHANGELOG.md | head -1 | grep . || \
+	git rev-list --max-parents=0 HEAD | tail -1)
 breaking-check: $(NPM_STAMP) ## fail when deploying this checkout over BASE (default: the last release tag) would delete, orphan or replace a stateful resource of a stage, unless breaking-changes.yaml acknowledges it
 	@for s in $(STAGES); do $(MAKE) --no-print-directory synth STAGE=$$s >/dev/null || exit 1; rm -rf cdk.out/$$s.masked; go run ./cmd/maskassembly cdk.out/$$s cdk.out/$$s.masked || exit 1; done
 	go run ./cmd/breakingcheck -base $(BASE) -stages "$$(echo $(STAGES) | tr ' ' ',')"
