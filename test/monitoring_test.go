@@ -1,9 +1,13 @@
 package test
 
 import (
+	"cmp"
 	"encoding/json"
 	"fmt"
+	"maps"
+	"math"
 	"os"
+	"regexp"
 	"slices"
 	"strings"
 	"testing"
@@ -12,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
+	"github.com/fleetapi/fleetapi/internal/deploy/stage"
 	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
@@ -73,6 +78,9 @@ func TestAlarms(t *testing.T) {
 		for id, a := range alarms {
 			p := a.Properties
 			name, _ := p["AlarmName"].(string)
+			if burnRateWindow.MatchString(name) && strings.Contains(name, "-BurnRate-") {
+				continue // TestBurnRateAlarms
+			}
 			names = append(names, name)
 			key, ok := strings.CutPrefix(name, "FleetApi-"+stageName+"-Fleet-")
 			w, known := wants[key]
@@ -101,6 +109,81 @@ func TestAlarms(t *testing.T) {
 		}
 		slices.Sort(names)
 		t.Logf("%d alarms: %s", len(names), strings.Join(names, ", "))
+	})
+}
+
+// TestBurnRateAlarms checks every stage's objectives: per objective, four
+// window alarms whose thresholds are the SRE Workbook's burn rates (2 % of
+// a 30-day budget in 1 h, 5 % in 6 h; the short window a twelfth of the
+// long one) times the error budget of the stage's target, and a composite
+// alarm that notifies the alarm topic, with the stage's severity.
+func TestBurnRateAlarms(t *testing.T) {
+	windows := []struct {
+		long, short   string
+		longS, shortS float64
+		burnRate      float64
+	}{{"1h", "5m", 3600, 300, 0.02 * 720 / 1}, {"6h", "30m", 21600, 1800, 0.05 * 720 / 6}}
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		topicID := onlyID(t, s, "AWS::SNS::Topic")
+		def := fleetapi.DefaultServiceLevelObjective()
+		byName := map[string]map[string]any{}
+		for _, typ := range []string{"AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"} {
+			for _, r := range s.resourcesOfType(typ) {
+				byName[r.Properties["AlarmName"].(string)] = r.Properties
+			}
+		}
+		severities := fleetapi.DefaultAlarmSeverities()
+		maps.Copy(severities, cfg.AlarmSeverities)
+		targets := map[string]float64{}
+		for subject, o := range map[string]stage.ServiceLevelObjective{"Uploads": cfg.ServiceLevelObjectives.Uploads, "Reads": cfg.ServiceLevelObjectives.Reads} {
+			targets[subject+"-Availability"] = *cmp.Or(o.AvailabilityPercent, def.AvailabilityPercent)
+			targets[subject+"-Latency"] = *cmp.Or(o.LatencyPercent, def.LatencyPercent)
+		}
+		var report []string
+		for _, kind := range slices.Sorted(maps.Keys(targets)) {
+			name := "FleetApi-" + stageName + "-Fleet-" + kind + "-BurnRate"
+			composite, ok := byName[name]
+			if !ok {
+				t.Errorf("no composite alarm %s", name)
+				continue
+			}
+			severity := severities[kind+"-BurnRate"]
+			for _, actions := range []string{"AlarmActions", "OKActions"} {
+				if refs := fmt.Sprint(composite[actions]); refs != "[map[Ref:"+topicID+"]]" {
+					t.Errorf("%s: %s %s, want the alarm topic", name, actions, refs)
+				}
+			}
+			if d, _ := composite["AlarmDescription"].(string); !strings.HasSuffix(d, "("+severity+")") {
+				t.Errorf("%s: description %q, want severity %s", name, d, severity)
+			}
+			var thresholds []string
+			for _, w := range windows {
+				for _, win := range []struct {
+					label   string
+					seconds float64
+				}{{w.long, w.longS}, {w.short, w.shortS}} {
+					a, ok := byName[name+"-"+win.label]
+					if !ok {
+						t.Errorf("no alarm %s-%s", name, win.label)
+						continue
+					}
+					want := w.burnRate * (100 - targets[kind])
+					if got, _ := a["Threshold"].(float64); math.Abs(got-want) > 1e-9 {
+						t.Errorf("%s-%s: threshold %v, want %v × (100 − %v) = %v", name, win.label, got, w.burnRate, targets[kind], want)
+					}
+					if got := alarmPeriod(a); got != win.seconds {
+						t.Errorf("%s-%s: period %v s, want %v", name, win.label, got, win.seconds)
+					}
+					if a["AlarmActions"] != nil {
+						t.Errorf("%s-%s notifies of its own", name, win.label)
+					}
+				}
+				thresholds = append(thresholds, fmt.Sprintf("%s/%s > %.4g %%", w.long, w.short, w.burnRate*(100-targets[kind])))
+			}
+			report = append(report, fmt.Sprintf("%s %v %% (%s): %s", kind, targets[kind], severity, strings.Join(thresholds, ", ")))
+		}
+		t.Logf("burn-rate alarms: %s", strings.Join(report, "; "))
 	})
 }
 
@@ -293,14 +376,20 @@ func onlyID(t *testing.T, s *synthesis, typ string) string {
 // TestEveryAlarmHasARunbook: docs/operating.md has a section for every
 // alarm of every stage, its key with the function or table as FUNCTION or
 // TABLE.
+var burnRateWindow = regexp.MustCompile(`-\d+[mh]$`)
+
 func TestEveryAlarmHasARunbook(t *testing.T) {
 	doc, err := os.ReadFile("../docs/operating.md")
 	if err != nil {
 		t.Fatal(err)
 	}
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		for id, a := range s.resourcesOfType("AWS::CloudWatch::Alarm") {
+		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")
+		maps.Copy(alarms, s.resourcesOfType("AWS::CloudWatch::CompositeAlarm"))
+		for id, a := range alarms {
 			name, _ := a.Properties["AlarmName"].(string)
+			// A burn-rate alarm's windows share its section.
+			name = burnRateWindow.ReplaceAllString(name, "")
 			key, ok := strings.CutPrefix(name, "FleetApi-"+stageName+"-Fleet-")
 			if !ok {
 				t.Errorf("%s: alarm name %q", id, name)

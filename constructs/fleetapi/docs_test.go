@@ -14,10 +14,11 @@ import (
 
 var update = flag.Bool("update", false, "rewrite the generated tables of docs/construct.md")
 
-// The props and thresholds tables of docs/construct.md are the doc
-// comments of FleetApiProps and AlarmThresholds now.
+// The props, thresholds and objectives tables of docs/construct.md are
+// the doc comments of FleetApiProps, AlarmThresholds and
+// ServiceLevelObjective now.
 func TestConstructDocIsCurrent(t *testing.T) {
-	for _, tt := range []struct{ typ, block string }{{"FleetApiProps", "props"}, {"AlarmThresholds", "thresholds"}} {
+	for _, tt := range []struct{ typ, block string }{{"FleetApiProps", "props"}, {"AlarmThresholds", "thresholds"}, {"ServiceLevelObjective", "objectives"}} {
 		fields, err := docblock.Fields(".", tt.typ)
 		if err != nil {
 			t.Fatal(err)
@@ -48,6 +49,26 @@ func TestThresholdDefaultsAreDocumented(t *testing.T) {
 			default: // Period, an awscdk.Duration
 				applied = "awscdk.Duration_Minutes(jsii.Number(" + fmt.Sprint(*v.MethodByName("ToMinutes").Call([]reflect.Value{reflect.Zero(v.MethodByName("ToMinutes").Type().In(0))})[0].Interface().(*float64)) + "))"
 			}
+			if documented := strings.TrimSuffix(f.Default, "."); documented != applied {
+				t.Errorf("%s: documented default %q, applied %s", name, f.Default, applied)
+			}
+		}
+	}
+}
+
+// Each objective's documented default is the one the construct applies.
+func TestObjectiveDefaultsAreDocumented(t *testing.T) {
+	fields, err := docblock.Fields(".", "ServiceLevelObjective")
+	if err != nil {
+		t.Fatal(err)
+	}
+	d := reflect.ValueOf(fleetapi.DefaultServiceLevelObjective())
+	if len(fields) != d.NumField() {
+		t.Fatalf("%d documented fields, ServiceLevelObjective has %d", len(fields), d.NumField())
+	}
+	for _, f := range fields {
+		for _, name := range f.Names {
+			applied := strconv.FormatFloat(*d.FieldByName(name).Interface().(*float64), 'f', -1, 64)
 			if documented := strings.TrimSuffix(f.Default, "."); documented != applied {
 				t.Errorf("%s: documented default %q, applied %s", name, f.Default, applied)
 			}

@@ -8,7 +8,10 @@
 //	api := fleetapi.NewFleetApi(stack, "Fleet", &fleetapi.FleetApiProps{
 //		RemovalPolicy: awscdk.RemovalPolicy_RETAIN,
 //	})
-//	api.VehiclesTable().GrantReadData(myFunction)
+//	api.GrantFleetRead(myFunction) // reads through the API, signed
+//
+// The tables' items are the construct's own, versioned format: read them
+// through the API (the client package), not the tables.
 //
 // The functions are built at synthesis with the local Go toolchain (go on
 // PATH), for arm64, without Docker.
@@ -154,6 +157,10 @@ type FleetApiProps struct {
 	// Thresholds and evaluation of the alarms; a nil field takes its default.
 	// Default: - every default of AlarmThresholds.
 	AlarmThresholds *AlarmThresholds
+	// The objectives of uploads and reads over 30 days, each watched by
+	// multi-window, multi-burn-rate composite alarms (BurnRateAlarms).
+	// Default: - every default of ServiceLevelObjective, for both.
+	ServiceLevelObjectives *ServiceLevelObjectives
 	// Whether vehicles get their credentials from their X.509 certificate,
 	// with no long-lived key: the construct creates what the AWS IoT Core
 	// credentials provider needs (a role alias, the role it points to, which
@@ -202,7 +209,10 @@ type FleetApi struct {
 	alarms     []awscloudwatch.Alarm
 	// alarmsBySeverity are the alarms of each severity.
 	alarmsBySeverity map[string][]awscloudwatch.Alarm
-	dashboard        awscloudwatch.Dashboard
+	// burnRateAlarms are the objectives' composite alarms, also by severity.
+	burnRateAlarms     []awscloudwatch.CompositeAlarm
+	burnRateBySeverity map[string][]awscloudwatch.CompositeAlarm
+	dashboard          awscloudwatch.Dashboard
 	// tableOperations lists, per table, the DynamoDB operations the
 	// functions perform on it: what the throttle and error metrics sum.
 	tableOperations map[awsdynamodb.Table][]awsdynamodb.Operation
@@ -273,7 +283,7 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	f.grantCallers(spec)
 	f.addAlarmTopic(p)
 	f.addAlarms(p)
-	f.addDashboard()
+	f.addDashboard(p)
 	f.addBudget(p)
 	f.suppressNagFindings(p)
 	return f
@@ -582,6 +592,9 @@ func (p FleetApiProps) validate() error {
 		return err
 	}
 	if err := p.validateSeverities(); err != nil {
+		return err
+	}
+	if err := p.ServiceLevelObjectives.validate(); err != nil {
 		return err
 	}
 	if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {

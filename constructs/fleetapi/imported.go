@@ -218,8 +218,14 @@ func stageMetric(name string, apiName, stage *string, o *awscloudwatch.MetricOpt
 // uploadsMetric is the requests of the upload method (API Gateway's
 // per-method metrics; detailed metrics are on).
 func uploadsMetric(apiName, stage *string, method, resource string, o *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return methodMetric("Count", apiName, stage, method, resource, o)
+}
+
+// methodMetric is a metric of one method of the stage: its Resource
+// dimension is the method's path template.
+func methodMetric(name string, apiName, stage *string, method, resource string, o *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-		Namespace: jsii.String("AWS/ApiGateway"), MetricName: jsii.String("Count"),
+		Namespace: jsii.String("AWS/ApiGateway"), MetricName: jsii.String(name),
 		DimensionsMap: &map[string]*string{"ApiName": apiName, "Stage": stage, "Method": jsii.String(method), "Resource": jsii.String(resource)},
 		Period:        o.Period, Statistic: o.Statistic, Label: o.Label, Color: o.Color, Unit: o.Unit, Account: o.Account, Region: o.Region,
 	})

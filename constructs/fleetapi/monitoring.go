@@ -227,6 +227,10 @@ func DefaultAlarmSeverities() map[string]string {
 		"Api-Latency-p99": SeverityWarning, "Api-4XXError-rate": SeverityWarning,
 		"FUNCTION-Duration-p99": SeverityWarning, "FUNCTION-ConcurrentExecutions": SeverityWarning,
 		"TABLE-ThrottledRequests": SeverityWarning, "TABLE-SystemErrors": SeverityWarning,
+		// The objectives' composite alarms: the budget burns fast enough to
+		// be spent within days.
+		"Uploads-Availability-BurnRate": SeverityCritical, "Uploads-Latency-BurnRate": SeverityCritical,
+		"Reads-Availability-BurnRate": SeverityCritical, "Reads-Latency-BurnRate": SeverityCritical,
 	}
 }
 
@@ -359,6 +363,8 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 		f.alarms = append(f.alarms, alarm)
 		f.alarmsBySeverity[severity] = append(f.alarmsBySeverity[severity], alarm)
 	}
+	f.burnRateBySeverity = map[string][]awscloudwatch.CompositeAlarm{}
+	f.addBurnRateAlarms(p, actions)
 }
 
 // alarmKind is an alarm's key in docs/operating.md and
@@ -401,8 +407,8 @@ func tableOperation(action string) awsdynamodb.Operation {
 var camelBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
 
 // addDashboard defines the stage's dashboard: the API, the upload rate,
-// every function and every table.
-func (f *FleetApi) addDashboard() {
+// the objectives' error budgets, every function and every table.
+func (f *FleetApi) addDashboard(p FleetApiProps) {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	stat := func(s string) *awscloudwatch.MetricOptions {
 		return &awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String(s), Label: jsii.String(s)}
@@ -423,7 +429,7 @@ func (f *FleetApi) addDashboard() {
 	}, {
 		graph("Samples ingested per minute", []awscloudwatch.IMetric{f.MetricSamplesIngested(&awscloudwatch.MetricOptions{Period: minute})}),
 		graph("Requests refused by the functions (403: caller or vehicle not allowed)", []awscloudwatch.IMetric{f.MetricAccessRefused(&awscloudwatch.MetricOptions{Period: minute})}),
-	}}
+	}, f.errorBudgetWidgets(p)}
 	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
 		fn := f.functions[name]
 		rows = append(rows, []awscloudwatch.IWidget{
@@ -492,20 +498,33 @@ func (f *FleetApi) MetricApiLatency(opts *awscloudwatch.MetricOptions) awscloudw
 // AlarmTopic is the topic the alarms and the budget notify: subscribe to it.
 func (f *FleetApi) AlarmTopic() awssns.ITopic { return f.alarmTopic }
 
-// Alarms lists the construct's alarms, to which more actions may be added
-// (AddAlarmAction, AddOkAction).
+// Alarms lists the construct's metric alarms that notify, to which more
+// actions may be added (AddAlarmAction, AddOkAction). The objectives'
+// alarms are BurnRateAlarms.
 func (f *FleetApi) Alarms() []awscloudwatch.Alarm { return slices.Clone(f.alarms) }
 
-// AlarmsOf lists the alarms of a severity (SeverityCritical,
+// AlarmsOf lists the metric alarms of a severity (SeverityCritical,
 // SeverityWarning); an unknown severity has none.
 func (f *FleetApi) AlarmsOf(severity string) []awscloudwatch.Alarm {
 	return slices.Clone(f.alarmsBySeverity[severity])
 }
 
-// AddAlarmAction adds actions to every alarm of a severity, e.g. a pager's
-// topic to the critical ones: they run when an alarm goes off.
+// BurnRateAlarms lists the composite alarms of the service level
+// objectives (ServiceLevelObjectives), one per objective: each goes off
+// when the objective's error budget burns fast over a long and a short
+// window. The alarms of the windows have no action of their own.
+func (f *FleetApi) BurnRateAlarms() []awscloudwatch.CompositeAlarm {
+	return slices.Clone(f.burnRateAlarms)
+}
+
+// AddAlarmAction adds actions to every alarm of a severity, the metric
+// alarms' and the burn-rate alarms', e.g. a pager's topic to the critical
+// ones: they run when an alarm goes off.
 func (f *FleetApi) AddAlarmAction(severity string, actions ...awscloudwatch.IAlarmAction) {
 	for _, a := range f.alarmsBySeverity[severity] {
+		a.AddAlarmAction(actions...)
+	}
+	for _, a := range f.burnRateBySeverity[severity] {
 		a.AddAlarmAction(actions...)
 	}
 }

@@ -1,6 +1,8 @@
 package fleetapi_test
 
 import (
+	"fmt"
+	"regexp"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -31,9 +33,19 @@ func TestAlarmsNotifyAGivenTopic(t *testing.T) {
 	}
 	withTopic.ResourceCountIs(jsii.String("AWS::SNS::Topic"), jsii.Number(0))
 	withTopic.ResourceCountIs(jsii.String("AWS::KMS::Key"), jsii.Number(0))
-	withTopic.AllResourcesProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-		"AlarmActions": []any{arn}, "OKActions": []any{arn},
-	})
+	// Every alarm that notifies, notifies the topic; the burn-rate windows
+	// notify only through their composite alarm.
+	for _, typ := range []string{"AWS::CloudWatch::Alarm", "AWS::CloudWatch::CompositeAlarm"} {
+		for name, a := range alarmsByName(t, withTopic, typ, "AlarmName") {
+			window := regexp.MustCompile(`-BurnRate-\d+[mh]$`).MatchString(name)
+			switch {
+			case window && a["AlarmActions"] == nil && a["OKActions"] == nil:
+			case !window && fmt.Sprint(a["AlarmActions"]) == "["+arn+"]" && fmt.Sprint(a["OKActions"]) == "["+arn+"]":
+			default:
+				t.Errorf("%s %s: actions %v, OK actions %v", typ, name, a["AlarmActions"], a["OKActions"])
+			}
+		}
+	}
 }
 
 func buildWithTopic(arn string) (assertions.Template, error) {

@@ -135,3 +135,30 @@ func TestCallerClassesFailTheSynthesis(t *testing.T) {
 		})
 	}
 }
+
+// CloudWatch alarms on metric math read at most 10 metrics: an objective
+// over more methods than that allows fails the synthesis, naming why.
+func TestObjectiveOverTooManyMethods(t *testing.T) {
+	f := NewFleetApi(awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil), "Fleet", nil)
+	var reads objective
+	for _, o := range f.objectives(FleetApiProps{}) {
+		if o.subject == "Reads" && o.indicator == "Availability" {
+			reads = o
+		}
+	}
+	if len(reads.ops) != 4 {
+		t.Fatalf("reads over %d operations, want the spec's 4 GET operations", len(reads.ops))
+	}
+	reads.ops = append(reads.ops, reads.ops[0])
+	reads.ops[4].ID = "fifth"
+	f.badPercent(reads, awscdk.Duration_Hours(jsii.Number(1))) // 10 metrics: allowed
+	reads.ops = append(reads.ops, reads.ops[0])
+	reads.ops[5].ID = "sixth"
+	defer func() {
+		err, _ := recover().(error)
+		if want := "the availability objective of reads watches 6 operations, 12 metrics: a CloudWatch metric math alarm reads at most 10"; err == nil || !strings.Contains(err.Error(), want) {
+			t.Errorf("%v, want %q", err, want)
+		}
+	}()
+	f.badPercent(reads, awscdk.Duration_Hours(jsii.Number(1)))
+}

@@ -137,7 +137,11 @@ func Props(cfg stage.Config) *fleetapi.FleetApiProps {
 		AlarmEmails:                  jsii.Strings(cfg.AlarmEmails...),
 		AlarmThresholds:              alarmThresholds(cfg.AlarmThresholds),
 		AlarmSeverities:              alarmSeverities(cfg.AlarmSeverities),
-		MonthlyBudgetUsd:             jsii.Number(cfg.MonthlyBudgetUsd),
+		ServiceLevelObjectives: &fleetapi.ServiceLevelObjectives{
+			Uploads: objective(cfg.ServiceLevelObjectives.Uploads),
+			Reads:   objective(cfg.ServiceLevelObjectives.Reads),
+		},
+		MonthlyBudgetUsd: jsii.Number(cfg.MonthlyBudgetUsd),
 		// The stage's own costs: this project's, in this stage.
 		BudgetCostTags: &map[string]*string{"Project": jsii.String(Project), "Stage": jsii.String(cfg.Name)},
 	}
@@ -180,7 +184,7 @@ func Validate(cfg stage.Config, props *fleetapi.FleetApiProps) error {
 	}
 	setting := settings[pe.Prop]
 	if setting == "" {
-		setting = pe.Prop // alarmThresholds.*: the same names
+		setting = pe.Prop // alarmThresholds.*, serviceLevelObjectives.*: the same names
 	}
 	return fmt.Errorf("stage %q: %w", cfg.Name, &fleetapi.PropError{Prop: setting, Value: pe.Value, Allowed: pe.Allowed})
 }
@@ -236,6 +240,16 @@ func alarmThresholds(a stage.AlarmThresholds) *fleetapi.AlarmThresholds {
 		t.Period = awscdk.Duration_Minutes(jsii.Number(*a.PeriodMinutes))
 	}
 	return t
+}
+
+// objective maps a stage's objective; an unset target takes the
+// construct's default.
+func objective(o stage.ServiceLevelObjective) *fleetapi.ServiceLevelObjective {
+	out := &fleetapi.ServiceLevelObjective{AvailabilityPercent: o.AvailabilityPercent, LatencyPercent: o.LatencyPercent}
+	if o.LatencyMs != nil {
+		out.LatencyMs = jsii.Number(*o.LatencyMs)
+	}
+	return out
 }
 
 // alarmSeverities maps the stage's severities; none leaves the construct's.

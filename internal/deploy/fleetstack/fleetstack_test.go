@@ -67,6 +67,11 @@ func TestStageValuesAreCheckedByTheConstruct(t *testing.T) {
 			`alarmSeverities "Api-Latency" is invalid: allowed keys are the kinds of alarm: Api-4XXError-rate, Api-5XXError`},
 		{"unknown severity", func(c *stage.Config) { c.AlarmSeverities = map[string]string{"Api-Latency-p99": "page"} },
 			`alarmSeverities.Api-Latency-p99 "page" is invalid: allowed values are critical, warning`},
+		{"objective without budget", func(c *stage.Config) { c.ServiceLevelObjectives.Uploads.AvailabilityPercent = new(100.0) },
+			"serviceLevelObjectives.uploads.availabilityPercent 100 is invalid: allowed range is (93.06, 100) percent"},
+		{"objective latency", func(c *stage.Config) { c.ServiceLevelObjectives.Reads.LatencyMs = new(0) },
+			"serviceLevelObjectives.reads.latencyMs 0 is invalid: allowed are whole milliseconds from 1 to 29000"},
+		{"burn-rate severity", func(c *stage.Config) { c.AlarmSeverities = map[string]string{"Reads-Latency-BurnRate": "warning"} }, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

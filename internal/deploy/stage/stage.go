@@ -84,6 +84,10 @@ type Config struct {
 	// "Api-Latency-p99"); the others keep the construct's
 	// (fleetapi.DefaultAlarmSeverities).
 	AlarmSeverities map[string]string `json:"alarmSeverities,omitempty"`
+	// ServiceLevelObjectives of the stage's uploads and reads over 30 days,
+	// which its burn-rate alarms watch; a target left out takes the
+	// construct's default (fleetapi.ServiceLevelObjective).
+	ServiceLevelObjectives ServiceLevelObjectives `json:"serviceLevelObjectives"`
 	// MonthlyBudgetUsd is the stage's monthly cost budget in US dollars,
 	// above 0.
 	MonthlyBudgetUsd float64 `json:"monthlyBudgetUsd"`
@@ -128,6 +132,22 @@ type AlarmThresholds struct {
 	TableThrottledRequests     *int     `json:"tableThrottledRequests,omitempty"`
 	TableSystemErrors          *int     `json:"tableSystemErrors,omitempty"`
 	AccessRefused              *int     `json:"accessRefused,omitempty"`
+}
+
+// ServiceLevelObjectives are the objectives of a stage (see
+// fleetapi.ServiceLevelObjectives).
+type ServiceLevelObjectives struct {
+	Uploads ServiceLevelObjective `json:"uploads,omitempty"`
+	Reads   ServiceLevelObjective `json:"reads,omitempty"`
+}
+
+// ServiceLevelObjective is one set of targets (see
+// fleetapi.ServiceLevelObjective for their meaning and defaults). Each is
+// optional.
+type ServiceLevelObjective struct {
+	AvailabilityPercent *float64 `json:"availabilityPercent,omitempty"`
+	LatencyPercent      *float64 `json:"latencyPercent,omitempty"`
+	LatencyMs           *int     `json:"latencyMs,omitempty"`
 }
 
 // Removal policies a stage may name.
@@ -350,10 +370,7 @@ func describeDecodeError(err error) error {
 		if i := strings.LastIndex(setting, "."); i >= 0 {
 			parent, name = setting[:i]+": ", setting[i+1:]
 		}
-		known := reflect.TypeFor[Config]()
-		if parent == "alarmThresholds: " {
-			known = reflect.TypeFor[AlarmThresholds]()
-		}
+		known := settingType(reflect.TypeFor[Config](), strings.Split(setting, ".")[:strings.Count(setting, ".")])
 		return fmt.Errorf("%sunknown setting %q: known settings are %s", parent, name, strings.Join(jsonNames(known, true), ", "))
 	}
 	got := "null"
@@ -364,6 +381,20 @@ func describeDecodeError(err error) error {
 		return fmt.Errorf("%s must be %s, got %s", setting, jsonKind(semErr.GoType), got)
 	}
 	return fmt.Errorf("%s: %w", setting, semErr.Err)
+}
+
+// settingType is the struct type of the setting at path, by the JSON names
+// of the fields that lead there.
+func settingType(t reflect.Type, path []string) reflect.Type {
+	for _, name := range path {
+		for i := range t.NumField() {
+			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
+				t = t.Field(i).Type
+				break
+			}
+		}
+	}
+	return t
 }
 
 // kindName names a JSON kind as a setting's error says what it got.

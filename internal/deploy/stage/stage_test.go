@@ -31,6 +31,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"tableMaxReadRequestUnits":  1000,
 		"tableMaxWriteRequestUnits": 500,
 		"alarmThresholds":           map[string]any{"evaluationPeriods": 5, "api4xxRatePercent": 2.5},
+		"serviceLevelObjectives":    map[string]any{"uploads": map[string]any{"availabilityPercent": 99.9}},
 		"apiGatewayCloudWatchRole":  true,
 		"vehicleCredentials":        true,
 	}
@@ -106,6 +107,13 @@ func TestSelectErrors(t *testing.T) {
 		{"threshold of the wrong type", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": map[string]any{"apiLatencyP99Ms": "fast"}})}, "dev",
 			[]string{"alarmThresholds.apiLatencyP99Ms must be a whole number, got string"}},
 		{"missing thresholds", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": nil})}, "dev", []string{`missing setting "alarmThresholds"`}},
+		{"missing objectives", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": nil})}, "dev", []string{`missing setting "serviceLevelObjectives"`}},
+		{"unknown objective", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": map[string]any{"writes": map[string]any{}}})}, "dev",
+			[]string{`serviceLevelObjectives: unknown setting "writes": known settings are uploads, reads`}},
+		{"unknown target", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": map[string]any{"uploads": map[string]any{"p99Ms": 300}}})}, "dev",
+			[]string{`serviceLevelObjectives.uploads: unknown setting "p99Ms": known settings are availabilityPercent, latencyPercent, latencyMs`}},
+		{"fractional latency target", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": map[string]any{"reads": map[string]any{"latencyMs": 2.5}}})}, "dev",
+			[]string{"serviceLevelObjectives.reads.latencyMs must be a whole number"}},
 		// Names are matched as written, once each; null is no value.
 		{"a name of another case", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": nil, "LogRetentionDays": 30})}, "dev", []string{`missing setting "logRetentionDays"`}},
 		{"an unknown name of another case", map[string]any{"dev": validStage(t, map[string]any{"LogRetentionDays": 30})}, "dev", []string{`unknown setting "LogRetentionDays": known settings are removalPolicy`}},

@@ -260,6 +260,9 @@ func (b *bill) cloudWatch() error {
 	if s.HighResolutionAlarmMetrics > 0 {
 		b.add(ServiceCloudWatch, "high-resolution alarms", PriceHighResAlarmMetrics, float64(s.HighResolutionAlarmMetrics))
 	}
+	if s.CompositeAlarms > 0 {
+		b.add(ServiceCloudWatch, fmt.Sprintf("composite alarms (%d)", s.CompositeAlarms), PriceCompositeAlarms, float64(s.CompositeAlarms))
+	}
 	b.add(ServiceCloudWatch, "dashboards", PriceDashboards, float64(s.Dashboards))
 	// The ingest functions' embedded metric, one per function name.
 	metrics := 0.0

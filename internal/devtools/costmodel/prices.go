@@ -32,6 +32,7 @@ const (
 	PricePITR                = "dynamodbPointInTimeRecovery"
 	PriceAlarmMetrics        = "cloudwatchAlarmMetrics"
 	PriceHighResAlarmMetrics = "cloudwatchHighResolutionAlarmMetrics"
+	PriceCompositeAlarms     = "cloudwatchCompositeAlarms"
 	PriceDashboards          = "cloudwatchDashboards"
 	PriceCustomMetrics       = "cloudwatchCustomMetrics"
 	PriceLogsIngestion       = "cloudwatchLogsStandardIngestion"
@@ -53,7 +54,7 @@ var RequiredPrices = []string{
 	PriceRestRequests, PriceHTTPRequests, PriceLambdaRequests, PriceLambdaArm64, PriceLambdaX8664,
 	PriceWriteUnits, PriceReadUnits, PriceIAWriteUnits, PriceIAReadUnits,
 	PriceWriteCapacity, PriceReadCapacity, PriceIAWriteCapacity, PriceIAReadCapacity, PriceStorage, PriceIAStorage, PricePITR,
-	PriceAlarmMetrics, PriceHighResAlarmMetrics, PriceDashboards, PriceCustomMetrics,
+	PriceAlarmMetrics, PriceHighResAlarmMetrics, PriceCompositeAlarms, PriceDashboards, PriceCustomMetrics,
 	PriceLogsIngestion, PriceLambdaLogsIngestion, PriceLogsStorage, PriceXRayTraces,
 	PriceKMSKeys, PriceKMSRequests, PriceSecrets, PriceSecretsAPICalls, PriceSNSEmail, PriceBudgets, PriceDataTransferOut,
 }

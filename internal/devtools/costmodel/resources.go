@@ -40,6 +40,8 @@ func BillingOf(resourceType string) (Billing, error) {
 		return Billing{Meters: []string{"log ingestion GB", "log storage GB-month"}}, nil
 	case "AWS::CloudWatch::Alarm":
 		return Billing{Meters: []string{"alarm metrics per month"}}, nil
+	case "AWS::CloudWatch::CompositeAlarm":
+		return Billing{Meters: []string{"composite alarms per month"}, Note: "the alarms of its rule are billed as alarms"}, nil
 	case "AWS::CloudWatch::Dashboard":
 		return Billing{Meters: []string{"dashboards per month"}, Note: "the account's first dashboards are free"}, nil
 	case "AWS::KMS::Key":

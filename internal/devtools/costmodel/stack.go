@@ -35,7 +35,9 @@ type Stack struct {
 	ThrottleRate, ThrottleBurst float64
 	// AlarmMetrics counts the metrics the alarms watch (a metric math alarm
 	// is billed per metric it reads), by resolution.
-	AlarmMetrics, HighResolutionAlarmMetrics                          int
+	AlarmMetrics, HighResolutionAlarmMetrics int
+	// CompositeAlarms are billed by the alarm, whatever their rule reads.
+	CompositeAlarms                                                   int
 	Dashboards, KMSKeys, Secrets, Topics, Budgets, EmailSubscriptions int
 }
 
@@ -136,6 +138,8 @@ func ParseStack(data []byte) (*Stack, error) {
 			err = s.readStage(r.Properties, logRetention)
 		case "AWS::CloudWatch::Alarm":
 			err = s.addAlarm(r.Properties)
+		case "AWS::CloudWatch::CompositeAlarm":
+			s.CompositeAlarms++
 		case "AWS::CloudWatch::Dashboard":
 			s.Dashboards++
 		case "AWS::KMS::Key":

@@ -13,9 +13,8 @@ import (
 
 // What the estimate reads from prod's committed template, counted by hand
 // in it: three arm64 functions of 256 MB serving the seven operations
-// between them, events kept 365 days in a Standard-IA table, logs 90, PITR on, 19 alarms of
-// which four are metric math over 3, 3, 4 and 4 metrics (15 + 14 = 29
-// alarm metrics), one dashboard, key, secret, topic and budget.
+// between them, events kept 365 days in a Standard-IA table, logs 90, PITR on, 20 alarms and
+// the burn-rate alarms (below), one dashboard, key, secret, topic and budget.
 func TestParseProdStack(t *testing.T) {
 	s, err := LoadStack("../../../test/testdata/FleetApi-prod.template.json")
 	if err != nil {
@@ -48,10 +47,13 @@ func TestParseProdStack(t *testing.T) {
 	if !s.Events.OnDemand || !s.Events.PITR || !s.Vehicles.PITR || s.Events.MaxWriteUnits != 4000 || !s.Events.InfrequentAccess || s.Vehicles.InfrequentAccess {
 		t.Errorf("tables %+v %+v", s.Events, s.Vehicles)
 	}
-	// 20 alarms; the functions' refusals and the tables' errors each read a metric per function or operation.
-	if s.AlarmMetrics != 32 || s.HighResolutionAlarmMetrics != 0 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
-		t.Errorf("alarm metrics %d (+%d high resolution), dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
-			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
+	// 20 alarms read 32 metrics (the functions' refusals and the tables'
+	// errors read one per function or operation); the 16 windows of the
+	// burn-rate alarms 80 more: 2 for the upload method, 8 for the 4 GET
+	// methods, in each of 4 windows, for availability and for latency.
+	if s.AlarmMetrics != 32+80 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
+		t.Errorf("alarm metrics %d (+%d high resolution), composite alarms %d, dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
+			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.CompositeAlarms, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
 	}
 	if s.ThrottleRate != 1000 || s.ThrottleBurst != 2000 {
 		t.Errorf("throttle %g/%g", s.ThrottleRate, s.ThrottleBurst)

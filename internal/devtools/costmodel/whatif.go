@@ -75,7 +75,7 @@ func (m Model) WhatIfs(vehicles int) ([]WhatIf, error) {
 			func(v *Model) { v.provision(vehicles, u.PeakToAverage) }},
 		{"tables provisioned with auto scaling", "capacity following the load at 70 % utilization: a lower bound, auto scaling lags a rising load",
 			func(v *Model) { v.provision(vehicles, 1/0.7) }},
-		{"API Gateway detailed metrics " + onOff(!s.DetailedMetrics), "the alarms and the dashboard read the API's own metrics, not per method",
+		{"API Gateway detailed metrics " + onOff(!s.DetailedMetrics), "the burn-rate alarms and the uploads metric read per-method metrics: without them they have no data",
 			func(v *Model) { v.Stack.DetailedMetrics = !v.Stack.DetailedMetrics }},
 	} {
 		if err := try(c.change, c.note, c.edit); err != nil {
