@@ -2,6 +2,8 @@ package test
 
 import (
 	"encoding/json"
+	"fmt"
+	"strings"
 	"testing"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
@@ -126,7 +128,15 @@ func TestEnvironmentBoundStage(t *testing.T) {
 	}
 	tmpl := assertions.Template_FromStack(stack, nil)
 	tmpl.ResourceCountIs(jsii.String("AWS::SNS::Topic"), jsii.Number(0))
-	tmpl.AllResourcesProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{"AlarmActions": []any{cfg.AlarmTopicArn}})
+	tmpl.AllResourcesProperties(jsii.String("AWS::CloudWatch::CompositeAlarm"), map[string]any{"AlarmActions": []any{cfg.AlarmTopicArn}})
+	// The windows of the burn-rate alarms notify through their composite alarm.
+	for id, r := range *tmpl.FindResources(jsii.String("AWS::CloudWatch::Alarm"), nil) {
+		p, _ := (*r)["Properties"].(map[string]any)
+		window := burnRateWindow.MatchString(fmt.Sprint(p["AlarmName"])) && strings.Contains(fmt.Sprint(p["AlarmName"]), "-BurnRate-")
+		if got := fmt.Sprint(p["AlarmActions"]); window && p["AlarmActions"] != nil || !window && got != "["+cfg.AlarmTopicArn+"]" {
+			t.Errorf("%s: alarm actions %s", id, got)
+		}
+	}
 	tmpl.HasResourceProperties(jsii.String("AWS::Budgets::Budget"), map[string]any{
 		"NotificationsWithSubscribers": assertions.Match_ArrayWith(&[]any{map[string]any{
 			"Notification": assertions.Match_ObjectLike(&map[string]any{"NotificationType": "ACTUAL"}),

@@ -28,49 +28,35 @@ func TestConstructDocIsCurrent(t *testing.T) {
 	}
 }
 
-// Each threshold's documented default is the one the construct applies
-// (DefaultAlarmThresholds), and every field documents one.
-func TestThresholdDefaultsAreDocumented(t *testing.T) {
-	fields, err := docblock.Fields(".", "AlarmThresholds")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := reflect.ValueOf(fleetapi.DefaultAlarmThresholds())
-	if len(fields) != d.NumField() {
-		t.Fatalf("%d documented fields, AlarmThresholds has %d", len(fields), d.NumField())
-	}
-	for _, f := range fields {
-		for _, name := range f.Names {
-			v := d.FieldByName(name)
-			var applied string
-			switch x := v.Interface().(type) {
-			case *float64:
-				applied = strconv.FormatFloat(*x, 'f', -1, 64)
-			default: // Period, an awscdk.Duration
-				applied = "awscdk.Duration_Minutes(jsii.Number(" + fmt.Sprint(*v.MethodByName("ToMinutes").Call([]reflect.Value{reflect.Zero(v.MethodByName("ToMinutes").Type().In(0))})[0].Interface().(*float64)) + "))"
-			}
-			if documented := strings.TrimSuffix(f.Default, "."); documented != applied {
-				t.Errorf("%s: documented default %q, applied %s", name, f.Default, applied)
-			}
+// Each threshold's and each objective's documented default is the one the
+// construct applies (DefaultAlarmThresholds, DefaultServiceLevelObjective),
+// and every field documents one.
+func TestDefaultsAreDocumented(t *testing.T) {
+	for typ, defaults := range map[string]any{
+		"AlarmThresholds":       fleetapi.DefaultAlarmThresholds(),
+		"ServiceLevelObjective": fleetapi.DefaultServiceLevelObjective(),
+	} {
+		fields, err := docblock.Fields(".", typ)
+		if err != nil {
+			t.Fatal(err)
 		}
-	}
-}
-
-// Each objective's documented default is the one the construct applies.
-func TestObjectiveDefaultsAreDocumented(t *testing.T) {
-	fields, err := docblock.Fields(".", "ServiceLevelObjective")
-	if err != nil {
-		t.Fatal(err)
-	}
-	d := reflect.ValueOf(fleetapi.DefaultServiceLevelObjective())
-	if len(fields) != d.NumField() {
-		t.Fatalf("%d documented fields, ServiceLevelObjective has %d", len(fields), d.NumField())
-	}
-	for _, f := range fields {
-		for _, name := range f.Names {
-			applied := strconv.FormatFloat(*d.FieldByName(name).Interface().(*float64), 'f', -1, 64)
-			if documented := strings.TrimSuffix(f.Default, "."); documented != applied {
-				t.Errorf("%s: documented default %q, applied %s", name, f.Default, applied)
+		d := reflect.ValueOf(defaults)
+		if len(fields) != d.NumField() {
+			t.Fatalf("%d documented fields, %s has %d", len(fields), typ, d.NumField())
+		}
+		for _, f := range fields {
+			for _, name := range f.Names {
+				v := d.FieldByName(name)
+				var applied string
+				switch x := v.Interface().(type) {
+				case *float64:
+					applied = strconv.FormatFloat(*x, 'f', -1, 64)
+				default: // Period, an awscdk.Duration
+					applied = "awscdk.Duration_Minutes(jsii.Number(" + fmt.Sprint(*v.MethodByName("ToMinutes").Call([]reflect.Value{reflect.Zero(v.MethodByName("ToMinutes").Type().In(0))})[0].Interface().(*float64)) + "))"
+				}
+				if documented := strings.TrimSuffix(f.Default, "."); documented != applied {
+					t.Errorf("%s.%s: documented default %q, applied %s", typ, name, f.Default, applied)
+				}
 			}
 		}
 	}

@@ -145,12 +145,12 @@ func (o objective) id() string { return strings.ToLower(o.subject[:1]) + o.subje
 
 // budgetPercent is the error budget: the percent of requests that may be
 // answered badly.
-func (o objective) budgetPercent() float64 { return 100 - o.target }
+func (o objective) budgetPercent() float64 { return roundPercent(100 - o.target) }
 
 // threshold is the percent of bad requests in a window at which the budget
 // burns burnRate times as fast as the objective allows.
 func (o objective) threshold(burnRate float64) float64 {
-	return math.Round(burnRate*o.budgetPercent()*1e6) / 1e6
+	return roundPercent(burnRate * o.budgetPercent())
 }
 
 // objectives lists the stage's objectives: the upload operation's and the
@@ -246,7 +246,7 @@ func (f *FleetApi) addBurnRateAlarms(p FleetApiProps, actions map[string]awsclou
 			return awscloudwatch.NewAlarm(f, jsii.String(id+"BurnRate"+label+"Alarm"), &awscloudwatch.AlarmProps{
 				AlarmName: jsii.String(name + "-" + label),
 				AlarmDescription: jsii.String(fmt.Sprintf("FleetApi %s %s over the last %s: bad requests above %v %% (%v × the error budget of %v %%); part of %s",
-					strings.ToLower(o.subject), strings.ToLower(o.indicator), label, threshold, burnRate, roundPercent(o.budgetPercent()), name)),
+					strings.ToLower(o.subject), strings.ToLower(o.indicator), label, threshold, burnRate, o.budgetPercent(), name)),
 				Metric:             f.badPercent(o, minutes(m)),
 				Threshold:          jsii.Number(threshold),
 				ComparisonOperator: gt,
@@ -284,6 +284,7 @@ func windowLabel(m float64) string {
 	return fmt.Sprintf("%vm", m)
 }
 
+// roundPercent drops the float noise of a difference such as 100 - 99.9.
 func roundPercent(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 
 // errorBudgetWidgets are the dashboard's row of objectives: for each, the
