@@ -19,6 +19,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/deploy/stage"
 	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
+	"github.com/fleetapi/fleetapi/internal/testutil/metricmath"
 )
 
 // TestAlarms checks every stage's alarms: one per function for errors,
@@ -405,6 +406,41 @@ func TestEveryAlarmHasARunbook(t *testing.T) {
 			if !strings.Contains(string(doc), "\n### `"+key+"`\n") {
 				t.Errorf("alarm %s: docs/operating.md has no section ### `%s`", name, key)
 			}
+		}
+	})
+}
+
+// Every alarm on metric math keeps a period in which only one of its
+// metrics has a data point: CloudWatch writes per-operation DynamoDB
+// metrics and the functions' refusals only when they happen, and a sum
+// with a missing term has no value, so each term is FILLed. Evaluated, as
+// CloudWatch evaluates the expression, with each metric alone at 1.
+func TestSparseMetricsKeepTheirPeriod(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		checked := 0
+		for _, a := range s.resourcesOfType("AWS::CloudWatch::Alarm") {
+			queries, err := metricmath.Queries(a.Properties)
+			if err != nil {
+				continue // a single metric
+			}
+			name := a.Properties["AlarmName"].(string)
+			for _, q := range queries {
+				if q.Expression != "" {
+					continue
+				}
+				v, err := metricmath.Evaluate(queries, map[string]metricmath.Value{q.ID: metricmath.Point(1)})
+				if err != nil || v.Missing {
+					t.Errorf("%s with only %s at 1: %+v, %v: the period is lost", name, q.ID, v, err)
+				}
+				// A count alarm (the tables', the refusals') breaches on that one point.
+				if threshold := a.Properties["Threshold"]; a.Properties["ComparisonOperator"] == "GreaterThanOrEqualToThreshold" && (v.Missing || v.V < threshold.(float64)) {
+					t.Errorf("%s with only %s at 1: %v, below its threshold %v", name, q.ID, v.V, threshold)
+				}
+			}
+			checked++
+		}
+		if checked < 5+16 {
+			t.Errorf("%d alarms on metric math, want the tables' four, the refusals' and the 16 burn-rate windows", checked)
 		}
 	})
 }

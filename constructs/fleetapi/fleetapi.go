@@ -214,8 +214,9 @@ type FleetApi struct {
 	burnRateBySeverity map[string][]awscloudwatch.CompositeAlarm
 	dashboard          awscloudwatch.Dashboard
 	// tableOperations lists, per table, the DynamoDB operations the
-	// functions perform on it: what the throttle and error metrics sum.
-	tableOperations map[awsdynamodb.Table][]awsdynamodb.Operation
+	// functions perform on it (GetItem, as the Operation dimension names
+	// them): what the throttle and error metrics sum.
+	tableOperations map[awsdynamodb.Table][]string
 
 	// The caller classes' roles; certificateRole, roleAlias and
 	// certificatePolicy with VehicleCredentials only.
@@ -246,7 +247,7 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	if err := p.validate(); err != nil {
 		panic(fmt.Errorf("fleetapi %q: %w", id, err))
 	}
-	f := &FleetApi{functions: map[string]awslambda.Function{}, tableOperations: map[awsdynamodb.Table][]awsdynamodb.Operation{}, principals: map[string][]string{}}
+	f := &FleetApi{functions: map[string]awslambda.Function{}, tableOperations: map[awsdynamodb.Table][]string{}, principals: map[string][]string{}}
 	// Registers f itself as the construct, so that it can be used as a scope.
 	constructs.NewConstruct_Override(f, scope, jsii.String(id))
 
@@ -404,7 +405,7 @@ func (f *FleetApi) addFunctions(p FleetApiProps, spec *api.Spec) {
 				Resources: jsii.Strings(*tables[role].TableArn()),
 			}))
 			for _, action := range access[role] {
-				op := tableOperation(action)
+				op := strings.TrimPrefix(action, "dynamodb:")
 				if !slices.Contains(f.tableOperations[tables[role]], op) {
 					f.tableOperations[tables[role]] = append(f.tableOperations[tables[role]], op)
 				}

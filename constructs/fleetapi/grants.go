@@ -2,14 +2,11 @@ package fleetapi
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
-	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
 )
@@ -95,32 +92,10 @@ func (f *FleetApi) MetricFunctionThrottles(opts *awscloudwatch.MetricOptions) aw
 // tables, over the operations the functions perform. Default: Sum, 5 minutes.
 func (f *FleetApi) MetricTableThrottledRequests(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
 	o := metricOptions(opts, "Sum")
-	using := map[string]awscloudwatch.IMetric{}
-	for prefix, table := range map[string]awsdynamodb.Table{"vehicles": f.vehicles, "events": f.events} {
-		for _, op := range f.tableOperations[table] {
-			name := operationDimension(op)
-			using[prefix+"_"+strings.ToLower(name)] = table.MetricThrottledRequestsForOperation(jsii.String(name), o)
-		}
-	}
-	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression:   jsii.String(strings.Join(slices.Sorted(maps.Keys(using)), " + ")),
-		UsingMetrics: &using,
-		Label:        jsii.String("table throttled requests"),
-		Period:       o.Period,
-	})
+	return f.tableOperationsMetric("ThrottledRequests", "table throttled requests", map[string]awsdynamodb.Table{"vehicles_": f.vehicles, "events_": f.events}, o.Period)
 }
 
 func (f *FleetApi) sumOverFunctions(what string, opts *awscloudwatch.MetricOptions, metric func(awslambda.Function, *awscloudwatch.MetricOptions) awscloudwatch.IMetric) awscloudwatch.IMetric {
 	o := metricOptions(opts, "Sum")
 	return sumOf("function "+what, f.functions, o, func(fn awslambda.Function) awscloudwatch.IMetric { return metric(fn, o) })
-}
-
-// operationDimension is DynamoDB's Operation dimension of an operation:
-// GetItem for GET_ITEM.
-func operationDimension(op awsdynamodb.Operation) string {
-	var b strings.Builder
-	for word := range strings.SplitSeq(string(op), "_") {
-		b.WriteString(word[:1] + strings.ToLower(word[1:]))
-	}
-	return b.String()
 }

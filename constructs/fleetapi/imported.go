@@ -242,17 +242,12 @@ func functionMetric(name string, function *string, o *awscloudwatch.MetricOption
 }
 
 // sumOf is the sum of a metric over keyed items (the functions), in metric
-// math named by the keys.
+// math named by the keys (filledSum: a function that had no refusal in a
+// period has no data point).
 func sumOf[T any](what string, items map[string]T, o *awscloudwatch.MetricOptions, metric func(T) awscloudwatch.IMetric) awscloudwatch.IMetric {
 	using := map[string]awscloudwatch.IMetric{}
-	names := slices.Sorted(maps.Keys(items))
-	for _, name := range names {
-		using[name] = metric(items[name])
+	for name, item := range items {
+		using[name] = metric(item)
 	}
-	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-		Expression:   jsii.String(strings.Join(names, " + ")),
-		UsingMetrics: &using,
-		Label:        jsii.String(what),
-		Period:       o.Period,
-	})
+	return filledSum(what, using, o.Period)
 }

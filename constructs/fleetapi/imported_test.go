@@ -80,7 +80,7 @@ func TestImportByAttributes(t *testing.T) {
 			"Namespace": "FleetApi", "MetricName": "SamplesIngested", "Dimensions": []any{map[string]any{"Name": "FunctionName", "Value": "fn-ingest"}},
 		})
 		tmpl.HasResourceProperties(jsii.String("AWS::CloudWatch::Alarm"), map[string]any{
-			"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Expression": "events + ingest + vehicles"})}),
+			"Metrics": assertions.Match_ArrayWith(&[]any{assertions.Match_ObjectLike(&map[string]any{"Expression": "FILL(events, 0) + FILL(ingest, 0) + FILL(vehicles, 0)"})}),
 		})
 	})
 	tmpl.HasOutput(jsii.String("Url"), map[string]any{"Value": assertions.Match_AnyValue()})

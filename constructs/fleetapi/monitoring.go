@@ -3,7 +3,6 @@ package fleetapi
 import (
 	"fmt"
 	"maps"
-	"regexp"
 	"slices"
 	"strings"
 
@@ -320,13 +319,13 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 		id    string
 		table awsdynamodb.Table
 	}{{"Vehicles", f.vehicles}, {"VehicleEvents", f.events}} {
-		ops := ptrs(f.tableOperations[table.table])
+		tables := map[string]awsdynamodb.Table{"": table.table}
 		specs = append(specs,
 			alarmSpec{table.id + "ThrottledRequests", table.id, "ThrottledRequests",
-				table.table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: ops, Period: t.Period}),
+				f.tableOperationsMetric("ThrottledRequests", "throttled requests", tables, t.Period),
 				*t.TableThrottledRequests, gte, notBreaching},
 			alarmSpec{table.id + "SystemErrors", table.id, "SystemErrors",
-				table.table.MetricSystemErrorsForOperations(&awsdynamodb.SystemErrorsForOperationsMetricOptions{Operations: ops, Period: t.Period}),
+				f.tableOperationsMetric("SystemErrors", "system errors", tables, t.Period),
 				*t.TableSystemErrors, gte, notBreaching},
 		)
 	}
@@ -389,22 +388,46 @@ const (
 
 var opWords = map[awscloudwatch.ComparisonOperator]string{gte: "at least", gt: "above"}
 
-func ptrs[T any](vs []T) *[]T { return &vs }
-
 // namePrefix starts the names of the alarms and the dashboard: the stack's
 // name and the construct's ID, e.g. FleetApi-prod-Fleet.
 func (f *FleetApi) namePrefix() string {
 	return *awscdk.Stack_Of(f).StackName() + "-" + *f.Node().Id()
 }
 
-// tableOperation turns an IAM action such as dynamodb:GetItem into the
-// operation of DynamoDB's per-operation metrics, GET_ITEM.
-func tableOperation(action string) awsdynamodb.Operation {
-	name := strings.TrimPrefix(action, "dynamodb:")
-	return awsdynamodb.Operation(strings.ToUpper(camelBoundary.ReplaceAllString(name, "${1}_${2}")))
+// tableOperationsMetric sums a per-operation DynamoDB metric (Sum) over
+// the operations the functions perform on the tables, each term FILLed
+// with 0: DynamoDB writes a data point only for an operation that had the
+// event, and a sum with a missing term has no data point at all, which
+// would drop the very period of a throttle on one operation.
+func (f *FleetApi) tableOperationsMetric(name, label string, tables map[string]awsdynamodb.Table, period awscdk.Duration) awscloudwatch.IMetric {
+	using := map[string]awscloudwatch.IMetric{}
+	for prefix, table := range tables {
+		for _, op := range f.tableOperations[table] {
+			using[prefix+strings.ToLower(op)] = awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String("AWS/DynamoDB"), MetricName: jsii.String(name),
+				DimensionsMap: &map[string]*string{"TableName": table.TableName(), "Operation": jsii.String(op)},
+				Statistic:     jsii.String("Sum"), Period: period,
+			})
+		}
+	}
+	return filledSum(label, using, period)
 }
 
-var camelBoundary = regexp.MustCompile(`([a-z0-9])([A-Z])`)
+// filledSum is the sum of metrics, keyed by their IDs in metric math, each
+// FILLed with 0 so that one without a data point in a period does not
+// drop the period.
+func filledSum(label string, using map[string]awscloudwatch.IMetric, period awscdk.Duration) awscloudwatch.IMetric {
+	var terms []string
+	for _, id := range slices.Sorted(maps.Keys(using)) {
+		terms = append(terms, "FILL("+id+", 0)")
+	}
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression:   jsii.String(strings.Join(terms, " + ")),
+		UsingMetrics: &using,
+		Label:        jsii.String(label),
+		Period:       period,
+	})
+}
 
 // addDashboard defines the stage's dashboard: the API, the upload rate,
 // the objectives' error budgets, every function and every table.
@@ -449,7 +472,7 @@ func (f *FleetApi) addDashboard(p FleetApiProps) {
 				table.table.MetricConsumedWriteCapacityUnits(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("write")}),
 			}),
 			graph(table.title+": throttled requests", []awscloudwatch.IMetric{
-				table.table.MetricThrottledRequestsForOperations(&awsdynamodb.OperationsMetricOptions{Operations: ptrs(f.tableOperations[table.table]), Period: minute}),
+				f.tableOperationsMetric("ThrottledRequests", "throttled requests", map[string]awsdynamodb.Table{"": table.table}, minute),
 			}),
 		})
 	}
