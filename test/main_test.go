@@ -138,25 +138,47 @@ func readValidationReport(path string) []string {
 }
 
 // readAnnotations reads a stack's messages from a cloud assembly manifest
-// (cloud-assembly-schema: artifacts.ID.metadata, by construct path).
+// (cloud-assembly-schema: artifacts.ID.metadata, by construct path, or the
+// file artifacts.ID.additionalMetadataFile names, where the CDK now writes
+// them).
 func readAnnotations(manifest, artifactID string) ([]annotation, error) {
 	data, err := os.ReadFile(manifest)
 	if err != nil {
 		return nil, err
 	}
+	type entries = map[string][]struct {
+		Type string `json:"type"`
+		Data any    `json:"data"`
+	}
 	var doc struct {
 		Artifacts map[string]struct {
-			Metadata map[string][]struct {
-				Type string `json:"type"`
-				Data any    `json:"data"`
-			} `json:"metadata"`
+			Metadata               entries `json:"metadata"`
+			AdditionalMetadataFile string  `json:"additionalMetadataFile"`
 		} `json:"artifacts"`
 	}
 	if err := json.Unmarshal(data, &doc); err != nil {
 		return nil, fmt.Errorf("parse %s: %w", manifest, err)
 	}
+	artifact := doc.Artifacts[artifactID]
+	metadata := artifact.Metadata
+	if f := artifact.AdditionalMetadataFile; f != "" {
+		more, err := os.ReadFile(filepath.Join(filepath.Dir(manifest), f))
+		if err != nil {
+			return nil, err
+		}
+		var extra entries
+		if err := json.Unmarshal(more, &extra); err != nil {
+			return nil, fmt.Errorf("parse %s: %w", f, err)
+		}
+		if metadata == nil {
+			metadata = entries{}
+		}
+		for path, e := range extra {
+			metadata[path] = append(metadata[path], e...)
+		}
+	}
 	var out []annotation
-	for path, entries := range doc.Artifacts[artifactID].Metadata {
+	for path, entries := range metadata {
 		for _, e := range entries {
 			if strings.HasPrefix(e.Type, "aws:cdk:") && (strings.HasSuffix(e.Type, "warning") || strings.HasSuffix(e.Type, "error") || strings.HasSuffix(e.Type, "info")) {
 				out = append(out, annotation{Path: path, Level: e.Type, Text: fmt.Sprint(e.Data)})

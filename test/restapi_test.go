@@ -176,6 +176,9 @@ func TestOutputs(t *testing.T) {
 			"VehiclesFunctionName": `{"Ref":"` + s.idOfPath(t, "Fleet/VehiclesFunction/Resource") + `"}`,
 			"EventsFunctionName":   `{"Ref":"` + s.idOfPath(t, "Fleet/EventsFunction/Resource") + `"}`,
 			"IngestFunctionName":   `{"Ref":"` + s.idOfPath(t, "Fleet/IngestFunction/Resource") + `"}`,
+			// Names that Budgets gives, and that carry the Region.
+			"BudgetName":    `{"Ref":"` + onlyID(t, s, "AWS::Budgets::Budget") + `"}`,
+			"DashboardName": `{"Ref":"` + onlyID(t, s, "AWS::CloudWatch::Dashboard") + `"}`,
 		}
 		if stageConfig(t, stageName).VehicleCredentials {
 			want["VehicleRoleAlias"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::RoleAlias") + `"}`

@@ -144,3 +144,56 @@ func TestEnvironmentBoundStage(t *testing.T) {
 		}}),
 	})
 }
+
+// A stage whose alarms notify no one synthesizes, with a warning that
+// names the settings to set (and, for a stage that requires a subscriber,
+// that deploying it is refused); the construct's own warning, naming its
+// props, is acknowledged. With an address there is no warning.
+func TestStageWithoutAlarmSubscriberWarns(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		cfg := stageConfig(t, stageName)
+		var warnings []string
+		for _, a := range s.annotations {
+			if a.Level == "aws:cdk:warning" && (strings.Contains(a.Text, "alarm") || strings.Contains(a.Text, "Alarm")) {
+				warnings = append(warnings, a.Text)
+			}
+		}
+		want := fmt.Sprintf("stage %q: no one is told of its alarms and its budget: set alarmEmails (each address must confirm the subscription SNS mails it) or alarmTopicArn in cdk.json", stageName)
+		if cfg.RequireAlarmSubscriber {
+			want += " (requireAlarmSubscriber: make deploy and make preflight refuse it)"
+		}
+		if len(warnings) != 1 || !strings.HasPrefix(warnings[0], want) {
+			t.Errorf("warnings %q, want one: %s", warnings, want)
+		}
+	})
+	cfg := stageConfig(t, stageNames[0])
+	cfg.AlarmEmails = []string{"oncall@example.com"}
+	stack, err := fleetstack.New(awscdk.NewApp(nil), cfg)
+	if err != nil {
+		t.Fatal(err)
+	}
+	assertions.Annotations_FromStack(stack).HasNoWarning(jsii.String("*"), assertions.Match_StringLikeRegexp(jsii.String(".*(told|AlarmEmails).*")))
+}
+
+// Dashboard and budget names are unique in an account, across Regions: one
+// stage deployed to two Regions of an account names its dashboards apart,
+// and its budgets are named by Budgets.
+func TestOneStageInTwoRegions(t *testing.T) {
+	names := map[string]string{}
+	for _, region := range []string{"eu-west-1", "us-east-1"} {
+		cfg := stageConfig(t, stageNames[0])
+		cfg.Account, cfg.Region = "123456789012", region
+		stack, err := fleetstack.New(awscdk.NewApp(nil), cfg)
+		if err != nil {
+			t.Fatal(err)
+		}
+		tmpl := assertions.Template_FromStack(stack, nil)
+		for _, r := range *tmpl.FindResources(jsii.String("AWS::CloudWatch::Dashboard"), nil) {
+			names[region] = fmt.Sprint((*r)["Properties"].(map[string]any)["DashboardName"])
+		}
+		tmpl.HasResourceProperties(jsii.String("AWS::Budgets::Budget"), map[string]any{"Budget": assertions.Match_ObjectLike(&map[string]any{"BudgetName": assertions.Match_Absent()})})
+	}
+	if names["eu-west-1"] == names["us-east-1"] || !strings.HasSuffix(names["eu-west-1"], "-eu-west-1") {
+		t.Errorf("dashboard names %v, want the Region in each", names)
+	}
+}

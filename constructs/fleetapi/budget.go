@@ -15,8 +15,21 @@ const (
 	budgetActualPercent   = 100
 )
 
+// budgetMetric is what the budget counts: unblended cost, the usage of the
+// tagged resources at the rates they are billed at, before credits,
+// refunds and the account's discounts (which belong to the account, not
+// to a stage: with credits, net cost would stay at zero and the budget
+// would never notify), as make cost estimates it from list prices. A budget
+// with FilterExpression and no Metrics is created, but computes no spend
+// ("Selected metrics cannot be null"), so it never notifies.
+const budgetMetric = "UnblendedCost"
+
 // addBudget defines the monthly cost budget of the resources that carry the
-// cost allocation tags of the props, notifying the alarm topic.
+// cost allocation tags of the props, notifying the alarm topic. The budget
+// has no fixed name: its notifications can only change by replacement,
+// and a replacement with the same name would collide with the budget it
+// replaces (budget names are unique in an account), so Budgets names it
+// (Budget().Ref() is the name).
 func (f *FleetApi) addBudget(p FleetApiProps) {
 	if p.MonthlyBudgetUsd == nil {
 		return
@@ -48,10 +61,10 @@ func (f *FleetApi) addBudget(p FleetApiProps) {
 			}},
 		}
 	}
-	awsbudgets.NewCfnBudget(f, jsii.String("Budget"), &awsbudgets.CfnBudgetProps{
+	f.budget = awsbudgets.NewCfnBudget(f, jsii.String("Budget"), &awsbudgets.CfnBudgetProps{
 		Budget: &awsbudgets.CfnBudget_BudgetDataProperty{
-			BudgetName:       jsii.String(f.namePrefix()),
 			BudgetType:       jsii.String("COST"),
+			Metrics:          jsii.Strings(budgetMetric),
 			TimeUnit:         jsii.String("MONTHLY"),
 			BudgetLimit:      &awsbudgets.CfnBudget_SpendProperty{Amount: p.MonthlyBudgetUsd, Unit: jsii.String("USD")},
 			FilterExpression: filter,
@@ -62,3 +75,7 @@ func (f *FleetApi) addBudget(p FleetApiProps) {
 		},
 	})
 }
+
+// Budget is the stage's cost budget, nil without MonthlyBudgetUsd; its Ref
+// is the name Budgets gave it.
+func (f *FleetApi) Budget() awsbudgets.CfnBudget { return f.budget }

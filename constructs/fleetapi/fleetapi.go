@@ -32,6 +32,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsbudgets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
@@ -213,6 +214,7 @@ type FleetApi struct {
 	burnRateAlarms     []awscloudwatch.CompositeAlarm
 	burnRateBySeverity map[string][]awscloudwatch.CompositeAlarm
 	dashboard          awscloudwatch.Dashboard
+	budget             awsbudgets.CfnBudget
 	// tableOperations lists, per table, the DynamoDB operations the
 	// functions perform on it (GetItem, as the Operation dimension names
 	// them): what the throttle and error metrics sum.

@@ -193,7 +193,16 @@ func (f *FleetApi) addAlarmTopic(p FleetApiProps) {
 			f.alarmTopic.AddSubscription(awssnssubscriptions.NewEmailSubscription(e, nil))
 		}
 	}
+	if p.AlarmTopic == nil && p.CriticalAlarmTopic == nil && (p.AlarmEmails == nil || len(*p.AlarmEmails) == 0) {
+		awscdk.Annotations_Of(f).AddWarningV2(jsii.String(WarningNoAlarmSubscriber), jsii.String(
+			"no one is told of the alarms and the budget: the construct's alarm topic has no subscription; "+
+				"set AlarmEmails (each address must confirm the subscription SNS mails it) or give AlarmTopic or CriticalAlarmTopic"), nil)
+	}
 }
+
+// WarningNoAlarmSubscriber is the ID of the synthesis warning of a
+// FleetApi whose alarms notify a topic of its own without a subscriber.
+const WarningNoAlarmSubscriber = "fleetapi:noAlarmSubscriber"
 
 func alarmPublisher() awsiam.IPrincipal {
 	return awsiam.NewServicePrincipal(jsii.String("cloudwatch.amazonaws.com"), nil)
@@ -480,8 +489,10 @@ func (f *FleetApi) addDashboard(p FleetApiProps) {
 	for i := range rows {
 		widgets[i] = &rows[i]
 	}
+	// Dashboard names are the account's, across Regions: the Region in it
+	// lets one stage deploy to two Regions of an account.
 	f.dashboard = awscloudwatch.NewDashboard(f, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
-		DashboardName: jsii.String(f.namePrefix()),
+		DashboardName: jsii.String(f.namePrefix() + "-" + *awscdk.Stack_Of(f).Region()),
 		Widgets:       &widgets,
 	})
 }

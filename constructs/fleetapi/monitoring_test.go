@@ -156,3 +156,34 @@ func mustBuildWith(t *testing.T, props func(awscdk.Stack) *fleetapi.FleetApiProp
 	fleetapi.NewFleetApi(stack, "Fleet", props(stack))
 	return assertions.Template_FromStack(stack, nil)
 }
+
+// Alarms that notify a topic of the construct's own without a subscriber
+// reach no one: the synthesis says so, naming the props; an address or a
+// topic of the team's own silences it.
+func TestNoAlarmSubscriberWarns(t *testing.T) {
+	for _, tt := range []struct {
+		name  string
+		props func(awscdk.Stack) *fleetapi.FleetApiProps
+		warns bool
+	}{
+		{"defaults", func(awscdk.Stack) *fleetapi.FleetApiProps { return nil }, true},
+		{"an address", func(awscdk.Stack) *fleetapi.FleetApiProps {
+			return &fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("oncall@example.com")}
+		}, false},
+		{"a pager's topic", func(s awscdk.Stack) *fleetapi.FleetApiProps {
+			return &fleetapi.FleetApiProps{CriticalAlarmTopic: awssns.NewTopic(s, jsii.String("Pager"), nil)}
+		}, false},
+	} {
+		stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("Consumer"), nil)
+		fleetapi.NewFleetApi(stack, "Fleet", tt.props(stack))
+		a := assertions.Annotations_FromStack(stack)
+		msg := assertions.Match_StringLikeRegexp(jsii.String("no one is told of the alarms.*AlarmEmails.*" + fleetapi.WarningNoAlarmSubscriber))
+		cdktest.Check(t, tt.name, func() {
+			if tt.warns {
+				a.HasWarning(jsii.String("/Consumer/Fleet"), msg)
+			} else {
+				a.HasNoWarning(jsii.String("*"), msg)
+			}
+		})
+	}
+}

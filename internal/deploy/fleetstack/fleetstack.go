@@ -30,6 +30,10 @@ const Project = "FleetApi"
 // logical ID, so it must never change.
 const ConstructID = "Fleet"
 
+// WarningNoAlarmSubscriber is the ID of the synthesis warning of a stage
+// whose alarms notify no one (stage.Config.NoAlarmSubscriber).
+const WarningNoAlarmSubscriber = "fleetapi:stageWithoutAlarmSubscriber"
+
 // StackName returns the CloudFormation stack name of a stage, e.g. FleetApi-prod.
 func StackName(stageName string) string { return Project + "-" + stageName }
 
@@ -86,6 +90,15 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoCloudWatchRole),
 			jsii.String(fmt.Sprintf("stage %s creates the API Gateway CloudWatch role of this account and Region", cfg.CloudWatchRoleOwner)))
 	}
+	if err := cfg.NoAlarmSubscriber(); err != nil {
+		// The construct's warning names its props; this one the stage's settings.
+		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoAlarmSubscriber), jsii.String("named by its stage settings"))
+		msg := err.Error()
+		if cfg.RequireAlarmSubscriber {
+			msg += " (requireAlarmSubscriber: make deploy and make preflight refuse it)"
+		}
+		awscdk.Annotations_Of(stack).AddWarningV2(jsii.String(WarningNoAlarmSubscriber), jsii.String(msg), nil)
+	}
 	awscdk.NewCfnOutput(stack, jsii.String("ApiUrl"), &awscdk.CfnOutputProps{
 		Description: jsii.String("URL of the FleetApi stage"),
 		Value:       api.Url(),
@@ -104,6 +117,10 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 	for id, fn := range map[string]awslambda.IFunction{"VehiclesFunctionName": api.VehiclesFunction(), "EventsFunctionName": api.EventsFunction(), "IngestFunctionName": api.IngestFunction()} {
 		output(id, "Name of a function of the API: the dimension of its metrics", fn.FunctionName())
 	}
+	if b := api.Budget(); b != nil {
+		output("BudgetName", "Name AWS Budgets gave the stage's budget", b.Ref())
+	}
+	output("DashboardName", "Name of the stage's CloudWatch dashboard", api.Dashboard().DashboardName())
 	if alias := api.VehicleRoleAlias(); alias != nil {
 		output("VehicleRoleAlias", "AWS IoT role alias vehicles get credentials through", alias.Ref())
 		output("VehicleCertificatePolicy", "AWS IoT policy to attach to each vehicle certificate", api.VehicleCertificatePolicy().Ref())

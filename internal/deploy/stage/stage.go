@@ -76,6 +76,10 @@ type Config struct {
 	// AlarmTopicArn, when set, names an existing SNS topic the alarms and
 	// the budget notify instead of a topic of the stack's own.
 	AlarmTopicArn string `json:"alarmTopicArn,omitempty"`
+	// RequireAlarmSubscriber makes make deploy and make preflight refuse
+	// the stage while it has neither alarmEmails nor alarmTopicArn: its
+	// alarms must reach someone (its synthesis only warns).
+	RequireAlarmSubscriber bool `json:"requireAlarmSubscriber"`
 	// AlarmThresholds of the stage; a setting left out takes the
 	// construct's documented default.
 	AlarmThresholds AlarmThresholds `json:"alarmThresholds"`
@@ -446,4 +450,14 @@ func tagValue(setting, v string) error {
 		return fmt.Errorf("%s %q is not a valid tag value: at most %d letters, digits, spaces and _ . : / = + - @", setting, v, maxTagValueLen)
 	}
 	return nil
+}
+
+// NoAlarmSubscriber says, when the stage's alarms and budget would notify
+// no one (neither alarmEmails nor alarmTopicArn), what to set; nil when
+// they reach someone.
+func (c Config) NoAlarmSubscriber() error {
+	if len(c.AlarmEmails) > 0 || c.AlarmTopicArn != "" {
+		return nil
+	}
+	return fmt.Errorf("stage %q: no one is told of its alarms and its budget: set alarmEmails (each address must confirm the subscription SNS mails it) or alarmTopicArn in cdk.json", c.Name)
 }

@@ -25,6 +25,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"lambdaTimeoutSeconds":      10,
 		"lambdaReservedConcurrency": 0,
 		"alarmEmails":               []any{"ops@example.com"},
+		"requireAlarmSubscriber":    true,
 		"monthlyBudgetUsd":          100,
 		"costCenter":                "cc-42",
 		"owner":                     "fleet team",
