@@ -25,7 +25,7 @@ GO_TEST    := go test -count=1
 # bundling, the CDK CLI, oapi-codegen, the Lambda emulator, go list): Go's test cache
 # cannot see what those read, so their tests always run (-count=1); the
 # others' results are cached.
-UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/runtime/lambdaapp ./internal/layout ./internal/devtools/breaking
+UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/runtime/lambdaapp ./internal/layout ./internal/devtools/breaking ./cmd/preflight
 # Extra flags of make test's go test, e.g. -short (no synthesis) or -run.
 GO_TEST_FLAGS ?=
 
@@ -48,7 +48,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: api-check breaking-check bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: api-check breaking-check bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy preflight vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -123,8 +123,12 @@ breaking-check: $(NPM_STAMP) ## fail when deploying this checkout over BASE (def
 api-check: ## fail on an incompatible change of the Go API of constructs/fleetapi and client against BASE (apidiff) that CHANGELOG.md's Unreleased section does not name
 	go run ./cmd/apicheck -base $(BASE)
 
-deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials
+deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials (refused while a stage that requires an alarm subscriber has none; run make preflight first in a new account)
+	go run ./cmd/preflight -stage $(STAGE) -offline
 	$(CDK) deploy --context stage=$(STAGE)
+
+preflight: synth ## with AWS credentials, read calls only: check what a deploy of STAGE needs of the account (API Gateway's CloudWatch role, Lambda concurrency quota, CDK bootstrap, active cost allocation tags, an alarm subscriber)
+	go run ./cmd/preflight -stage $(STAGE) -assembly cdk.out/$(STAGE)
 
 bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, the handlers' benchmarks (BENCHTIME, default 1s), binary size, cold starts (STARTS), synthesis (SYNTH_RUNS)
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/runtime/dynamostore | grep -E 'write units|ok|FAIL'

@@ -88,7 +88,7 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 		// The stage table makes one stage of every account and Region
 		// create the role; deploy that one there first.
 		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoCloudWatchRole),
-			jsii.String(fmt.Sprintf("stage %s creates the API Gateway CloudWatch role of this account and Region", cfg.CloudWatchRoleOwner)))
+			jsii.String(fmt.Sprintf("stage %s creates the API Gateway CloudWatch role of this account and Region; make preflight checks that the account has it", cfg.CloudWatchRoleOwner)))
 	}
 	if err := cfg.NoAlarmSubscriber(); err != nil {
 		// The construct's warning names its props; this one the stage's settings.

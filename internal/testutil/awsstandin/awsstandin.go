@@ -1,0 +1,166 @@
+// Package awsstandin is a local stand-in, for tests, of the read calls the
+// deploy preflight makes: API Gateway's GetAccount, Lambda's
+// GetAccountSettings, ListFunctions and GetFunctionConcurrency, SSM's
+// GetParameter and Cost Explorer's ListCostAllocationTags, each in its
+// service's wire protocol (REST JSON for API Gateway and Lambda, JSON 1.1
+// for SSM and Cost Explorer), so that the AWS SDK's own clients talk to it
+// through their endpoint override. It answers from State and records the
+// calls; it accepts any signature.
+package awsstandin
+
+import (
+	"encoding/json"
+	"fmt"
+	"net/http"
+	"net/http/httptest"
+	"slices"
+	"strings"
+	"sync"
+)
+
+// State is the account the stand-in answers for.
+type State struct {
+	// CloudWatchRoleArn is API Gateway's account setting; "" for none.
+	CloudWatchRoleArn string
+	// ConcurrentExecutions and UnreservedConcurrentExecutions are Lambda's
+	// account limit; Functions the account's functions and their reserved
+	// concurrency (0: none).
+	ConcurrentExecutions, UnreservedConcurrentExecutions int
+	Functions                                            map[string]int
+	// Parameters are SSM's parameters by name.
+	Parameters map[string]string
+	// CostTags are the cost allocation tags by key, "Active" or "Inactive".
+	CostTags map[string]string
+}
+
+// Server is a running stand-in.
+type Server struct {
+	*httptest.Server
+	mu    sync.Mutex
+	state State
+	calls []string
+}
+
+// Start starts a stand-in on 127.0.0.1; stop it with Close.
+func Start(state State) *Server {
+	s := &Server{state: state}
+	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
+	return s
+}
+
+// Calls lists the operations called, in order.
+func (s *Server) Calls() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return slices.Clone(s.calls)
+}
+
+func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if target := r.Header.Get("X-Amz-Target"); target != "" {
+		s.calls = append(s.calls, target)
+		s.json11(w, r, target)
+		return
+	}
+	path := r.URL.Path
+	switch {
+	case r.Method == http.MethodGet && path == "/account":
+		s.calls = append(s.calls, "apigateway.GetAccount")
+		body := map[string]any{"throttleSettings": map[string]any{"burstLimit": 5000, "rateLimit": 10000}}
+		if s.state.CloudWatchRoleArn != "" {
+			body["cloudwatchRoleArn"] = s.state.CloudWatchRoleArn
+		}
+		reply(w, "application/json", body)
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/2016-08-19/account-settings"):
+		s.calls = append(s.calls, "lambda.GetAccountSettings")
+		reply(w, "application/json", map[string]any{
+			"AccountLimit": map[string]any{
+				"ConcurrentExecutions": s.state.ConcurrentExecutions, "UnreservedConcurrentExecutions": s.state.UnreservedConcurrentExecutions,
+				"CodeSizeUnzipped": 262144000, "CodeSizeZipped": 52428800, "TotalCodeSize": 80530636800,
+			},
+			"AccountUsage": map[string]any{"FunctionCount": len(s.state.Functions), "TotalCodeSize": 0},
+		})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/2015-03-31/functions"):
+		s.calls = append(s.calls, "lambda.ListFunctions")
+		var fns []map[string]any
+		for _, name := range sortedKeys(s.state.Functions) {
+			fns = append(fns, map[string]any{"FunctionName": name})
+		}
+		reply(w, "application/json", map[string]any{"Functions": fns})
+	case r.Method == http.MethodGet && strings.HasPrefix(path, "/2019-09-30/functions/") && strings.HasSuffix(path, "/concurrency"):
+		s.calls = append(s.calls, "lambda.GetFunctionConcurrency")
+		name := strings.TrimSuffix(strings.TrimPrefix(path, "/2019-09-30/functions/"), "/concurrency")
+		reserved, ok := s.state.Functions[name]
+		if !ok {
+			fail(w, http.StatusNotFound, "application/json", "ResourceNotFoundException", "Function not found: "+name)
+			return
+		}
+		body := map[string]any{}
+		if reserved > 0 {
+			body["ReservedConcurrentExecutions"] = reserved
+		}
+		reply(w, "application/json", body)
+	default:
+		fail(w, http.StatusNotFound, "application/json", "UnknownOperationException", r.Method+" "+path)
+	}
+}
+
+const json11 = "application/x-amz-json-1.1"
+
+func (s *Server) json11(w http.ResponseWriter, r *http.Request, target string) {
+	var in map[string]any
+	if err := json.NewDecoder(r.Body).Decode(&in); err != nil {
+		fail(w, http.StatusBadRequest, json11, "SerializationException", err.Error())
+		return
+	}
+	switch target {
+	case "AmazonSSM.GetParameter":
+		name, _ := in["Name"].(string)
+		v, ok := s.state.Parameters[name]
+		if !ok {
+			fail(w, http.StatusBadRequest, json11, "ParameterNotFound", "")
+			return
+		}
+		reply(w, json11, map[string]any{"Parameter": map[string]any{"Name": name, "Type": "String", "Value": v, "Version": 1}})
+	case "AWSInsightsIndexService.ListCostAllocationTags":
+		var tags []map[string]any
+		keys, _ := in["TagKeys"].([]any)
+		for _, k := range sortedKeys(s.state.CostTags) {
+			if len(keys) > 0 && !slices.Contains(keys, any(k)) {
+				continue
+			}
+			tags = append(tags, map[string]any{"TagKey": k, "Type": "UserDefined", "Status": s.state.CostTags[k]})
+		}
+		reply(w, json11, map[string]any{"CostAllocationTags": tags})
+	default:
+		fail(w, http.StatusBadRequest, json11, "UnknownOperationException", target)
+	}
+}
+
+func reply(w http.ResponseWriter, contentType string, body any) {
+	w.Header().Set("Content-Type", contentType)
+	_ = json.NewEncoder(w).Encode(body)
+}
+
+func fail(w http.ResponseWriter, status int, contentType, code, msg string) {
+	w.Header().Set("Content-Type", contentType)
+	w.Header().Set("X-Amzn-Errortype", code)
+	w.WriteHeader(status)
+	_ = json.NewEncoder(w).Encode(map[string]string{"__type": code, "message": msg, "Message": msg})
+}
+
+func sortedKeys[V any](m map[string]V) []string {
+	keys := make([]string, 0, len(m))
+	for k := range m {
+		keys = append(keys, k)
+	}
+	slices.Sort(keys)
+	return keys
+}
+
+// String describes the state, for a test's log.
+func (st State) String() string {
+	return fmt.Sprintf("role %q, concurrency %d/%d unreserved, %d functions, parameters %v, cost tags %v",
+		st.CloudWatchRoleArn, st.UnreservedConcurrentExecutions, st.ConcurrentExecutions, len(st.Functions), st.Parameters, st.CostTags)
+}
