@@ -77,6 +77,16 @@ func runAgainst(t *testing.T, state awsstandin.State, args ...string) (int, stri
 
 const bootstrapParameter = "/cdk-bootstrap/hnb659fds/version"
 
+// shows fails for each line not in the output.
+func shows(t *testing.T, out string, lines ...string) {
+	t.Helper()
+	for _, want := range lines {
+		if !strings.Contains(out, want) {
+			t.Errorf("no %q in\n%s", want, out)
+		}
+	}
+}
+
 // docShows fails unless docs/deploying.md shows this output as it is.
 func docShows(t *testing.T, out string) {
 	t.Helper()
@@ -104,17 +114,13 @@ func TestReadyAccount(t *testing.T) {
 		t.Errorf("exit %d:\n%s", code, out)
 	}
 	docShows(t, out)
-	for _, want := range []string{
+	shows(t, out,
 		"ok   API Gateway CloudWatch role: the account has arn:aws:iam::123456789012:role/FleetApi-dev-",
 		"ok   Lambda concurrency: the account's quota is 1000, 1000 unreserved; the stage reserves 300 (3 functions), 0 of them reserved already: 700 would stay unreserved",
 		"ok   CDK bootstrap: version 27; the stack needs 6 or later",
 		"ok   cost allocation tag Project: active",
 		"ok   alarm subscriber: the alarms and the budget notify oncall@example.com",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("no %q in\n%s", want, out)
-		}
-	}
+	)
 	want := []string{"apigateway.GetAccount", "lambda.GetAccountSettings", "lambda.ListFunctions", "AmazonSSM.GetParameter", "AWSInsightsIndexService.ListCostAllocationTags"}
 	if strings.Join(calls, ",") != strings.Join(want, ",") {
 		t.Errorf("calls %v, want the read calls %v", calls, want)
@@ -133,7 +139,7 @@ func TestFreshAccount(t *testing.T) {
 		t.Errorf("exit %d, want 1", code)
 	}
 	docShows(t, out)
-	for _, want := range []string{
+	shows(t, out,
 		"FAIL alarm subscriber: no one is told of the alarms and the budget\n     → set alarmEmails (each address must confirm the subscription SNS mails it) or alarmTopicArn in cdk.json (the stage sets requireAlarmSubscriber",
 		"FAIL API Gateway CloudWatch role: the account has none, and stage prod logs without creating it",
 		"→ deploy stage dev into this account and Region first (it creates the role), or set apiGatewayCloudWatchRole true for stage prod",
@@ -143,11 +149,7 @@ func TestFreshAccount(t *testing.T) {
 		"warn cost allocation tag Project: inactive: the budget counts nothing of stage prod\n     → activate it in the Billing console (Cost allocation tags) of the payer account; it takes up to 24 hours",
 		"warn cost allocation tag Stage: not known to Billing yet",
 		"stage prod is not ready to deploy",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("no %q in\n%s", want, out)
-		}
-	}
+	)
 }
 
 // A redeploy: the stack's functions reserve already, so their
@@ -163,14 +165,10 @@ func TestRedeployKeepsItsReservations(t *testing.T) {
 		},
 		Parameters: map[string]string{bootstrapParameter: "5"},
 	}, "-stage", "prod", "-cdk-json", cdkJSON, "-assembly", assembly)
-	for _, want := range []string{
+	shows(t, out,
 		"ok   Lambda concurrency: the account's quota is 400, 100 unreserved; the stage reserves 300 (3 functions), 300 of them reserved already: 100 would stay unreserved",
 		"FAIL CDK bootstrap: version 5; the stack needs 6 or later",
-	} {
-		if !strings.Contains(out, want) {
-			t.Errorf("no %q in\n%s", want, out)
-		}
-	}
+	)
 }
 
 // make deploy runs the offline check: prod, which requires a subscriber,
