@@ -16,6 +16,8 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+
 	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
 	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
@@ -89,7 +91,8 @@ func run(o options) error {
 			return err
 		}
 	}
-	store, err := dynamostore.New(db, tables, []byte("fleetapi-local-cursor-key-0123456789"))
+	// The functions' bounds of every DynamoDB attempt, as deployed.
+	store, err := dynamostore.New(dynamodb.New(db.Options(), dynamostore.BoundedAttempts), tables, []byte("fleetapi-local-cursor-key-0123456789"))
 	if err != nil {
 		return err
 	}

@@ -61,8 +61,11 @@ type Config struct {
 	// FunctionName is the Lambda function's name: the dimension of the
 	// metrics the handler writes into its log lines.
 	FunctionName string
-	// StoreTimeout bounds a request's store calls when its context has no
-	// deadline (outside Lambda). Default: 10 s.
+	// StoreTimeout bounds a request's store calls, and a deadline before
+	// the invocation's leaves time to answer: a DynamoDB that never
+	// answers holds a function this long, not until its timeout (each
+	// call's attempts are bounded too: dynamostore.BoundedAttempts).
+	// Default: 2 s.
 	StoreTimeout time.Duration
 }
 
@@ -145,7 +148,7 @@ func New(cfg Config) (*Handler, error) {
 		return nil, errors.New("httpapi: Callers is required: every request is checked against it")
 	}
 	if cfg.StoreTimeout <= 0 {
-		cfg.StoreTimeout = 10 * time.Second
+		cfg.StoreTimeout = 2 * time.Second
 	}
 	h := &Handler{cfg: cfg, byOperation: map[string]route{}, byPath: map[string]route{}}
 	if len(cfg.Routes) == 0 {
@@ -280,16 +283,18 @@ func (h *Handler) embeddedMetric(at time.Time, name string, value int) []any {
 	}
 }
 
-// storeContext bounds the store calls of a request: before the
-// invocation's deadline by a tenth of the time left (from 100 ms to 1 s),
-// or within StoreTimeout when there is no deadline.
+// storeContext bounds the store calls of a request: within StoreTimeout,
+// and before the invocation's deadline by a tenth of the time left (from
+// 100 ms to 1 s).
 func (h *Handler) storeContext(ctx context.Context) (context.Context, context.CancelFunc) {
-	deadline, ok := ctx.Deadline()
-	if !ok {
-		return context.WithTimeout(ctx, h.cfg.StoreTimeout)
+	limit := time.Now().Add(h.cfg.StoreTimeout)
+	if deadline, ok := ctx.Deadline(); ok {
+		margin := min(max(time.Until(deadline)/10, minAnswerMargin), maxAnswerMargin)
+		if early := deadline.Add(-margin); early.Before(limit) {
+			limit = early
+		}
 	}
-	margin := min(max(time.Until(deadline)/10, minAnswerMargin), maxAnswerMargin)
-	return context.WithDeadline(ctx, deadline.Add(-margin))
+	return context.WithDeadline(ctx, limit)
 }
 
 // route finds the operation of an event: by the operation name API

@@ -116,7 +116,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := dynamodb.NewFromConfig(cfg, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(os.Getenv, "DYNAMODB") })
+	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(os.Getenv, "DYNAMODB") })
 	// The cursor key is read when a listing first needs it: no network
 	// call at cold start.
 	var key dynamostore.CursorKey
