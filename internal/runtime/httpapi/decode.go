@@ -38,6 +38,12 @@ func (r *request) decodeJSON(v any) error {
 	if err != nil {
 		return err
 	}
+	return decodeStrict(body, v)
+}
+
+// decodeStrict decodes a body into v as decodeJSON says, whichever way it
+// came (a request's body, an MQTT message).
+func decodeStrict(body []byte, v any) error {
 	if len(bytes.TrimSpace(body)) == 0 {
 		return &fleet.ValidationError{Field: "body", Message: "is required: send a JSON object"}
 	}

@@ -2,6 +2,7 @@ package lambdaapp
 
 import (
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"net/http"
 	"os"
@@ -87,8 +88,27 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 	if limit := 3 * time.Second; took >= limit {
 		t.Errorf("answered after %v: the store calls were not given up within 2 s of a %d s timeout", took, timeoutSecs)
 	}
-	t.Logf("hung DynamoDB under the emulator: %d after %v of a %d s timeout (including the cold start; %d attempts of %v)",
+	t.Logf("hung DynamoDB under the emulator, HTTPS upload: %d after %v of a %d s timeout (including the cold start; %d attempts of %v)",
 		answer.StatusCode, took.Round(time.Millisecond), timeoutSecs, dynamostore.MaxAttempts, dynamostore.AttemptTimeout)
+
+	// The same upload over MQTT, as the upload rule invokes the function:
+	// a function error, which sends it on the failure path, as soon.
+	rule, _ := json.Marshal(contract.RuleEvent{Source: contract.RuleEventSource, Topic: contract.UploadTopic("car-1"), VID: "car-1", ClientID: "car-1",
+		Payload: base64.StdEncoding.EncodeToString(body), ReceivedAt: time.Now().UnixMilli()})
+	payload, took, output, err = runner.Invoke(context.Background(), fn, rule)
+	if err != nil {
+		t.Fatalf("%v\nemulator and function output:\n%s", err, output)
+	}
+	var failure struct {
+		ErrorMessage string `json:"errorMessage"`
+	}
+	if err := json.Unmarshal(payload, &failure); err != nil || !strings.Contains(failure.ErrorMessage, "not stored (503)") {
+		t.Fatalf("the rule's invocation answered %s (%v), want a function error naming the 503", payload, err)
+	}
+	if limit := 3 * time.Second; took >= limit {
+		t.Errorf("failed after %v: the store calls were not given up within 2 s of a %d s timeout", took, timeoutSecs)
+	}
+	t.Logf("hung DynamoDB under the emulator, MQTT upload (rule event): function error after %v: %s", took.Round(time.Millisecond), failure.ErrorMessage)
 }
 
 var (

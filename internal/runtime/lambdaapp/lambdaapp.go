@@ -104,7 +104,8 @@ func Run() {
 		logger.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	lambda.Start(h.Handle)
+	// Invoke serves API Gateway's proxy events and the upload rule's.
+	lambda.Start(h)
 }
 
 func build(logger *slog.Logger) (*httpapi.Handler, error) {

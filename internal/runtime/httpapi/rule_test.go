@@ -1,0 +1,137 @@
+package httpapi
+
+import (
+	"context"
+	"encoding/base64"
+	"encoding/json"
+	"net/http"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+)
+
+// ruleEvent is what the upload rule hands the ingest function for a
+// message vehicle vid published with this body.
+func ruleEvent(vid, body string) contract.RuleEvent {
+	return contract.RuleEvent{
+		Source: contract.RuleEventSource, Topic: contract.UploadTopic(vid), VID: vid, ClientID: vid,
+		Payload: base64.StdEncoding.EncodeToString([]byte(body)), ReceivedAt: testNow.UnixMilli(),
+	}
+}
+
+// invokeRule invokes the ingest function as Lambda does, with the raw
+// event, and returns its error.
+func (a *testAPI) invokeRule(ev contract.RuleEvent) error {
+	a.t.Helper()
+	raw, err := json.Marshal(ev)
+	if err != nil {
+		a.t.Fatal(err)
+	}
+	out, err := a.handlers["ingest"].Invoke(context.Background(), raw)
+	if out != nil {
+		a.t.Errorf("the rule's invocation answered %s: an asynchronous invocation has no answer", out)
+	}
+	return err
+}
+
+// An upload over MQTT is stored as the same upload over HTTPS is, with the
+// same eid, so that a vehicle switching paths mid-batch stores nothing
+// twice; a redelivered message stores nothing new.
+func TestRuleUploadIsTheRESTUpload(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	body := uploadJSON(t, 1, testNow.Add(-time.Hour))
+	if err := a.invokeRule(ruleEvent("car-1", body)); err != nil {
+		t.Fatalf("upload over MQTT: %v", err)
+	}
+	if err := a.invokeRule(ruleEvent("car-1", body)); err != nil {
+		t.Fatalf("redelivered: %v", err)
+	}
+	rest := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: body})
+	if rest.status != http.StatusOK {
+		t.Errorf("the same upload over HTTPS: %d %s, want 200 (stored already)", rest.status, rest.raw)
+	}
+	list := a.do(call{method: "GET", path: "/vehicles/car-1/events"})
+	if evs, _ := list.body["events"].([]any); len(evs) != 1 {
+		t.Errorf("%d events, want 1", len(evs))
+	}
+	logs := a.logs.String()
+	for _, want := range []string{`"source":"mqtt"`, `"status":201`, `"status":200`, `"SamplesIngested":10`} {
+		if !strings.Contains(logs, want) {
+			t.Errorf("logs lack %s:\n%s", want, logs)
+		}
+	}
+}
+
+// What the REST path answers 4xx goes on the failure path with its reason,
+// and nothing is stored: the vid comes from the topic alone, the client
+// must be the topic's thing, the body is decoded as strictly.
+func TestRuleBadInput(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	good := uploadJSON(t, 1, testNow.Add(-time.Hour))
+	var withVID map[string]any
+	_ = json.Unmarshal([]byte(good), &withVID)
+	withVID["vid"] = "car-2"
+	otherVID, _ := json.Marshal(withVID)
+	future := uploadJSON(t, 3, testNow.Add(time.Hour))
+	huge := `{"samples":[{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":1}}],"x":"` + strings.Repeat("a", MaxBodyBytes) + `"}`
+	for _, tt := range []struct {
+		name string
+		ev   func() contract.RuleEvent
+		want string
+	}{
+		{"not base64", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.Payload = "%%%"; return e }, "(400): payload: is not valid base64"},
+		{"not JSON", func() contract.RuleEvent { return ruleEvent("car-1", "samples=1") }, "(400)"},
+		{"a vid of its own", func() contract.RuleEvent { return ruleEvent("car-1", string(otherVID)) }, `(400): vid: is not a known field`},
+		{"future-dated", func() contract.RuleEvent { return ruleEvent("car-1", future) }, "(400)"},
+		{"too large", func() contract.RuleEvent { return ruleEvent("car-1", huge) }, "(413)"},
+		{"another vehicle's client", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.ClientID = "car-2"; return e }, `(403): client "car-2" may not upload for vehicle car-1`},
+		{"vid not the topic's", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.VID = "car-2"; return e }, "(400): topic: must be vehicles/VID/events"},
+		{"another topic", func() contract.RuleEvent {
+			e := ruleEvent("car-1", good)
+			e.Topic = "vehicles/car-1/commands"
+			return e
+		}, "(400): topic"},
+		{"unregistered vehicle", func() contract.RuleEvent { return ruleEvent("car-9", good) }, "(403): vehicle car-9 is not registered"},
+	} {
+		err := a.invokeRule(tt.ev())
+		if err == nil || !strings.Contains(err.Error(), tt.want) {
+			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+	}
+	list := a.do(call{method: "GET", path: "/vehicles/car-1/events"})
+	if evs, _ := list.body["events"].([]any); len(evs) != 0 {
+		t.Errorf("%d events stored from bad messages", len(evs))
+	}
+	if !strings.Contains(a.logs.String(), `"AccessRefused":1`) {
+		t.Error("the refused client wrote no AccessRefused metric")
+	}
+}
+
+// Lambda's raw handler tells the events apart: a proxy event gets a proxy
+// response, the rule's event none; anything else, and the rule's event at
+// a function that serves no uploads, is an error.
+func TestInvokeTellsTheEventsApart(t *testing.T) {
+	a := newAPI(t)
+	proxy, _ := json.Marshal(events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: "/vehicles/{vid}", Path: "/vehicles/car-1",
+		PathParameters: map[string]string{"vid": "car-1"},
+		RequestContext: events.APIGatewayProxyRequestContext{RequestID: "r1", OperationName: "getVehicle",
+			Identity: events.APIGatewayRequestIdentity{UserArn: testFleetCaller}}})
+	out, err := a.handlers["vehicles"].Invoke(context.Background(), proxy)
+	var resp events.APIGatewayProxyResponse
+	if err != nil || json.Unmarshal(out, &resp) != nil || resp.StatusCode != http.StatusNotFound {
+		t.Errorf("proxy event: %s, %v; want a proxy response 404 (no such vehicle)", out, err)
+	}
+	if _, err := a.handlers["ingest"].Invoke(context.Background(), []byte(`{"hello":"world"}`)); err == nil {
+		t.Error("an unknown event was served")
+	}
+	raw, _ := json.Marshal(ruleEvent("car-1", uploadJSON(t, 1, testNow.Add(-time.Hour))))
+	if _, err := a.handlers["vehicles"].Invoke(context.Background(), raw); err == nil || !strings.Contains(err.Error(), "does not serve uploads") {
+		t.Errorf("the rule's event at the vehicles function: %v", err)
+	}
+}
