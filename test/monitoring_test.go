@@ -73,6 +73,12 @@ func TestAlarms(t *testing.T) {
 			wants[table+"-ThrottledRequests"] = want{or(a.TableThrottledRequests, d.TableThrottledRequests), "notBreaching"}
 			wants[table+"-SystemErrors"] = want{or(a.TableSystemErrors, d.TableSystemErrors), "notBreaching"}
 		}
+		if cfg.MqttUploads {
+			// Any failed, throttled or queued MQTT upload.
+			for _, what := range []string{"RuleFailures", "RuleThrottled", "FailureQueue"} {
+				wants["Uploads-"+what] = want{1, "notBreaching"}
+			}
+		}
 
 		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")
 		var names []string

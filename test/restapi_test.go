@@ -123,6 +123,9 @@ func TestRestApi(t *testing.T) {
 		for _, perm := range s.resourcesOfType("AWS::Lambda::Permission") {
 			src, _ := json.Marshal(perm.Properties["SourceArn"])
 			fn := getAttTarget(perm.Properties["FunctionName"])
+			if perm.Properties["Principal"] == "iot.amazonaws.com" {
+				continue // the upload rule's: TestMqttUploads
+			}
 			if perm.Properties["Principal"] != "apigateway.amazonaws.com" || !strings.Contains(string(src), `{"Ref":"`+apiID+`"}`) {
 				t.Errorf("permission for %s: principal %v source %s", fn, perm.Properties["Principal"], src)
 			}
@@ -179,6 +182,11 @@ func TestOutputs(t *testing.T) {
 			// Names that Budgets gives, and that carry the Region.
 			"BudgetName":    `{"Ref":"` + onlyID(t, s, "AWS::Budgets::Budget") + `"}`,
 			"DashboardName": `{"Ref":"` + onlyID(t, s, "AWS::CloudWatch::Dashboard") + `"}`,
+		}
+		if stageConfig(t, stageName).MqttUploads {
+			rule := s.resources[onlyID(t, s, "AWS::IoT::TopicRule")].Properties["RuleName"].(string)
+			want["UploadTopic"] = `"$aws/rules/` + rule + `/vehicles/${VID}/events"`
+			want["UploadFailureQueueUrl"] = `{"Ref":"` + onlyID(t, s, "AWS::SQS::Queue") + `"}`
 		}
 		if stageConfig(t, stageName).VehicleCredentials {
 			want["VehicleRoleAlias"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::RoleAlias") + `"}`

@@ -98,9 +98,20 @@ func (f *FleetApi) addVehicleCredentials(p FleetApiProps) {
 		CredentialDurationSeconds: p.VehicleCredentialDuration.ToSeconds(nil),
 	})
 	f.roleAlias = alias
-	doc := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{
-		Statements: &[]awsiam.PolicyStatement{policyStatement(access.CertificatePolicy(*alias.AttrRoleAliasArn()))},
-	})
+	f.certificateStatements = append(f.certificateStatements, access.CertificatePolicy(*alias.AttrRoleAliasArn()))
+}
+
+// addCertificatePolicy defines the IoT policy to attach to each vehicle's
+// certificate, with what VehicleCredentials and MqttUploads let it do.
+func (f *FleetApi) addCertificatePolicy() {
+	if len(f.certificateStatements) == 0 {
+		return
+	}
+	var statements []awsiam.PolicyStatement
+	for _, s := range f.certificateStatements {
+		statements = append(statements, policyStatement(s))
+	}
+	doc := awsiam.NewPolicyDocument(&awsiam.PolicyDocumentProps{Statements: &statements})
 	f.certificatePolicy = awsiot.NewCfnPolicy(f, jsii.String("VehicleCertificatePolicy"), &awsiot.CfnPolicyProps{PolicyDocument: doc})
 }
 

@@ -42,10 +42,12 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awss3assets"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssecretsmanager"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/deploy/access"
 	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
@@ -176,6 +178,15 @@ type FleetApiProps struct {
 	// session they started at most one hour more (role chaining).
 	// Default: awscdk.Duration_Hours(jsii.Number(1)).
 	VehicleCredentialDuration awscdk.Duration
+	// Whether vehicles may upload over MQTT through AWS IoT Core's Basic
+	// Ingest (no messaging charge): a topic rule hands every message
+	// published to $aws/rules/RULE/vehicles/VID/events (UploadTopic) to the
+	// ingest function, which stores it as it stores an upload over HTTPS;
+	// the certificate policy lets each thing connect as itself and publish
+	// to its own topic only; uploads that cannot be stored wait in a queue
+	// (UploadFailures) with an alarm.
+	// Default: false.
+	MqttUploads *bool
 
 	// A monthly cost budget in US dollars, notifying the alarm topic at 80 %
 	// of the forecast and 100 % of the actual cost of the resources that
@@ -227,6 +238,12 @@ type FleetApi struct {
 	certificateRole   awsiam.Role
 	roleAlias         awsiot.CfnRoleAlias
 	certificatePolicy awsiot.CfnPolicy
+	// certificateStatements make the certificate policy.
+	certificateStatements []access.Statement
+	// The MQTT upload path, with MqttUploads only.
+	uploadRule     awsiot.CfnTopicRule
+	uploadRuleName string
+	uploadFailures awssqs.Queue
 	// principals are the grants of operations, by principal ARN, that the
 	// functions' environment lists (contract.EnvPrincipals).
 	principals map[string][]string
@@ -283,6 +300,8 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	f.addFunctions(p, spec)
 	f.addRestApi(p, spec)
 	f.addVehicleCredentials(p)
+	f.addMqttUploads(p)
+	f.addCertificatePolicy()
 	f.grantCallers(spec)
 	f.addAlarmTopic(p)
 	f.addAlarms(p)
@@ -484,6 +503,9 @@ func (props *FleetApiProps) withDefaults() FleetApiProps {
 	}
 	if p.VehicleCredentials == nil {
 		p.VehicleCredentials = jsii.Bool(false)
+	}
+	if p.MqttUploads == nil {
+		p.MqttUploads = jsii.Bool(false)
 	}
 	if p.VehicleCredentialDuration == nil {
 		p.VehicleCredentialDuration = awscdk.Duration_Hours(jsii.Number(1))

@@ -235,6 +235,9 @@ func DefaultAlarmSeverities() map[string]string {
 		"Api-Latency-p99": SeverityWarning, "Api-4XXError-rate": SeverityWarning,
 		"FUNCTION-Duration-p99": SeverityWarning, "FUNCTION-ConcurrentExecutions": SeverityWarning,
 		"TABLE-ThrottledRequests": SeverityWarning, "TABLE-SystemErrors": SeverityWarning,
+		// MQTT uploads (MqttUploads): a vehicle deleted the upload on its
+		// PUBACK, so one not stored is lost unless someone redrives it.
+		"Uploads-RuleFailures": SeverityCritical, "Uploads-RuleThrottled": SeverityCritical, "Uploads-FailureQueue": SeverityCritical,
 		// The objectives' composite alarms: the budget burns fast enough to
 		// be spent within days.
 		"Uploads-Availability-BurnRate": SeverityCritical, "Uploads-Latency-BurnRate": SeverityCritical,
@@ -339,6 +342,22 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 		)
 	}
 
+	if f.uploadRule != nil {
+		iotMetric := func(name string, dims map[string]*string) awscloudwatch.IMetric {
+			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
+				Namespace: jsii.String("AWS/IoT"), MetricName: jsii.String(name), DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: t.Period,
+			})
+		}
+		rule := jsii.String(f.uploadRuleName)
+		// Any one is an upload not stored, or not yet: each is an alarm.
+		specs = append(specs,
+			alarmSpec{"UploadRuleFailures", "Uploads", "RuleFailures", iotMetric("Failure", map[string]*string{"RuleName": rule, "ActionType": jsii.String("Lambda")}), 1, gte, notBreaching},
+			alarmSpec{"UploadRuleThrottled", "Uploads", "RuleThrottled", iotMetric("RuleMessageThrottled", map[string]*string{"RuleName": rule}), 1, gte, notBreaching},
+			alarmSpec{"UploadFailureQueue", "Uploads", "FailureQueue",
+				f.uploadFailures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: t.Period}), 1, gte, notBreaching},
+		)
+	}
+
 	prefix := f.namePrefix()
 	severities := p.alarmSeverities()
 	topics := map[string]awssns.ITopic{SeverityCritical: f.alarmTopic, SeverityWarning: f.alarmTopic}
@@ -379,8 +398,8 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 // DefaultAlarmSeverities: FUNCTION-Errors for every function's errors.
 func alarmKind(s alarmSpec, functions map[string]awslambda.Function) string {
 	switch {
-	case s.subject == "Api":
-		return "Api-" + s.what
+	case s.subject == "Api", s.subject == "Uploads":
+		return s.subject + "-" + s.what
 	case functions[s.subject] != nil:
 		return "FUNCTION-" + s.what
 	default:
@@ -462,6 +481,22 @@ func (f *FleetApi) addDashboard(p FleetApiProps) {
 		graph("Samples ingested per minute", []awscloudwatch.IMetric{f.MetricSamplesIngested(&awscloudwatch.MetricOptions{Period: minute})}),
 		graph("Requests refused by the functions (403: caller or vehicle not allowed)", []awscloudwatch.IMetric{f.MetricAccessRefused(&awscloudwatch.MetricOptions{Period: minute})}),
 	}, f.errorBudgetWidgets(p)}
+	if f.uploadRule != nil {
+		iot := func(name, label string, dims map[string]*string) awscloudwatch.IMetric {
+			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/IoT"), MetricName: jsii.String(name),
+				DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: minute, Label: jsii.String(label)})
+		}
+		rule := jsii.String(f.uploadRuleName)
+		lambda := map[string]*string{"RuleName": rule, "ActionType": jsii.String("Lambda")}
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("MQTT uploads: messages the rule handed on", []awscloudwatch.IMetric{
+				iot("Success", "to the ingest function", lambda), iot("Failure", "failed", lambda),
+			}, iot("RuleMessageThrottled", "throttled", map[string]*string{"RuleName": rule})),
+			graph("MQTT uploads not stored, waiting in the failure queue", []awscloudwatch.IMetric{
+				f.uploadFailures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum"), Label: jsii.String("messages")}),
+			}),
+		})
+	}
 	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
 		fn := f.functions[name]
 		rows = append(rows, []awscloudwatch.IWidget{

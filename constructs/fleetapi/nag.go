@@ -27,6 +27,13 @@ type nagSuppression struct {
 var (
 	nagDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "Only API Gateway invokes the function, synchronously: a failure is answered to the caller, who retries. " +
 		"A dead-letter queue receives failed asynchronous invocations only, and there are none."}
+	nagDLQAsync = nagSuppression{id: "Serverless-LambdaDLQ", reason: "API Gateway invokes the function synchronously, and the upload rule asynchronously: " +
+		"a failed asynchronous invocation goes, after Lambda's retries, to the on-failure destination (UploadFailures), which records the function's error too; a dead-letter queue would only duplicate it."}
+	nagFailureQueue = []nagSuppression{
+		{id: "AwsSolutions-SQS3", reason: "The queue is where failed MQTT uploads end (the ingest function's on-failure destination and the upload rule's error action), " +
+			"read only to redrive them: nothing consumes it that could fail, so a dead-letter queue of it would receive nothing."},
+		{id: "Serverless-SQSRedrivePolicy", reason: "The queue is itself the end of the failure path of MQTT uploads (see AwsSolutions-SQS3): it has no consumer to redrive from."},
+	}
 	nagXRay = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{"Resource::*"},
 		reason: "xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permission (AWS X-Ray's actions, resources and condition keys): '*' is their only resource. " +
 			"Every other statement names its table, log group or secret."}
@@ -54,7 +61,11 @@ var (
 func (f *FleetApi) suppressNagFindings(p FleetApiProps) {
 	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
 		fn := f.functions[name]
-		suppressNag(fn.Node().DefaultChild(), nagDLQ)
+		if name == functionIngest && f.uploadFailures != nil {
+			suppressNag(fn.Node().DefaultChild(), nagDLQAsync)
+		} else {
+			suppressNag(fn.Node().DefaultChild(), nagDLQ)
+		}
 		suppressNag(fn.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagXRay)
 	}
 	suppressNag(f.Node().FindChild(jsii.String("CursorKey")).Node().DefaultChild(), nagCursorKey)
@@ -65,6 +76,9 @@ func (f *FleetApi) suppressNagFindings(p FleetApiProps) {
 	}
 	for _, role := range []awsiam.Role{f.vehicleRole, f.fleetRoles[contract.CallerFleetRead], f.fleetRoles[contract.CallerFleetAdmin]} {
 		suppressNag(role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagCallers)
+	}
+	if f.uploadFailures != nil {
+		suppressNag(f.uploadFailures.Node().DefaultChild(), nagFailureQueue...)
 	}
 	if !*p.PointInTimeRecovery {
 		suppressNag(f.vehicles.Node().DefaultChild(), nagNoPITR)

@@ -179,6 +179,26 @@ func EnterVehicleRole(vehicleRole string) []Statement {
 	}}
 }
 
+// ConnectionThingName is the IoT policy variable of the connected
+// thing's name (AWS IoT Core Developer Guide, "Thing policy variables").
+const ConnectionThingName = "${iot:Connection.Thing.ThingName}"
+
+// MqttUpload is the IoT policy of a vehicle's certificate for uploads over
+// MQTT: it connects only with its own thing's name as client ID, and only
+// while the certificate is attached to that thing, and publishes only to
+// its own upload topic of the rule (contract.BasicIngestTopic); it
+// subscribes and receives nothing.
+func MqttUpload(clientArnPrefix, topicArnPrefix, rule string) []Statement {
+	return []Statement{{
+		Actions:    []string{"iot:Connect"},
+		Resources:  []string{clientArnPrefix + ConnectionThingName},
+		Conditions: map[string]map[string][]string{"Bool": {"iot:Connection.Thing.IsAttached": {"true"}}},
+	}, {
+		Actions:   []string{"iot:Publish"},
+		Resources: []string{topicArnPrefix + contract.BasicIngestTopic(rule, ConnectionThingName)},
+	}}
+}
+
 // CertificatePolicy is the IoT policy of a vehicle's certificate: it may
 // get credentials through the role alias, and do nothing else.
 func CertificatePolicy(roleAlias string) Statement {

@@ -121,6 +121,10 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 		output("BudgetName", "Name AWS Budgets gave the stage's budget", b.Ref())
 	}
 	output("DashboardName", "Name of the stage's CloudWatch dashboard", api.Dashboard().DashboardName())
+	if topic := api.UploadTopic(); topic != "" {
+		output("UploadTopic", "Topic a vehicle publishes its uploads to over MQTT, ${VID} its thing name (AWS IoT Core Basic Ingest)", jsii.String(topic))
+		output("UploadFailureQueueUrl", "Queue of MQTT uploads that could not be stored: redrive it", api.UploadFailures().QueueUrl())
+	}
 	if alias := api.VehicleRoleAlias(); alias != nil {
 		output("VehicleRoleAlias", "AWS IoT role alias vehicles get credentials through", alias.Ref())
 		output("VehicleCertificatePolicy", "AWS IoT policy to attach to each vehicle certificate", api.VehicleCertificatePolicy().Ref())
@@ -149,6 +153,7 @@ func Props(cfg stage.Config) *fleetapi.FleetApiProps {
 		ThrottlingBurstLimit:         jsii.Number(cfg.ApiThrottleBurstLimit),
 		CloudWatchRole:               jsii.Bool(cfg.ApiGatewayCloudWatchRole),
 		VehicleCredentials:           jsii.Bool(cfg.VehicleCredentials),
+		MqttUploads:                  jsii.Bool(cfg.MqttUploads),
 		MaxReadRequestUnits:          jsii.Number(cfg.TableMaxReadRequestUnits),
 		MaxWriteRequestUnits:         jsii.Number(cfg.TableMaxWriteRequestUnits),
 		AlarmEmails:                  jsii.Strings(cfg.AlarmEmails...),

@@ -109,6 +109,9 @@ type Config struct {
 	// credentials from their X.509 certificate through the AWS IoT Core
 	// credentials provider (fleetapi.FleetApiProps.VehicleCredentials).
 	VehicleCredentials bool `json:"vehicleCredentials"`
+	// MqttUploads lets vehicles upload over MQTT through AWS IoT Core's
+	// Basic Ingest (fleetapi.FleetApiProps.MqttUploads).
+	MqttUploads bool `json:"mqttUploads"`
 
 	// CloudWatchRoleOwner is the stage that creates that role in this
 	// stage's account and Region (this one or another); set by All and Select.

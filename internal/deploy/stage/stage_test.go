@@ -35,6 +35,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"serviceLevelObjectives":    map[string]any{"uploads": map[string]any{"availabilityPercent": 99.9}},
 		"apiGatewayCloudWatchRole":  true,
 		"vehicleCredentials":        true,
+		"mqttUploads":               true,
 	}
 	for k, v := range replace {
 		if v == nil {

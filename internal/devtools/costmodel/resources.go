@@ -58,7 +58,14 @@ func BillingOf(resourceType string) (Billing, error) {
 		return Billing{Note: "a resource policy statement"}, nil
 	case "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Account":
 		return Billing{Note: "configuration; requests are billed on the REST API"}, nil
-	case "AWS::SNS::TopicPolicy":
+	case "AWS::IoT::TopicRule":
+		return Billing{Meters: []string{"rules triggered", "actions executed"},
+			Note: "per message, in 5 KB increments; through Basic Ingest without the messaging charge; not yet in the usage model: make cost prices uploads over HTTPS"}, nil
+	case "AWS::SQS::Queue":
+		return Billing{Meters: []string{"requests"}, Note: "the failure queue of MQTT uploads: a message per upload not stored, none in the steady state"}, nil
+	case "AWS::Lambda::EventInvokeConfig":
+		return Billing{Note: "configuration of asynchronous invocations"}, nil
+	case "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy":
 		return Billing{Note: "a resource policy"}, nil
 	case "AWS::SNS::Subscription":
 		return Billing{Note: "deliveries are billed on the topic"}, nil
