@@ -203,21 +203,7 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 			res = errorResponse(fmt.Errorf("panic: %v", p))
 			resp = h.encode(r, res)
 		}
-		attrs := []any{"status", resp.StatusCode, "durationMs", time.Since(start).Milliseconds()}
-		switch {
-		case res.samplesIngested > 0:
-			attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, res.samplesIngested)...)
-		case res.refused:
-			attrs = append(attrs, h.embeddedMetric(start, metrics.AccessRefused, 1)...)
-		}
-		switch {
-		case res.err != nil && resp.StatusCode >= 500:
-			log.ErrorContext(ctx, "request failed", append(attrs, "error", res.err.Error())...)
-		case res.err != nil:
-			log.InfoContext(ctx, "request refused", append(attrs, "error", res.err.Error())...)
-		default:
-			log.InfoContext(ctx, "request served", attrs...)
-		}
+		h.logOutcome(ctx, log, start, resp.StatusCode, res)
 	}()
 
 	if rt, ok := h.route(&ev); ok {
@@ -231,6 +217,26 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 		res = response{status: http.StatusNotFound, err: fmt.Errorf("no operation %s %s here", ev.HTTPMethod, ev.Resource)}
 	}
 	return h.encode(r, res), nil
+}
+
+// logOutcome writes a request's one log line, which carries its embedded
+// metric: samples stored, or a refusal.
+func (h *Handler) logOutcome(ctx context.Context, log *slog.Logger, start time.Time, status int, res response) {
+	attrs := []any{"status", status, "durationMs", time.Since(start).Milliseconds()}
+	switch {
+	case res.samplesIngested > 0:
+		attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, res.samplesIngested)...)
+	case res.refused:
+		attrs = append(attrs, h.embeddedMetric(start, metrics.AccessRefused, 1)...)
+	}
+	switch {
+	case res.err != nil && status >= 500:
+		log.ErrorContext(ctx, "request failed", append(attrs, "error", res.err.Error())...)
+	case res.err != nil:
+		log.InfoContext(ctx, "request refused", append(attrs, "error", res.err.Error())...)
+	default:
+		log.InfoContext(ctx, "request served", attrs...)
+	}
 }
 
 // serve checks the caller of a routed request, then serves it.

@@ -14,7 +14,6 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
-	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 )
 
 // invocation is any event a function is invoked with: API Gateway's proxy
@@ -54,21 +53,7 @@ func (h *Handler) HandleRule(ctx context.Context, ev contract.RuleEvent) (err er
 	start := time.Now()
 	log := h.cfg.Logger.With("source", "mqtt", "topic", ev.Topic, "clientId", ev.ClientID)
 	res := h.ruleUpload(ctx, ev)
-	attrs := []any{"status", res.status, "durationMs", time.Since(start).Milliseconds()}
-	switch {
-	case res.samplesIngested > 0:
-		attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, res.samplesIngested)...)
-	case res.refused:
-		attrs = append(attrs, h.embeddedMetric(start, metrics.AccessRefused, 1)...)
-	}
-	switch {
-	case res.err != nil && res.status >= 500:
-		log.ErrorContext(ctx, "request failed", append(attrs, "error", res.err.Error())...)
-	case res.err != nil:
-		log.InfoContext(ctx, "request refused", append(attrs, "error", res.err.Error())...)
-	default:
-		log.InfoContext(ctx, "request served", attrs...)
-	}
+	h.logOutcome(ctx, log, start, res.status, res)
 	if res.err != nil {
 		return fmt.Errorf("upload on %s not stored (%d): %w", ev.Topic, res.status, res.err)
 	}
