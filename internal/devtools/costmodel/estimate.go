@@ -11,6 +11,7 @@ import (
 // Services of the estimate, in the order it prints them.
 const (
 	ServiceAPIGateway = "API Gateway"
+	ServiceIoTCore    = "IoT Core"
 	ServiceLambda     = "Lambda"
 	ServiceDynamoDB   = "DynamoDB"
 	ServiceCloudWatch = "CloudWatch"
@@ -18,7 +19,7 @@ const (
 )
 
 // Services lists the services in print order.
-var Services = []string{ServiceAPIGateway, ServiceLambda, ServiceDynamoDB, ServiceCloudWatch, ServiceOther}
+var Services = []string{ServiceAPIGateway, ServiceIoTCore, ServiceLambda, ServiceDynamoDB, ServiceCloudWatch, ServiceOther}
 
 // Documented figures the estimate uses.
 const (
@@ -98,9 +99,11 @@ type bill struct {
 	Model
 	e        *Estimate
 	vehicles float64
-	// requests are each operation's requests a month, total their sum.
+	// requests are each operation's requests a month, total their sum;
+	// mqtt the uploads among them that come over MQTT, not the REST API.
 	requests map[string]float64
 	total    float64
+	mqtt     float64
 	// coldStarts are each function's cold starts a month, by logical ID.
 	coldStarts map[string]float64
 	// logBytes are what the functions log a month, their own lines and
@@ -138,11 +141,18 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 	}
 	e := Estimate{Stage: m.Stack.Stage, Region: m.Prices.Region, Vehicles: vehicles}
 	b := &bill{Model: m, e: &e, vehicles: float64(vehicles), requests: requests, coldStarts: map[string]float64{}}
-	for _, n := range requests {
+	for id, n := range requests {
 		b.total += n
+		if m.Usage.UploadsOverMqtt && operations[id].upload {
+			b.mqtt += n
+		}
 	}
-	e.Requests = b.total
+	if m.Usage.UploadsOverMqtt && !m.Stack.UploadRule {
+		return Estimate{}, fmt.Errorf("usage uploadsOverMqtt: stage %s has no upload rule (its stage setting mqttUploads is false)", m.Stack.Stage)
+	}
+	e.Requests = b.total - b.mqtt
 	b.apiGateway()
+	b.iotCore()
 	b.lambda()
 	b.dynamoDB()
 	if err := b.cloudWatch(); err != nil {
@@ -162,8 +172,31 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 }
 
 func (b *bill) apiGateway() {
-	b.add(ServiceAPIGateway, "REST API requests", PriceRestRequests, b.total)
+	b.add(ServiceAPIGateway, "REST API requests", PriceRestRequests, b.total-b.mqtt)
 }
+
+// iotCore writes the MQTT path of the uploads: the vehicles' connection
+// minutes (connected while driving), and the upload rule triggered and its
+// Lambda action executed once per upload and 5 KB of it (IoT Core meters
+// both in 5 KB increments: the rule of the message, the action of the
+// event the rule's SQL makes, whose payload is the message base64).
+// Basic Ingest has no messaging charge; Lambda bills the asynchronous
+// invocations as the synchronous ones.
+func (b *bill) iotCore() {
+	if b.mqtt == 0 {
+		return
+	}
+	u := b.Usage
+	b.add(ServiceIoTCore, "connection minutes (connected while driving)", PriceIoTConnectivity, b.vehicles*u.DrivingMinutesPerDay*u.DaysPerMonth)
+	msg, event := MqttUploadBytes(u.SamplesPerUpload)
+	b.add(ServiceIoTCore, fmt.Sprintf("upload rule triggered (%s B messages: %d × 5 KB each)", group(int64(msg)), increments(msg)), PriceIoTRules, b.mqtt*float64(increments(msg)))
+	b.add(ServiceIoTCore, fmt.Sprintf("Lambda actions (%s B events: %d × 5 KB each)", group(int64(event)), increments(event)), PriceIoTActions, b.mqtt*float64(increments(event)))
+}
+
+// iotIncrementBytes is IoT Core's metering increment of rules and actions.
+const iotIncrementBytes = 5 * 1024
+
+func increments(bytes int) int { return max(1, (bytes+iotIncrementBytes-1)/iotIncrementBytes) }
 
 // lambda writes the requests, and GB-seconds per function from its memory
 // and architecture, durations billed by the started millisecond.
@@ -242,7 +275,7 @@ func (b *bill) cloudWatch() error {
 		return err
 	}
 	fnLogs := b.logBytes / gib
-	accessLogs := b.total * float64(accessLine) / gib
+	accessLogs := (b.total - b.mqtt) * float64(accessLine) / gib
 	b.add(ServiceCloudWatch, "Lambda logs ingested", PriceLambdaLogsIngestion, fnLogs)
 	b.add(ServiceCloudWatch, "API access logs ingested", PriceLogsIngestion, accessLogs)
 	fnRetention := 0
@@ -308,6 +341,9 @@ func (b *bill) other() {
 	b.add(ServiceOther, "Budgets (without actions)", PriceBudgets, float64(s.Budgets)*u.DaysPerMonth)
 	out := 0.0
 	for _, id := range slices.Sorted(maps.Keys(b.requests)) {
+		if u.UploadsOverMqtt && operations[id].upload {
+			continue // a PUBACK of a few bytes
+		}
 		out += b.requests[id] * (operations[id].responseBytes + u.ResponseHeaderBytes)
 	}
 	b.add(ServiceOther, "data transfer out (responses)", PriceDataTransferOut, out/gib)

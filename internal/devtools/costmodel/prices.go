@@ -15,6 +15,9 @@ import (
 // The prices the estimate needs; a price file must give each of them.
 const (
 	PriceRestRequests        = "apiGatewayRestRequests"
+	PriceIoTConnectivity     = "iotConnectivityMinutes"
+	PriceIoTRules            = "iotRulesTriggered"
+	PriceIoTActions          = "iotActionsExecuted"
 	PriceHTTPRequests        = "apiGatewayHttpRequests"
 	PriceLambdaRequests      = "lambdaRequests"
 	PriceLambdaArm64         = "lambdaArm64Duration"
@@ -51,7 +54,7 @@ const (
 
 // RequiredPrices lists every price a price file must hold.
 var RequiredPrices = []string{
-	PriceRestRequests, PriceHTTPRequests, PriceLambdaRequests, PriceLambdaArm64, PriceLambdaX8664,
+	PriceRestRequests, PriceHTTPRequests, PriceIoTConnectivity, PriceIoTRules, PriceIoTActions, PriceLambdaRequests, PriceLambdaArm64, PriceLambdaX8664,
 	PriceWriteUnits, PriceReadUnits, PriceIAWriteUnits, PriceIAReadUnits,
 	PriceWriteCapacity, PriceReadCapacity, PriceIAWriteCapacity, PriceIAReadCapacity, PriceStorage, PriceIAStorage, PricePITR,
 	PriceAlarmMetrics, PriceHighResAlarmMetrics, PriceCompositeAlarms, PriceDashboards, PriceCustomMetrics,

@@ -39,6 +39,8 @@ type Stack struct {
 	// CompositeAlarms are billed by the alarm, whatever their rule reads.
 	CompositeAlarms                                                   int
 	Dashboards, KMSKeys, Secrets, Topics, Budgets, EmailSubscriptions int
+	// UploadRule: vehicles may upload over MQTT (an AWS::IoT::TopicRule).
+	UploadRule bool
 }
 
 // Function is one Lambda function of the stack.
@@ -152,6 +154,8 @@ func ParseStack(data []byte) (*Stack, error) {
 			if r.Properties["Protocol"] == "email" {
 				s.EmailSubscriptions++
 			}
+		case "AWS::IoT::TopicRule":
+			s.UploadRule = true
 		case "AWS::Budgets::Budget":
 			s.Budgets++
 		}

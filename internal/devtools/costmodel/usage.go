@@ -26,6 +26,10 @@ type Usage struct {
 	SamplesPerSecond     float64 `yaml:"samplesPerSecond" json:"samplesPerSecond"`
 	SamplesPerUpload     int     `yaml:"samplesPerUpload" json:"samplesPerUpload"`
 	DaysPerMonth         float64 `yaml:"daysPerMonth" json:"daysPerMonth"`
+	// UploadsOverMqtt: the vehicles upload over MQTT through the upload
+	// rule (AWS IoT Core Basic Ingest), connected while they drive, not
+	// through the REST API; reads stay on the API.
+	UploadsOverMqtt bool `yaml:"uploadsOverMqtt" json:"uploadsOverMqtt"`
 
 	// The read pattern (the talk has none): how often a vehicle is read
 	// (its record), how often its day of events is read back in pages of

@@ -82,6 +82,18 @@ func (m Model) WhatIfs(vehicles int) ([]WhatIf, error) {
 			return nil, err
 		}
 	}
+	// The MQTT path, where the stack has the upload rule: at these samples
+	// per upload, and at the other batch size.
+	if s.UploadRule && !u.UploadsOverMqtt {
+		note := "IoT Core: connected while driving, the rule and its Lambda action in 5 KB increments, no messaging charge (Basic Ingest); reads stay on the REST API"
+		for _, n := range []int{u.SamplesPerUpload, samples} {
+			msg, ev := MqttUploadBytes(n)
+			if err := try(fmt.Sprintf("uploads over MQTT, %d samples per upload (%d B message, %d B rule event)", n, msg, ev), note,
+				func(v *Model) { v.Usage.UploadsOverMqtt, v.Usage.SamplesPerUpload = true, n }); err != nil {
+				return nil, err
+			}
+		}
+	}
 	// The request line only: an HTTP API has no request validation from the
 	// spec, no per-operation IAM authorization types of a REST API's kind,
 	// other access logs; an estimate of the line, not of a migration.
