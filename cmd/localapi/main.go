@@ -13,6 +13,7 @@ import (
 	"net/http"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"syscall"
 	"time"
 
@@ -22,7 +23,9 @@ import (
 	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
 	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
 	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/devtools/localmqtt"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
@@ -30,6 +33,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.addr, "addr", "127.0.0.1:3000", "where the API listens")
 	flag.StringVar(&o.credentialsAddr, "credentials-addr", "127.0.0.1:3001", "where the vehicles' credentials endpoint listens (mutual TLS)")
+	flag.StringVar(&o.mqttAddr, "mqtt-addr", "127.0.0.1:8883", "where the MQTT broker of the vehicles' uploads listens (mutual TLS; the upload rule behind it)")
 	flag.StringVar(&o.data, "data", ".local/dynalite", "directory of the local DynamoDB's data")
 	flag.StringVar(&o.iot, "iot-data", ".local/iot", "directory of the local thing registry: its CA and the vehicles' certificates")
 	flag.IntVar(&o.dbPort, "dynamodb-port", 8000, "port of the local DynamoDB on 127.0.0.1")
@@ -44,9 +48,9 @@ func main() {
 }
 
 type options struct {
-	addr, credentialsAddr, data, iot, docs string
-	dbPort, retentionDays                  int
-	noAuth                                 bool
+	addr, credentialsAddr, mqttAddr, data, iot, docs string
+	dbPort, retentionDays                            int
+	noAuth                                           bool
 }
 
 func run(o options) error {
@@ -107,6 +111,14 @@ func run(o options) error {
 	if err != nil {
 		return err
 	}
+	// Uploads over MQTT: the broker, the certificate policy and the upload
+	// rule, into the same ingest code; failures to a dead-letter file.
+	broker, err := localmqtt.Start(localmqtt.Options{Addr: o.mqttAddr, Registry: registry, Rule: localapi.UploadRule, Handle: api.Upload,
+		DeadLetters: filepath.Join(o.iot, "upload-failures.jsonl"), Logger: cfg.Logger})
+	if err != nil {
+		return fmt.Errorf("the MQTT broker on %s (in use? pass -mqtt-addr): %w", o.mqttAddr, err)
+	}
+	defer broker.Close()
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	cs := &http.Server{Handler: auth.CredentialsProvider(), TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second}
 	go cs.ServeTLS(credsLn, "", "")
@@ -132,6 +144,8 @@ func run(o options) error {
 	fmt.Fprintf(os.Stderr, "  fleet-read:  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.ReaderKeys.AccessKeyID, localauth.ReaderKeys.SecretAccessKey)
 	fmt.Fprintf(os.Stderr, "  vehicles: a certificate from POST %s/certificates?thing=VID (fleet-admin, service iot), credentials from https://%s/role-aliases/%s/credentials (CA %s/ca.pem), then AssumeRole of %s at http://%s%s\n",
 		localauth.ProvisioningPath, credsLn.Addr(), localauth.RoleAlias, o.iot, localauth.VehicleRole, ln.Addr(), localauth.STSPath)
+	fmt.Fprintf(os.Stderr, "  vehicles upload over MQTT to mqtts://%s, client ID their thing name, topic %s (their certificate; QoS 1); failed uploads in %s\n",
+		o.mqttAddr, contract.BasicIngestTopic(localapi.UploadRule, "VID"), filepath.Join(o.iot, "upload-failures.jsonl"))
 	if o.noAuth {
 		fmt.Fprintln(os.Stderr, "unsigned requests are the local developer's: both fleet classes, no vehicle (-no-auth)")
 	}

@@ -11,6 +11,7 @@ package localapi
 
 import (
 	"bytes"
+	"context"
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
@@ -36,10 +37,26 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
 	"github.com/fleetapi/fleetapi/internal/shared/accesslog"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
 // Stage is the stage name the local API reports in its events.
 const Stage = localauth.Stage
+
+// UploadRule is the local upload rule's name, as a deployed stack names
+// its (FleetApi_STAGE_Fleet_Uploads): vehicles publish to
+// contract.BasicIngestTopic(UploadRule, VID).
+const UploadRule = "FleetApi_" + Stage + "_Fleet_Uploads"
+
+// Upload stores an upload that came over MQTT, as the upload rule hands it
+// to the ingest function (package localmqtt calls it).
+func (s *Server) Upload(ctx context.Context, ev contract.RuleEvent) error {
+	h, ok := s.functions["createEvent"]
+	if !ok {
+		return errors.New("localapi: no function serves createEvent")
+	}
+	return h.HandleRule(ctx, ev)
+}
 
 // Config wires a Server.
 type Config struct {

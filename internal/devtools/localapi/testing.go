@@ -5,15 +5,19 @@ import (
 	"crypto/tls"
 	"io"
 	"log/slog"
+	"net"
 	"net/http/httptest"
+	"path/filepath"
 	"strings"
 	"testing"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
 	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/devtools/localmqtt"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 )
 
@@ -26,9 +30,12 @@ type TestServer struct {
 	// CredentialsURL is the local credentials provider's.
 	CredentialsURL string
 	// CAPEM is the CA the credentials endpoint's certificate chains to.
-	CAPEM    []byte
-	Auth     *localauth.Authority
-	Registry *localauth.Registry
+	CAPEM []byte
+	// MQTTAddr is the local broker's (mutual TLS, the upload rule behind
+	// it); DeadLetters the file of the uploads it could not store.
+	MQTTAddr, DeadLetters string
+	Auth                  *localauth.Authority
+	Registry              *localauth.Registry
 }
 
 // NewTestServer serves cfg (its Auth made here, with a registry in
@@ -63,7 +70,15 @@ func NewTestServer(t testing.TB, cfg Config) *TestServer {
 	creds.TLS = tlsConfig
 	creds.StartTLS()
 	t.Cleanup(creds.Close)
-	return &TestServer{URL: hs.URL, STSURL: hs.URL + localauth.STSPath, CredentialsURL: creds.URL, CAPEM: registry.CAPEM(), Auth: cfg.Auth, Registry: registry}
+	ts := &TestServer{URL: hs.URL, STSURL: hs.URL + localauth.STSPath, CredentialsURL: creds.URL, CAPEM: registry.CAPEM(), Auth: cfg.Auth, Registry: registry,
+		MQTTAddr: freeAddr(t), DeadLetters: filepath.Join(t.TempDir(), "upload-failures.jsonl")}
+	broker, err := localmqtt.Start(localmqtt.Options{Addr: ts.MQTTAddr, Registry: registry, Rule: UploadRule, Handle: srv.Upload,
+		DeadLetters: ts.DeadLetters, RetryDelay: 10 * time.Millisecond, Logger: cfg.Logger})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { broker.Close() })
+	return ts
 }
 
 // Provision registers a certificate for vehicle vid, as the fleet admin.
@@ -87,4 +102,15 @@ func NewTestServerOn(t testing.TB, db *dynamodb.Client, cfg Config) *TestServer 
 	}
 	cfg.Vehicles, cfg.Events = store, store
 	return NewTestServer(t, cfg)
+}
+
+// freeAddr is an address on 127.0.0.1 where nothing listens now.
+func freeAddr(t testing.TB) string {
+	t.Helper()
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	return l.Addr().String()
 }
