@@ -343,18 +343,11 @@ func (f *FleetApi) addAlarms(p FleetApiProps) {
 	}
 
 	if f.uploadRule != nil {
-		iotMetric := func(name string, dims map[string]*string) awscloudwatch.IMetric {
-			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{
-				Namespace: jsii.String("AWS/IoT"), MetricName: jsii.String(name), DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: t.Period,
-			})
-		}
-		rule := jsii.String(f.uploadRuleName)
 		// Any one is an upload not stored, or not yet: each is an alarm.
 		specs = append(specs,
-			alarmSpec{"UploadRuleFailures", "Uploads", "RuleFailures", iotMetric("Failure", map[string]*string{"RuleName": rule, "ActionType": jsii.String("Lambda")}), 1, gte, notBreaching},
-			alarmSpec{"UploadRuleThrottled", "Uploads", "RuleThrottled", iotMetric("RuleMessageThrottled", map[string]*string{"RuleName": rule}), 1, gte, notBreaching},
-			alarmSpec{"UploadFailureQueue", "Uploads", "FailureQueue",
-				f.uploadFailures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: t.Period}), 1, gte, notBreaching},
+			alarmSpec{"UploadRuleFailures", "Uploads", "RuleFailures", f.uploadRuleMetric("Failure", true, period), 1, gte, notBreaching},
+			alarmSpec{"UploadRuleThrottled", "Uploads", "RuleThrottled", f.uploadRuleMetric("RuleMessageThrottled", false, period), 1, gte, notBreaching},
+			alarmSpec{"UploadFailureQueue", "Uploads", "FailureQueue", f.uploadFailuresWaiting(period), 1, gte, notBreaching},
 		)
 	}
 
@@ -482,19 +475,14 @@ func (f *FleetApi) addDashboard(p FleetApiProps) {
 		graph("Requests refused by the functions (403: caller or vehicle not allowed)", []awscloudwatch.IMetric{f.MetricAccessRefused(&awscloudwatch.MetricOptions{Period: minute})}),
 	}, f.errorBudgetWidgets(p)}
 	if f.uploadRule != nil {
-		iot := func(name, label string, dims map[string]*string) awscloudwatch.IMetric {
-			return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/IoT"), MetricName: jsii.String(name),
-				DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: minute, Label: jsii.String(label)})
+		labeled := func(label string) *awscloudwatch.MetricOptions {
+			return &awscloudwatch.MetricOptions{Period: minute, Label: jsii.String(label)}
 		}
-		rule := jsii.String(f.uploadRuleName)
-		lambda := map[string]*string{"RuleName": rule, "ActionType": jsii.String("Lambda")}
 		rows = append(rows, []awscloudwatch.IWidget{
 			graph("MQTT uploads: messages the rule handed on", []awscloudwatch.IMetric{
-				iot("Success", "to the ingest function", lambda), iot("Failure", "failed", lambda),
-			}, iot("RuleMessageThrottled", "throttled", map[string]*string{"RuleName": rule})),
-			graph("MQTT uploads not stored, waiting in the failure queue", []awscloudwatch.IMetric{
-				f.uploadFailures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Maximum"), Label: jsii.String("messages")}),
-			}),
+				f.uploadRuleMetric("Success", true, labeled("to the ingest function")), f.uploadRuleMetric("Failure", true, labeled("failed")),
+			}, f.uploadRuleMetric("RuleMessageThrottled", false, labeled("throttled"))),
+			graph("MQTT uploads not stored, waiting in the failure queue", []awscloudwatch.IMetric{f.uploadFailuresWaiting(labeled("messages"))}),
 		})
 	}
 	for _, name := range slices.Sorted(maps.Keys(f.functions)) {

@@ -2,9 +2,9 @@ package fleetapi
 
 import (
 	"regexp"
-	"strings"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
@@ -121,7 +121,7 @@ func (f *FleetApi) UploadTopic() string {
 	if f.uploadRule == nil {
 		return ""
 	}
-	return strings.Replace(contract.BasicIngestTopic(f.uploadRuleName, "VID"), "VID", "${VID}", 1)
+	return contract.BasicIngestTopic(f.uploadRuleName, "${VID}")
 }
 
 // UploadFailures is the queue of uploads over MQTT that could not be
@@ -132,4 +132,21 @@ func (f *FleetApi) UploadFailures() awssqs.IQueue {
 		return nil
 	}
 	return f.uploadFailures
+}
+
+// uploadRuleMetric is an AWS/IoT metric of the upload rule (Sum), of its
+// Lambda action when lambdaAction: what the alarms and the dashboard read.
+func (f *FleetApi) uploadRuleMetric(name string, lambdaAction bool, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	dims := map[string]*string{"RuleName": jsii.String(f.uploadRuleName)}
+	if lambdaAction {
+		dims["ActionType"] = jsii.String("Lambda")
+	}
+	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/IoT"), MetricName: jsii.String(name),
+		DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: o.Period, Label: o.Label})
+}
+
+// uploadFailuresWaiting is the most uploads waiting in the failure queue
+// in a period.
+func (f *FleetApi) uploadFailuresWaiting(o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	return f.uploadFailures.MetricApproximateNumberOfMessagesVisible(metricOptions(&awscloudwatch.MetricOptions{Period: o.Period, Label: o.Label}, "Maximum"))
 }

@@ -422,19 +422,26 @@ func (r *request) header(name string) string {
 
 // body returns the request body, decoded from base64 when API Gateway encoded it.
 func (r *request) body() ([]byte, error) {
-	if len(r.event.Body) > base64.StdEncoding.EncodedLen(MaxBodyBytes) {
-		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", errTooLarge, len(r.event.Body), MaxBodyBytes)
+	return boundedBody("body", r.event.Body, r.event.IsBase64Encoded)
+}
+
+// boundedBody returns the bytes of a body as it came (a request's body, an
+// MQTT message's base64 payload), refusing one of more than MaxBodyBytes,
+// before decoding when its encoding already says so.
+func boundedBody(field, raw string, isBase64 bool) ([]byte, error) {
+	if len(raw) > base64.StdEncoding.EncodedLen(MaxBodyBytes) {
+		return nil, fmt.Errorf("%w: %s of %d bytes exceeds %d", errTooLarge, field, len(raw), MaxBodyBytes)
 	}
-	b := []byte(r.event.Body)
-	if r.event.IsBase64Encoded {
-		dec, err := base64.StdEncoding.DecodeString(r.event.Body)
+	b := []byte(raw)
+	if isBase64 {
+		dec, err := base64.StdEncoding.DecodeString(raw)
 		if err != nil {
-			return nil, &fleet.ValidationError{Field: "body", Message: "is not valid base64"}
+			return nil, &fleet.ValidationError{Field: field, Message: "is not valid base64"}
 		}
 		b = dec
 	}
 	if len(b) > MaxBodyBytes {
-		return nil, fmt.Errorf("%w: body of %d bytes exceeds %d", errTooLarge, len(b), MaxBodyBytes)
+		return nil, fmt.Errorf("%w: %s of %d bytes exceeds %d", errTooLarge, field, len(b), MaxBodyBytes)
 	}
 	return b, nil
 }

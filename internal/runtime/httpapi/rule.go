@@ -2,7 +2,6 @@ package httpapi
 
 import (
 	"context"
-	"encoding/base64"
 	"encoding/json"
 	"errors"
 	"fmt"
@@ -78,15 +77,9 @@ func (h *Handler) ruleUpload(ctx context.Context, ev contract.RuleEvent) respons
 		return response{status: http.StatusForbidden, refused: true,
 			err: &authz.RefusalError{Reason: fmt.Sprintf("client %q may not upload for vehicle %s", truncate(ev.ClientID), vid)}}
 	}
-	if len(ev.Payload) > base64.StdEncoding.EncodedLen(MaxBodyBytes) {
-		return errorResponse(fmt.Errorf("%w: message of more than %d bytes", errTooLarge, MaxBodyBytes))
-	}
-	body, err := base64.StdEncoding.DecodeString(ev.Payload)
+	body, err := boundedBody("payload", ev.Payload, true)
 	if err != nil {
-		return errorResponse(&fleet.ValidationError{Field: "payload", Message: "is not valid base64"})
-	}
-	if len(body) > MaxBodyBytes {
-		return errorResponse(fmt.Errorf("%w: message of %d bytes exceeds %d", errTooLarge, len(body), MaxBodyBytes))
+		return errorResponse(err)
 	}
 	var up fleet.Upload
 	if err := decodeStrict(body, &up); err != nil {
