@@ -43,10 +43,8 @@ import (
 // Stage is the stage name the local API reports in its events.
 const Stage = localauth.Stage
 
-// UploadRule is the local upload rule's name, as a deployed stack names
-// its (FleetApi_STAGE_Fleet_Uploads): vehicles publish to
-// contract.BasicIngestTopic(UploadRule, VID).
-const UploadRule = "FleetApi_" + Stage + "_Fleet_Uploads"
+// UploadRule is the local upload rule's name (localauth.UploadRule).
+const UploadRule = localauth.UploadRule
 
 // Upload stores an upload that came over MQTT, as the upload rule hands it
 // to the ingest function (package localmqtt calls it).

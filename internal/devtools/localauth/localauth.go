@@ -61,6 +61,11 @@ const (
 	ProvisioningPath = "/_local/iot"
 )
 
+// UploadRule is the local upload rule's name, as a deployed stack names
+// its (FleetApi_STAGE_Fleet_Uploads): vehicles publish to
+// contract.BasicIngestTopic(UploadRule, VID).
+const UploadRule = "FleetApi_" + Stage + "_Fleet_Uploads"
+
 // RoleAliasArn is the ARN of the local role alias.
 const RoleAliasArn = "arn:aws:iot:" + Region + ":" + Account + ":rolealias/" + RoleAlias
 

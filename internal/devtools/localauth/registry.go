@@ -349,3 +349,15 @@ func Provision(ctx context.Context, apiURL, vid string) (tls.Certificate, string
 	}
 	return tls.Certificate{Certificate: [][]byte{block.Bytes}, PrivateKey: key}, issued.CertificateID, nil
 }
+
+// IsLocalURL says whether an API's URL is make local's, on this machine
+// (plain HTTP on a loopback address): the one Provision and the local keys
+// work with.
+func IsLocalURL(raw string) bool {
+	u, err := url.Parse(raw)
+	if err != nil || u.Scheme != "http" {
+		return false
+	}
+	h := u.Hostname()
+	return h == "localhost" || net.ParseIP(h).IsLoopback()
+}
