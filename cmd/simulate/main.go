@@ -9,8 +9,6 @@ import (
 	"crypto/tls"
 	"flag"
 	"fmt"
-	"net"
-	neturl "net/url"
 	"os"
 	"os/signal"
 	"path/filepath"
@@ -45,7 +43,7 @@ func main() {
 	id := simulate.Identity{CredentialsEndpoint: *credentialsURL, CAFile: *ca, RoleAlias: *roleAlias, VehicleRoleArn: *vehicleRole}
 	var cfg simulate.Config
 	admin, reader := opts, opts
-	if isLocal(*url) {
+	if localauth.IsLocalURL(*url) {
 		// make local's own keys and stand-ins, on whichever ports it listens.
 		admin.Credentials, admin.Region = credentials.StaticCredentialsProvider{Value: localauth.AdminKeys}, localauth.Region
 		reader.Credentials, reader.Region = credentials.StaticCredentialsProvider{Value: localauth.ReaderKeys}, localauth.Region
@@ -109,14 +107,4 @@ func certificatesIn(dir string) ([]string, error) {
 	}
 	slices.Sort(vids)
 	return vids, nil
-}
-
-// isLocal says whether the API is make local's, on this machine.
-func isLocal(raw string) bool {
-	u, err := neturl.Parse(raw)
-	if err != nil || u.Scheme != "http" {
-		return false
-	}
-	h := u.Hostname()
-	return h == "localhost" || net.ParseIP(h).IsLoopback()
 }

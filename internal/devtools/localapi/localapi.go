@@ -15,6 +15,7 @@ import (
 	"crypto/rand"
 	"encoding/base64"
 	"encoding/hex"
+	"encoding/json"
 	"errors"
 	"fmt"
 	"io"
@@ -82,6 +83,7 @@ type Server struct {
 	router    routers.Router
 	responses map[string]gatewayResponse
 	functions map[string]*httpapi.Handler // by operationId
+	byName    map[string]*httpapi.Handler // by function name, local-FUNCTION
 	sts       http.Handler
 	iot       http.Handler
 }
@@ -109,7 +111,7 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Auth == nil {
 		return nil, errors.New("localapi: Auth is required")
 	}
-	s := &Server{cfg: cfg, router: router, responses: map[string]gatewayResponse{}, functions: map[string]*httpapi.Handler{},
+	s := &Server{cfg: cfg, router: router, responses: map[string]gatewayResponse{}, functions: map[string]*httpapi.Handler{}, byName: map[string]*httpapi.Handler{},
 		sts: cfg.Auth.STS(), iot: cfg.Auth.Provisioning()}
 	gr, _ := spec.Doc.Extensions[api.ExtGatewayResponses].(map[string]any)
 	for kind, v := range gr {
@@ -142,8 +144,50 @@ func New(cfg Config) (*Server, error) {
 		for _, r := range routes {
 			s.functions[r.Operation] = h
 		}
+		s.byName["local-"+fn] = h
 	}
 	return s, nil
+}
+
+// invoke is Lambda's Invoke (RequestResponse) of the local functions,
+// for the fleet admin's keys: POST LambdaPath/2015-03-31/functions/NAME/invocations
+// runs the function with the body as its event; a function error answers
+// 200 with X-Amz-Function-Error and {"errorMessage", "errorType"}, as
+// Lambda does. cmd/redrive invokes the ingest function so.
+func (s *Server) invoke(w http.ResponseWriter, req *http.Request) {
+	answer := func(status int, v any) {
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(status)
+		json.NewEncoder(w).Encode(v)
+	}
+	body, err := io.ReadAll(io.LimitReader(req.Body, 6<<20)) // Lambda's synchronous payload limit
+	if err != nil {
+		answer(http.StatusBadRequest, map[string]string{"message": err.Error()})
+		return
+	}
+	caller, refusal := s.cfg.Auth.Verify(req, body, "lambda")
+	if refusal != "" || caller.ARN != localauth.AdminUser {
+		answer(http.StatusForbidden, map[string]string{"message": "only the fleet admin's keys invoke the local functions " + refusal})
+		return
+	}
+	name, ok := strings.CutPrefix(req.URL.Path, localauth.LambdaPath+"/2015-03-31/functions/")
+	name, ok2 := strings.CutSuffix(name, "/invocations")
+	h := s.byName[name]
+	if !ok || !ok2 || req.Method != http.MethodPost || h == nil {
+		answer(http.StatusNotFound, map[string]string{"Type": "User", "message": "Function not found: " + name})
+		return
+	}
+	out, err := h.Invoke(req.Context(), body)
+	if err != nil {
+		w.Header().Set("X-Amz-Function-Error", "Unhandled")
+		answer(http.StatusOK, map[string]string{"errorMessage": err.Error(), "errorType": "errorString"})
+		return
+	}
+	if out == nil {
+		out = []byte("null")
+	}
+	w.Header().Set("Content-Type", "application/json")
+	w.Write(out)
 }
 
 // accessLog holds the values of a request's access log line, by the
@@ -157,6 +201,9 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 		return
 	case strings.HasPrefix(req.URL.Path, localauth.ProvisioningPath+"/"):
 		s.iot.ServeHTTP(w, req)
+		return
+	case strings.HasPrefix(req.URL.Path, localauth.LambdaPath+"/"):
+		s.invoke(w, req)
 		return
 	}
 	// The API reference, beside the API (no path of the API starts so).

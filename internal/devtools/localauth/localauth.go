@@ -55,10 +55,13 @@ const (
 )
 
 // Paths of the local stand-ins beside the local API (no path of the API
-// starts so): STS's AssumeRole, and the registration of certificates.
+// starts so): STS's AssumeRole, the registration of certificates, and
+// Lambda's Invoke of the local functions.
 const (
 	STSPath          = "/_local/sts"
 	ProvisioningPath = "/_local/iot"
+	// LambdaPath is the base of the local functions' Lambda Invoke API.
+	LambdaPath = "/_local/lambda"
 )
 
 // UploadRule is the local upload rule's name, as a deployed stack names

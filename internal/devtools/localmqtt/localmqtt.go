@@ -13,7 +13,9 @@ package localmqtt
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/tls"
+	"encoding/hex"
 	"encoding/base64"
 	"encoding/json"
 	"errors"
@@ -30,6 +32,7 @@ import (
 
 	"github.com/fleetapi/fleetapi/internal/deploy/access"
 	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/devtools/redrive"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
@@ -150,14 +153,10 @@ func (s *Server) rule() {
 	}
 }
 
-// DeadLetter is a line of the dead-letter file: what Lambda's on-failure
-// destination record holds of an upload (the event and the error).
-type DeadLetter struct {
-	RequestPayload contract.RuleEvent `json:"requestPayload"`
-	Condition      string             `json:"condition"`
-	Attempts       int                `json:"approximateInvokeCount"`
-	ErrorMessage   string             `json:"errorMessage"`
-}
+// DeadLetter is a line of the dead-letter file: the record Lambda's
+// on-failure destination gets of an asynchronous invocation that failed
+// every attempt (what cmd/redrive reads back).
+type DeadLetter = redrive.DestinationRecord
 
 func (s *Server) deadLetter(ev contract.RuleEvent, cause error) {
 	s.mu.Lock()
@@ -166,7 +165,10 @@ func (s *Server) deadLetter(ev contract.RuleEvent, cause error) {
 	if s.o.DeadLetters == "" {
 		return
 	}
-	line, _ := json.Marshal(DeadLetter{RequestPayload: ev, Condition: "RetriesExhausted", Attempts: s.o.Attempts, ErrorMessage: cause.Error()})
+	line, _ := json.Marshal(DeadLetter{Version: "1.0", Timestamp: time.Now().UTC(),
+		RequestContext:  redrive.RequestContext{RequestID: newID(), FunctionArn: "local-ingest", Condition: "RetriesExhausted", ApproximateInvokeCount: s.o.Attempts},
+		RequestPayload:  ev,
+		ResponsePayload: map[string]any{"errorMessage": cause.Error(), "errorType": "errorString"}})
 	f, err := os.OpenFile(s.o.DeadLetters, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
 	if err != nil {
 		s.o.Logger.Error("dead-letter file", "error", err.Error())
@@ -242,6 +244,13 @@ func (p *policy) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 		Source: contract.RuleEventSource, Topic: topic, VID: vid, ClientID: cl.ID,
 		Payload: base64.StdEncoding.EncodeToString(pk.Payload), ReceivedAt: time.Now().UnixMilli(),
 	}
+}
+
+// newID is a request ID for a record.
+func newID() string {
+	var b [16]byte
+	rand.Read(b[:])
+	return hex.EncodeToString(b[:])
 }
 
 // String names the broker's address.

@@ -194,7 +194,7 @@ func TestFailedUploadsAreDeadLettered(t *testing.T) {
 	for deadline := time.Now().Add(5 * time.Second); len(letters) == 0 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
 		letters = readDeadLetters(t, f.dead)
 	}
-	if len(letters) != 1 || letters[0].Attempts != 3 || letters[0].RequestPayload.VID != "car-1" || letters[0].ErrorMessage != f.rec.fail.Error() {
+	if len(letters) != 1 || letters[0].RequestContext.ApproximateInvokeCount != 3 || letters[0].RequestPayload.VID != "car-1" || letters[0].ResponsePayload["errorMessage"] != f.rec.fail.Error() {
 		t.Errorf("dead letters %+v", letters)
 	}
 }

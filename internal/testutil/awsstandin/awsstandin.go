@@ -1,14 +1,17 @@
 // Package awsstandin is a local stand-in, for tests, of the read calls the
 // deploy preflight makes: API Gateway's GetAccount, Lambda's
 // GetAccountSettings, ListFunctions and GetFunctionConcurrency, SSM's
-// GetParameter and Cost Explorer's ListCostAllocationTags, each in its
-// service's wire protocol (REST JSON for API Gateway and Lambda, JSON 1.1
-// for SSM and Cost Explorer), so that the AWS SDK's own clients talk to it
+// GetParameter and Cost Explorer's ListCostAllocationTags; and of the
+// failure queue the redrive reads, SQS's ReceiveMessage and DeleteMessage;
+// each in its service's wire protocol (REST JSON for API Gateway and
+// Lambda, JSON 1.1 for SSM and Cost Explorer, JSON 1.0 for SQS), so that the AWS SDK's own clients talk to it
 // through their endpoint override. It answers from State and records the
 // calls; it accepts any signature.
 package awsstandin
 
 import (
+	"crypto/md5"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"net/http"
@@ -31,6 +34,8 @@ type State struct {
 	Parameters map[string]string
 	// CostTags are the cost allocation tags by key, "Active" or "Inactive".
 	CostTags map[string]string
+	// Queue is the bodies of an SQS queue's messages (any QueueUrl).
+	Queue []string
 }
 
 // Server is a running stand-in.
@@ -39,13 +44,29 @@ type Server struct {
 	mu    sync.Mutex
 	state State
 	calls []string
+	// inFlight marks the queue's messages received and not deleted: as
+	// their visibility timeout outlives a test, they are not received again.
+	inFlight, deleted map[int]bool
 }
 
 // Start starts a stand-in on 127.0.0.1; stop it with Close.
 func Start(state State) *Server {
-	s := &Server{state: state}
+	s := &Server{state: state, inFlight: map[int]bool{}, deleted: map[int]bool{}}
 	s.Server = httptest.NewServer(http.HandlerFunc(s.serve))
 	return s
+}
+
+// QueueLeft returns the bodies of the queue's messages not deleted.
+func (s *Server) QueueLeft() []string {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	var out []string
+	for i, b := range s.state.Queue {
+		if !s.deleted[i] {
+			out = append(out, b)
+		}
+	}
+	return out
 }
 
 // Calls lists the operations called, in order.
@@ -115,6 +136,31 @@ func (s *Server) json11(w http.ResponseWriter, r *http.Request, target string) {
 		return
 	}
 	switch target {
+	case "AmazonSQS.ReceiveMessage": // JSON 1.0; at most MaxNumberOfMessages
+		limit, _ := in["MaxNumberOfMessages"].(float64)
+		var msgs []map[string]any
+		for i, b := range s.state.Queue {
+			if len(msgs) >= max(int(limit), 1) {
+				break
+			}
+			if s.inFlight[i] || s.deleted[i] {
+				continue
+			}
+			s.inFlight[i] = true
+			sum := md5.Sum([]byte(b))
+			msgs = append(msgs, map[string]any{"MessageId": fmt.Sprintf("msg-%d", i), "ReceiptHandle": fmt.Sprintf("receipt-%d", i),
+				"Body": b, "MD5OfBody": hex.EncodeToString(sum[:])})
+		}
+		reply(w, "application/x-amz-json-1.0", map[string]any{"Messages": msgs})
+	case "AmazonSQS.DeleteMessage":
+		var i int
+		receipt, _ := in["ReceiptHandle"].(string)
+		if _, err := fmt.Sscanf(receipt, "receipt-%d", &i); err != nil || i < 0 || i >= len(s.state.Queue) {
+			fail(w, http.StatusBadRequest, "application/x-amz-json-1.0", "ReceiptHandleIsInvalid", receipt)
+			return
+		}
+		s.deleted[i] = true
+		reply(w, "application/x-amz-json-1.0", map[string]any{})
 	case "AmazonSSM.GetParameter":
 		name, _ := in["Name"].(string)
 		v, ok := s.state.Parameters[name]
