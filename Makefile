@@ -48,7 +48,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: api-check breaking-check bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy preflight vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: agent redrive api-check breaking-check bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy preflight vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -166,9 +166,25 @@ SPEEDUP  ?= 60
 API_URL  ?= http://127.0.0.1:3000
 # make local's vehicles' credentials endpoint and its CA.
 CREDENTIALS_URL ?= https://127.0.0.1:3001
+# make local's MQTT broker.
+MQTT_ENDPOINT ?= 127.0.0.1:8883
+# How vehicles upload: https, mqtt, or https,mqtt (a run each, in turn).
+PROTOCOL ?= https
 SIMULATE_FLAGS ?=
-simulate: ## drive VEHICLES vehicles, each with its own certificate, for MINUTES of driving, SPEEDUP times faster, against API_URL (make local's by default); reads it all back
-	go run ./cmd/simulate -url $(API_URL) -credentials-url $(CREDENTIALS_URL) -vehicles $(VEHICLES) -minutes $(MINUTES) -speedup $(SPEEDUP) $(SIMULATE_FLAGS)
+simulate: ## drive VEHICLES vehicles, each with its own certificate, for MINUTES of driving, SPEEDUP times faster, uploading over PROTOCOL (https|mqtt|https,mqtt) to API_URL or MQTT_ENDPOINT (make local's by default); reads it all back
+	go run ./cmd/simulate -url $(API_URL) -credentials-url $(CREDENTIALS_URL) -mqtt-endpoint $(MQTT_ENDPOINT) -protocol $(PROTOCOL) \
+		-vehicles $(VEHICLES) -minutes $(MINUTES) -speedup $(SPEEDUP) $(SIMULATE_FLAGS)
+
+VID ?= car-1
+AGENT_FLAGS ?=
+agent: ## run the vehicle agent for VID against make local: simulated samples, batched, journaled in .local/agent/VID, uploaded over PROTOCOL (mqtt|https; AGENT_FLAGS: go run ./cmd/agent -h); Ctrl-C stops it
+	@# Built, then run as itself: under go run, a stop (SIGINT) would end in exit status 1.
+	go build -o .local/bin/agent ./cmd/agent
+	exec .local/bin/agent -vid $(VID) -protocol $(PROTOCOL) -url $(API_URL) -credentials-url $(CREDENTIALS_URL) -mqtt-endpoint $(MQTT_ENDPOINT) $(AGENT_FLAGS)
+
+REDRIVE_FLAGS ?= -dead-letters .local/iot/upload-failures.jsonl -url $(API_URL)
+redrive: ## store again the MQTT uploads that could not be stored: make local's dead-letter file, or a stage's failure queue with REDRIVE_FLAGS="-queue-url URL -function NAME" (stack outputs UploadFailureQueueUrl, IngestFunctionName) and your AWS credentials
+	go run ./cmd/redrive $(REDRIVE_FLAGS)
 
 COST_FLAGS ?=
 cost: synth ## estimate STAGE's monthly AWS bill at 100 to 100,000 vehicles, with what-ifs and a capacity plan (COST_FLAGS: -usage FILE -vehicles N,N -format table|json|markdown)
@@ -177,8 +193,8 @@ cost: synth ## estimate STAGE's monthly AWS bill at 100 to 100,000 vehicles, wit
 cost-docs: ## rewrite the figures of docs/cost.md and docs/capacity.md from prod's committed template; reread the prose around them
 	$(GO_TEST) ./cmd/cost -run TestDocsAreCurrent -update
 
-local-reset: ## clear the data of make local: its DynamoDB's, and its thing registry (CA and vehicle certificates)
-	rm -rf .local/dynalite .local/iot
+local-reset: ## clear the data of make local: its DynamoDB's, its thing registry (CA and vehicle certificates), the agents' journals
+	rm -rf .local/dynalite .local/iot .local/agent
 
 mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); fails under 90 % efficacy
 	@for p in $(MUTATION_PKGS); do \

@@ -19,9 +19,11 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
+	"github.com/fleetapi/fleetapi/agent"
 	"github.com/fleetapi/fleetapi/client"
 	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
 	"github.com/fleetapi/fleetapi/internal/devtools/simulate"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
 func main() {
@@ -35,12 +37,16 @@ func main() {
 	roleAlias := flag.String("role-alias", localauth.RoleAlias, "the role alias (stack output VehicleRoleAlias)")
 	vehicleRole := flag.String("vehicle-role-arn", localauth.VehicleRole, "the vehicle role (stack output VehicleRoleArn)")
 	certs := flag.String("certs", "", "a deployed stage's fleet: a directory of VID.crt and VID.key, one pair per registered thing")
+	protocols := flag.String("protocol", "https", "how the vehicles upload: https, mqtt, or both in turn (https,mqtt), each a run of its own")
+	mqttEndpoint := flag.String("mqtt-endpoint", "127.0.0.1:8883", "mqtt: the device data endpoint (aws iot describe-endpoint --endpoint-type iot:Data-ATS), or make local's broker")
+	topic := flag.String("topic", contract.BasicIngestTopic(localauth.UploadRule, agent.VIDVariable), "mqtt: the stack output UploadTopic")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
 	retries := &atomic.Int64{}
 	opts := client.Options{Region: *region, OnRetry: func(int) { retries.Add(1) }}
-	id := simulate.Identity{CredentialsEndpoint: *credentialsURL, CAFile: *ca, RoleAlias: *roleAlias, VehicleRoleArn: *vehicleRole}
+	id := simulate.Identity{CredentialsEndpoint: *credentialsURL, CAFile: *ca, RoleAlias: *roleAlias, VehicleRoleArn: *vehicleRole,
+		MQTTEndpoint: *mqttEndpoint, Topic: *topic}
 	var cfg simulate.Config
 	admin, reader := opts, opts
 	if localauth.IsLocalURL(*url) {
@@ -78,14 +84,20 @@ func main() {
 	if id.Region == "" {
 		id.Region = client.RegionOf(*url)
 	}
-	cfg.Vehicle = id.Vehicles(*url)
-	cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Progress, cfg.Retries = *vehicles, time.Duration(*minutes*float64(time.Minute)), *speedup, os.Stderr, retries
-	r, err := simulate.Run(ctx, cfg)
-	if err != nil {
-		fail(err)
+	cfg.Vehicle, cfg.Publisher = id.Vehicles(*url), id.Publishers()
+	cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Progress = *vehicles, time.Duration(*minutes*float64(time.Minute)), *speedup, os.Stderr
+	bad := false
+	for p := range strings.SplitSeq(*protocols, ",") {
+		retries.Store(0)
+		cfg.Protocol, cfg.Retries = p, retries
+		r, err := simulate.Run(ctx, cfg)
+		if err != nil {
+			fail(err)
+		}
+		fmt.Println(r)
+		bad = bad || r.Lost > 0 || r.Duplicated > 0 || r.Failed > 0
 	}
-	fmt.Println(r)
-	if r.Lost > 0 || r.Duplicated > 0 || r.Failed > 0 {
+	if bad {
 		os.Exit(1)
 	}
 }

@@ -1,9 +1,9 @@
-// Package simulate drives a fleet against the API with the Go client: N
-// vehicles registered by the fleet admin, each uploading with its own
-// identity at the talk's rate (1 sample a second of realistic VSS signals,
-// 10 per call), with a live progress line, then a fleet reader reads every
-// vehicle's events back to prove that every acknowledged upload is stored,
-// once.
+// Package simulate drives a fleet against the API: N vehicles registered
+// by the fleet admin, each uploading with its own identity at the talk's
+// rate (1 sample a second of realistic VSS signals, 10 per upload), over
+// HTTPS with the Go client or over MQTT with the vehicle agent's uploader,
+// with a live progress line; then a fleet reader reads every vehicle's
+// events back to prove that every acknowledged sample is stored, once.
 package simulate
 
 import (
@@ -17,6 +17,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/fleetapi/fleetapi/agent"
 	"github.com/fleetapi/fleetapi/client"
 	"github.com/fleetapi/fleetapi/internal/devtools/workload"
 )
@@ -26,8 +27,16 @@ type Config struct {
 	// Admin registers the vehicles (caller class fleet-admin); Reader reads
 	// their events back (fleet-read).
 	Admin, Reader *client.ClientWithResponses
-	// Vehicle returns a client that signs as vehicle vid itself.
+	// Protocol of the uploads: "https" (the default) or "mqtt".
+	Protocol string
+	// Vehicle returns a client that signs as vehicle vid itself (https).
 	Vehicle func(ctx context.Context, vid string) (*client.ClientWithResponses, error)
+	// Publisher returns vehicle vid's MQTT uploader (mqtt).
+	Publisher func(ctx context.Context, vid string) (agent.Uploader, error)
+	// Settle bounds the wait, after the last upload, for what was
+	// acknowledged over MQTT to be stored (the rule runs after the
+	// PUBACK). Default 30 s.
+	Settle time.Duration
 	// Vehicles in the fleet, each sim-RUN-NNNNN: new ones each run, so
 	// that what a run reads back is its own.
 	Vehicles int
@@ -46,22 +55,39 @@ type Config struct {
 
 // Report is what a run measured.
 type Report struct {
+	Protocol               string
 	Sent, Accepted, Failed int64
 	Retried                int64
-	P50, P99, Max          time.Duration
+	// Latency of an upload until its acknowledgement: over HTTPS the
+	// API's answer (stored), over MQTT the PUBACK (accepted, stored after).
+	// A vehicle's first upload, which connects (MQTT) or gets the
+	// vehicle's credentials (HTTPS) first, is in FirstP99 only.
+	P50, P99, Max, FirstP99 time.Duration
 	// UploadsPerSecond is the accepted uploads per second of wall time.
 	UploadsPerSecond float64
-	// Stored samples read back; Lost acknowledged uploads not found;
-	// Duplicated uploads found more than once.
+	// Stored samples read back; Lost acknowledged samples not found;
+	// Duplicated samples found more than once.
 	Stored, Lost, Duplicated int
 	Wall                     time.Duration
 	// FirstFailure says why the first failed call failed, "" if none did.
 	FirstFailure string
+	// acked are the timestamps of each vehicle's acknowledged samples.
+	acked map[string][]time.Time
+	from  time.Time
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("uploads sent %d, accepted %d, retried %d, failed %d; latency p50 %v, p99 %v, max %v; %.1f uploads/s; samples stored %d; lost %d, duplicated %d",
-		r.Sent, r.Accepted, r.Retried, r.Failed, r.P50, r.P99, r.Max, r.UploadsPerSecond, r.Stored, r.Lost, r.Duplicated) + r.firstFailure()
+	return fmt.Sprintf("%s: uploads sent %d, acknowledged %d, retried %d, failed %d; latency to acknowledgement p50 %v, p99 %v, max %v (first upload of a vehicle p99 %v); %.1f uploads/s; samples acknowledged %d, stored %d, lost %d, duplicated %d",
+		r.Protocol, r.Sent, r.Accepted, r.Retried, r.Failed, r.P50, r.P99, r.Max, r.FirstP99, r.UploadsPerSecond, r.AckedSamples(), r.Stored, r.Lost, r.Duplicated) + r.firstFailure()
+}
+
+// AckedSamples counts the samples of acknowledged uploads.
+func (r Report) AckedSamples() int {
+	n := 0
+	for _, ts := range r.acked {
+		n += len(ts)
+	}
+	return n
 }
 
 func (r Report) firstFailure() string {
@@ -80,8 +106,21 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if cfg.Vehicles < 1 || cfg.Driving < workload.SamplesPerUpload*workload.SampleInterval || cfg.Speedup <= 0 {
 		return Report{}, fmt.Errorf("a run needs at least 1 vehicle, 10 s of driving and a speedup above 0")
 	}
-	if cfg.Admin == nil || cfg.Reader == nil || cfg.Vehicle == nil {
-		return Report{}, fmt.Errorf("a run needs an admin's client, a reader's and the vehicles' own")
+	switch cfg.Protocol {
+	case "", "https":
+		cfg.Protocol = "https"
+		if cfg.Vehicle == nil {
+			return Report{}, fmt.Errorf("a run over HTTPS needs the vehicles' clients")
+		}
+	case "mqtt":
+		if cfg.Publisher == nil {
+			return Report{}, fmt.Errorf("a run over MQTT needs the vehicles' MQTT uploaders")
+		}
+	default:
+		return Report{}, fmt.Errorf("protocol %q: allowed are https and mqtt", cfg.Protocol)
+	}
+	if cfg.Admin == nil || cfg.Reader == nil {
+		return Report{}, fmt.Errorf("a run needs an admin's client and a reader's")
 	}
 	if cfg.Retries == nil {
 		cfg.Retries = &atomic.Int64{}
@@ -92,8 +131,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	interval := time.Duration(float64(workload.SamplesPerUpload*workload.SampleInterval) / cfg.Speedup)
 	var (
 		mu        sync.Mutex
-		latencies []time.Duration
-		acked     = map[string][]string{} // vid → eids acknowledged
+		latencies []time.Duration // but each vehicle's first upload's
+		setup     []time.Duration // the first uploads
+		acked     = map[string][]time.Time{} // vid → samples acknowledged
 		sent      atomic.Int64
 		accepted  atomic.Int64
 		failed    atomic.Int64
@@ -127,13 +167,16 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			switch {
 			case err != nil:
 				why = fmt.Sprintf("register %s: %v", vid, err)
-			case r.StatusCode() != 201 && r.StatusCode() != 409:
+			case r.StatusCode() != 201 && r.StatusCode() != 200 && r.StatusCode() != 409: // 200: an earlier attempt registered it
 				why = fmt.Sprintf("register %s: %s %.200s", vid, r.Status(), r.Body)
 			}
-			var car *client.ClientWithResponses
+			var upload func(samples []client.Sample, key string) (acked bool, why string)
 			if why == "" {
-				if car, err = cfg.Vehicle(ctx, vid); err != nil {
+				var closeFn func()
+				if upload, closeFn, err = uploader(ctx, cfg, vid); err != nil {
 					why = fmt.Sprintf("identity of %s: %v", vid, err)
+				} else {
+					defer closeFn()
 				}
 			}
 			if why != "" {
@@ -143,6 +186,13 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				return
 			}
 			drive := workload.NewDrive(uint64(v)+1, first)
+			// Vehicles spread over an interval, as a fleet's are, rather
+			// than all uploading at the same instant.
+			select {
+			case <-time.After(interval * time.Duration(v) / time.Duration(cfg.Vehicles)):
+			case <-ctx.Done():
+				return
+			}
 			tick := time.NewTicker(interval)
 			defer tick.Stop()
 			for k := range uploads {
@@ -152,21 +202,21 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				}
 				sent.Add(1)
 				began := time.Now()
-				res, err := client.UploadSamples(ctx, car, vid, samples, fmt.Sprintf("%s-%d", vid, k))
+				ok, why := upload(samples, fmt.Sprintf("%s-%d", vid, k))
 				took := time.Since(began)
 				mu.Lock()
-				latencies = append(latencies, took)
-				switch {
-				case err != nil:
-					fail(1, fmt.Sprintf("upload for %s: %v", vid, err))
-				case res.JSON201 != nil:
-					acked[vid] = append(acked[vid], res.JSON201.Eid)
+				if k == 0 {
+					setup = append(setup, took) // the connection or the credentials first
+				} else {
+					latencies = append(latencies, took)
+				}
+				if ok {
+					for _, s := range samples {
+						acked[vid] = append(acked[vid], s.Timestamp.UTC().Truncate(time.Millisecond))
+					}
 					accepted.Add(1)
-				case res.JSON200 != nil: // stored by an attempt whose answer was lost
-					acked[vid] = append(acked[vid], res.JSON200.Eid)
-					accepted.Add(1)
-				default:
-					fail(1, fmt.Sprintf("upload for %s: %s %.200s", vid, res.Status(), res.Body))
+				} else {
+					fail(1, why)
 				}
 				mu.Unlock()
 				select {
@@ -180,42 +230,97 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	wg.Wait()
 	stopProgress()
 	wall := time.Since(start)
-	r := Report{Sent: sent.Load(), Accepted: accepted.Load(), Failed: failed.Load(), Retried: cfg.Retries.Load(),
-		P50: percentile(latencies, 0.5), P99: percentile(latencies, 0.99), Max: percentile(latencies, 1), Wall: wall,
-		UploadsPerSecond: float64(accepted.Load()) / wall.Seconds(), FirstFailure: firstFail}
-	from, to := first.Add(-time.Second), time.Now().Add(time.Minute)
-	for vid, eids := range acked {
-		seen := map[string]int{}
-		page := &client.ListEventsParams{From: &from, To: &to, Limit: new(client.Limit(100))}
+	r := Report{Protocol: cfg.Protocol, Sent: sent.Load(), Accepted: accepted.Load(), Failed: failed.Load(), Retried: cfg.Retries.Load(),
+		P50: percentile(latencies, 0.5), P99: percentile(latencies, 0.99), Max: percentile(latencies, 1), FirstP99: percentile(setup, 0.99), Wall: wall,
+		UploadsPerSecond: float64(accepted.Load()) / wall.Seconds(), FirstFailure: firstFail, acked: acked, from: first.Add(-time.Second)}
+	settle := cfg.Settle
+	if settle <= 0 {
+		settle = 30 * time.Second
+	}
+	if cfg.Protocol == "https" {
+		settle = 0 // stored when answered
+	}
+	// Over MQTT the rule stores after the PUBACK: read until everything
+	// acknowledged is there, or nothing more arrives for 2 s, or Settle.
+	last, lastChange := -1, time.Now()
+	for deadline := time.Now().Add(settle); ; time.Sleep(100 * time.Millisecond) {
+		if err := ReadBack(ctx, cfg.Reader, &r); err != nil {
+			return r, err
+		}
+		if r.Stored != last {
+			last, lastChange = r.Stored, time.Now()
+		}
+		if r.Lost == 0 || time.Now().After(deadline) || time.Since(lastChange) > 2*time.Second {
+			return r, nil
+		}
+	}
+}
+
+// ReadBack reads every vehicle's events and counts in r the samples
+// stored, the acknowledged ones lost and those stored more than once.
+func ReadBack(ctx context.Context, reader *client.ClientWithResponses, r *Report) error {
+	r.Stored, r.Lost, r.Duplicated = 0, 0, 0
+	to := time.Now().Add(time.Minute)
+	for vid, acked := range r.acked {
+		seen := map[time.Time]int{}
+		page := &client.ListEventsParams{From: &r.from, To: &to, Limit: new(client.Limit(100))}
 		for {
-			res, err := cfg.Reader.ListEventsWithResponse(ctx, vid, page)
+			res, err := reader.ListEventsWithResponse(ctx, vid, page)
 			if err != nil || res.JSON200 == nil {
-				return r, fmt.Errorf("read back the events of %s: %v %s", vid, err, res.Status())
+				return fmt.Errorf("read back the events of %s: %v %s", vid, err, res.Status())
 			}
 			for _, e := range res.JSON200.Events {
-				seen[e.Eid]++
-				r.Stored += len(e.Samples)
+				for _, s := range e.Samples {
+					seen[s.Timestamp.UTC()]++
+					r.Stored++
+				}
 			}
 			if res.JSON200.NextCursor == nil {
 				break
 			}
 			page.Cursor = res.JSON200.NextCursor
 		}
-		for _, eid := range eids {
-			switch n := seen[eid]; {
-			case n == 0:
+		for _, ts := range acked {
+			if seen[ts] == 0 {
 				r.Lost++
-			case n > 1:
-				r.Duplicated++
 			}
 		}
-		for eid, n := range seen {
-			if n == 1 && !slices.Contains(eids, eid) {
-				r.Duplicated++ // stored, yet never acknowledged: an upload stored twice under another eid
-			}
+		for _, n := range seen {
+			r.Duplicated += n - 1
 		}
 	}
-	return r, nil
+	return nil
+}
+
+// uploader returns how vehicle vid uploads over cfg's protocol: whether
+// an upload was acknowledged, and if not, why.
+func uploader(ctx context.Context, cfg Config, vid string) (upload func(samples []client.Sample, key string) (bool, string), closeFn func(), err error) {
+	if cfg.Protocol == "mqtt" {
+		up, err := cfg.Publisher(ctx, vid)
+		if err != nil {
+			return nil, nil, err
+		}
+		return func(samples []client.Sample, _ string) (bool, string) {
+			if err := up.Upload(ctx, agent.Batch{Samples: samples}); err != nil {
+				return false, fmt.Sprintf("upload for %s: %v", vid, err)
+			}
+			return true, ""
+		}, func() { up.Close() }, nil
+	}
+	car, err := cfg.Vehicle(ctx, vid)
+	if err != nil {
+		return nil, nil, err
+	}
+	return func(samples []client.Sample, key string) (bool, string) {
+		res, err := client.UploadSamples(ctx, car, vid, samples, key)
+		switch {
+		case err != nil:
+			return false, fmt.Sprintf("upload for %s: %v", vid, err)
+		case res.JSON201 != nil, res.JSON200 != nil: // 200: stored by an attempt whose answer was lost
+			return true, ""
+		}
+		return false, fmt.Sprintf("upload for %s: %s %.200s", vid, res.Status(), res.Body)
+	}, func() {}, nil
 }
 
 // percentile of durations, q from 0 to 1.
@@ -261,6 +366,22 @@ type Identity struct {
 	Certificate func(ctx context.Context, vid string) (tls.Certificate, error)
 	// Options are those of every vehicle's client, but its credentials.
 	Options client.Options
+	// MQTTEndpoint and Topic are where the vehicles publish over MQTT: the
+	// device data endpoint (or make local's broker) and the stack output
+	// UploadTopic; the endpoint's CA is CAFile's.
+	MQTTEndpoint, Topic string
+}
+
+// Publishers returns Config.Publisher: each vehicle publishes with its
+// own certificate, as its thing.
+func (id Identity) Publishers() func(ctx context.Context, vid string) (agent.Uploader, error) {
+	return func(ctx context.Context, vid string) (agent.Uploader, error) {
+		cert, err := id.Certificate(ctx, vid)
+		if err != nil {
+			return nil, err
+		}
+		return agent.NewMQTTUploader(agent.MQTTOptions{Endpoint: id.MQTTEndpoint, Topic: id.Topic, ThingName: vid, Certificate: &cert, CAFile: id.CAFile})
+	}
 }
 
 // Vehicles returns Config.Vehicle for the API at url: each vehicle's
