@@ -29,6 +29,18 @@ const (
 	// second at once, more as traffic doubles within 30 minutes (or at
 	// once with warm throughput).
 	NewTableWriteUnits = 4000
+	// AWS IoT Core (General Reference, "AWS IoT Core endpoints and
+	// quotas"): 500,000 concurrent client connections and 500 CONNECT
+	// requests a second per account, 20,000 inbound publish requests a
+	// second per account (a message to the rules engine counts), 20,000
+	// rule evaluations a second per account, all adjustable; 100 publish
+	// requests a second per connection, not adjustable (beyond it they
+	// are discarded).
+	QuotaIoTConnections          = 500000
+	QuotaIoTConnectsPerSecond    = 500
+	QuotaIoTInboundPublishes     = 20000
+	QuotaIoTRuleEvaluations      = 20000
+	QuotaIoTPublishPerConnection = 100
 )
 
 // Whose a limit is.
@@ -90,6 +102,9 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 	for _, n := range requests {
 		total += n
 	}
+	if u.UploadsOverMqtt {
+		total -= uploads(requests) // over MQTT, not the REST API
+	}
 	peakRPS := peak(total)
 	c.Limits = append(c.Limits,
 		Limit{Name: "API requests/s: the stage's throttle rate", Need: peakRPS, Limit: s.ThrottleRate, Of: ofStage},
@@ -142,5 +157,19 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 		Limit{Name: "write units/s of one vehicle (a partition key) while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload) * uploadWriteUnits(u.SamplesPerUpload),
 			Limit: QuotaPartitionWriteUnits, Of: ofScaling, PerVehicle: true},
 	)
+	if u.UploadsOverMqtt {
+		// Connected while driving: the share of the day driven, at the
+		// peak; a connection a trip, each trip an equal share of it.
+		connected := float64(vehicles) * u.DrivingMinutesPerDay / 1440 * u.PeakToAverage
+		trip := u.DrivingMinutesPerDay / u.TripsPerDay * 60
+		c.Limits = append(c.Limits,
+			Limit{Name: "IoT Core concurrent connections (vehicles driving at the peak)", Need: connected, Limit: QuotaIoTConnections, Of: ofQuota},
+			Limit{Name: "IoT Core connect requests/s (a connection a trip)", Need: connected / trip, Limit: QuotaIoTConnectsPerSecond, Of: ofQuota},
+			Limit{Name: "IoT Core inbound publish requests/s (an upload each)", Need: c.PeakUploads, Limit: QuotaIoTInboundPublishes, Of: ofQuota},
+			Limit{Name: "IoT Core rule evaluations/s (the upload rule, an upload each)", Need: c.PeakUploads, Limit: QuotaIoTRuleEvaluations, Of: ofQuota},
+			Limit{Name: "IoT Core publish requests/s of one connection while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload),
+				Limit: QuotaIoTPublishPerConnection, Of: "IoT Core", PerVehicle: true},
+		)
+	}
 	return c, nil
 }

@@ -30,6 +30,9 @@ type Usage struct {
 	// rule (AWS IoT Core Basic Ingest), connected while they drive, not
 	// through the REST API; reads stay on the API.
 	UploadsOverMqtt bool `yaml:"uploadsOverMqtt" json:"uploadsOverMqtt"`
+	// TripsPerDay is how often a vehicle starts driving: over MQTT each
+	// trip is a connection (the capacity plan's connect rate).
+	TripsPerDay float64 `yaml:"tripsPerDay" json:"tripsPerDay"`
 
 	// The read pattern (the talk has none): how often a vehicle is read
 	// (its record), how often its day of events is read back in pages of
@@ -65,6 +68,7 @@ func DefaultUsage() Usage {
 		SamplesPerSecond:       1,
 		SamplesPerUpload:       10,
 		DaysPerMonth:           30,
+		TripsPerDay:            2,
 		VehicleReadsPerDay:     2,
 		DayReadsPerDay:         1,
 		EventReadsPerDay:       0,
@@ -125,6 +129,7 @@ func (u Usage) Validate() error {
 		{"coldStartsPerMillion", u.ColdStartsPerMillion, 0, 1e6},
 		{"initMs", u.InitMs, 0, 10000},
 		{"peakToAverage", u.PeakToAverage, 1, 1000},
+		{"tripsPerDay", u.TripsPerDay, 1, 100},
 	} {
 		if math.IsNaN(c.v) || c.v < c.min || c.v > c.max {
 			return fmt.Errorf("%s %g is invalid: allowed are numbers from %g to %g", c.name, c.v, c.min, c.max)

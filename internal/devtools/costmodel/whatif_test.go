@@ -93,3 +93,44 @@ func TestCapacity(t *testing.T) {
 		}
 	}
 }
+
+// Over MQTT the uploads leave the REST API's request rows and meet IoT
+// Core's quotas instead: at 1,000,000 vehicles (40 minutes of driving in 2
+// trips a day, a 6x peak) 1e6 × 40/1440 × 6 = 166,667 vehicles are
+// connected at the peak, 166,667 / 1,200 s = 139 connect a second, and the
+// 16,667 uploads a second are as many inbound publishes and rule
+// evaluations: under the 20,000 of each, which bind from 1,200,000 vehicles.
+func TestCapacityOverMqtt(t *testing.T) {
+	m := prodModel(t)
+	m.Usage.UploadsOverMqtt = true
+	c, err := m.Capacity(1_000_000)
+	if err != nil {
+		t.Fatal(err)
+	}
+	rows := map[string]Limit{}
+	for _, l := range c.Limits {
+		rows[l.Name] = l
+	}
+	peakUploads := 6 * 240e6 / 86400
+	for name, want := range map[string]struct{ need, from float64 }{
+		"IoT Core concurrent connections (vehicles driving at the peak)": {1e6 * 40 / 1440 * 6, 3e6},
+		"IoT Core connect requests/s (a connection a trip)":              {1e6 * 40 / 1440 * 6 / 1200, 3.6e6},
+		"IoT Core inbound publish requests/s (an upload each)":           {peakUploads, 1.2e6},
+		"IoT Core rule evaluations/s (the upload rule, an upload each)":  {peakUploads, 1.2e6},
+	} {
+		l, ok := rows[name]
+		if !ok || !approx(l.Need, want.need) || !approx(l.FromVehicles(c.Vehicles), want.from) || l.Binds() {
+			t.Errorf("%s: %+v (listed %v), want a need of %g, binding from %g vehicles", name, l, ok, want.need, want.from)
+		}
+	}
+	if api := rows["API requests/s: the stage's throttle rate"]; api.Need > 1000 || api.Binds() {
+		t.Errorf("the REST API at the peak needs %g requests/s over MQTT: the uploads are still counted", api.Need)
+	}
+	if l := rows["IoT Core publish requests/s of one connection while driving"]; !l.PerVehicle || !approx(l.Need, 0.1) {
+		t.Errorf("one connection's publishes: %+v, want 0.1 a second (an upload each 10 s)", l)
+	}
+	m.Usage.UploadsOverMqtt = false
+	if c, _ := m.Capacity(1_000_000); len(c.Limits) != len(rows)-5 {
+		t.Errorf("over HTTPS %d limits, want IoT Core's 5 fewer than %d", len(c.Limits), len(rows))
+	}
+}
