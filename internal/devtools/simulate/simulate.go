@@ -131,8 +131,8 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	interval := time.Duration(float64(workload.SamplesPerUpload*workload.SampleInterval) / cfg.Speedup)
 	var (
 		mu        sync.Mutex
-		latencies []time.Duration // but each vehicle's first upload's
-		setup     []time.Duration // the first uploads
+		latencies []time.Duration            // but each vehicle's first upload's
+		setup     []time.Duration            // the first uploads
 		acked     = map[string][]time.Time{} // vid → samples acknowledged
 		sent      atomic.Int64
 		accepted  atomic.Int64
