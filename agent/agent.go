@@ -278,15 +278,17 @@ func (a *Agent) Run(ctx context.Context) error {
 	defer stop()
 	done := make(chan error, 1)
 	go func() { done <- a.send(drain) }()
-	tick := time.NewTicker(a.cfg.FlushInterval / 10)
+	tick := time.NewTicker(max(a.cfg.FlushInterval/10, time.Millisecond))
 	defer tick.Stop()
 	var err error
+	sending := true
 loop:
 	for {
 		select {
 		case <-ctx.Done():
 			break loop
-		case err = <-done:
+		case err = <-done: // the journal failed: nothing more can be acknowledged
+			sending = false
 			break loop
 		case now := <-tick.C:
 			a.mu.Lock()
@@ -302,18 +304,20 @@ loop:
 	if ferr := a.Flush(); err == nil {
 		err = ferr
 	}
-	// Drain: send what is pending for DrainTimeout at most.
-	timer := time.AfterFunc(a.cfg.DrainTimeout, stop)
-	defer timer.Stop()
-	a.qmu.Lock()
-	a.draining = true
-	a.qmu.Unlock()
-	select {
-	case a.queue <- struct{}{}:
-	default:
-	}
-	if serr := <-done; err == nil && !errors.Is(serr, context.Canceled) {
-		err = serr
+	if sending {
+		// Drain: send what is pending for DrainTimeout at most.
+		timer := time.AfterFunc(a.cfg.DrainTimeout, stop)
+		defer timer.Stop()
+		a.qmu.Lock()
+		a.draining = true
+		a.qmu.Unlock()
+		select {
+		case a.queue <- struct{}{}:
+		default:
+		}
+		if serr := <-done; err == nil && !errors.Is(serr, context.Canceled) {
+			err = serr
+		}
 	}
 	if cerr := a.cfg.Uploader.Close(); err == nil {
 		err = cerr
@@ -330,13 +334,14 @@ func (a *Agent) send(ctx context.Context) error {
 	backoff := a.cfg.MinBackoff
 	for {
 		a.qmu.Lock()
-		var next *Batch
-		if len(a.pending) > 0 {
-			next = &a.pending[0]
+		var b Batch
+		next := len(a.pending) > 0
+		if next {
+			b = a.pending[0] // a copy: Add appends to pending meanwhile
 		}
 		draining := a.draining
 		a.qmu.Unlock()
-		if next == nil {
+		if !next {
 			if draining {
 				return nil
 			}
@@ -347,7 +352,6 @@ func (a *Agent) send(ctx context.Context) error {
 				return ctx.Err()
 			}
 		}
-		b := *next
 		a.attempts.Add(1)
 		err := a.cfg.Uploader.Upload(ctx, b)
 		var rejected *RejectedError

@@ -7,6 +7,7 @@ import (
 	"errors"
 	"os"
 	"path/filepath"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -234,5 +235,29 @@ func TestOpenRefusesBadSettings(t *testing.T) {
 	}
 	if _, err := NewMQTTUploader(MQTTOptions{Endpoint: "x", Topic: "vehicles/car/events", ThingName: "car"}); err == nil {
 		t.Error("a topic without ${VID} accepted")
+	}
+}
+
+// A journal that can no longer be written ends Run with its error, rather
+// than acknowledging what it cannot record.
+func TestAgentStopsWhenTheJournalFails(t *testing.T) {
+	up := &uploads{}
+	a := open(t, Config{Dir: t.TempDir(), Uploader: up})
+	for _, s := range samples(10, time.Now().Add(-time.Hour)) {
+		a.Add(s)
+	}
+	a.journal.f.Close() // the disk fails under it
+	done := make(chan error, 1)
+	go func() { done <- a.Run(context.Background()) }()
+	select {
+	case err := <-done:
+		if err == nil || !strings.Contains(err.Error(), "journal") {
+			t.Errorf("Run: %v, want the journal's error", err)
+		}
+	case <-time.After(5 * time.Second):
+		t.Fatal("Run did not return after the journal failed")
+	}
+	if s := a.Stats(); s.Acked != 0 {
+		t.Errorf("stats %+v: a batch acknowledged whose acknowledgement was not recorded", s)
 	}
 }
