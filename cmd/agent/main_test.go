@@ -18,7 +18,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/agent"
@@ -54,22 +53,11 @@ type fleet struct {
 
 func newFleet(t *testing.T, vid string) *fleet {
 	t.Helper()
-	ctx := context.Background()
 	local := localapi.NewTestServerOn(t, db, localapi.Config{EventRetention: 24 * time.Hour})
-	as := func(keys credentials.StaticCredentialsProvider) *client.ClientWithResponses {
-		c, err := client.New(ctx, local.URL, client.Options{Credentials: keys, Region: localauth.Region})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	admin := as(credentials.StaticCredentialsProvider{Value: localauth.AdminKeys})
-	if r, err := client.RegisterVehicle(ctx, admin, client.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025}, ""); err != nil || r.StatusCode() != 201 {
-		t.Fatalf("register %s: %v", vid, err)
-	}
+	local.Register(t, vid)
 	cert, _ := local.Provision(t, vid)
 	dir := t.TempDir()
-	f := &fleet{local: local, reader: as(credentials.StaticCredentialsProvider{Value: localauth.ReaderKeys}), vid: vid,
+	f := &fleet{local: local, reader: local.Client(t, localauth.ReaderKeys), vid: vid,
 		cert: filepath.Join(dir, "car.crt"), key: filepath.Join(dir, "car.key"), ca: filepath.Join(dir, "ca.pem"), jrnl: filepath.Join(dir, "journal")}
 	writePEM(t, f.cert, "CERTIFICATE", cert.Certificate[0])
 	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))

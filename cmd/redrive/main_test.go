@@ -11,7 +11,6 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/client"
@@ -44,19 +43,8 @@ type stage struct {
 
 func newStage(t *testing.T) *stage {
 	t.Helper()
-	ctx := context.Background()
 	local := localapi.NewTestServerOn(t, db, localapi.Config{EventRetention: 24 * time.Hour})
-	as := func(keys credentials.StaticCredentialsProvider) *client.ClientWithResponses {
-		c, err := client.New(ctx, local.URL, client.Options{Credentials: keys, Region: localauth.Region})
-		if err != nil {
-			t.Fatal(err)
-		}
-		return c
-	}
-	admin := as(credentials.StaticCredentialsProvider{Value: localauth.AdminKeys})
-	if r, err := client.RegisterVehicle(ctx, admin, client.NewVehicle{Vid: "car-1", Make: "BMW", Model: "i3", Year: 2017}, ""); err != nil || r.StatusCode() != 201 {
-		t.Fatalf("register: %v", err)
-	}
+	local.Register(t, "car-1")
 	upload := func(at time.Time) string {
 		b, _ := json.Marshal(workload.NewDrive(uint64(at.Unix()), at).Upload(10))
 		return base64.StdEncoding.EncodeToString(b)
@@ -76,7 +64,7 @@ func newStage(t *testing.T) *stage {
 		"cloudwatchTraceId": "t", "clientId": "car-1", "base64OriginalPayload": upload(time.Now().Add(-2 * time.Hour)),
 		"failures": []map[string]string{{"failedAction": "LambdaAction", "failedResource": "local-ingest", "errorMessage": "throttled"}}})
 	future := record(upload(time.Now().Add(time.Hour)), "upload on vehicles/car-1/events not stored (400): future")
-	return &stage{local: local, reader: as(credentials.StaticCredentialsProvider{Value: localauth.ReaderKeys}),
+	return &stage{local: local, reader: local.Client(t, localauth.ReaderKeys),
 		messages: []string{stored, stored, string(action), future, `{"Records":[]}`}}
 }
 

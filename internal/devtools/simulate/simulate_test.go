@@ -98,17 +98,16 @@ func TestSimulatedFleetIsStoredOnce(t *testing.T) {
 	}
 }
 
-// The local DynamoDB stops in the middle of a run and comes back: the API
-// answers 503 with Retry-After meanwhile (never hangs, never a bare 500),
-// recovers without a restart, the client's retries complete, and every
-// upload acknowledged with 2xx is readable afterwards, none twice.
-func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
-	data := t.TempDir()
-	srv, cfg, retries, not503, _ := localStack(t, data, 0)
-	port := strings.TrimPrefix(srv.Endpoint, "http://127.0.0.1:")
+// runThroughAnOutage runs cfg, stops the local DynamoDB 1.5 s in, starts it
+// again on the same data and port 1.5 s later, and returns the run's report.
+func runThroughAnOutage(t *testing.T, srv *dynalite.Server, data string, cfg Config) Report {
+	t.Helper()
+	port, err := strconv.Atoi(strings.TrimPrefix(srv.Endpoint, "http://127.0.0.1:"))
+	if err != nil {
+		t.Fatal(err)
+	}
 	done := make(chan Report, 1)
 	go func() {
-		cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Retries = 4, 3*time.Minute, 30, retries
 		r, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Error(err)
@@ -118,16 +117,23 @@ func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
 	time.Sleep(1500 * time.Millisecond)
 	srv.Stop() // the outage
 	time.Sleep(1500 * time.Millisecond)
-	p, err := strconv.Atoi(port)
+	again, err := dynalite.Start(context.Background(), dynalite.Options{Port: port, Path: data, Instant: true})
 	if err != nil {
 		t.Fatal(err)
 	}
-	again, err := dynalite.Start(context.Background(), dynalite.Options{Port: p, Path: data, Instant: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Stop()
-	r := <-done
+	t.Cleanup(again.Stop)
+	return <-done
+}
+
+// The local DynamoDB stops in the middle of a run and comes back: the API
+// answers 503 with Retry-After meanwhile (never hangs, never a bare 500),
+// recovers without a restart, the client's retries complete, and every
+// upload acknowledged with 2xx is readable afterwards, none twice.
+func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
+	data := t.TempDir()
+	srv, cfg, retries, not503, _ := localStack(t, data, 0)
+	cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Retries = 4, 3*time.Minute, 30, retries
+	r := runThroughAnOutage(t, srv, data, cfg)
 	t.Log(r)
 	if r.Retried == 0 {
 		t.Error("no retry: the outage was not seen")
@@ -148,29 +154,8 @@ func TestFleetSurvivesADynamoDBOutage(t *testing.T) {
 func TestFleetOverMQTTSurvivesADynamoDBOutage(t *testing.T) {
 	data := t.TempDir()
 	srv, cfg, _, _, local := localStack(t, data, 0)
-	port := strings.TrimPrefix(srv.Endpoint, "http://127.0.0.1:")
-	done := make(chan Report, 1)
-	go func() {
-		cfg.Protocol, cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Settle = "mqtt", 4, 3*time.Minute, 30, 5*time.Second
-		r, err := Run(context.Background(), cfg)
-		if err != nil {
-			t.Error(err)
-		}
-		done <- r
-	}()
-	time.Sleep(1500 * time.Millisecond)
-	srv.Stop() // the outage
-	time.Sleep(1500 * time.Millisecond)
-	p, err := strconv.Atoi(port)
-	if err != nil {
-		t.Fatal(err)
-	}
-	again, err := dynalite.Start(context.Background(), dynalite.Options{Port: p, Path: data, Instant: true})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer again.Stop()
-	r := <-done
+	cfg.Protocol, cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Settle = "mqtt", 4, 3*time.Minute, 30, 5*time.Second
+	r := runThroughAnOutage(t, srv, data, cfg)
 	t.Log("before the redrive: ", r)
 	if r.Accepted != r.Sent || r.Failed != 0 || r.Lost == 0 {
 		t.Fatalf("report %v: want every upload acknowledged, and the outage's not stored", r)
