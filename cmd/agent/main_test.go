@@ -27,6 +27,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/testutil/faultnet"
+	"github.com/fleetapi/fleetapi/internal/testutil/localfleet"
 )
 
 var db *dynamodb.Client
@@ -54,10 +55,10 @@ type fleet struct {
 func newFleet(t *testing.T, vid string) *fleet {
 	t.Helper()
 	local := localapi.NewTestServerOn(t, db, localapi.Config{EventRetention: 24 * time.Hour})
-	local.Register(t, vid)
+	localfleet.Register(t, local, vid)
 	cert, _ := local.Provision(t, vid)
 	dir := t.TempDir()
-	f := &fleet{local: local, reader: local.Client(t, localauth.ReaderKeys), vid: vid,
+	f := &fleet{local: local, reader: localfleet.Client(t, local, localauth.ReaderKeys), vid: vid,
 		cert: filepath.Join(dir, "car.crt"), key: filepath.Join(dir, "car.key"), ca: filepath.Join(dir, "ca.pem"), jrnl: filepath.Join(dir, "journal")}
 	writePEM(t, f.cert, "CERTIFICATE", cert.Certificate[0])
 	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))

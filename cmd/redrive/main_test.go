@@ -22,6 +22,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/devtools/workload"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/testutil/awsstandin"
+	"github.com/fleetapi/fleetapi/internal/testutil/localfleet"
 )
 
 var db *dynamodb.Client
@@ -44,7 +45,7 @@ type stage struct {
 func newStage(t *testing.T) *stage {
 	t.Helper()
 	local := localapi.NewTestServerOn(t, db, localapi.Config{EventRetention: 24 * time.Hour})
-	local.Register(t, "car-1")
+	localfleet.Register(t, local, "car-1")
 	upload := func(at time.Time) string {
 		b, _ := json.Marshal(workload.NewDrive(uint64(at.Unix()), at).Upload(10))
 		return base64.StdEncoding.EncodeToString(b)
@@ -64,7 +65,7 @@ func newStage(t *testing.T) *stage {
 		"cloudwatchTraceId": "t", "clientId": "car-1", "base64OriginalPayload": upload(time.Now().Add(-2 * time.Hour)),
 		"failures": []map[string]string{{"failedAction": "LambdaAction", "failedResource": "local-ingest", "errorMessage": "throttled"}}})
 	future := record(upload(time.Now().Add(time.Hour)), "upload on vehicles/car-1/events not stored (400): future")
-	return &stage{local: local, reader: local.Client(t, localauth.ReaderKeys),
+	return &stage{local: local, reader: localfleet.Client(t, local, localauth.ReaderKeys),
 		messages: []string{stored, stored, string(action), future, `{"Records":[]}`}}
 }
 

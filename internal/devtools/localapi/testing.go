@@ -12,12 +12,9 @@ import (
 	"testing"
 	"time"
 
-	"github.com/aws/aws-sdk-go-v2/aws"
-	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/api"
-	goclient "github.com/fleetapi/fleetapi/client"
 	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
 	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
 	"github.com/fleetapi/fleetapi/internal/devtools/localmqtt"
@@ -116,24 +113,4 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
-}
-
-// Client returns a Go client of the API signing with keys (localauth's
-// AdminKeys, ReaderKeys).
-func (s *TestServer) Client(t testing.TB, keys aws.Credentials) *goclient.ClientWithResponses {
-	t.Helper()
-	c, err := goclient.New(context.Background(), s.URL, goclient.Options{Credentials: credentials.StaticCredentialsProvider{Value: keys}, Region: localauth.Region})
-	if err != nil {
-		t.Fatal(err)
-	}
-	return c
-}
-
-// Register registers vehicle vid, as the fleet admin.
-func (s *TestServer) Register(t testing.TB, vid string) {
-	t.Helper()
-	r, err := goclient.RegisterVehicle(context.Background(), s.Client(t, localauth.AdminKeys), goclient.NewVehicle{Vid: vid, Make: "Simulated", Model: "EV", Year: 2025}, "")
-	if err != nil || r.StatusCode() != 201 {
-		t.Fatalf("register %s: %v %s", vid, err, r.Status())
-	}
 }
