@@ -120,7 +120,7 @@ breaking-check: $(NPM_STAMP) ## fail when deploying this checkout over BASE (def
 	@for s in $(STAGES); do $(MAKE) --no-print-directory synth STAGE=$$s >/dev/null || exit 1; rm -rf cdk.out/$$s.masked; go run ./cmd/maskassembly cdk.out/$$s cdk.out/$$s.masked || exit 1; done
 	go run ./cmd/breakingcheck -base $(BASE) -stages "$$(echo $(STAGES) | tr ' ' ',')"
 
-api-check: ## fail on an incompatible change of the Go API of constructs/fleetapi and client against BASE (apidiff) that CHANGELOG.md's Unreleased section does not name
+api-check: ## fail on an incompatible change of the Go API of constructs/fleetapi, client and agent against BASE (apidiff) that CHANGELOG.md's Unreleased section does not name
 	go run ./cmd/apicheck -base $(BASE)
 
 deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials (refused while a stage that requires an alarm subscriber has none; run make preflight first in a new account)

@@ -1,5 +1,5 @@
 // Command apicheck compares the Go API of the packages other teams import
-// (constructs/fleetapi, client) with those of a release (make api-check):
+// (constructs/fleetapi, client, agent) with those of a release (make api-check):
 // apidiff, pinned in tools/go.mod, on a work tree of the release and on
 // this checkout. An incompatible change fails unless CHANGELOG.md's
 // Unreleased section names it (package apicompat).
@@ -18,7 +18,7 @@ import (
 )
 
 // packages are the public import paths.
-var packages = []string{"constructs/fleetapi", "client"}
+var packages = []string{"constructs/fleetapi", "client", "agent"}
 
 func main() {
 	if err := run(os.Args[1:], os.Stdout); err != nil {
