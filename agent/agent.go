@@ -75,10 +75,12 @@ type Uploader interface {
 	Close() error
 }
 
-// RejectedError says the API refused a batch for good: a 4xx other than
-// 408 and 429 (the body is not what the API takes, the vehicle is not
-// registered). The agent sets the batch aside in its journal directory
-// (rejected.jsonl) with the reason, and goes on with the next.
+// RejectedError says the API refused a batch for good: 400, 413 or 422,
+// the batch is not what the API takes (a sample too old for the retention,
+// a signal out of its range). The agent sets the batch aside in its
+// journal directory (rejected.jsonl) with the reason, and goes on with the
+// next. Any other answer (a 403 too: a clock too far off, a certificate not
+// yet attached) is retried, the batch kept.
 type RejectedError struct {
 	Status int
 	Reason string

@@ -32,12 +32,15 @@ func (u *HTTPSUploader) Upload(ctx context.Context, b Batch) error {
 	if err != nil {
 		return fmt.Errorf("upload batch %d: %w", b.Seq, err)
 	}
-	switch s := res.StatusCode(); {
-	case s == http.StatusCreated || s == http.StatusOK:
+	switch s := res.StatusCode(); s {
+	case http.StatusCreated, http.StatusOK:
 		return nil
-	case s >= 400 && s < 500 && s != http.StatusRequestTimeout && s != http.StatusTooManyRequests:
+	case http.StatusBadRequest, http.StatusRequestEntityTooLarge, http.StatusUnprocessableEntity:
+		// The batch itself is what the API refuses: no retry stores it.
 		return &RejectedError{Status: s, Reason: fmt.Sprintf("%.500s", res.Body)}
 	default:
+		// Everything else may pass later: a 403 of a clock too far off
+		// or of a certificate not yet attached, a 429, a 5xx.
 		return fmt.Errorf("upload batch %d: %s %.200s", b.Seq, res.Status(), res.Body)
 	}
 }
