@@ -3,16 +3,16 @@ package agent
 import (
 	"context"
 	"crypto/tls"
-	"crypto/x509"
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"strings"
 	"sync"
 	"time"
 
 	paho "github.com/eclipse/paho.mqtt.golang"
+
+	"github.com/fleetapi/fleetapi/client"
 )
 
 // VIDVariable is what the stack output UploadTopic holds in place of the
@@ -75,7 +75,7 @@ func NewMQTTUploader(o MQTTOptions) (*MQTTUploader, error) {
 	if o.Timeout <= 0 {
 		o.Timeout = 10 * time.Second
 	}
-	cfg, err := tlsConfig(o.Certificate, o.CertFile, o.KeyFile, o.CAFile)
+	cfg, err := client.VehicleTLS(o.Certificate, o.CertFile, o.KeyFile, o.CAFile)
 	if err != nil {
 		return nil, err
 	}
@@ -85,29 +85,6 @@ func NewMQTTUploader(o MQTTOptions) (*MQTTUploader, error) {
 	host, _, _ := net.SplitHostPort(o.Endpoint)
 	cfg.ServerName = host
 	return &MQTTUploader{o: o, tls: cfg, topic: strings.ReplaceAll(o.Topic, VIDVariable, o.ThingName)}, nil
-}
-
-// tlsConfig is mutual TLS with a vehicle's certificate.
-func tlsConfig(cert *tls.Certificate, certFile, keyFile, caFile string) (*tls.Config, error) {
-	if cert == nil {
-		c, err := tls.LoadX509KeyPair(certFile, keyFile)
-		if err != nil {
-			return nil, fmt.Errorf("agent: vehicle certificate: %w", err)
-		}
-		cert = &c
-	}
-	cfg := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
-	if caFile != "" {
-		pem, err := os.ReadFile(caFile)
-		if err != nil {
-			return nil, fmt.Errorf("agent: CA: %w", err)
-		}
-		cfg.RootCAs = x509.NewCertPool()
-		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("agent: CA %s: no PEM certificate", caFile)
-		}
-	}
-	return cfg, nil
 }
 
 // Topic is the topic the uploads go to.

@@ -78,24 +78,9 @@ func NewVehicleCredentials(o VehicleOptions) (aws.CredentialsProvider, error) {
 	if o.Duration < 15*time.Minute || o.Duration > time.Hour {
 		return nil, fmt.Errorf("vehicle credentials: Duration %v: allowed are 15 minutes to 1 hour (a role assumed with a role's credentials)", o.Duration)
 	}
-	cert := o.Certificate
-	if cert == nil {
-		c, err := tls.LoadX509KeyPair(o.CertFile, o.KeyFile)
-		if err != nil {
-			return nil, fmt.Errorf("vehicle certificate: %w", err)
-		}
-		cert = &c
-	}
-	tlsConfig := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
-	if o.CAFile != "" {
-		pem, err := os.ReadFile(o.CAFile)
-		if err != nil {
-			return nil, fmt.Errorf("vehicle credentials CA: %w", err)
-		}
-		tlsConfig.RootCAs = x509.NewCertPool()
-		if !tlsConfig.RootCAs.AppendCertsFromPEM(pem) {
-			return nil, fmt.Errorf("vehicle credentials CA %s: no PEM certificate", o.CAFile)
-		}
+	tlsConfig, err := VehicleTLS(o.Certificate, o.CertFile, o.KeyFile, o.CAFile)
+	if err != nil {
+		return nil, err
 	}
 	hc := &http.Client{Timeout: 10 * time.Second}
 	if o.HTTPClient != nil {
@@ -114,6 +99,33 @@ func NewVehicleCredentials(o VehicleOptions) (aws.CredentialsProvider, error) {
 		window = 5 * time.Minute
 	}
 	return aws.NewCredentialsCache(p, func(c *aws.CredentialsCacheOptions) { c.ExpiryWindow = window }), nil
+}
+
+// VehicleTLS is the TLS configuration of a vehicle's mutual TLS with an
+// AWS IoT Core endpoint (the credentials provider, the device data
+// endpoint): its certificate (cert, or certFile and keyFile, PEM) and the
+// CA the endpoint chains to (caFile, PEM; "" for the system's roots,
+// Amazon Root CA 1 for IoT Core).
+func VehicleTLS(cert *tls.Certificate, certFile, keyFile, caFile string) (*tls.Config, error) {
+	if cert == nil {
+		c, err := tls.LoadX509KeyPair(certFile, keyFile)
+		if err != nil {
+			return nil, fmt.Errorf("vehicle certificate: %w", err)
+		}
+		cert = &c
+	}
+	cfg := &tls.Config{Certificates: []tls.Certificate{*cert}, MinVersion: tls.VersionTLS12}
+	if caFile != "" {
+		pem, err := os.ReadFile(caFile)
+		if err != nil {
+			return nil, fmt.Errorf("vehicle CA: %w", err)
+		}
+		cfg.RootCAs = x509.NewCertPool()
+		if !cfg.RootCAs.AppendCertsFromPEM(pem) {
+			return nil, fmt.Errorf("vehicle CA %s: no PEM certificate", caFile)
+		}
+	}
+	return cfg, nil
 }
 
 type vehicleProvider struct {
