@@ -13,11 +13,8 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
 	"crypto/tls"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"errors"
 	"flag"
 	"fmt"
@@ -265,17 +262,10 @@ func certificate(ctx context.Context, o options) (tls.Certificate, error) {
 	if err != nil {
 		return tls.Certificate{}, err
 	}
-	key, err := x509.MarshalPKCS8PrivateKey(c.PrivateKey.(*ecdsa.PrivateKey))
-	if err != nil {
-		return tls.Certificate{}, err
-	}
 	if err := os.MkdirAll(o.journal, 0o700); err != nil {
 		return tls.Certificate{}, err
 	}
-	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: c.Certificate[0]}), 0o600); err != nil {
-		return tls.Certificate{}, err
-	}
-	if err := os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600); err != nil {
+	if err := localauth.WriteCertificate(c, certFile, keyFile); err != nil {
 		return tls.Certificate{}, err
 	}
 	return c, nil

@@ -4,10 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
-	"crypto/ecdsa"
-	"crypto/x509"
 	"encoding/json"
-	"encoding/pem"
 	"os"
 	"os/exec"
 	"path/filepath"
@@ -60,23 +57,13 @@ func newFleet(t *testing.T, vid string) *fleet {
 	dir := t.TempDir()
 	f := &fleet{local: local, reader: localfleet.Client(t, local, localauth.ReaderKeys), vid: vid,
 		cert: filepath.Join(dir, "car.crt"), key: filepath.Join(dir, "car.key"), ca: filepath.Join(dir, "ca.pem"), jrnl: filepath.Join(dir, "journal")}
-	writePEM(t, f.cert, "CERTIFICATE", cert.Certificate[0])
-	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey.(*ecdsa.PrivateKey))
-	if err != nil {
+	if err := localauth.WriteCertificate(cert, f.cert, f.key); err != nil {
 		t.Fatal(err)
 	}
-	writePEM(t, f.key, "PRIVATE KEY", key)
 	if err := os.WriteFile(f.ca, local.CAPEM, 0o600); err != nil {
 		t.Fatal(err)
 	}
 	return f
-}
-
-func writePEM(t *testing.T, path, kind string, der []byte) {
-	t.Helper()
-	if err := os.WriteFile(path, pem.EncodeToMemory(&pem.Block{Type: kind, Bytes: der}), 0o600); err != nil {
-		t.Fatal(err)
-	}
 }
 
 // child is a running agent and the batches it reported acknowledged.

@@ -361,3 +361,16 @@ func IsLocalURL(raw string) bool {
 	h := u.Hostname()
 	return h == "localhost" || net.ParseIP(h).IsLoopback()
 }
+
+// WriteCertificate writes a certificate Provision issued and its private
+// key as PEM files (0600), for programs that read a vehicle's from files.
+func WriteCertificate(cert tls.Certificate, certFile, keyFile string) error {
+	key, err := x509.MarshalPKCS8PrivateKey(cert.PrivateKey)
+	if err != nil {
+		return fmt.Errorf("vehicle key: %w", err)
+	}
+	if err := os.WriteFile(certFile, pem.EncodeToMemory(&pem.Block{Type: "CERTIFICATE", Bytes: cert.Certificate[0]}), 0o600); err != nil {
+		return err
+	}
+	return os.WriteFile(keyFile, pem.EncodeToMemory(&pem.Block{Type: "PRIVATE KEY", Bytes: key}), 0o600)
+}
