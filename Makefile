@@ -25,7 +25,7 @@ GO_TEST    := go test -count=1
 # bundling, the CDK CLI, oapi-codegen, the Lambda emulator, go list): Go's test cache
 # cannot see what those read, so their tests always run (-count=1); the
 # others' results are cached.
-UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/runtime/lambdaapp ./internal/layout ./internal/devtools/breaking ./cmd/preflight
+UNCACHED_PKGS := ./constructs/... ./test ./client ./internal/runtime/lambdaapp ./internal/layout ./internal/release/breaking ./cmd/preflight
 # Extra flags of make test's go test, e.g. -short (no synthesis) or -run.
 GO_TEST_FLAGS ?=
 
@@ -33,7 +33,7 @@ FUZZTIME   ?= 30s
 BENCHTIME  ?= 1s
 # The packages whose tests mutation testing measures: the functions' code
 # and the stage table (under internal/).
-MUTATION_PKGS := shared/contract shared/fleet runtime/httpapi runtime/samplecodec runtime/cursor deploy/stage runtime/dynamostore runtime/lambdaapp
+MUTATION_PKGS := shared/contract shared/fleet runtime/httpapi runtime/samplecodec runtime/cursor app/stage runtime/dynamostore runtime/lambdaapp
 # Tools pinned in tools/go.mod, a module of its own: not dependencies of the project.
 TOOLS      := go tool -modfile=$(CURDIR)/tools/go.mod
 GREMLINS   := $(TOOLS) gremlins
@@ -133,7 +133,7 @@ preflight: synth ## with AWS credentials, read calls only: check what a deploy o
 bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, DynamoDB call latency, the handlers' benchmarks (BENCHTIME, default 1s), binary size, cold starts (STARTS), synthesis (SYNTH_RUNS)
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/runtime/dynamostore | grep -E 'write units|ok|FAIL'
 	go test -run '^$$' -bench BenchmarkStoreCallLatency -benchtime 300x ./internal/runtime/dynamostore | grep -E 'Benchmark|ok|FAIL'
-	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/devtools/costmodel | grep -E 'item|ok|FAIL'
+	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/ops/costmodel | grep -E 'item|ok|FAIL'
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/runtime/httpapi ./internal/runtime/samplecodec ./internal/runtime/authz
 	$(MAKE) --no-print-directory lambdas
 	$(MAKE) --no-print-directory bench-coldstart

@@ -9,7 +9,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/app/fleetstack"
 )
 
 func main() { os.Exit(run()) }

@@ -52,6 +52,14 @@ const ExtCallers = "x-fleetapi-callers"
 // it to the calls the code makes. Removed from the imported body too.
 const ExtDynamoDB = "x-fleetapi-dynamodb"
 
+// ExtUpload is the spec's own extension that marks the upload: the one
+// operation whose body vehicles may also publish over MQTT, to their
+// topic of the upload rule (contract.UploadTopic), which hands each
+// message to this operation's function; its requests are the uploads the
+// construct's metrics and objectives count. Removed from the imported
+// body too.
+const ExtUpload = "x-fleetapi-upload"
+
 // CursorParam is the query parameter of a paginated operation: its
 // function signs cursors, so it reads the cursor key.
 const CursorParam = "cursor"
@@ -85,6 +93,8 @@ type Operation struct {
 	Access map[string][]string
 	// Paginated operations take CursorParam: they sign cursors.
 	Paginated bool
+	// Upload marks the upload (ExtUpload).
+	Upload bool
 }
 
 // Uses reports whether the operation touches the table of the role.
@@ -127,6 +137,15 @@ func Parse(data []byte) (*Spec, error) {
 		}
 	}
 	slices.SortFunc(s.Operations, func(a, b Operation) int { return strings.Compare(a.Path+" "+a.Method, b.Path+" "+b.Method) })
+	var uploads []string
+	for _, op := range s.Operations {
+		if op.Upload {
+			uploads = append(uploads, op.ID)
+		}
+	}
+	if len(uploads) != 1 {
+		return nil, fmt.Errorf("the API spec marks %d operations as the upload (%s: true): %s; it must mark one", len(uploads), ExtUpload, strings.Join(uploads, ", "))
+	}
 	return s, nil
 }
 
@@ -168,7 +187,14 @@ func readOperation(doc *openapi3.T, path, method string, op *openapi3.Operation)
 	paginated := slices.ContainsFunc(op.Parameters, func(p *openapi3.ParameterRef) bool {
 		return p.Value != nil && p.Value.In == openapi3.ParameterInQuery && p.Value.Name == CursorParam
 	})
-	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn, Callers: callers, Access: access, Paginated: paginated}, nil
+	upload, isBool := op.Extensions[ExtUpload].(bool)
+	if _, set := op.Extensions[ExtUpload]; set && !isBool {
+		return Operation{}, fmt.Errorf("%s: %s must be true or false, got %v", where, ExtUpload, op.Extensions[ExtUpload])
+	}
+	if upload && method != "POST" {
+		return Operation{}, fmt.Errorf("%s: %s: the upload stores, so its method is POST", where, ExtUpload)
+	}
+	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn, Callers: callers, Access: access, Paginated: paginated, Upload: upload}, nil
 }
 
 // readAccess reads an operation's DynamoDB actions: a map from a table
@@ -285,6 +311,12 @@ func (s *Spec) AccessOf(function string) map[string][]string {
 		out[table] = slices.Compact(actions)
 	}
 	return out
+}
+
+// Upload returns the upload (ExtUpload): Parse requires the spec to mark one.
+func (s *Spec) Upload() Operation {
+	i := slices.IndexFunc(s.Operations, func(op Operation) bool { return op.Upload })
+	return s.Operations[i]
 }
 
 // Paginates reports whether any operation of a function paginates.

@@ -72,8 +72,13 @@ func TestParseRefuses(t *testing.T) {
 		"actions not a list": {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: dynamodb:Query", "x-fleetapi-dynamodb: vehicleEvents: must be a list of DynamoDB actions, got dynamodb:Query"},
 		"action twice":       {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: [dynamodb:Query, dynamodb:Query]", "vehicleEvents: action dynamodb:Query named twice"},
 		"no operationId":     {"      operationId: getEvent\n", "", "no operationId"},
-		"invalid OpenAPI":    {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
-		"broken schema ref":  {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
+		// One operation is the upload.
+		"no upload":         {"      x-fleetapi-upload: true\n", "", "the API spec marks 0 operations as the upload (x-fleetapi-upload: true): ; it must mark one"},
+		"two uploads":       {"      operationId: createVehicle\n", "      operationId: createVehicle\n      x-fleetapi-upload: true\n", "marks 2 operations as the upload (x-fleetapi-upload: true): createVehicle, createEvent"},
+		"upload not a bool": {"x-fleetapi-upload: true", "x-fleetapi-upload: yes please", "x-fleetapi-upload must be true or false, got yes please"},
+		"upload by GET":     {"      operationId: getEvent\n", "      operationId: getEvent\n      x-fleetapi-upload: true\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): x-fleetapi-upload: the upload stores, so its method is POST"},
+		"invalid OpenAPI":   {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
+		"broken schema ref": {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
 		// API Gateway ignores root-level security: an operation without its
 		// own would deploy unauthenticated, whatever the root says.
 		"no operation security": {"      operationId: getEvent\n      security:\n        - sigv4: []\n", "      operationId: getEvent\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): no security of its own"},

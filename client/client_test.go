@@ -19,10 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
-	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
-	"github.com/fleetapi/fleetapi/internal/devtools/workload"
+	"github.com/fleetapi/fleetapi/internal/bench/workload"
+	"github.com/fleetapi/fleetapi/internal/local/dynalite"
+	"github.com/fleetapi/fleetapi/internal/local/localapi"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
 )
 
 var db *dynamodb.Client

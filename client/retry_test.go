@@ -13,7 +13,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
 )
 
 // dropping is a server that reads each request (the server "stores" it)

@@ -19,7 +19,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	v4 "github.com/aws/aws-sdk-go-v2/aws/signer/v4"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
 )
 
 // A vehicle's credentials, got over real mutual TLS from the local

@@ -8,7 +8,7 @@ import (
 	"testing"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/devtools/iampolicy"
+	"github.com/fleetapi/fleetapi/internal/local/iampolicy"
 )
 
 // The deployed account and Region the template's intrinsics are read in.

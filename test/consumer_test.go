@@ -11,7 +11,7 @@ import (
 	"golang.org/x/mod/modfile"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/devtools/modproxy"
+	"github.com/fleetapi/fleetapi/internal/release/modproxy"
 )
 
 // consumerVersion returns the version of FleetApi examples/consumer

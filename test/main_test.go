@@ -18,8 +18,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 	"github.com/cdklabs/cdk-nag-go/cdknag/v2"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/fleetstack"
-	"github.com/fleetapi/fleetapi/internal/deploy/stage"
+	"github.com/fleetapi/fleetapi/internal/app/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/app/stage"
 )
 
 var update = flag.Bool("update", os.Getenv("UPDATE_SNAPSHOTS") == "1", "rewrite the golden templates in testdata/")

@@ -16,7 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
-	"github.com/fleetapi/fleetapi/internal/deploy/stage"
+	"github.com/fleetapi/fleetapi/internal/app/stage"
 	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 	"github.com/fleetapi/fleetapi/internal/testutil/metricmath"

@@ -10,8 +10,8 @@ import (
 
 	"github.com/google/go-cmp/cmp"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/fleetstack"
-	"github.com/fleetapi/fleetapi/internal/devtools/snapshot"
+	"github.com/fleetapi/fleetapi/internal/app/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/release/snapshot"
 )
 
 // goldenPath is where a stage's reviewed template lives; `make diff` reads it too.

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/assertions"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/app/fleetstack"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 

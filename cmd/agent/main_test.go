@@ -19,9 +19,9 @@ import (
 
 	"github.com/fleetapi/fleetapi/agent"
 	"github.com/fleetapi/fleetapi/client"
-	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
-	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/local/dynalite"
+	"github.com/fleetapi/fleetapi/internal/local/localapi"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/testutil/faultnet"
 	"github.com/fleetapi/fleetapi/internal/testutil/localfleet"

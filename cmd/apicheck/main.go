@@ -14,7 +14,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/apicompat"
+	"github.com/fleetapi/fleetapi/internal/release/apicompat"
 )
 
 // packages are the public import paths.

@@ -15,7 +15,7 @@ import (
 	"path/filepath"
 	"strings"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/breaking"
+	"github.com/fleetapi/fleetapi/internal/release/breaking"
 )
 
 func main() {

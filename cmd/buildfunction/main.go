@@ -6,7 +6,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
+	"github.com/fleetapi/fleetapi/internal/construct/gobuild"
 )
 
 func main() {

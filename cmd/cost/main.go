@@ -12,7 +12,7 @@ import (
 	"strconv"
 	"strings"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/costmodel"
+	"github.com/fleetapi/fleetapi/internal/ops/costmodel"
 )
 
 func main() {

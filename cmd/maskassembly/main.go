@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/snapshot"
+	"github.com/fleetapi/fleetapi/internal/release/snapshot"
 )
 
 func main() {

@@ -8,7 +8,7 @@ import (
 	"fmt"
 	"os"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/modproxy"
+	"github.com/fleetapi/fleetapi/internal/release/modproxy"
 )
 
 func main() {

@@ -18,9 +18,9 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/config"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/fleetstack"
-	"github.com/fleetapi/fleetapi/internal/deploy/stage"
-	"github.com/fleetapi/fleetapi/internal/devtools/preflight"
+	"github.com/fleetapi/fleetapi/internal/app/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/app/stage"
+	"github.com/fleetapi/fleetapi/internal/ops/preflight"
 )
 
 func main() { os.Exit(run(context.Background(), os.Args[1:], os.Stdout, os.Stderr)) }

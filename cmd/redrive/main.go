@@ -31,8 +31,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
-	"github.com/fleetapi/fleetapi/internal/devtools/redrive"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
+	"github.com/fleetapi/fleetapi/internal/ops/redrive"
 )
 
 type options struct {

@@ -14,12 +14,11 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
 	"github.com/fleetapi/fleetapi/client"
-	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
-	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
-	"github.com/fleetapi/fleetapi/internal/devtools/localmqtt"
-	"github.com/fleetapi/fleetapi/internal/devtools/redrive"
-	"github.com/fleetapi/fleetapi/internal/devtools/workload"
+	"github.com/fleetapi/fleetapi/internal/bench/workload"
+	"github.com/fleetapi/fleetapi/internal/local/dynalite"
+	"github.com/fleetapi/fleetapi/internal/local/localapi"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
+	"github.com/fleetapi/fleetapi/internal/ops/redrive"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/testutil/awsstandin"
 	"github.com/fleetapi/fleetapi/internal/testutil/localfleet"
@@ -55,16 +54,16 @@ func newStage(t *testing.T) *stage {
 			Payload: payload, ReceivedAt: time.Now().UnixMilli()}
 	}
 	record := func(payload, why string) string {
-		b, _ := json.Marshal(localmqtt.DeadLetter{Version: "1.0", Timestamp: time.Now().UTC(),
-			RequestContext: redrive.RequestContext{RequestID: "r", FunctionArn: "local-ingest", Condition: "RetriesExhausted", ApproximateInvokeCount: 3},
+		b, _ := json.Marshal(contract.DestinationRecord{Version: "1.0", Timestamp: time.Now().UTC(),
+			RequestContext: contract.DestinationRequestContext{RequestID: "r", FunctionArn: "local-ingest", Condition: "RetriesExhausted", ApproximateInvokeCount: 3},
 			RequestPayload: event(payload), ResponsePayload: map[string]any{"errorMessage": why}})
 		return string(b)
 	}
-	stored := record(upload(time.Now().Add(-time.Hour)), "upload on vehicles/car-1/events not stored (503): DynamoDB unavailable")
+	stored := record(upload(time.Now().Add(-time.Hour)), "upload on vehicles/car-1/events not stored: DynamoDB unavailable")
 	action, _ := json.Marshal(map[string]any{"ruleName": localapi.UploadRule, "topic": contract.BasicIngestTopic(localapi.UploadRule, "car-1"),
 		"cloudwatchTraceId": "t", "clientId": "car-1", "base64OriginalPayload": upload(time.Now().Add(-2 * time.Hour)),
 		"failures": []map[string]string{{"failedAction": "LambdaAction", "failedResource": "local-ingest", "errorMessage": "throttled"}}})
-	future := record(upload(time.Now().Add(time.Hour)), "upload on vehicles/car-1/events not stored (400): future")
+	future := record(upload(time.Now().Add(time.Hour)), "upload on vehicles/car-1/events invalid: samples[0].timestamp: in the future")
 	return &stage{local: local, reader: localfleet.Client(t, local, localauth.ReaderKeys),
 		messages: []string{stored, stored, string(action), future, `{"Records":[]}`}}
 }
@@ -91,7 +90,7 @@ func check(t *testing.T, r redrive.Report, s *stage) {
 	for _, v := range r.Reasons {
 		why = append(why, v)
 	}
-	if joined := strings.Join(why, "|"); !strings.Contains(joined, "(400)") || !strings.Contains(joined, "neither a destination record") {
+	if joined := strings.Join(why, "|"); !strings.Contains(joined, "invalid: samples[0].timestamp") || !strings.Contains(joined, "neither a destination record") {
 		t.Errorf("reasons %v: want the function's 400 and the unreadable line's", r.Reasons)
 	}
 }

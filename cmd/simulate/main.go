@@ -21,8 +21,8 @@ import (
 
 	"github.com/fleetapi/fleetapi/agent"
 	"github.com/fleetapi/fleetapi/client"
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
-	"github.com/fleetapi/fleetapi/internal/devtools/simulate"
+	"github.com/fleetapi/fleetapi/internal/bench/simulate"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
+	"github.com/fleetapi/fleetapi/internal/construct/gobuild"
 )
 
 // modulePath is the Go module that holds the functions' source.

@@ -12,7 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/deploy/access"
+	"github.com/fleetapi/fleetapi/internal/construct/access"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 

@@ -47,8 +47,8 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/deploy/access"
-	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
+	"github.com/fleetapi/fleetapi/internal/construct/access"
+	"github.com/fleetapi/fleetapi/internal/construct/gobuild"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
@@ -320,16 +320,19 @@ func loadSpec(override []byte) *api.Spec {
 	if err != nil {
 		panic(fmt.Errorf("fleetapi: %w", err))
 	}
-	// The accessors and the upload metrics name these functions.
+	// The accessors name these functions.
 	functions := spec.Functions()
-	for _, name := range []string{functionVehicles, functionEvents, functionIngest} {
+	for _, name := range []string{functionVehicles, functionEvents} {
 		if !slices.Contains(functions, name) {
-			panic(fmt.Errorf("fleetapi: the API spec names no operation served by function %q: the spec's functions are %s, the construct needs %s, %s and %s",
-				name, strings.Join(functions, ", "), functionVehicles, functionEvents, functionIngest))
+			panic(fmt.Errorf("fleetapi: the API spec names no operation served by function %q: the spec's functions are %s, the construct needs %s and %s",
+				name, strings.Join(functions, ", "), functionVehicles, functionEvents))
 		}
 	}
-	if ops := spec.OperationsOf(functionIngest); len(ops) != 1 {
-		panic(fmt.Errorf("fleetapi: function %s serves %d operations in the API spec: it serves the upload alone, whose metrics are its own", functionIngest, len(ops)))
+	// The upload's function (IngestFunction) serves the upload alone: its
+	// metrics and its asynchronous invocations are the uploads'.
+	if upload := spec.Upload(); len(spec.OperationsOf(upload.Function)) != 1 {
+		panic(fmt.Errorf("fleetapi: the upload (%s) is served by function %s, which serves %d operations in the API spec: it must serve the upload alone",
+			upload.ID, upload.Function, len(spec.OperationsOf(upload.Function))))
 	}
 	return spec
 }

@@ -8,7 +8,6 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 
-	"github.com/fleetapi/fleetapi/api"
 )
 
 // route is an operation of the spec and the function that serves it.
@@ -42,17 +41,12 @@ func (f *FleetApi) FunctionOf(operation string) awslambda.IFunction {
 const (
 	functionVehicles = "vehicles"
 	functionEvents   = "events"
-	// The ingest function stores uploads and emits SamplesIngested.
-	functionIngest = "ingest"
 )
 
 // function returns a function the spec names; synthesis checks that it
 // names these three.
 func (f *FleetApi) function(name string) awslambda.Function { return f.functions[name] }
 
-// uploadOf is the operation the ingest function serves: the upload
-// (loadSpec checks that it serves one).
-func uploadOf(spec *api.Spec) api.Operation { return spec.OperationsOf(functionIngest)[0] }
 
 // VehiclesFunction serves the vehicle registry: the operations on
 // /vehicles and /vehicles/{vid}.
@@ -62,13 +56,13 @@ func (f *FleetApi) VehiclesFunction() awslambda.IFunction { return f.function(fu
 func (f *FleetApi) EventsFunction() awslambda.IFunction { return f.function(functionEvents) }
 
 // IngestFunction serves the uploads of samples.
-func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.function(functionIngest) }
+func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.function(f.spec.Upload().Function) }
 
 // MetricUploads is the number of upload requests (the operation of the
 // ingest function) the API stage received. Default statistic: Sum, over 5
 // minutes.
 func (f *FleetApi) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	upload := uploadOf(f.spec)
+	upload := f.spec.Upload()
 	return uploadsMetric(f.restApi.RestApiName(), f.restApi.DeploymentStage().StageName(), upload.Method, upload.Path, metricOptions(opts, "Sum"))
 }
 

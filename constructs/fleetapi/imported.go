@@ -91,12 +91,13 @@ func FleetApi_FromFleetApiAttributes(scope constructs.Construct, id string, attr
 			panic(fmt.Errorf("fleetapi %q: FromFleetApiAttributes: %s is required (an output of the stack that deployed the FleetApi)", id, name))
 		}
 	}
-	for _, fn := range []string{functionVehicles, functionEvents, functionIngest} {
+	spec := loadSpec(nil)
+	for _, fn := range spec.Functions() {
 		if attrs.FunctionNames == nil || (*attrs.FunctionNames)[fn] == nil {
-			panic(fmt.Errorf("fleetapi %q: FromFleetApiAttributes: FunctionNames needs %s, %s and %s", id, functionVehicles, functionEvents, functionIngest))
+			panic(fmt.Errorf("fleetapi %q: FromFleetApiAttributes: FunctionNames needs %s", id, strings.Join(spec.Functions(), ", ")))
 		}
 	}
-	f := &importedFleetApi{attrs: *attrs, spec: loadSpec(nil)}
+	f := &importedFleetApi{attrs: *attrs, spec: spec}
 	constructs.NewConstruct_Override(f, scope, jsii.String(id))
 	f.fleetRoles = map[string]awsiam.IRole{
 		contract.CallerFleetRead:  awsiam.Role_FromRoleArn(f, jsii.String("FleetReadRole"), attrs.FleetReadRoleArn, &awsiam.FromRoleArnOptions{Mutable: jsii.Bool(false)}),
@@ -166,12 +167,12 @@ func (f *importedFleetApi) GrantInvoke(grantee awsiam.IGrantable, operations ...
 }
 
 func (f *importedFleetApi) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	upload := uploadOf(f.spec)
+	upload := f.spec.Upload()
 	return uploadsMetric(f.attrs.RestApiName, f.attrs.StageName, upload.Method, upload.Path, f.metricOptions(opts, "Sum"))
 }
 
 func (f *importedFleetApi) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return functionMetric(metrics.SamplesIngested, (*f.attrs.FunctionNames)[functionIngest], f.metricOptions(opts, "Sum"))
+	return functionMetric(metrics.SamplesIngested, (*f.attrs.FunctionNames)[f.spec.Upload().Function], f.metricOptions(opts, "Sum"))
 }
 
 func (f *importedFleetApi) MetricAccessRefused(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {

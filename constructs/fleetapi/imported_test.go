@@ -106,7 +106,7 @@ func TestImportRefuses(t *testing.T) {
 		"unknown operation":  {nil, []string{"deleteVehicle"}, `unknown operation "deleteVehicle": known operations are createEvent`},
 		"vehicles only":      {nil, []string{"createEvent"}, "operation createEvent is called by vehicles only"},
 		"no stage name":      {func(a *fleetapi.FleetApiAttributes) { a.StageName = nil }, nil, "StageName is required"},
-		"no function names":  {func(a *fleetapi.FleetApiAttributes) { a.FunctionNames = nil }, nil, "FunctionNames needs vehicles, events and ingest"},
+		"no function names":  {func(a *fleetapi.FleetApiAttributes) { a.FunctionNames = nil }, nil, "FunctionNames needs events, ingest, vehicles"},
 		"no fleet-read role": {func(a *fleetapi.FleetApiAttributes) { a.FleetReadRoleArn = jsii.String("") }, nil, "FleetReadRoleArn is required"},
 	} {
 		t.Run(name, func(t *testing.T) {

@@ -525,7 +525,7 @@ func (f *FleetApi) addDashboard(p FleetApiProps) {
 // log lines in CloudWatch embedded metric format.
 // Default statistic: Sum, over 5 minutes.
 func (f *FleetApi) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
-	return functionMetric(metrics.SamplesIngested, f.function(functionIngest).FunctionName(), metricOptions(opts, "Sum"))
+	return functionMetric(metrics.SamplesIngested, f.function(f.spec.Upload().Function).FunctionName(), metricOptions(opts, "Sum"))
 }
 
 // MetricAccessRefused is the number of requests the functions refused,

@@ -11,7 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/jsii-runtime-go"
 
-	"github.com/fleetapi/fleetapi/internal/deploy/access"
+	"github.com/fleetapi/fleetapi/internal/construct/access"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
@@ -34,7 +34,7 @@ func (f *FleetApi) addMqttUploads(p FleetApiProps) {
 	if !*p.MqttUploads {
 		return
 	}
-	fn := f.functions[functionIngest]
+	fn := f.functions[f.spec.Upload().Function]
 	stack := awscdk.Stack_Of(f)
 	f.uploadFailures = awssqs.NewQueue(f, jsii.String("UploadFailures"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,

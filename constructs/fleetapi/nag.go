@@ -61,7 +61,7 @@ var (
 func (f *FleetApi) suppressNagFindings(p FleetApiProps) {
 	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
 		fn := f.functions[name]
-		if name == functionIngest && f.uploadFailures != nil {
+		if name == f.spec.Upload().Function && f.uploadFailures != nil {
 			suppressNag(fn.Node().DefaultChild(), nagDLQAsync)
 		} else {
 			suppressNag(fn.Node().DefaultChild(), nagDLQ)

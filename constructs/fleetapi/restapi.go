@@ -65,6 +65,7 @@ func specBody(spec *api.Spec, functions map[string]awslambda.Function) (map[stri
 		// The spec's own extensions are for the construct and the functions.
 		delete(operation, api.ExtCallers)
 		delete(operation, api.ExtDynamoDB)
+		delete(operation, api.ExtUpload)
 		integration := operation[api.ExtIntegration].(map[string]any)
 		integration["uri"] = fmt.Sprintf("arn:%s:apigateway:%s:lambda:path/2015-03-31/functions/%s/invocations",
 			*awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *fn.FunctionArn())

@@ -10,7 +10,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
-	"github.com/fleetapi/fleetapi/internal/deploy/gobuild"
+	"github.com/fleetapi/fleetapi/internal/construct/gobuild"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
@@ -92,15 +92,15 @@ func TestSpecDefinesTheFunctions(t *testing.T) {
 	}
 }
 
-// The accessors and the upload metrics need the functions they name: a
-// spec without them, or whose ingest function serves more than the
-// upload, fails the synthesis saying so.
+// The accessors need the functions they name, and the upload's function
+// serves the upload alone: a spec without them, or whose upload function
+// serves more, fails the synthesis saying so.
 func TestSpecMustNameTheConstructsFunctions(t *testing.T) {
 	for name, tt := range map[string]struct{ old, new, want string }{
-		"no ingest function": {"uri: fleetapi:function:ingest", "uri: fleetapi:function:billing",
-			`the API spec names no operation served by function "ingest": the spec's functions are billing, events, vehicles, the construct needs vehicles, events and ingest`},
-		"ingest serves two": {"uri: fleetapi:function:events", "uri: fleetapi:function:ingest",
-			"function ingest serves 2 operations in the API spec: it serves the upload alone"},
+		"no events function": {"uri: fleetapi:function:events", "uri: fleetapi:function:vehicles",
+			`the API spec names no operation served by function "events": the spec's functions are ingest, vehicles, the construct needs vehicles and events`},
+		"the upload's function serves two": {"uri: fleetapi:function:vehicles\n        passthroughBehavior: when_no_match\n  /vehicles/{vid}:", "uri: fleetapi:function:ingest\n        passthroughBehavior: when_no_match\n  /vehicles/{vid}:",
+			"the upload (createEvent) is served by function ingest, which serves 2 operations in the API spec: it must serve the upload alone"},
 	} {
 		t.Run(name, func(t *testing.T) {
 			defer func() {
@@ -109,9 +109,32 @@ func TestSpecMustNameTheConstructsFunctions(t *testing.T) {
 					t.Errorf("panic %v, want %q", err, tt.want)
 				}
 			}()
-			spec := strings.Replace(string(api.SpecYAML), tt.old, tt.new, 1)
+			if !strings.Contains(string(api.SpecYAML), tt.old) {
+				t.Fatalf("the spec no longer holds %q", tt.old)
+			}
+			count := 1
+			if name == "no events function" {
+				count = -1
+			}
+			spec := strings.Replace(string(api.SpecYAML), tt.old, tt.new, count)
 			NewFleetApi(awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil), "Fleet", &FleetApiProps{spec: []byte(spec)})
 		})
+	}
+}
+
+// The spec says which function serves the upload: named otherwise, it is
+// IngestFunction, and the upload rule invokes it.
+func TestTheSpecNamesTheUploadFunction(t *testing.T) {
+	spec := strings.Replace(string(api.SpecYAML), "uri: fleetapi:function:ingest", "uri: fleetapi:function:uploads", 1)
+	stack := awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil)
+	f := NewFleetApi(stack, "Fleet", &FleetApiProps{spec: []byte(spec), MqttUploads: jsii.Bool(true)})
+	if id := *f.IngestFunction().Node().Id(); id != "UploadsFunction" {
+		t.Errorf("IngestFunction is %s, want UploadsFunction", id)
+	}
+	rule := awscdk.Stack_Of(f).Resolve(f.uploadRule.TopicRulePayload())
+	b, _ := json.Marshal(rule)
+	if !strings.Contains(string(b), "FleetUploadsFunction") {
+		t.Errorf("the upload rule's action: %s, want the uploads function", b)
 	}
 }
 

@@ -171,7 +171,7 @@ func (f *FleetApi) objectives(p FleetApiProps) []objective {
 		subject string
 		slo     ServiceLevelObjective
 		ops     []api.Operation
-	}{{"Uploads", s.Uploads.withDefaults(), []api.Operation{uploadOf(f.spec)}}, {"Reads", s.Reads.withDefaults(), reads}} {
+	}{{"Uploads", s.Uploads.withDefaults(), []api.Operation{f.spec.Upload()}}, {"Reads", s.Reads.withDefaults(), reads}} {
 		out = append(out,
 			objective{set.subject, "Availability", *set.slo.AvailabilityPercent, 0, set.ops},
 			objective{set.subject, "Latency", *set.slo.LatencyPercent, *set.slo.LatencyMs, set.ops},

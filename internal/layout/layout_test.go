@@ -57,7 +57,7 @@ func TestChecksFindWhatIsLinked(t *testing.T) {
 	}{
 		{"./internal/runtime/httpapi", "github.com/aws/aws-lambda-go"},
 		{"./constructs/fleetapi", "github.com/aws/aws-cdk-go"},
-		{"./internal/devtools/localapi", mod + "/internal/runtime"},
+		{"./internal/local/localapi", mod + "/internal/runtime"},
 		{"./internal/testutil/specresponse", mod + "/api"},
 	} {
 		if _, bad := violations(t, []string{tt.pkg}, tt.banned); len(bad) == 0 {
@@ -80,24 +80,31 @@ func ofModule(mod string, deps []string) int {
 	return n
 }
 
+// tools are the groups of developer tools, by who uses them.
+func tools(mod string) []string {
+	return []string{mod + "/internal/ops", mod + "/internal/local", mod + "/internal/bench", mod + "/internal/release"}
+}
+
 // The function binary links the runtime and the shared declarations only:
 // no CDK, no spec parser, no synthesis code, no developer tool.
 func TestFunctionBinaryLinksNoCDK(t *testing.T) {
 	mod := module(t)
-	deps := check(t, "the function binary", []string{"./lambdas/fleetapi"},
+	deps := check(t, "the function binary", []string{"./lambdas/fleetapi"}, append(tools(mod),
 		"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go", "github.com/getkin/kin-openapi",
-		mod+"/api", mod+"/constructs", mod+"/client", mod+"/internal/deploy", mod+"/internal/devtools", mod+"/internal/testutil")
+		mod+"/api", mod+"/constructs", mod+"/client", mod+"/internal/construct", mod+"/internal/app", mod+"/internal/testutil")...)
 	t.Logf("the function binary links %d packages, %d of this module", len(deps), ofModule(mod, deps))
 }
 
 // The construct, and the app that synthesizes the stages, link no runtime
 // package, no AWS SDK, no Lambda runtime and no developer tool: another
-// team's CDK app that imports the construct compiles none of them.
+// team's CDK app that imports the construct compiles none of them. The
+// construct links its own helpers (internal/construct), never the app's
+// packages (internal/app).
 func TestSynthesisLinksNoRuntime(t *testing.T) {
 	mod := module(t)
-	banned := []string{"github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-lambda-go",
-		mod + "/internal/runtime", mod + "/internal/devtools", mod + "/internal/testutil", mod + "/client"}
-	deps := check(t, "the construct", []string{"./constructs/fleetapi"}, append(banned, "github.com/go-json-experiment/json")...)
+	banned := append(tools(mod), "github.com/aws/aws-sdk-go-v2", "github.com/aws/aws-lambda-go",
+		mod+"/internal/runtime", mod+"/internal/testutil", mod+"/client")
+	deps := check(t, "the construct", []string{"./constructs/fleetapi"}, append(banned, "github.com/go-json-experiment/json", mod+"/internal/app")...)
 	t.Logf("the construct links %d packages, %d of this module", len(deps), ofModule(mod, deps))
 	deps = check(t, "the CDK app", []string{"."}, banned...)
 	t.Logf("the CDK app links %d packages, %d of this module", len(deps), ofModule(mod, deps))
@@ -106,17 +113,44 @@ func TestSynthesisLinksNoRuntime(t *testing.T) {
 // The shared declarations link only each other: no AWS SDK, no CDK.
 func TestSharedLinksOnlyShared(t *testing.T) {
 	mod := module(t)
-	deps := check(t, "internal/shared", []string{"./internal/shared/..."},
-		"github.com/aws", mod+"/api", mod+"/constructs", mod+"/client", mod+"/internal/runtime", mod+"/internal/deploy", mod+"/internal/devtools", mod+"/internal/testutil")
+	deps := check(t, "internal/shared", []string{"./internal/shared/..."}, append(tools(mod),
+		"github.com/aws", mod+"/api", mod+"/constructs", mod+"/client", mod+"/internal/runtime", mod+"/internal/construct", mod+"/internal/app", mod+"/internal/testutil")...)
 	t.Logf("internal/shared links %d packages, %d of this module", len(deps), ofModule(mod, deps))
 }
 
-// Developer tools and commands link no test helper (they may link the
-// rest: the local API runs the runtime's handlers).
-func TestDevtoolsLinkNoTestHelper(t *testing.T) {
+// Each group of developer tools keeps to what its users need, and none
+// links a test helper:
+//   - release checks (apicompat, breaking, modproxy, snapshot) read the
+//     module from outside: they link none of its packages;
+//   - operators' tools (preflight, redrive, cost) run against an account
+//     or a template: no function code, no local emulator;
+//   - load and benchmarks (simulate, coldstart, workload) drive the API as
+//     vehicles do, through the client and the agent: no function code;
+//   - the local emulators run the functions' code, never an operator's tool
+//     or a benchmark (a record format they share is in internal/shared).
+func TestToolGroupsKeepTheirBudgets(t *testing.T) {
 	mod := module(t)
-	deps := check(t, "the developer tools", []string{"./internal/devtools/...", "./cmd/..."}, mod+"/internal/testutil")
-	t.Logf("the developer tools and commands link %d packages, %d of this module", len(deps), ofModule(mod, deps))
+	others := func(group string) []string {
+		var out []string
+		for _, g := range tools(mod) {
+			if g != mod+"/internal/"+group {
+				out = append(out, g)
+			}
+		}
+		return out
+	}
+	testutil := mod + "/internal/testutil"
+	_, bad := violations(t, []string{"./internal/release/..."}, mod)
+	for _, dep := range bad {
+		if !strings.HasPrefix(dep, mod+"/internal/release") {
+			t.Errorf("the release checks link %s", dep)
+		}
+	}
+	check(t, "the operators' tools", []string{"./internal/ops/..."}, mod+"/internal/runtime", mod+"/internal/local", mod+"/internal/release", testutil)
+	check(t, "the load tools and benchmarks", []string{"./internal/bench/..."}, mod+"/internal/runtime", mod+"/internal/ops", mod+"/internal/local", mod+"/internal/release", testutil)
+	check(t, "the local emulators", []string{"./internal/local/..."}, append(others("local"), testutil)...)
+	deps := check(t, "the commands", []string{"./cmd/..."}, testutil)
+	t.Logf("the commands link %d packages, %d of this module", len(deps), ofModule(mod, deps))
 }
 
 // testHelperImports lists "package imports helper" for each import of a

@@ -8,7 +8,7 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
+	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 )
 
 // BenchmarkStoreCallLatency measures the store calls of an upload and of a

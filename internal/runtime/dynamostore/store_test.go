@@ -17,8 +17,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 	smithyhttp "github.com/aws/smithy-go/transport/http"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
-	"github.com/fleetapi/fleetapi/internal/devtools/workload"
+	"github.com/fleetapi/fleetapi/internal/bench/workload"
+	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 	"github.com/fleetapi/fleetapi/internal/runtime/cursor"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )

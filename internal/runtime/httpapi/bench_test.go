@@ -16,7 +16,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/workload"
+	"github.com/fleetapi/fleetapi/internal/bench/workload"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )

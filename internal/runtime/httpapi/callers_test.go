@@ -13,7 +13,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/dynalite"
+	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"

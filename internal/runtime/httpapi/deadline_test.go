@@ -2,7 +2,9 @@ package httpapi
 
 import (
 	"context"
+	"errors"
 	"net/http"
+	"strings"
 	"testing"
 	"time"
 
@@ -51,6 +53,19 @@ func TestUnansweredStoreIsA503BeforeTheDeadline(t *testing.T) {
 				t.Errorf("answered after %v, past the invocation's deadline of %v", took, budget)
 			}
 			t.Logf("%s DynamoDB: %d after %v of %v", name, resp.StatusCode, took.Round(time.Millisecond), budget)
+
+			// The same upload as the upload rule's event: an error a retry
+			// may undo, before the deadline too.
+			ctx, cancel = context.WithTimeout(context.Background(), budget)
+			defer cancel()
+			start = time.Now()
+			err = h.HandleRule(ctx, ruleEvent("car-1", uploadJSON(t, 1, testNow.Add(-time.Hour))))
+			if !errors.Is(err, ErrRetry) || !strings.Contains(err.Error(), "not stored: ") {
+				t.Errorf("the rule's event: %v, want an error marked for a retry", err)
+			}
+			if took := time.Since(start); took >= budget {
+				t.Errorf("the rule's event failed after %v, past the invocation's deadline of %v", took, budget)
+			}
 		})
 	}
 }

@@ -5,13 +5,14 @@ import (
 	"net/http"
 	"time"
 
+	"github.com/fleetapi/fleetapi/internal/runtime/ingest"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 
 // eventOperations are the operations of the uploads and their reads, by
 // their operationId in api/swagger.yaml.
 var eventOperations = map[string]operation{
-	"createEvent": {serve: (*Handler).createEvent, events: true},
+	"createEvent": {serve: (*Handler).createEvent, events: true, uploads: true},
 	"listEvents":  {serve: (*Handler).listEvents, events: true, paginated: true},
 	"getEvent":    {serve: (*Handler).getEvent, events: true},
 }
@@ -32,35 +33,30 @@ type eventList struct {
 	NextCursor string        `json:"nextCursor,omitempty"`
 }
 
+// createEvent is the REST adapter of the ingest service: the vid of the
+// path, the body and the Idempotency-Key header in; 201 with the event's
+// summary out, 200 with the same for a retry, the error's status else.
 func (h *Handler) createEvent(ctx context.Context, r *request) response {
-	vid := r.pathParam("vid")
-	if err := fleet.ValidateVID("vid", vid); err != nil {
-		return errorResponse(err)
-	}
 	if _, err := r.query(); err != nil {
 		return errorResponse(err)
 	}
-	var up fleet.Upload
-	if err := r.decodeJSON(&up); err != nil {
+	var body fleet.Upload
+	if err := r.decodeJSON(&body); err != nil {
 		return errorResponse(err)
 	}
-	e, err := fleet.NewEvent(vid, up, r.header("Idempotency-Key"), r.now, h.cfg.EventRetention)
+	res, err := h.ingest.Store(ctx, ingest.Upload{VID: r.pathParam("vid"), Body: body, IdempotencyKey: r.header("Idempotency-Key")})
 	if err != nil {
 		return errorResponse(err)
 	}
-	res, err := h.cfg.Events.PutEvent(ctx, e)
-	if err != nil {
-		return errorResponse(err)
-	}
-	stored := res.Event
-	status, ingested := http.StatusCreated, len(stored.Samples)
+	status := http.StatusCreated
 	if !res.Created {
 		// A retry: the stored event is the answer, as the first time.
-		status, ingested = http.StatusOK, 0
+		status = http.StatusOK
 	}
+	stored := res.Event
 	return response{
 		status:          status,
-		samplesIngested: ingested,
+		samplesIngested: res.SamplesIngested(),
 		body: eventSummary{VID: stored.VID, EID: stored.EID, Start: stored.Start, End: stored.End,
 			SampleCount: len(stored.Samples), ReceivedAt: stored.ReceivedAt, ExpiresAt: stored.ExpiresAt},
 		headers: map[string]string{"Location": "/vehicles/" + stored.VID + "/events/" + stored.EID},

@@ -15,6 +15,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
+	"github.com/fleetapi/fleetapi/internal/runtime/ingest"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 	"github.com/fleetapi/fleetapi/internal/shared/metrics"
@@ -85,6 +86,9 @@ type Handler struct {
 	// resource.
 	byOperation map[string]route
 	byPath      map[string]route
+	// ingest stores uploads, for the REST operation and the upload rule's
+	// events; nil when the handler serves no operation that uploads.
+	ingest *ingest.Service
 }
 
 type route struct {
@@ -101,6 +105,10 @@ type operation struct {
 	events bool
 	// paginated operations sign cursors: their store needs the cursor key.
 	paginated bool
+	// uploads marks the operation that stores uploads (through the ingest
+	// service): a function that serves it also serves the upload rule's
+	// events, whose messages are uploads too.
+	uploads bool
 }
 
 func lookup(id string) (operation, bool) {
@@ -164,6 +172,13 @@ func New(cfg Config) (*Handler, error) {
 		}
 		h.byOperation[rt.Operation] = route{Route: rt, operation: op}
 		h.byPath[rt.Method+" "+rt.Resource] = route{Route: rt, operation: op}
+		if op.uploads && h.ingest == nil {
+			svc, err := ingest.New(cfg.Events, cfg.EventRetention, cfg.Now)
+			if err != nil {
+				return nil, fmt.Errorf("httpapi: %w", err)
+			}
+			h.ingest = svc
+		}
 	}
 	return h, nil
 }

@@ -5,14 +5,16 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"net/http"
+	"log/slog"
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
 
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
+	"github.com/fleetapi/fleetapi/internal/runtime/ingest"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
+	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 )
 
 // invocation is any event a function is invoked with: API Gateway's proxy
@@ -42,63 +44,102 @@ func (h *Handler) Invoke(ctx context.Context, payload []byte) ([]byte, error) {
 	return nil, errors.New("the invocation is not an API Gateway proxy event or an upload rule's")
 }
 
-// HandleRule stores an upload a vehicle published over MQTT, as createEvent
-// stores one over HTTPS: the same strict decoding and validation, the
-// vid from the topic alone (the upload body has none), the connected
-// thing's own topic only, the idempotent conditional put (a redelivered
-// message stores nothing twice), the embedded metric and the log line,
-// with the status the REST path would answer. nil: stored, now or before.
-func (h *Handler) HandleRule(ctx context.Context, ev contract.RuleEvent) (err error) {
+// HandleRule is the upload rule's adapter of the ingest service: a
+// message a vehicle published over MQTT is stored as an upload over HTTPS
+// is (the same service, so the same validation, event ID and idempotent
+// put), its vid from the topic alone (the upload body has none), from the
+// connected thing's own topic only. nil: stored, now or before; an error
+// sends the message on the failure path (Lambda retries the asynchronous
+// invocation, then hands it to the failure queue with the error's
+// message), saying whether a retry can store it (ErrRetry).
+func (h *Handler) HandleRule(ctx context.Context, ev contract.RuleEvent) error {
+	if h.ingest == nil {
+		return fmt.Errorf("upload on %s not served: this function serves no uploads", ev.Topic)
+	}
 	start := time.Now()
 	log := h.cfg.Logger.With("source", "mqtt", "topic", ev.Topic, "clientId", ev.ClientID)
-	res := h.ruleUpload(ctx, ev)
-	h.logOutcome(ctx, log, start, res.status, res)
-	if res.err != nil {
-		return fmt.Errorf("upload on %s not stored (%d): %w", ev.Topic, res.status, res.err)
+	res, err := h.ruleUpload(ctx, ev)
+	var refusal *authz.RefusalError
+	outcome := "stored"
+	switch {
+	case err == nil && !res.Created:
+		outcome = "stored before" // a redelivery
+	case errors.Is(err, ErrRetry):
+		outcome = "not stored"
+	case errors.As(err, &refusal):
+		outcome = "refused"
+	case err != nil:
+		outcome = "invalid"
+	}
+	h.logRule(ctx, log, start, outcome, res.SamplesIngested(), refusal != nil, err)
+	if err != nil {
+		return fmt.Errorf("upload on %s %s: %w", ev.Topic, outcome, err)
 	}
 	return nil
 }
 
-func (h *Handler) ruleUpload(ctx context.Context, ev contract.RuleEvent) response {
-	if _, ok := h.byOperation["createEvent"]; !ok {
-		return response{status: http.StatusNotFound, err: errors.New("this function does not serve uploads")}
-	}
+// ErrRetry marks the failure of an upload rule's event that a later
+// attempt may store: the store did not answer, or failed. Any other is
+// the message's own (invalid, too large, not its thing's): it is kept
+// for a person to look at.
+var ErrRetry = errors.New("a retry may store it")
+
+// retryable is a failure a retry may undo; it reads as its cause.
+type retryable struct{ error }
+
+func (r retryable) Unwrap() []error { return []error{ErrRetry, r.error} }
+
+// ruleUpload translates the rule's event into the service's upload and
+// stores it.
+func (h *Handler) ruleUpload(ctx context.Context, ev contract.RuleEvent) (ingest.Stored, error) {
 	vid, ok := contract.ParseUploadTopic(ev.Topic)
 	if !ok || vid != ev.VID {
-		return errorResponse(&fleet.ValidationError{Field: "topic", Message: fmt.Sprintf("must be %s, got %q", contract.UploadTopic("VID"), truncate(ev.Topic))})
-	}
-	if err := fleet.ValidateVID("vid", vid); err != nil {
-		return errorResponse(err)
+		return ingest.Stored{}, &fleet.ValidationError{Field: "topic", Message: fmt.Sprintf("must be %s, got %q", contract.UploadTopic("VID"), truncate(ev.Topic))}
 	}
 	// The vehicles' IoT policy lets a thing connect with its own name as
 	// client ID and publish to its own topic only; should a message of
 	// another ever arrive, it is refused here too.
 	if ev.ClientID != vid {
-		return response{status: http.StatusForbidden, refused: true,
-			err: &authz.RefusalError{Reason: fmt.Sprintf("client %q may not upload for vehicle %s", truncate(ev.ClientID), vid)}}
+		return ingest.Stored{}, &authz.RefusalError{Reason: fmt.Sprintf("client %q may not upload for vehicle %s", truncate(ev.ClientID), truncate(vid))}
 	}
-	body, err := boundedBody("payload", ev.Payload, true)
+	payload, err := boundedBody("payload", ev.Payload, true)
 	if err != nil {
-		return errorResponse(err)
+		return ingest.Stored{}, err
 	}
-	var up fleet.Upload
-	if err := decodeStrict(body, &up); err != nil {
-		return errorResponse(err)
-	}
-	e, err := fleet.NewEvent(vid, up, "", h.cfg.Now(), h.cfg.EventRetention)
-	if err != nil {
-		return errorResponse(err)
+	var body fleet.Upload
+	if err := decodeStrict(payload, &body); err != nil {
+		return ingest.Stored{}, err
 	}
 	storeCtx, cancel := h.storeContext(ctx)
 	defer cancel()
-	res, err := h.cfg.Events.PutEvent(storeCtx, e)
+	res, err := h.ingest.Store(storeCtx, ingest.Upload{VID: vid, Body: body})
 	switch {
 	case errors.Is(err, fleet.ErrNoVehicle):
-		return response{status: http.StatusForbidden, refused: true, err: &authz.RefusalError{Reason: fmt.Sprintf("vehicle %s is not registered", vid)}}
+		return res, &authz.RefusalError{Reason: fmt.Sprintf("vehicle %s is not registered", vid)}
+	case errors.Is(err, fleet.ErrInvalid), errors.Is(err, fleet.ErrConflict):
+		return res, err
 	case err != nil:
-		return errorResponse(err)
-	case !res.Created:
-		return response{status: http.StatusOK} // a redelivery: stored before
+		return res, retryable{err}
 	}
-	return response{status: http.StatusCreated, samplesIngested: len(res.Event.Samples)}
+	return res, nil
+}
+
+// logRule writes the rule's event's one log line, with its embedded
+// metric: the samples stored, or a refusal.
+func (h *Handler) logRule(ctx context.Context, log *slog.Logger, start time.Time, outcome string, ingested int, refused bool, err error) {
+	attrs := []any{"outcome", outcome, "durationMs", time.Since(start).Milliseconds()}
+	switch {
+	case ingested > 0:
+		attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, ingested)...)
+	case refused:
+		attrs = append(attrs, h.embeddedMetric(start, metrics.AccessRefused, 1)...)
+	}
+	switch {
+	case errors.Is(err, ErrRetry):
+		log.ErrorContext(ctx, "upload not stored", append(attrs, "error", err.Error())...)
+	case err != nil:
+		log.InfoContext(ctx, "upload refused", append(attrs, "error", err.Error())...)
+	default:
+		log.InfoContext(ctx, "upload stored", attrs...)
+	}
 }

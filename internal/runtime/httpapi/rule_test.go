@@ -4,6 +4,7 @@ import (
 	"context"
 	"encoding/base64"
 	"encoding/json"
+	"errors"
 	"net/http"
 	"strings"
 	"testing"
@@ -60,7 +61,7 @@ func TestRuleUploadIsTheRESTUpload(t *testing.T) {
 		t.Errorf("%d events, want 1", len(evs))
 	}
 	logs := a.logs.String()
-	for _, want := range []string{`"source":"mqtt"`, `"status":201`, `"status":200`, `"SamplesIngested":10`} {
+	for _, want := range []string{`"source":"mqtt"`, `"outcome":"stored"`, `"outcome":"stored before"`, `"SamplesIngested":10`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
 		}
@@ -68,7 +69,7 @@ func TestRuleUploadIsTheRESTUpload(t *testing.T) {
 }
 
 // What the REST path answers 4xx goes on the failure path with its reason,
-// and nothing is stored: the vid comes from the topic alone, the client
+// not marked for a retry, and nothing is stored: the vid comes from the topic alone, the client
 // must be the topic's thing, the body is decoded as strictly.
 func TestRuleBadInput(t *testing.T) {
 	a := newAPI(t)
@@ -85,23 +86,26 @@ func TestRuleBadInput(t *testing.T) {
 		ev   func() contract.RuleEvent
 		want string
 	}{
-		{"not base64", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.Payload = "%%%"; return e }, "(400): payload: is not valid base64"},
-		{"not JSON", func() contract.RuleEvent { return ruleEvent("car-1", "samples=1") }, "(400)"},
-		{"a vid of its own", func() contract.RuleEvent { return ruleEvent("car-1", string(otherVID)) }, `(400): vid: is not a known field`},
-		{"future-dated", func() contract.RuleEvent { return ruleEvent("car-1", future) }, "(400)"},
-		{"too large", func() contract.RuleEvent { return ruleEvent("car-1", huge) }, "(413)"},
-		{"another vehicle's client", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.ClientID = "car-2"; return e }, `(403): client "car-2" may not upload for vehicle car-1`},
-		{"vid not the topic's", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.VID = "car-2"; return e }, "(400): topic: must be vehicles/VID/events"},
+		{"not base64", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.Payload = "%%%"; return e }, "invalid: payload: is not valid base64"},
+		{"not JSON", func() contract.RuleEvent { return ruleEvent("car-1", "samples=1") }, "invalid: body: malformed JSON"},
+		{"a vid of its own", func() contract.RuleEvent { return ruleEvent("car-1", string(otherVID)) }, `invalid: vid: is not a known field`},
+		{"future-dated", func() contract.RuleEvent { return ruleEvent("car-1", future) }, "invalid: samples[0].timestamp"},
+		{"too large", func() contract.RuleEvent { return ruleEvent("car-1", huge) }, "invalid: request body too large"},
+		{"another vehicle's client", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.ClientID = "car-2"; return e }, `refused: client "car-2" may not upload for vehicle car-1`},
+		{"vid not the topic's", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.VID = "car-2"; return e }, "invalid: topic: must be vehicles/VID/events"},
 		{"another topic", func() contract.RuleEvent {
 			e := ruleEvent("car-1", good)
 			e.Topic = "vehicles/car-1/commands"
 			return e
-		}, "(400): topic"},
-		{"unregistered vehicle", func() contract.RuleEvent { return ruleEvent("car-9", good) }, "(403): vehicle car-9 is not registered"},
+		}, "invalid: topic"},
+		{"unregistered vehicle", func() contract.RuleEvent { return ruleEvent("car-9", good) }, "refused: vehicle car-9 is not registered"},
 	} {
 		err := a.invokeRule(tt.ev())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {
 			t.Errorf("%s: %v, want %q", tt.name, err, tt.want)
+		}
+		if errors.Is(err, ErrRetry) {
+			t.Errorf("%s: %v is marked for a retry, which cannot store it", tt.name, err)
 		}
 	}
 	list := a.do(call{method: "GET", path: "/vehicles/car-1/events"})
@@ -131,7 +135,7 @@ func TestInvokeTellsTheEventsApart(t *testing.T) {
 		t.Error("an unknown event was served")
 	}
 	raw, _ := json.Marshal(ruleEvent("car-1", uploadJSON(t, 1, testNow.Add(-time.Hour))))
-	if _, err := a.handlers["vehicles"].Invoke(context.Background(), raw); err == nil || !strings.Contains(err.Error(), "does not serve uploads") {
+	if _, err := a.handlers["vehicles"].Invoke(context.Background(), raw); err == nil || !strings.Contains(err.Error(), "serves no uploads") {
 		t.Errorf("the rule's event at the vehicles function: %v", err)
 	}
 }

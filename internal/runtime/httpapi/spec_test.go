@@ -66,6 +66,11 @@ func TestEveryOperationIsImplemented(t *testing.T) {
 		if impl.paginated != op.Paginated {
 			t.Errorf("%s: the handler signs cursors: %v; the spec's takes %s: %v", op.ID, impl.paginated, api.CursorParam, op.Paginated)
 		}
+		// The spec's upload is the operation the ingest service stores,
+		// so its function also serves the upload rule's events.
+		if impl.uploads != op.Upload {
+			t.Errorf("%s: the handler stores uploads: %v; the spec marks it %s: %v", op.ID, impl.uploads, api.ExtUpload, op.Upload)
+		}
 	}
 	a := newAPIWith(t, nopStore{}, nopStore{}) // fails when an operation has no implementation
 	for _, op := range spec.Operations {
@@ -77,6 +82,11 @@ func TestEveryOperationIsImplemented(t *testing.T) {
 		}
 		if len(servedBy) != 1 {
 			t.Errorf("%s is served by %v, want exactly one function", op.ID, servedBy)
+		}
+	}
+	for fn, h := range a.handlers {
+		if serves := h.ingest != nil; serves != (fn == spec.Upload().Function) {
+			t.Errorf("function %s serves the upload rule's events: %v; the spec's upload is %s's", fn, serves, spec.Upload().Function)
 		}
 	}
 }

@@ -17,7 +17,7 @@ import (
 	"testing"
 	"time"
 
-	"github.com/fleetapi/fleetapi/internal/devtools/workload"
+	"github.com/fleetapi/fleetapi/internal/bench/workload"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 

@@ -12,8 +12,8 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 
 	"github.com/fleetapi/fleetapi/client"
-	"github.com/fleetapi/fleetapi/internal/devtools/localapi"
-	"github.com/fleetapi/fleetapi/internal/devtools/localauth"
+	"github.com/fleetapi/fleetapi/internal/local/localapi"
+	"github.com/fleetapi/fleetapi/internal/local/localauth"
 )
 
 // Client returns a Go client of s signing with keys (localauth's

@@ -1,0 +1,270 @@
+package costmodel
+
+import (
+	"bytes"
+	"compress/gzip"
+	"context"
+	"encoding/json"
+	"fmt"
+	"log/slog"
+	"math"
+	"os"
+	"slices"
+	"strconv"
+	"testing"
+	"time"
+
+	"github.com/aws/aws-lambda-go/events"
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
+
+	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/bench/workload"
+	"github.com/fleetapi/fleetapi/internal/local/dynalite"
+	"github.com/fleetapi/fleetapi/internal/runtime/authz"
+	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+	"github.com/fleetapi/fleetapi/internal/shared/fleet"
+	"github.com/fleetapi/fleetapi/internal/shared/schema"
+)
+
+var db *dynamodb.Client
+
+func TestMain(m *testing.M) {
+	os.Exit(dynalite.Main(m, func(c *dynamodb.Client) { db = c }))
+}
+
+// The cost model's item sizes are what the store really writes: the
+// talk's uploads of 10, 60 and 100 samples stored through the store in
+// dynalite, their items read back raw and sized by DynamoDB's rules, the
+// write units dynalite charges for each equal to the units the rules give
+// for its size, and the sizes on the line EventItemBytes draws. A vehicle
+// with two metadata entries sized alike.
+func TestMeasuredFiguresAreCurrent(t *testing.T) {
+	ctx := context.Background()
+	store, tables := newStore(t)
+	now := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	const vehicles, uploads = 10, 20
+	for i := range vehicles {
+		if _, err := store.CreateVehicle(ctx, fleet.NewVehicle{VID: vidOf(i), VehicleFields: fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017,
+			Metadata: map[string]string{"fleet number": "M-1024", "depot": "Munich North"}}}, now); err != nil {
+			t.Fatal(err)
+		}
+	}
+	vehicle, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tables.Vehicles), Key: map[string]types.AttributeValue{
+		schema.VehicleID: &types.AttributeValueMemberS{Value: vidOf(0)}}})
+	if err != nil || vehicle.Item == nil {
+		t.Fatalf("read back vehicle: %v", err)
+	}
+	t.Logf("vehicle item: %d bytes", ItemSize(vehicle.Item))
+	near(t, "VehicleItemBytes", float64(ItemSize(vehicle.Item)), VehicleItemBytes)
+
+	for _, samples := range []int{10, 60, fleet.MaxSamplesPerEvent} {
+		var bytes float64
+		for i := range uploads {
+			drive := workload.NewDrive(uint64(samples*100+i), now.Add(-workload.DrivingPerDay))
+			e, err := fleet.NewEvent(vidOf(i%vehicles), drive.Upload(samples), "", now, 365*24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			res, err := store.PutEvent(ctx, e)
+			if err != nil {
+				t.Fatal(err)
+			}
+			out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tables.Events), Key: map[string]types.AttributeValue{
+				schema.VehicleID: &types.AttributeValueMemberS{Value: e.VID}, schema.EventID: &types.AttributeValueMemberS{Value: e.EID}}})
+			if err != nil || out.Item == nil {
+				t.Fatalf("read back %s: %v", e.EID, err)
+			}
+			size := ItemSize(out.Item)
+			if want := float64(WriteUnits(size)); res.WriteUnits != want {
+				t.Errorf("an item of %d bytes was charged %.0f write units; DynamoDB's rule gives %.0f", size, res.WriteUnits, want)
+			}
+			bytes += float64(size)
+		}
+		t.Logf("upload of %d samples: item %.0f bytes (mean of %d)", samples, bytes/uploads, uploads)
+		near(t, fmt.Sprintf("EventItemBytes(%d)", samples), bytes/uploads, EventItemBytes(samples))
+	}
+}
+
+func vidOf(i int) string { return fmt.Sprintf("WBY1Z21000V12%04d", i) }
+
+// newStore is a store on tables of their own in dynalite.
+func newStore(t *testing.T) (*dynamostore.Store, dynalite.Tables) {
+	t.Helper()
+	tables := dynalite.NewTables(t, db)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	return store, tables
+}
+
+// near fails when a measured figure drifted from its constant.
+func near(t *testing.T, name string, measured, constant float64) {
+	t.Helper()
+	nearWithin(t, name, measured, constant, MeasuredTolerance)
+}
+
+func nearWithin(t *testing.T, name string, measured, constant, tolerance float64) {
+	t.Helper()
+	if math.Abs(measured-constant) > tolerance*math.Max(measured, constant) {
+		t.Errorf("%s is %g, measured %.2f: update internal/ops/costmodel/measured.go", name, constant, measured)
+	}
+}
+
+// What a request costs beyond its DynamoDB units: the function's log bytes
+// per request, the response bytes sent back (gzip-compressed, as API
+// Gateway sends a body above the API's minimum compression size to a client
+// that accepts it), and how much the log lines compress. The handlers the
+// functions run serve, logging as in Lambda (JSON lines on standard output),
+// one vehicle's day of the talk's uploads, a vehicle read, a fleet listing
+// and the day read back in pages of the largest limit.
+func TestMeasuredRequests(t *testing.T) {
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	store, _ := newStore(t)
+	var logs countingWriter
+	now := time.Now().UTC().Truncate(time.Second)
+	var routes []contract.Route
+	for _, fn := range []string{"ingest", "vehicles", "events"} {
+		routes = append(routes, spec.RoutesOf(fn)...)
+	}
+	// Callers as deployed: the vehicle uploads and reads its record, a
+	// fleet reader and an admin the rest.
+	callers, err := authz.New("arn:aws:iam::111122223333:role/vehicles", map[string][]string{"arn:aws:iam::111122223333:role/fleet": spec.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	h, err := httpapi.New(httpapi.Config{Routes: routes, Callers: callers, Vehicles: store, Events: store, EventRetention: 365 * 24 * time.Hour,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now },
+		// A name as CloudFormation makes them: stack, logical ID, suffix.
+		FunctionName: "FleetApi-prod-IngestFunction4C8D5E1B-Xy3kP9qRt2Lm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vid = "WBY1Z21000V123456"
+	n := 0
+	call := func(op, method, resource, path string, query map[string]string, body string, want int) events.APIGatewayProxyResponse {
+		t.Helper()
+		n++
+		caller := "arn:aws:sts::111122223333:assumed-role/fleet/backend"
+		if slices.Contains(spec.CallersOf(op), contract.CallerVehicle) {
+			caller = "arn:aws:sts::111122223333:assumed-role/vehicles/" + vid
+		}
+		res, err := h.Handle(context.Background(), events.APIGatewayProxyRequest{
+			HTTPMethod: method, Resource: resource, Path: path, QueryStringParameters: query,
+			PathParameters: map[string]string{"vid": vid}, Headers: map[string]string{"Content-Type": "application/json"}, Body: body,
+			RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: fmt.Sprintf("c0a8e1f2-3b4d-4e5f-8a9b-%012d", n),
+				Identity: events.APIGatewayRequestIdentity{UserArn: caller}},
+		})
+		if err != nil || res.StatusCode != want {
+			t.Fatalf("%s: %v %d %s", op, err, res.StatusCode, res.Body)
+		}
+		return res
+	}
+	measure := func(f func() int) (logBytes, resBytes float64) {
+		t.Helper()
+		before := logs.n
+		const times = 5
+		total := 0
+		for range times {
+			total += f()
+		}
+		return float64(logs.n-before) / times, float64(total) / times
+	}
+
+	vehicle := `{"vid":"` + vid + `","make":"BMW","model":"i3","year":2017,"metadata":{"fleet number":"M-1024","depot":"Munich North"}}`
+	call("createVehicle", "POST", "/vehicles", "/vehicles", nil, vehicle, 201)
+	getLog, getRes := measure(func() int {
+		return len(call("getVehicle", "GET", "/vehicles/{vid}", "/vehicles/"+vid, nil, "", 200).Body)
+	})
+	uploads := int(DefaultUsage().UploadsPerDay())
+	drive := workload.NewDrive(7, now.Add(-workload.DrivingPerDay))
+	var logs0, res0 int
+	before := logs.n
+	for range uploads {
+		body, err := json.Marshal(drive.Upload(workload.SamplesPerUpload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		res0 += len(call("createEvent", "POST", "/vehicles/{vid}/events", "/vehicles/"+vid+"/events", nil, string(body), 201).Body)
+	}
+	logs0 = logs.n - before
+	uploadLog, uploadRes := float64(logs0)/float64(uploads), float64(res0)/float64(uploads)
+	listLog, listRes := measure(func() int {
+		return len(call("listVehicles", "GET", "/vehicles", "/vehicles", map[string]string{"limit": "100"}, "", 200).Body)
+	})
+	// The day read back: pages of the largest limit, as gzip sends them.
+	var pages, pageBytes int
+	before = logs.n
+	cursor := ""
+	for {
+		q := map[string]string{"limit": strconv.Itoa(fleet.MaxLimit)}
+		if cursor != "" {
+			q["cursor"] = cursor
+		}
+		res := call("listEvents", "GET", "/vehicles/{vid}/events", "/vehicles/"+vid+"/events", q, "", 200)
+		var page struct {
+			Events     []json.RawMessage `json:"events"`
+			NextCursor string            `json:"nextCursor"`
+		}
+		if err := json.Unmarshal([]byte(res.Body), &page); err != nil {
+			t.Fatal(err)
+		}
+		if len(page.Events) == fleet.MaxLimit {
+			pages++
+			pageBytes += gzipSize(t, []byte(res.Body))
+		}
+		if cursor = page.NextCursor; cursor == "" {
+			break
+		}
+	}
+	pageLog := float64(logs.n-before) / float64(pages+1)
+	if pages == 0 {
+		t.Fatalf("no full page of %d events in %d uploads", fleet.MaxLimit, uploads)
+	}
+	compressed := float64(gzipSize(t, logs.all.Bytes())) / float64(logs.all.Len())
+
+	t.Logf("function log bytes per request: createEvent %.0f, getVehicle %.0f, listVehicles %.0f, listEvents %.0f", uploadLog, getLog, listLog, pageLog)
+	t.Logf("response bytes: createEvent %.0f, getVehicle %.0f, listVehicles (1 vehicle) %.0f, listEvents page of %d gzip %.0f", uploadRes, getRes, listRes, fleet.MaxLimit, float64(pageBytes)/float64(pages))
+	t.Logf("log lines gzip to %.1f %% of their size", 100*compressed)
+	near(t, "operations[createEvent].logBytes", uploadLog, operations["createEvent"].logBytes)
+	near(t, "operations[getVehicle].logBytes", getLog, operations["getVehicle"].logBytes)
+	near(t, "operations[listVehicles].logBytes", listLog, operations["listVehicles"].logBytes)
+	near(t, "operations[listEvents].logBytes", pageLog, operations["listEvents"].logBytes)
+	near(t, "UploadResponseBytes", uploadRes, UploadResponseBytes)
+	near(t, "VehicleResponseBytes", getRes, VehicleResponseBytes)
+	near(t, "EventsPageGzipBytes", float64(pageBytes)/float64(pages), EventsPageGzipBytes)
+	// The lines hold timings, whose digits vary with the machine's load
+	// and so how well they compress: a looser bound.
+	nearWithin(t, "LogCompressedFraction", compressed, LogCompressedFraction, 0.2)
+}
+
+func gzipSize(t *testing.T, b []byte) int {
+	t.Helper()
+	var buf bytes.Buffer
+	zw := gzip.NewWriter(&buf)
+	if _, err := zw.Write(b); err != nil {
+		t.Fatal(err)
+	}
+	if err := zw.Close(); err != nil {
+		t.Fatal(err)
+	}
+	return buf.Len()
+}
+
+type countingWriter struct {
+	n   int
+	all bytes.Buffer
+}
+
+func (w *countingWriter) Write(p []byte) (int, error) {
+	w.n += len(p)
+	w.all.Write(p)
+	return len(p), nil
+}

@@ -1,0 +1,129 @@
+package preflight
+
+import (
+	"context"
+	"os"
+	"path/filepath"
+	"strings"
+	"testing"
+
+	"github.com/aws/aws-sdk-go-v2/aws"
+	"github.com/aws/aws-sdk-go-v2/credentials"
+
+	"github.com/fleetapi/fleetapi/internal/app/stage"
+	"github.com/fleetapi/fleetapi/internal/testutil/awsstandin"
+)
+
+// ReadAssembly takes from a cloud assembly what the checks need: each
+// function's reservation, whether the stage logs and creates the role,
+// and the bootstrap version the stack needs.
+func TestReadAssembly(t *testing.T) {
+	dir := t.TempDir()
+	write := func(name, body string) {
+		if err := os.WriteFile(filepath.Join(dir, name), []byte(body), 0o644); err != nil {
+			t.Fatal(err)
+		}
+	}
+	write("manifest.json", `{"artifacts":{"FleetApi-prod":{"type":"aws:cloudformation:stack","properties":{"templateFile":"FleetApi-prod.template.json",
+		"requiresBootstrapStackVersion":6,"bootstrapStackVersionSsmParameter":"/cdk-bootstrap/hnb659fds/version"}}}}`)
+	write("FleetApi-prod.template.json", `{"Resources":{
+		"IngestFn":{"Type":"AWS::Lambda::Function","Properties":{"ReservedConcurrentExecutions":100}},
+		"EventsFn":{"Type":"AWS::Lambda::Function","Properties":{}},
+		"Stage":{"Type":"AWS::ApiGateway::Stage","Properties":{"MethodSettings":[{"LoggingLevel":"ERROR"}]}}}}`)
+	s, err := ReadAssembly(dir, "FleetApi-prod")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(s.Reservations) != 1 || s.Reservations["IngestFn"] != 100 || !s.Logs || s.CreatesCloudWatchRole ||
+		s.BootstrapVersion != 6 || s.BootstrapParameter != "/cdk-bootstrap/hnb659fds/version" {
+		t.Errorf("read %+v", s)
+	}
+	if _, err := ReadAssembly(dir, "FleetApi-dev"); err == nil || !strings.Contains(err.Error(), "make synth") {
+		t.Errorf("a stack the assembly lacks: %v", err)
+	}
+}
+
+// The offline check fails a stage that requires a subscriber and has
+// none, warns one that does not require it, and names who is told.
+func TestOffline(t *testing.T) {
+	for _, tt := range []struct {
+		cfg  stage.Config
+		want Status
+		says string
+	}{
+		{stage.Config{Name: "prod", RequireAlarmSubscriber: true}, Fail, "requireAlarmSubscriber"},
+		{stage.Config{Name: "dev"}, Warn, "set alarmEmails"},
+		{stage.Config{Name: "prod", RequireAlarmSubscriber: true, AlarmEmails: []string{"oncall@example.com"}}, OK, "oncall@example.com"},
+		{stage.Config{Name: "prod", RequireAlarmSubscriber: true, AlarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:pager"}, OK, "pager"},
+	} {
+		r := Offline(tt.cfg)
+		if len(r) != 1 || r[0].Status != tt.want || !strings.Contains(r[0].String(), tt.says) {
+			t.Errorf("%+v: %v, want %s saying %q", tt.cfg, r, tt.want, tt.says)
+		}
+	}
+}
+
+// statusOf is the status of the named check, "" when it did not run.
+func statusOf(results []Result, check string) Status {
+	for _, r := range results {
+		if r.Check == check {
+			return r.Status
+		}
+	}
+	return ""
+}
+
+// Run's account checks, against a local stand-in of the AWS APIs (their
+// wire protocols): each finds what would fail a deploy, and a call the
+// credentials may not make is a warning, not a pass.
+func TestRun(t *testing.T) {
+	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 100, "B": 100, "C": 100}, Logs: true,
+		BootstrapVersion: 6, BootstrapParameter: "/cdk-bootstrap/hnb659fds/version"}
+	cfg := stage.Config{Name: "prod", CloudWatchRoleOwner: "dev", AlarmEmails: []string{"oncall@example.com"}}
+	for _, tt := range []struct {
+		name  string
+		state awsstandin.State
+		want  map[string]Status
+	}{
+		{"ready", awsstandin.State{CloudWatchRoleArn: "arn:aws:iam::123456789012:role/FleetApi-dev-CloudWatchRole-1",
+			ConcurrentExecutions: 1000, UnreservedConcurrentExecutions: 1000,
+			Parameters: map[string]string{stack.BootstrapParameter: "27"}, CostTags: map[string]string{"Project": "Active", "Stage": "Active"}},
+			map[string]Status{"API Gateway CloudWatch role": OK, "Lambda concurrency": OK, "CDK bootstrap": OK, "cost allocation tag Project": OK, "cost allocation tag Stage": OK}},
+		{"fresh", awsstandin.State{ConcurrentExecutions: 50, UnreservedConcurrentExecutions: 50, CostTags: map[string]string{"Project": "Inactive"}},
+			map[string]Status{"API Gateway CloudWatch role": Fail, "Lambda concurrency": Fail, "CDK bootstrap": Fail, "cost allocation tag Project": Warn, "cost allocation tag Stage": Warn}},
+		{"redeploy", awsstandin.State{CloudWatchRoleArn: "arn:aws:iam::123456789012:role/r", ConcurrentExecutions: 400, UnreservedConcurrentExecutions: 100,
+			Functions:  map[string]int{"FleetApi-prod-A-1": 100, "FleetApi-prod-B-2": 100, "FleetApi-prod-C-3": 100, "other": 50},
+			Parameters: map[string]string{stack.BootstrapParameter: "5"}},
+			map[string]Status{"Lambda concurrency": OK, "CDK bootstrap": Fail}},
+		{"old bootstrap value", awsstandin.State{Parameters: map[string]string{stack.BootstrapParameter: "v27"}},
+			map[string]Status{"CDK bootstrap": Fail}},
+	} {
+		standin := awsstandin.Start(tt.state)
+		clients := NewClients(aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String(standin.URL),
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", "")})
+		results := Run(context.Background(), clients, cfg, stack)
+		standin.Close()
+		for check, want := range tt.want {
+			if got := statusOf(results, check); got != want {
+				t.Errorf("%s: %s is %q, want %q\n%v", tt.name, check, got, want, results)
+			}
+		}
+		if Failed(results) != (tt.name != "ready") {
+			t.Errorf("%s: Failed is %v", tt.name, Failed(results))
+		}
+	}
+}
+
+// A stand-in that answers every call with an error: each check says it
+// cannot read, a warning, and names the call to allow.
+func TestRunWithoutPermissions(t *testing.T) {
+	clients := NewClients(aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String("http://127.0.0.1:1"),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", ""), RetryMaxAttempts: 1})
+	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 1}, Logs: true, BootstrapParameter: "/p", BootstrapVersion: 6}
+	results := Run(context.Background(), clients, stage.Config{Name: "prod", AlarmEmails: []string{"a@example.com"}}, stack)
+	for _, r := range results[1:] {
+		if r.Status != Warn || !strings.Contains(r.ToDo, "credentials that may call") {
+			t.Errorf("%v: want a warning naming the call", r)
+		}
+	}
+}

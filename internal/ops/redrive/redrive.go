@@ -1,0 +1,93 @@
+// Package redrive stores again the uploads over MQTT a stage could not
+// store: it reads the failure queue (or make local's dead-letter file),
+// takes the upload rule's event out of each message, invokes the ingest
+// function with it, synchronously, and deletes the message only once the
+// function stored it. A message the function refuses again stays, with
+// its reason in the report. Invoking twice stores nothing twice: the
+// ingest function's put is idempotent.
+//
+// The queue holds the two kinds of message contract.FailedUpload reads.
+package redrive
+
+import (
+	"context"
+	"encoding/json"
+	"fmt"
+	"time"
+
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+)
+
+// Message is one message of a queue.
+type Message struct {
+	// ID names it in a report; Receipt deletes it.
+	ID, Receipt string
+	Body        []byte
+}
+
+// Queue is where the failed uploads wait.
+type Queue interface {
+	// Receive returns the next messages, none when no more are waiting.
+	// A message received is not received again by the same run.
+	Receive(ctx context.Context) ([]Message, error)
+	Delete(ctx context.Context, m Message) error
+}
+
+// Invoke runs the ingest function with an event, synchronously: nil when
+// it stored the upload (now or before), else its error.
+type Invoke func(ctx context.Context, event []byte) error
+
+// Report is what a run did.
+type Report struct {
+	Received, Stored, Failed, Unreadable int
+	// Reasons of the messages left, by message ID (the first 20).
+	Reasons map[string]string
+}
+
+func (r Report) String() string {
+	return fmt.Sprintf("messages received %d, stored and deleted %d, failed again %d, unreadable %d (both kept)", r.Received, r.Stored, r.Failed, r.Unreadable)
+}
+
+// Run redrives every message of q through invoke.
+func Run(ctx context.Context, q Queue, invoke Invoke) (Report, error) {
+	r := Report{Reasons: map[string]string{}}
+	keep := func(m Message, why string) {
+		if len(r.Reasons) < 20 {
+			r.Reasons[m.ID] = why
+		}
+	}
+	for {
+		msgs, err := q.Receive(ctx)
+		if err != nil {
+			return r, fmt.Errorf("receive: %w", err)
+		}
+		if len(msgs) == 0 {
+			return r, nil
+		}
+		for _, m := range msgs {
+			r.Received++
+			ev, err := contract.FailedUpload(m.Body, time.Now())
+			if err != nil {
+				r.Unreadable++
+				keep(m, err.Error())
+				continue
+			}
+			payload, err := json.Marshal(ev)
+			if err != nil {
+				return r, err
+			}
+			if err := invoke(ctx, payload); err != nil {
+				if ctx.Err() != nil {
+					return r, ctx.Err()
+				}
+				r.Failed++
+				keep(m, err.Error())
+				continue
+			}
+			if err := q.Delete(ctx, m); err != nil {
+				return r, fmt.Errorf("delete message %s (stored: a rerun stores nothing twice): %w", m.ID, err)
+			}
+			r.Stored++
+		}
+	}
+}
