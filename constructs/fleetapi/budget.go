@@ -5,6 +5,8 @@ import (
 	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsbudgets"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 )
 
@@ -24,15 +26,15 @@ const (
 // ("Selected metrics cannot be null"), so it never notifies.
 const budgetMetric = "UnblendedCost"
 
-// addBudget defines the monthly cost budget of the resources that carry the
+// newBudget defines the monthly cost budget of the resources that carry the
 // cost allocation tags of the props, notifying the alarm topic. The budget
 // has no fixed name: its notifications can only change by replacement,
 // and a replacement with the same name would collide with the budget it
 // replaces (budget names are unique in an account), so Budgets names it
 // (Budget().Ref() is the name).
-func (f *FleetApi) addBudget(p FleetApiProps) {
+func newBudget(scope constructs.Construct, p FleetApiProps, topic awssns.ITopic) awsbudgets.CfnBudget {
 	if p.MonthlyBudgetUsd == nil {
-		return
+		return nil
 	}
 	tags := *p.BudgetCostTags
 	var filters []any
@@ -57,11 +59,11 @@ func (f *FleetApi) addBudget(p FleetApiProps) {
 			},
 			Subscribers: &[]any{&awsbudgets.CfnBudget_SubscriberProperty{
 				SubscriptionType: jsii.String("SNS"),
-				Address:          f.alarmTopic.TopicArn(),
+				Address:          topic.TopicArn(),
 			}},
 		}
 	}
-	f.budget = awsbudgets.NewCfnBudget(f, jsii.String("Budget"), &awsbudgets.CfnBudgetProps{
+	return awsbudgets.NewCfnBudget(scope, jsii.String("Budget"), &awsbudgets.CfnBudgetProps{
 		Budget: &awsbudgets.CfnBudget_BudgetDataProperty{
 			BudgetType:       jsii.String("COST"),
 			Metrics:          jsii.Strings(budgetMetric),

@@ -4,11 +4,11 @@ import (
 	"regexp"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
-	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiot"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/internal/construct/access"
@@ -24,19 +24,28 @@ const (
 	uploadRetryAttempts        = 2
 )
 
-// addMqttUploads defines the path of uploads over MQTT: the upload rule on
-// the vehicles' Basic Ingest topics, invoking the ingest function
+// uploadPath is the path of uploads over MQTT (MqttUploads).
+type uploadPath struct {
+	// function is the upload's function, which the rule invokes.
+	function awslambda.Function
+	rule     awsiot.CfnTopicRule
+	ruleName string
+	// failures is the queue of the uploads that could not be stored.
+	failures awssqs.Queue
+	// certificateStatements are the vehicles' certificate policy's
+	// statements for it: connect as itself, publish to its own topic.
+	certificateStatements []access.Statement
+}
+
+// newUploadPath defines the path of uploads over MQTT: the upload rule on
+// the vehicles' Basic Ingest topics, invoking fn, the upload's function
 // (asynchronously: Lambda retries it, then hands the event to the failure
 // queue with the function's error), the rule's error action into the same
 // queue, and the statements of the vehicles' certificate policy that let a
 // thing connect as itself and publish to its own topic only.
-func (f *FleetApi) addMqttUploads(p FleetApiProps) {
-	if !*p.MqttUploads {
-		return
-	}
-	fn := f.functions[f.spec.Upload().Function]
-	stack := awscdk.Stack_Of(f)
-	f.uploadFailures = awssqs.NewQueue(f, jsii.String("UploadFailures"), &awssqs.QueueProps{
+func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Function) *uploadPath {
+	stack := awscdk.Stack_Of(scope)
+	failures := awssqs.NewQueue(scope, jsii.String("UploadFailures"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
 		EnforceSSL:      jsii.Bool(true),
 		RetentionPeriod: awscdk.Duration_Days(jsii.Number(uploadFailureRetentionDays)),
@@ -46,17 +55,17 @@ func (f *FleetApi) addMqttUploads(p FleetApiProps) {
 	// grants sqs:GetQueueAttributes and sqs:GetQueueUrl too, and Lambda
 	// needs sqs:SendMessage alone ("Adding a destination", Lambda
 	// Developer Guide).
-	invokeConfig := awslambda.NewCfnEventInvokeConfig(f, jsii.String("IngestAsyncInvokeConfig"), &awslambda.CfnEventInvokeConfigProps{
+	invokeConfig := awslambda.NewCfnEventInvokeConfig(scope, jsii.String("IngestAsyncInvokeConfig"), &awslambda.CfnEventInvokeConfigProps{
 		FunctionName:             fn.FunctionName(),
 		Qualifier:                jsii.String("$LATEST"),
 		MaximumRetryAttempts:     jsii.Number(uploadRetryAttempts),
 		MaximumEventAgeInSeconds: jsii.Number(uploadMaxEventAgeHours * 3600),
 		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
-			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: f.uploadFailures.QueueArn()},
+			OnFailure: &awslambda.CfnEventInvokeConfig_OnFailureProperty{Destination: failures.QueueArn()},
 		},
 	})
 	sendFailures := awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*f.uploadFailures.QueueArn()),
+		Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*failures.QueueArn()),
 	})
 	fn.AddToRolePolicy(sendFailures)
 	// Lambda checks the destination's permission when the config is made.
@@ -64,16 +73,16 @@ func (f *FleetApi) addMqttUploads(p FleetApiProps) {
 
 	// The rule's error action: IoT Core sends what it could not hand to
 	// the function (with the original payload) to the queue.
-	ruleRole := awsiam.NewRole(f, jsii.String("UploadRuleRole"), &awsiam.RoleProps{
+	ruleRole := awsiam.NewRole(scope, jsii.String("UploadRuleRole"), &awsiam.RoleProps{
 		AssumedBy:   awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
 		Description: jsii.String("FleetApi upload rule: its error action writes to the upload failure queue"),
 	})
 	// The SQS action needs sqs:SendMessage alone (AWS IoT Core Developer
 	// Guide, "SQS" rule action).
 	ruleRole.AddToPolicy(sendFailures)
-	f.uploadRuleName = uploadRuleName(*stack.StackName(), *f.Node().Id())
-	rule := awsiot.NewCfnTopicRule(f, jsii.String("UploadRule"), &awsiot.CfnTopicRuleProps{
-		RuleName: jsii.String(f.uploadRuleName),
+	ruleName := uploadRuleName(*stack.StackName(), *scope.Node().Id())
+	rule := awsiot.NewCfnTopicRule(scope, jsii.String("UploadRule"), &awsiot.CfnTopicRuleProps{
+		RuleName: jsii.String(ruleName),
 		TopicRulePayload: &awsiot.CfnTopicRule_TopicRulePayloadProperty{
 			Description:      jsii.String("FleetApi uploads over MQTT (Basic Ingest): each message to the ingest function"),
 			Sql:              jsii.String(contract.UploadRuleSQL),
@@ -83,7 +92,7 @@ func (f *FleetApi) addMqttUploads(p FleetApiProps) {
 				Lambda: &awsiot.CfnTopicRule_LambdaActionProperty{FunctionArn: fn.FunctionArn()},
 			}},
 			ErrorAction: &awsiot.CfnTopicRule_ActionProperty{
-				Sqs: &awsiot.CfnTopicRule_SqsActionProperty{QueueUrl: f.uploadFailures.QueueUrl(), RoleArn: ruleRole.RoleArn()},
+				Sqs: &awsiot.CfnTopicRule_SqsActionProperty{QueueUrl: failures.QueueUrl(), RoleArn: ruleRole.RoleArn()},
 			},
 		},
 	})
@@ -94,14 +103,12 @@ func (f *FleetApi) addMqttUploads(p FleetApiProps) {
 		SourceArn:     rule.AttrArn(),
 		SourceAccount: stack.Account(),
 	})
-	f.uploadRule = rule
-	f.certificateStatements = append(f.certificateStatements,
-		access.MqttUpload(f.iotArn("client/"), f.iotArn("topic/"), f.uploadRuleName)...)
+	return &uploadPath{function: fn, rule: rule, ruleName: ruleName, failures: failures,
+		certificateStatements: access.MqttUpload(iotArn(stack, "client/"), iotArn(stack, "topic/"), ruleName)}
 }
 
-// iotArn is the ARN of an IoT resource of this account and Region.
-func (f *FleetApi) iotArn(resource string) string {
-	stack := awscdk.Stack_Of(f)
+// iotArn is the ARN of an IoT resource of the stack's account and Region.
+func iotArn(stack awscdk.Stack, resource string) string {
 	return "arn:" + *stack.Partition() + ":iot:" + *stack.Region() + ":" + *stack.Account() + ":" + resource
 }
 
@@ -118,35 +125,18 @@ func uploadRuleName(stack, id string) string {
 // UploadTopic is the topic vehicle VID publishes its uploads to, with the
 // rule's name, "" without MqttUploads.
 func (f *FleetApi) UploadTopic() string {
-	if f.uploadRule == nil {
+	if f.upload == nil {
 		return ""
 	}
-	return contract.BasicIngestTopic(f.uploadRuleName, "${VID}")
+	return contract.BasicIngestTopic(f.upload.ruleName, "${VID}")
 }
 
 // UploadFailures is the queue of uploads over MQTT that could not be
 // stored (the failure destination of the ingest function's asynchronous
 // invocations and the rule's error action), nil without MqttUploads.
 func (f *FleetApi) UploadFailures() awssqs.IQueue {
-	if f.uploadFailures == nil {
+	if f.upload == nil {
 		return nil
 	}
-	return f.uploadFailures
-}
-
-// uploadRuleMetric is an AWS/IoT metric of the upload rule (Sum), of its
-// Lambda action when lambdaAction: what the alarms and the dashboard read.
-func (f *FleetApi) uploadRuleMetric(name string, lambdaAction bool, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
-	dims := map[string]*string{"RuleName": jsii.String(f.uploadRuleName)}
-	if lambdaAction {
-		dims["ActionType"] = jsii.String("Lambda")
-	}
-	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/IoT"), MetricName: jsii.String(name),
-		DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: o.Period, Label: o.Label})
-}
-
-// uploadFailuresWaiting is the most uploads waiting in the failure queue
-// in a period.
-func (f *FleetApi) uploadFailuresWaiting(o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
-	return f.uploadFailures.MetricApproximateNumberOfMessagesVisible(metricOptions(&awscloudwatch.MetricOptions{Period: o.Period, Label: o.Label}, "Maximum"))
+	return f.upload.failures
 }

@@ -2,10 +2,9 @@ package fleetapi
 
 import (
 	"fmt"
-	"maps"
-	"slices"
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsapigateway"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
@@ -58,31 +57,32 @@ var (
 // needs, as the metadata cdk-nag reads (cdk_nag.rules_to_suppress): the
 // construct depends on no cdk-nag package, and the suppressions travel with
 // it into every app that composes it.
-func (f *FleetApi) suppressNagFindings(p FleetApiProps) {
-	for _, name := range slices.Sorted(maps.Keys(f.functions)) {
-		fn := f.functions[name]
-		if name == f.spec.Upload().Function && f.uploadFailures != nil {
+func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables) {
+	for _, name := range fns.sorted() {
+		fn := fns.byName[name]
+		// Only the upload path invokes a function asynchronously.
+		if upload != nil && fn == upload.function {
 			suppressNag(fn.Node().DefaultChild(), nagDLQAsync)
 		} else {
 			suppressNag(fn.Node().DefaultChild(), nagDLQ)
 		}
 		suppressNag(fn.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagXRay)
 	}
-	suppressNag(f.Node().FindChild(jsii.String("CursorKey")).Node().DefaultChild(), nagCursorKey)
-	suppressNag(f.restApi.Node().DefaultChild(), nagValidation)
-	suppressNag(f.restApi.DeploymentStage().Node().DefaultChild(), nagWAF)
-	if role := f.restApi.Node().TryFindChild(jsii.String("CloudWatchRole")); role != nil {
+	suppressNag(scope.Node().FindChild(jsii.String("CursorKey")).Node().DefaultChild(), nagCursorKey)
+	suppressNag(restApi.Node().DefaultChild(), nagValidation)
+	suppressNag(restApi.DeploymentStage().Node().DefaultChild(), nagWAF)
+	if role := restApi.Node().TryFindChild(jsii.String("CloudWatchRole")); role != nil {
 		suppressNag(role.Node().DefaultChild(), nagCloudWatchRole)
 	}
-	for _, role := range []awsiam.Role{f.vehicleRole, f.fleetRoles[contract.CallerFleetRead], f.fleetRoles[contract.CallerFleetAdmin]} {
+	for _, role := range []awsiam.Role{callers.vehicle, callers.fleet[contract.CallerFleetRead], callers.fleet[contract.CallerFleetAdmin]} {
 		suppressNag(role.Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagCallers)
 	}
-	if f.uploadFailures != nil {
-		suppressNag(f.uploadFailures.Node().DefaultChild(), nagFailureQueue...)
+	if upload != nil {
+		suppressNag(upload.failures.Node().DefaultChild(), nagFailureQueue...)
 	}
 	if !*p.PointInTimeRecovery {
-		suppressNag(f.vehicles.Node().DefaultChild(), nagNoPITR)
-		suppressNag(f.events.Node().DefaultChild(), nagNoPITR)
+		suppressNag(t.vehicles.Node().DefaultChild(), nagNoPITR)
+		suppressNag(t.events.Node().DefaultChild(), nagNoPITR)
 	}
 }
 

@@ -11,6 +11,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
@@ -32,6 +33,10 @@ var (
 	// A path parameter, which execute-api ARNs write as '*'.
 	pathParam = regexp.MustCompile(`\{[^}]+\}`)
 )
+
+// executeApiPath writes a path template as execute-api ARNs do: a path
+// parameter matches any segment, '*'.
+func executeApiPath(path string) string { return pathParam.ReplaceAllString(path, "*") }
 
 // specBody returns the spec as the JSON object API Gateway imports: each
 // integration uri "fleetapi:function:NAME" replaced by the invocation ARN
@@ -73,15 +78,15 @@ func specBody(spec *api.Spec, functions map[string]awslambda.Function) (map[stri
 	return body, nil
 }
 
-// addRestApi defines the REST API from the spec, its stage with throttling,
+// newRestApi defines the REST API from the spec, its stage with throttling,
 // logs and tracing, and the permissions for it to invoke each function for
 // exactly the operations the function serves.
-func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
-	body, err := specBody(spec, f.functions)
+func newRestApi(scope constructs.Construct, p FleetApiProps, spec *api.Spec, fns functions) awsapigateway.SpecRestApi {
+	body, err := specBody(spec, fns.byName)
 	if err != nil {
 		panic(fmt.Errorf("fleetapi: %w", err))
 	}
-	accessLogs := awslogs.NewLogGroup(f, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
+	accessLogs := awslogs.NewLogGroup(scope, jsii.String("ApiAccessLogs"), &awslogs.LogGroupProps{
 		Retention:     p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
 	})
@@ -89,9 +94,9 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 	if *p.CloudWatchRole {
 		roleRemoval = awscdk.RemovalPolicy_RETAIN
 	}
-	restApi := awsapigateway.NewSpecRestApi(f, jsii.String("Api"), &awsapigateway.SpecRestApiProps{
+	restApi := awsapigateway.NewSpecRestApi(scope, jsii.String("Api"), &awsapigateway.SpecRestApiProps{
 		ApiDefinition: awsapigateway.ApiDefinition_FromInline(body),
-		RestApiName:   awscdk.Stack_Of(f).StackName(),
+		RestApiName:   awscdk.Stack_Of(scope).StackName(),
 		Description:   jsii.String("FleetApi vehicle-telemetry API, from api/swagger.yaml"),
 		EndpointTypes: &[]awsapigateway.EndpointType{awsapigateway.EndpointType_REGIONAL},
 		// The import reads the endpoint type from this parameter when a body is given.
@@ -119,7 +124,7 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 
 	// API Gateway would create the execution log group itself, without a
 	// retention; create it first, with one.
-	execLogs := awslogs.NewLogGroup(f, jsii.String("ApiExecutionLogs"), &awslogs.LogGroupProps{
+	execLogs := awslogs.NewLogGroup(scope, jsii.String("ApiExecutionLogs"), &awslogs.LogGroupProps{
 		LogGroupName:  jsii.String(fmt.Sprintf("API-Gateway-Execution-Logs_%s/%s", *restApi.RestApiId(), *p.ApiStageName)),
 		Retention:     p.LogRetention,
 		RemovalPolicy: p.RemovalPolicy,
@@ -136,13 +141,13 @@ func (f *FleetApi) addRestApi(p FleetApiProps, spec *api.Spec) {
 	principal := awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil)
 	for _, op := range spec.Operations {
 		path := executeApiPath(op.Path)
-		f.functions[op.Function].AddPermission(jsii.String("Invoke"+exportedName(op.ID)), &awslambda.Permission{
+		fns.byName[op.Function].AddPermission(jsii.String("Invoke"+exportedName(op.ID)), &awslambda.Permission{
 			Principal: principal,
 			Action:    jsii.String("lambda:InvokeFunction"),
 			SourceArn: restApi.ArnForExecuteApi(jsii.String(op.Method), jsii.String(path), restApi.DeploymentStage().StageName()),
 		})
 	}
-	f.restApi = restApi
+	return restApi
 }
 
 // inlineResponses replaces each operation's response {"$ref":

@@ -131,7 +131,7 @@ func TestTheSpecNamesTheUploadFunction(t *testing.T) {
 	if id := *f.IngestFunction().Node().Id(); id != "UploadsFunction" {
 		t.Errorf("IngestFunction is %s, want UploadsFunction", id)
 	}
-	rule := awscdk.Stack_Of(f).Resolve(f.uploadRule.TopicRulePayload())
+	rule := awscdk.Stack_Of(f).Resolve(f.upload.rule.TopicRulePayload())
 	b, _ := json.Marshal(rule)
 	if !strings.Contains(string(b), "FleetUploadsFunction") {
 		t.Errorf("the upload rule's action: %s, want the uploads function", b)
@@ -164,7 +164,7 @@ func TestCallerClassesFailTheSynthesis(t *testing.T) {
 func TestObjectiveOverTooManyMethods(t *testing.T) {
 	f := NewFleetApi(awscdk.NewStack(awscdk.NewApp(nil), jsii.String("S"), nil), "Fleet", nil)
 	var reads objective
-	for _, o := range f.objectives(FleetApiProps{}) {
+	for _, o := range objectives(FleetApiProps{}, f.spec) {
 		if o.subject == "Reads" && o.indicator == "Availability" {
 			reads = o
 		}

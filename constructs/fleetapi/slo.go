@@ -7,6 +7,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
@@ -155,13 +156,13 @@ func (o objective) threshold(burnRate float64) float64 {
 
 // objectives lists the stage's objectives: the upload operation's and the
 // GET operations'.
-func (f *FleetApi) objectives(p FleetApiProps) []objective {
+func objectives(p FleetApiProps, spec *api.Spec) []objective {
 	var s ServiceLevelObjectives
 	if p.ServiceLevelObjectives != nil {
 		s = *p.ServiceLevelObjectives
 	}
 	var reads []api.Operation
-	for _, op := range f.spec.Operations {
+	for _, op := range spec.Operations {
 		if op.Method == "GET" {
 			reads = append(reads, op)
 		}
@@ -171,7 +172,7 @@ func (f *FleetApi) objectives(p FleetApiProps) []objective {
 		subject string
 		slo     ServiceLevelObjective
 		ops     []api.Operation
-	}{{"Uploads", s.Uploads.withDefaults(), []api.Operation{f.spec.Upload()}}, {"Reads", s.Reads.withDefaults(), reads}} {
+	}{{"Uploads", s.Uploads.withDefaults(), []api.Operation{spec.Upload()}}, {"Reads", s.Reads.withDefaults(), reads}} {
 		out = append(out,
 			objective{set.subject, "Availability", *set.slo.AvailabilityPercent, 0, set.ops},
 			objective{set.subject, "Latency", *set.slo.LatencyPercent, *set.slo.LatencyMs, set.ops},
@@ -188,8 +189,8 @@ func (f *FleetApi) objectives(p FleetApiProps) []objective {
 // by each method's Count. Every term is FILLed: a method without requests
 // in a period has no data point, and a sum with a missing term has none
 // either. A period without any request is 0.
-func (f *FleetApi) badPercent(o objective, period awscdk.Duration) awscloudwatch.IMetric {
-	apiName, stage := f.restApi.RestApiName(), f.restApi.DeploymentStage().StageName()
+func (b *FleetApiBase) badPercent(o objective, period awscdk.Duration) awscloudwatch.IMetric {
+	apiName, stage := b.apiName, b.stageName
 	perMethod := func(name, stat string, op api.Operation) awscloudwatch.IMetric {
 		return methodMetric(name, apiName, stage, op.Method, op.Path, &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String(stat)})
 	}
@@ -230,24 +231,31 @@ func (f *FleetApi) badPercent(o objective, period awscdk.Duration) awscloudwatch
 	})
 }
 
-// addBurnRateAlarms defines, for each objective, an alarm per window on
+// burnRateAlarm is an objective's composite alarm and its severity.
+type burnRateAlarm struct {
+	alarm    awscloudwatch.CompositeAlarm
+	severity string
+}
+
+// newBurnRateAlarms defines, for each objective, an alarm per window on
 // its percent of bad requests (no action of its own) and the composite
 // alarm that joins them, which notifies by its severity.
-func (f *FleetApi) addBurnRateAlarms(p FleetApiProps, actions map[string]awscloudwatch.IAlarmAction) {
-	prefix := f.namePrefix()
+func newBurnRateAlarms(scope constructs.Construct, p FleetApiProps, m monitored, actions map[string]awscloudwatch.IAlarmAction) []burnRateAlarm {
+	prefix := namePrefix(scope)
 	severities := p.alarmSeverities()
-	minutes := func(m float64) awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(m)) }
-	for _, o := range f.objectives(p) {
+	minutes := func(n float64) awscdk.Duration { return awscdk.Duration_Minutes(jsii.Number(n)) }
+	var out []burnRateAlarm
+	for _, o := range objectives(p, m.base.spec) {
 		id := o.subject + o.indicator // construct IDs
 		name := prefix + "-" + o.kind()
-		window := func(m, burnRate float64) awscloudwatch.Alarm {
-			label := windowLabel(m)
+		window := func(length, burnRate float64) awscloudwatch.Alarm {
+			label := windowLabel(length)
 			threshold := o.threshold(burnRate)
-			return awscloudwatch.NewAlarm(f, jsii.String(id+"BurnRate"+label+"Alarm"), &awscloudwatch.AlarmProps{
+			return awscloudwatch.NewAlarm(scope, jsii.String(id+"BurnRate"+label+"Alarm"), &awscloudwatch.AlarmProps{
 				AlarmName: jsii.String(name + "-" + label),
 				AlarmDescription: jsii.String(fmt.Sprintf("FleetApi %s %s over the last %s: bad requests above %v %% (%v × the error budget of %v %%); part of %s",
 					strings.ToLower(o.subject), strings.ToLower(o.indicator), label, threshold, burnRate, o.budgetPercent(), name)),
-				Metric:             f.badPercent(o, minutes(m)),
+				Metric:             m.base.badPercent(o, minutes(length)),
 				Threshold:          jsii.Number(threshold),
 				ComparisonOperator: gt,
 				EvaluationPeriods:  jsii.Number(1),
@@ -262,8 +270,11 @@ func (f *FleetApi) addBurnRateAlarms(p FleetApiProps, actions map[string]awsclou
 			rules = append(rules, awscloudwatch.AlarmRule_AllOf(awscloudwatch.AlarmRule_FromAlarm(long, awscloudwatch.AlarmState_ALARM), awscloudwatch.AlarmRule_FromAlarm(short, awscloudwatch.AlarmState_ALARM)))
 			parts = append(parts, fmt.Sprintf("%v × over %s and %s", w.burnRate, windowLabel(w.long), windowLabel(w.short)))
 		}
-		severity := severities[o.kind()]
-		composite := awscloudwatch.NewCompositeAlarm(f, jsii.String(id+"BurnRateAlarm"), &awscloudwatch.CompositeAlarmProps{
+		severity, ok := severities[o.kind()]
+		if !ok {
+			panic(fmt.Errorf("fleetapi: objective alarm %s has no severity", o.kind()))
+		}
+		composite := awscloudwatch.NewCompositeAlarm(scope, jsii.String(id+"BurnRateAlarm"), &awscloudwatch.CompositeAlarmProps{
 			CompositeAlarmName: jsii.String(name),
 			AlarmDescription: jsii.String(fmt.Sprintf("FleetApi %s %s objective %v %% over %d days: the error budget burns %s (%s)",
 				strings.ToLower(o.subject), strings.ToLower(o.indicator), o.target, sloWindowDays, strings.Join(parts, ", or "), severity)),
@@ -271,9 +282,9 @@ func (f *FleetApi) addBurnRateAlarms(p FleetApiProps, actions map[string]awsclou
 		})
 		composite.AddAlarmAction(actions[severity])
 		composite.AddOkAction(actions[severity])
-		f.burnRateAlarms = append(f.burnRateAlarms, composite)
-		f.burnRateBySeverity[severity] = append(f.burnRateBySeverity[severity], composite)
+		out = append(out, burnRateAlarm{alarm: composite, severity: severity})
 	}
+	return out
 }
 
 // windowLabel writes a window of minutes as its alarm names it: 5m, 1h.
@@ -290,18 +301,18 @@ func roundPercent(v float64) float64 { return math.Round(v*1e6) / 1e6 }
 // errorBudgetWidgets are the dashboard's row of objectives: for each, the
 // error budget left over the last 30 days (100 % untouched, 0 spent,
 // below 0 overspent), and a graph of the burn rates over the last hour.
-func (f *FleetApi) errorBudgetWidgets(p FleetApiProps) []awscloudwatch.IWidget {
+func errorBudgetWidgets(p FleetApiProps, m monitored) []awscloudwatch.IWidget {
 	month := awscdk.Duration_Days(jsii.Number(sloWindowDays))
 	hour := awscdk.Duration_Hours(jsii.Number(1))
 	var widgets []awscloudwatch.IWidget
 	var burnRates []awscloudwatch.IMetric
-	for _, o := range f.objectives(p) {
+	for _, o := range objectives(p, m.base.spec) {
 		budget := jsii.Number(o.budgetPercent())
 		widgets = append(widgets, awscloudwatch.NewSingleValueWidget(&awscloudwatch.SingleValueWidgetProps{
 			Title: jsii.String(fmt.Sprintf("%s %s: error budget left, %d days (objective %v %%)", o.subject, strings.ToLower(o.indicator), sloWindowDays, o.target)),
 			Metrics: &[]awscloudwatch.IMetric{awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 				Expression:   jsii.String(fmt.Sprintf("100 - 100 * %s / %v", o.id()+"Percent", *budget)),
-				UsingMetrics: &map[string]awscloudwatch.IMetric{o.id() + "Percent": f.badPercent(o, month)},
+				UsingMetrics: &map[string]awscloudwatch.IMetric{o.id() + "Percent": m.base.badPercent(o, month)},
 				Label:        jsii.String("% of the budget left"),
 				Period:       month,
 			})},
@@ -311,7 +322,7 @@ func (f *FleetApi) errorBudgetWidgets(p FleetApiProps) []awscloudwatch.IWidget {
 		}))
 		burnRates = append(burnRates, awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
 			Expression:   jsii.String(fmt.Sprintf("%s / %v", o.id()+"Percent", *budget)),
-			UsingMetrics: &map[string]awscloudwatch.IMetric{o.id() + "Percent": f.badPercent(o, hour)},
+			UsingMetrics: &map[string]awscloudwatch.IMetric{o.id() + "Percent": m.base.badPercent(o, hour)},
 			Label:        jsii.String(strings.ToLower(o.subject + " " + o.indicator)),
 			Period:       hour,
 		}))

@@ -155,12 +155,22 @@ func wildcardMatch(pattern, s string) bool {
 	return false
 }
 
+// VehicleRoleEntry is how a vehicle enters the vehicle role: the
+// statement that lets it assume the role and the one that lets it tag
+// the session.
+type VehicleRoleEntry struct {
+	Assume, Tag Statement
+}
+
+// Statements lists both statements, the assumption first.
+func (e VehicleRoleEntry) Statements() []Statement { return []Statement{e.Assume, e.Tag} }
+
 // EnterVehicleRole is what the certificate role's policy, and the vehicle
 // role's trust policy for it, allow: to assume the vehicle role as the
 // thing whose certificate got the credentials and no other, the thing
 // name as session name and as the one session tag, vid.
-func EnterVehicleRole(vehicleRole string) []Statement {
-	return []Statement{{
+func EnterVehicleRole(vehicleRole string) VehicleRoleEntry {
+	return VehicleRoleEntry{Assume: Statement{
 		Sid:       "AssumeAsItsOwnThing",
 		Actions:   []string{"sts:AssumeRole"},
 		Resources: []string{vehicleRole},
@@ -168,7 +178,7 @@ func EnterVehicleRole(vehicleRole string) []Statement {
 			"sts:RoleSessionName":          {ThingNameVariable},
 			"aws:RequestTag/" + VehicleTag: {ThingNameVariable},
 		}},
-	}, {
+	}, Tag: Statement{
 		Sid:       "TagWithItsOwnThing",
 		Actions:   []string{"sts:TagSession"},
 		Resources: []string{vehicleRole},

@@ -55,7 +55,7 @@ func TestInvokeFollowsTheSpec(t *testing.T) {
 }
 
 func TestEnterVehicleRole(t *testing.T) {
-	st := EnterVehicleRole("arn:aws:iam::111122223333:role/vehicles")
+	st := EnterVehicleRole("arn:aws:iam::111122223333:role/vehicles").Statements()
 	if len(st) != 2 || st[0].Actions[0] != "sts:AssumeRole" || st[1].Actions[0] != "sts:TagSession" {
 		t.Fatalf("statements %+v", st)
 	}

@@ -142,7 +142,7 @@ func New(spec *api.Spec, registry *Registry, now func() time.Time) (*Authority, 
 	if a.developer, err = invoke(access.FleetOperations(spec), contract.CallerFleetAdmin); err != nil {
 		return nil, err
 	}
-	enter := access.EnterVehicleRole(VehicleRole)
+	enter := access.EnterVehicleRole(VehicleRole).Statements()
 	if a.vehicleTrust, err = document(enter, CertificateRole); err != nil {
 		return nil, err
 	}

@@ -1,0 +1,80 @@
+package fleetapi
+
+import (
+	"github.com/aws/aws-cdk-go/awscdk/v2"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/constructs-go/constructs/v10"
+	"github.com/aws/jsii-runtime-go"
+)
+
+// newDashboard defines the stage's dashboard: the API, the upload rate,
+// the objectives' error budgets, the MQTT uploads, every function and
+// every table.
+func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awscloudwatch.Dashboard {
+	minute := awscdk.Duration_Minutes(jsii.Number(1))
+	stat := func(s string) *awscloudwatch.MetricOptions {
+		return &awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String(s), Label: jsii.String(s)}
+	}
+	graph := func(title string, left []awscloudwatch.IMetric, right ...awscloudwatch.IMetric) awscloudwatch.IWidget {
+		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
+			Title: jsii.String(title), Left: &left, Right: &right, Width: jsii.Number(8), Height: jsii.Number(6),
+		})
+	}
+	stage := m.restApi.DeploymentStage()
+	rows := [][]awscloudwatch.IWidget{{
+		graph("API requests", []awscloudwatch.IMetric{stage.MetricCount(stat("Sum"))}),
+		graph("API 4XX and 5XX", []awscloudwatch.IMetric{
+			stage.MetricClientError(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("4XX")}),
+			stage.MetricServerError(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("5XX")}),
+		}),
+		graph("API latency (ms)", []awscloudwatch.IMetric{stage.MetricLatency(stat("p50")), stage.MetricLatency(stat("p99"))}),
+	}, {
+		graph("Samples ingested per minute", []awscloudwatch.IMetric{m.base.MetricSamplesIngested(&awscloudwatch.MetricOptions{Period: minute})}),
+		graph("Requests refused by the functions (403: caller or vehicle not allowed)", []awscloudwatch.IMetric{m.base.MetricAccessRefused(&awscloudwatch.MetricOptions{Period: minute})}),
+	}, errorBudgetWidgets(p, m)}
+	if u := m.upload; u != nil {
+		labeled := func(label string) *awscloudwatch.MetricOptions {
+			return &awscloudwatch.MetricOptions{Period: minute, Label: jsii.String(label)}
+		}
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("MQTT uploads: messages the rule handed on", []awscloudwatch.IMetric{
+				uploadRuleMetric(u.ruleName, "Success", true, labeled("to the ingest function")), uploadRuleMetric(u.ruleName, "Failure", true, labeled("failed")),
+			}, uploadRuleMetric(u.ruleName, "RuleMessageThrottled", false, labeled("throttled"))),
+			graph("MQTT uploads not stored, waiting in the failure queue", []awscloudwatch.IMetric{u.failuresWaiting(labeled("messages"))}),
+		})
+	}
+	for _, name := range m.functions.sorted() {
+		fn := m.functions.byName[name]
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph(name+": invocations and errors", []awscloudwatch.IMetric{fn.MetricInvocations(stat("Sum")), fn.MetricErrors(stat("Sum"))},
+				fn.MetricThrottles(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("Throttles")})),
+			graph(name+": duration (ms)", []awscloudwatch.IMetric{fn.MetricDuration(stat("p50")), fn.MetricDuration(stat("p99"))}),
+			graph(name+": concurrency", []awscloudwatch.IMetric{fn.Metric(jsii.String("ConcurrentExecutions"), stat("Maximum"))}),
+		})
+	}
+	for _, table := range m.tables.each() {
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph(table.title+": consumed units", []awscloudwatch.IMetric{
+				table.table.MetricConsumedReadCapacityUnits(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("read")}),
+				table.table.MetricConsumedWriteCapacityUnits(&awscloudwatch.MetricOptions{Period: minute, Statistic: jsii.String("Sum"), Label: jsii.String("write")}),
+			}),
+			graph(table.title+": throttled requests", []awscloudwatch.IMetric{
+				m.functions.tableOperationsMetric("ThrottledRequests", "throttled requests", map[string]awsdynamodb.Table{"": table.table}, minute),
+			}),
+		})
+	}
+	widgets := make([]*[]awscloudwatch.IWidget, len(rows))
+	for i := range rows {
+		widgets[i] = &rows[i]
+	}
+	// Dashboard names are the account's, across Regions: the Region in it
+	// lets one stage deploy to two Regions of an account.
+	return awscloudwatch.NewDashboard(scope, jsii.String("Dashboard"), &awscloudwatch.DashboardProps{
+		DashboardName: jsii.String(namePrefix(scope) + "-" + *awscdk.Stack_Of(scope).Region()),
+		Widgets:       &widgets,
+	})
+}
+
+// Dashboard is the CloudWatch dashboard of the API.
+func (f *FleetApi) Dashboard() awscloudwatch.Dashboard { return f.dashboard }
