@@ -41,7 +41,7 @@ func TestAppCommand(t *testing.T) {
 		{"stage of the wrong type", withStage(true, nil), []string{`"stage" must be a string`}},
 		{"wrong type in the table", withStage("prod", func(s map[string]any) {
 			s["prod"].(map[string]any)["lambdaMemoryMiB"] = "big"
-		}), []string{`stage "prod": lambdaMemoryMiB must be a whole number, got string`}},
+		}), []string{`stage "prod": lambdaMemoryMiB "big" is invalid: must be a number`}},
 		{"value out of range", withStage("prod", func(s map[string]any) {
 			s["prod"].(map[string]any)["logRetentionDays"] = 10
 		}), []string{"logRetentionDays 10 is invalid", "allowed values are 1, 3, 5, 7"}},

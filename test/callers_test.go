@@ -219,7 +219,7 @@ func verdict(d iampolicy.Decision) string {
 // role alias alone.
 func TestVehicleEntersOnlyAsItself(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		if !stageConfig(t, stageName).VehicleCredentials {
+		if !stageSettings(t, stageName).VehicleCredentials {
 			t.Skip("the stage gives vehicles no credentials of their own")
 		}
 		vehicleRole := s.idOfPath(t, "Fleet/VehicleRole/Resource")

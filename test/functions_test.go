@@ -11,7 +11,7 @@ import (
 // TestFunctions checks each function's runtime settings against the stage table.
 func TestFunctions(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		logGroups := s.resourcesOfType("AWS::Logs::LogGroup")
 		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
 			p := fn.Properties

@@ -41,7 +41,7 @@ func TestLeastPrivilege(t *testing.T) {
 	}
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		want := maps.Clone(want)
-		if stageConfig(t, stageName).MqttUploads {
+		if stageSettings(t, stageName).MqttUploads {
 			// The failure destination of its asynchronous invocations.
 			want[ingestFunctionID] = slices.Sorted(slices.Values(append(slices.Clone(want[ingestFunctionID]), "sqs:SendMessage on "+onlyID(t, s, "AWS::SQS::Queue"))))
 		}

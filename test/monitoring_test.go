@@ -16,7 +16,6 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/constructs/fleetapi"
-	"github.com/fleetapi/fleetapi/internal/app/stage"
 	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 	"github.com/fleetapi/fleetapi/internal/testutil/metricmath"
@@ -29,7 +28,7 @@ import (
 // topic when it goes off and when it recovers.
 func TestAlarms(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		topicID := onlyID(t, s, "AWS::SNS::Topic")
 		// The stage's thresholds over the construct's defaults.
 		d := fleetapi.DefaultAlarmThresholds()
@@ -131,7 +130,7 @@ func TestBurnRateAlarms(t *testing.T) {
 		burnRate      float64
 	}{{"1h", "5m", 3600, 300, 0.02 * 720 / 1}, {"6h", "30m", 21600, 1800, 0.05 * 720 / 6}}
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		topicID := onlyID(t, s, "AWS::SNS::Topic")
 		def := fleetapi.DefaultServiceLevelObjective()
 		byName := map[string]map[string]any{}
@@ -143,7 +142,7 @@ func TestBurnRateAlarms(t *testing.T) {
 		severities := fleetapi.DefaultAlarmSeverities()
 		maps.Copy(severities, cfg.AlarmSeverities)
 		targets := map[string]float64{}
-		for subject, o := range map[string]stage.ServiceLevelObjective{"Uploads": cfg.ServiceLevelObjectives.Uploads, "Reads": cfg.ServiceLevelObjectives.Reads} {
+		for subject, o := range map[string]objectiveSettings{"Uploads": cfg.ServiceLevelObjectives.Uploads, "Reads": cfg.ServiceLevelObjectives.Reads} {
 			targets[subject+"-Availability"] = *cmp.Or(o.AvailabilityPercent, def.AvailabilityPercent)
 			targets[subject+"-Latency"] = *cmp.Or(o.LatencyPercent, def.LatencyPercent)
 		}
@@ -266,7 +265,7 @@ func TestAlarmTopicAcceptsCloudWatchAndBudgets(t *testing.T) {
 // 80 % of the forecast and 100 % of the actual month.
 func TestBudget(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		topic := map[string]any{"Ref": onlyID(t, s, "AWS::SNS::Topic")}
 		tags := func(key, value string) map[string]any {
 			return map[string]any{"Tags": map[string]any{"Key": key, "MatchOptions": []any{"EQUALS"}, "Values": []any{value}}}
@@ -329,7 +328,7 @@ func TestDashboard(t *testing.T) {
 // API Gateway's account-wide CloudWatch role.
 func TestHardening(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		st := s.resources[onlyID(t, s, "AWS::ApiGateway::Stage")].Properties
 		format, _ := dig(st, "AccessLogSetting", "Format").(string)
 		var line map[string]string

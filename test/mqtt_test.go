@@ -21,7 +21,7 @@ import (
 // only as itself and publish only to its own upload topic.
 func TestMqttUploads(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		if !stageConfig(t, stageName).MqttUploads {
+		if !stageSettings(t, stageName).MqttUploads {
 			t.Skip("no MQTT uploads in this stage")
 		}
 		ruleID := onlyID(t, s, "AWS::IoT::TopicRule")
@@ -72,7 +72,7 @@ func TestMqttUploads(t *testing.T) {
 			t.Errorf("asynchronous invocation config %v", config)
 		}
 		queue := s.resources[queueID]
-		deletion := map[string]string{"retain": "Retain", "destroy": "Delete"}[stageConfig(t, stageName).RemovalPolicy]
+		deletion := map[string]string{"retain": "Retain", "destroy": "Delete"}[stageSettings(t, stageName).RemovalPolicy]
 		if queue.Properties["SqsManagedSseEnabled"] != true || queue.Properties["MessageRetentionPeriod"] != 1209600.0 || queue.DeletionPolicy != deletion {
 			t.Errorf("failure queue %v (deletion %s), want encrypted, 14 days, deletion %s as the stage's tables", queue.Properties, queue.DeletionPolicy, deletion)
 		}

@@ -20,7 +20,7 @@ func TestRestApi(t *testing.T) {
 		t.Fatal(err)
 	}
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		apis := s.resourcesOfType("AWS::ApiGateway::RestApi")
 		if len(apis) != 1 {
 			t.Fatalf("got %d REST APIs, want 1", len(apis))
@@ -183,12 +183,12 @@ func TestOutputs(t *testing.T) {
 			"BudgetName":    `{"Ref":"` + onlyID(t, s, "AWS::Budgets::Budget") + `"}`,
 			"DashboardName": `{"Ref":"` + onlyID(t, s, "AWS::CloudWatch::Dashboard") + `"}`,
 		}
-		if stageConfig(t, stageName).MqttUploads {
+		if stageSettings(t, stageName).MqttUploads {
 			rule := s.resources[onlyID(t, s, "AWS::IoT::TopicRule")].Properties["RuleName"].(string)
 			want["UploadTopic"] = `"$aws/rules/` + rule + `/vehicles/${VID}/events"`
 			want["UploadFailureQueueUrl"] = `{"Ref":"` + onlyID(t, s, "AWS::SQS::Queue") + `"}`
 		}
-		if stageConfig(t, stageName).VehicleCredentials {
+		if stageSettings(t, stageName).VehicleCredentials {
 			want["VehicleRoleAlias"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::RoleAlias") + `"}`
 			want["VehicleCertificatePolicy"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::Policy") + `"}`
 		}

@@ -16,7 +16,7 @@ import (
 
 func TestStackSettings(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		if got, want := *s.stack.StackName(), "FleetApi-"+stageName; got != want {
 			t.Errorf("stack name = %s, want %s", got, want)
 		}
@@ -28,7 +28,7 @@ func TestStackSettings(t *testing.T) {
 
 func TestTables(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
-		cfg := stageConfig(t, stageName)
+		cfg := stageSettings(t, stageName)
 		tables := s.resourcesOfType("AWS::DynamoDB::Table")
 		if len(tables) != 2 {
 			t.Fatalf("got %d tables, want 2", len(tables))
@@ -167,7 +167,7 @@ func TestStageWithoutAlarmSubscriberWarns(t *testing.T) {
 		}
 	})
 	cfg := stageConfig(t, stageNames[0])
-	cfg.AlarmEmails = []string{"oncall@example.com"}
+	cfg.Props.AlarmEmails = jsii.Strings("oncall@example.com")
 	stack, err := fleetstack.New(awscdk.NewApp(nil), cfg)
 	if err != nil {
 		t.Fatal(err)

@@ -3,6 +3,7 @@ package fleetapi
 import (
 	"fmt"
 	"maps"
+	"math"
 	"slices"
 	"strings"
 
@@ -74,71 +75,54 @@ type AlarmThresholds struct {
 func DefaultAlarmThresholds() AlarmThresholds { return (*AlarmThresholds)(nil).withDefaults() }
 
 // withDefaults returns a copy of t with every unset field at its default.
-func (t *AlarmThresholds) withDefaults() AlarmThresholds {
-	var d AlarmThresholds
-	if t != nil {
-		d = *t
-	}
-	if d.Period == nil {
-		d.Period = awscdk.Duration_Minutes(jsii.Number(5))
-	}
-	for _, f := range []struct {
-		field **float64
-		def   float64
-	}{
-		{&d.EvaluationPeriods, 3}, {&d.DatapointsToAlarm, 2},
-		{&d.FunctionErrors, 1}, {&d.FunctionThrottles, 1}, {&d.FunctionDurationP99Percent, 80}, {&d.FunctionConcurrencyPercent, 80},
-		{&d.Api5xxErrors, 1}, {&d.ApiLatencyP99Ms, 1000}, {&d.Api4xxRatePercent, 5},
-		{&d.TableThrottledRequests, 1}, {&d.TableSystemErrors, 1}, {&d.AccessRefused, 1},
-	} {
-		if *f.field == nil {
-			*f.field = jsii.Number(f.def)
-		}
-	}
-	return d
-}
+func (t *AlarmThresholds) withDefaults() AlarmThresholds { return withDefaults(thresholdsDeclared, t) }
 
 // maxAlarmWindowMinutes is CloudWatch's bound on the time an alarm
 // evaluates at once: periods × evaluation periods at most one day.
 const maxAlarmWindowMinutes = 24 * 60
 
-func (t *AlarmThresholds) validate() error {
-	d := t.withDefaults()
-	minutes := *d.Period.ToMinutes(&awscdk.TimeConversionOptions{Integral: jsii.Bool(false)})
-	if !unresolved(minutes) && (minutes < 1 || minutes != float64(int(minutes))) {
-		return &PropError{"alarmThresholds.period", minutes, "allowed are whole minutes, at least 1"}
-	}
-	n, m := *d.EvaluationPeriods, *d.DatapointsToAlarm
-	if n < 1 || n != float64(int(n)) {
-		return &PropError{"alarmThresholds.evaluationPeriods", n, "allowed are whole numbers of at least 1"}
-	}
-	if m < 1 || m > n || m != float64(int(m)) {
-		return &PropError{"alarmThresholds.datapointsToAlarm", m, fmt.Sprintf("allowed are whole numbers from 1 to evaluationPeriods (%v)", n)}
-	}
+// thresholdsDeclared declares each field of AlarmThresholds once (see
+// prop); a settings object sets them under alarmThresholds.
+var thresholdsDeclared = []prop[AlarmThresholds]{
+	durationProp("period", "periodMinutes", inMinutes, inMinutes, func(t *AlarmThresholds) *awscdk.Duration { return &t.Period }, jsii.Number(5),
+		bounds{min: 1, max: math.Inf(1), whole: true, allowed: "allowed are whole minutes, at least 1"}),
+	numberProp("evaluationPeriods", "evaluationPeriods", func(t *AlarmThresholds) **float64 { return &t.EvaluationPeriods }, jsii.Number(3),
+		bounds{min: 1, max: math.Inf(1), whole: true, allowed: "allowed are whole numbers of at least 1"}),
+	{name: "datapointsToAlarm", key: "datapointsToAlarm",
+		setDefault: numberProp("", "", func(t *AlarmThresholds) **float64 { return &t.DatapointsToAlarm }, jsii.Number(2), bounds{}).setDefault,
+		check: func(t *AlarmThresholds) error {
+			n := *t.EvaluationPeriods
+			return bounds{min: 1, max: n, whole: true, allowed: fmt.Sprintf("allowed are whole numbers from 1 to evaluationPeriods (%v)", n)}.check("datapointsToAlarm", t.DatapointsToAlarm)
+		},
+		set: numberProp("", "datapointsToAlarm", func(t *AlarmThresholds) **float64 { return &t.DatapointsToAlarm }, nil, bounds{}).set, docDefault: "2"},
+	count("functionErrors", func(t *AlarmThresholds) **float64 { return &t.FunctionErrors }),
+	count("functionThrottles", func(t *AlarmThresholds) **float64 { return &t.FunctionThrottles }),
+	percent("functionDurationP99Percent", func(t *AlarmThresholds) **float64 { return &t.FunctionDurationP99Percent }, 80),
+	percent("functionConcurrencyPercent", func(t *AlarmThresholds) **float64 { return &t.FunctionConcurrencyPercent }, 80),
+	count("api5xxErrors", func(t *AlarmThresholds) **float64 { return &t.Api5xxErrors }),
+	numberProp("apiLatencyP99Ms", "apiLatencyP99Ms", func(t *AlarmThresholds) **float64 { return &t.ApiLatencyP99Ms }, jsii.Number(1000),
+		bounds{min: 1, max: maxIntegrationTimeoutMs, allowed: fmt.Sprintf("allowed range is 1 to %d ms (API Gateway's integration timeout)", maxIntegrationTimeoutMs)}),
+	percent("api4xxRatePercent", func(t *AlarmThresholds) **float64 { return &t.Api4xxRatePercent }, 5),
+	count("tableThrottledRequests", func(t *AlarmThresholds) **float64 { return &t.TableThrottledRequests }),
+	count("tableSystemErrors", func(t *AlarmThresholds) **float64 { return &t.TableSystemErrors }),
+	count("accessRefused", func(t *AlarmThresholds) **float64 { return &t.AccessRefused }),
+}
+
+// count is a threshold of events in a period: 1 by default, whole.
+func count(name string, field func(*AlarmThresholds) **float64) prop[AlarmThresholds] {
+	return numberProp(name, name, field, jsii.Number(1), bounds{min: 1, max: math.Inf(1), whole: true, allowed: "allowed are whole numbers of at least 1 per period"})
+}
+
+// percent is a threshold in percent, above 0.
+func percent(name string, field func(*AlarmThresholds) **float64, def float64) prop[AlarmThresholds] {
+	return numberProp(name, name, field, jsii.Number(def), bounds{min: 0, aboveMin: true, max: 100, allowed: "allowed range is (0, 100] percent"})
+}
+
+// checkAlarmWindow holds an alarm's window to CloudWatch's bound.
+func checkAlarmWindow(t *AlarmThresholds) error {
+	minutes, n := *inMinutes.in(t.Period), *t.EvaluationPeriods
 	if !unresolved(minutes) && minutes*n > maxAlarmWindowMinutes {
-		return &PropError{"alarmThresholds.evaluationPeriods", n, fmt.Sprintf("period × evaluationPeriods must be at most one day (%d minutes), got %v minutes", maxAlarmWindowMinutes, minutes*n)}
-	}
-	counts := map[string]*float64{
-		"functionErrors": d.FunctionErrors, "functionThrottles": d.FunctionThrottles, "api5xxErrors": d.Api5xxErrors,
-		"tableThrottledRequests": d.TableThrottledRequests, "tableSystemErrors": d.TableSystemErrors,
-		"accessRefused": d.AccessRefused,
-	}
-	for _, name := range slices.Sorted(maps.Keys(counts)) {
-		if v := *counts[name]; v < 1 || v != float64(int(v)) {
-			return &PropError{"alarmThresholds." + name, v, "allowed are whole numbers of at least 1 per period"}
-		}
-	}
-	percents := map[string]*float64{
-		"functionDurationP99Percent": d.FunctionDurationP99Percent, "functionConcurrencyPercent": d.FunctionConcurrencyPercent,
-		"api4xxRatePercent": d.Api4xxRatePercent,
-	}
-	for _, name := range slices.Sorted(maps.Keys(percents)) {
-		if v := *percents[name]; v <= 0 || v > 100 {
-			return &PropError{"alarmThresholds." + name, v, "allowed range is (0, 100] percent"}
-		}
-	}
-	if v := *d.ApiLatencyP99Ms; v < 1 || v > maxIntegrationTimeoutMs {
-		return &PropError{"alarmThresholds.apiLatencyP99Ms", v, fmt.Sprintf("allowed range is 1 to %d ms (API Gateway's integration timeout)", maxIntegrationTimeoutMs)}
+		return &PropError{"evaluationPeriods", n, fmt.Sprintf("period × evaluationPeriods must be at most one day (%d minutes), got %v minutes", maxAlarmWindowMinutes, minutes*n)}
 	}
 	return nil
 }

@@ -201,7 +201,7 @@ func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 		{"destroy with protection", &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DeletionProtection: jsii.Bool(true)}, []string{"deletionProtection true is invalid: must be false with removalPolicy DESTROY"}},
 		{"memory too low", &fleetapi.FleetApiProps{MemorySize: jsii.Number(64)}, []string{"memorySize 64 is invalid: allowed are whole MiB from 128 to 10240"}},
 		{"memory fraction", &fleetapi.FleetApiProps{MemorySize: jsii.Number(256.5)}, []string{"memorySize 256.5 is invalid"}},
-		{"timeout too long", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"timeout 960 is invalid: allowed range is 1 to 29 seconds"}},
+		{"timeout too long", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Minutes(jsii.Number(16))}, []string{"timeout 960 is invalid: allowed are whole seconds from 1 to 29"}},
 		{"timeout too short", &fleetapi.FleetApiProps{Timeout: awscdk.Duration_Millis(jsii.Number(500))}, []string{"timeout 0.5 is invalid"}},
 		{"no concurrency", &fleetapi.FleetApiProps{ReservedConcurrentExecutions: jsii.Number(0)}, []string{"reservedConcurrentExecutions 0 is invalid: allowed are whole numbers from 1 to 1000 (0 would stop the functions"}},
 		{"negative concurrency", &fleetapi.FleetApiProps{ReservedConcurrentExecutions: jsii.Number(-1)}, []string{"reservedConcurrentExecutions -1 is invalid"}},

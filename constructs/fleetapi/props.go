@@ -2,7 +2,7 @@ package fleetapi
 
 import (
 	"fmt"
-	"math"
+	"maps"
 	"net/mail"
 	"slices"
 	"strings"
@@ -165,57 +165,6 @@ var removalPolicies = []awscdk.RemovalPolicy{
 // tableClasses lists DynamoDB's table classes.
 var tableClasses = []awsdynamodb.TableClass{awsdynamodb.TableClass_STANDARD, awsdynamodb.TableClass_STANDARD_INFREQUENT_ACCESS}
 
-// withDefaults returns a copy of props with every unset field at its default.
-func (props *FleetApiProps) withDefaults() FleetApiProps {
-	var p FleetApiProps
-	if props != nil {
-		p = *props
-	}
-	if p.RemovalPolicy == "" {
-		p.RemovalPolicy = awscdk.RemovalPolicy_RETAIN
-	}
-	if p.DeletionProtection == nil {
-		p.DeletionProtection = jsii.Bool(p.RemovalPolicy != awscdk.RemovalPolicy_DESTROY)
-	}
-	if p.PointInTimeRecovery == nil {
-		p.PointInTimeRecovery = jsii.Bool(true)
-	}
-	if p.EventRetention == nil {
-		p.EventRetention = awscdk.Duration_Days(jsii.Number(90))
-	}
-	if p.MemorySize == nil {
-		p.MemorySize = jsii.Number(256)
-	}
-	if p.Timeout == nil {
-		p.Timeout = awscdk.Duration_Seconds(jsii.Number(10))
-	}
-	if p.LogRetention == "" {
-		p.LogRetention = awslogs.RetentionDays_ONE_MONTH
-	}
-	if p.ApiStageName == nil {
-		p.ApiStageName = jsii.String("prod")
-	}
-	if p.ThrottlingRateLimit == nil {
-		p.ThrottlingRateLimit = jsii.Number(100)
-	}
-	if p.ThrottlingBurstLimit == nil {
-		p.ThrottlingBurstLimit = jsii.Number(200)
-	}
-	if p.CloudWatchRole == nil {
-		p.CloudWatchRole = jsii.Bool(false)
-	}
-	if p.VehicleCredentials == nil {
-		p.VehicleCredentials = jsii.Bool(false)
-	}
-	if p.MqttUploads == nil {
-		p.MqttUploads = jsii.Bool(false)
-	}
-	if p.VehicleCredentialDuration == nil {
-		p.VehicleCredentialDuration = awscdk.Duration_Hours(jsii.Number(1))
-	}
-	return p
-}
-
 // Limits of the props that name no AWS value elsewhere.
 const (
 	// The default regional concurrency of an account: a reservation cannot exceed it.
@@ -227,10 +176,205 @@ const (
 	maxTableRequestUnits = 40000
 )
 
+// propsDeclared declares each prop of FleetApiProps once, in the order of
+// the struct: its name, its setting's key, its default and its rule (see
+// prop). Rules that span props follow in validate.
+var propsDeclared = []prop[FleetApiProps]{
+	wordProp("removalPolicy", "removalPolicy", func(p *FleetApiProps) *awscdk.RemovalPolicy { return &p.RemovalPolicy },
+		awscdk.RemovalPolicy_RETAIN, "awscdk.RemovalPolicy_RETAIN", removalPolicies, " (DynamoDB tables support no SNAPSHOT)",
+		word[awscdk.RemovalPolicy]{"retain", awscdk.RemovalPolicy_RETAIN}, word[awscdk.RemovalPolicy]{"destroy", awscdk.RemovalPolicy_DESTROY},
+		word[awscdk.RemovalPolicy]{"retainOnUpdateOrDelete", awscdk.RemovalPolicy_RETAIN_ON_UPDATE_OR_DELETE}),
+	{name: "deletionProtection", key: "deletionProtection",
+		setDefault: func(p *FleetApiProps) {
+			if p.DeletionProtection == nil {
+				p.DeletionProtection = jsii.Bool(p.RemovalPolicy != awscdk.RemovalPolicy_DESTROY)
+			}
+		},
+		check: func(p *FleetApiProps) error {
+			if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY && *p.DeletionProtection {
+				return &PropError{"deletionProtection", true, "must be false with removalPolicy DESTROY: CloudFormation could not delete protected tables"}
+			}
+			return nil
+		},
+		set: flagProp("deletionProtection", "", func(p *FleetApiProps) **bool { return &p.DeletionProtection }, false).set},
+	flagProp("pointInTimeRecovery", "pointInTimeRecovery", func(p *FleetApiProps) **bool { return &p.PointInTimeRecovery }, true),
+	// A stage's standard is left unset, DynamoDB's default, so that the
+	// templates of tables made before the class was a setting stay as they are.
+	wordProp("eventsTableClass", "eventsTableClass", func(p *FleetApiProps) *awsdynamodb.TableClass { return &p.EventsTableClass },
+		"", "awsdynamodb.TableClass_STANDARD", tableClasses, "",
+		word[awsdynamodb.TableClass]{"standard", ""}, word[awsdynamodb.TableClass]{"standardInfrequentAccess", awsdynamodb.TableClass_STANDARD_INFREQUENT_ACCESS}),
+	durationProp("eventRetention", "eventRetentionDays", inDays, inDays, func(p *FleetApiProps) *awscdk.Duration { return &p.EventRetention }, jsii.Number(90),
+		bounds{min: 1, max: maxRetentionDays, whole: true, allowed: fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)}),
+	numberProp("memorySize", "lambdaMemoryMiB", func(p *FleetApiProps) **float64 { return &p.MemorySize }, jsii.Number(256),
+		bounds{min: minMemoryMiB, max: maxMemoryMiB, whole: true, allowed: fmt.Sprintf("allowed are whole MiB from %d to %d", minMemoryMiB, maxMemoryMiB)}),
+	durationProp("timeout", "lambdaTimeoutSeconds", inSeconds, inSeconds, func(p *FleetApiProps) *awscdk.Duration { return &p.Timeout }, jsii.Number(10),
+		bounds{min: 1, max: maxTimeoutSecs, whole: true, allowed: fmt.Sprintf("allowed are whole seconds from 1 to %d (API Gateway's integration timeout)", maxTimeoutSecs)}),
+	reservedConcurrency,
+	logRetentionProp,
+	{name: "apiStageName", setDefault: func(p *FleetApiProps) {
+		if p.ApiStageName == nil {
+			p.ApiStageName = jsii.String("prod")
+		}
+	}, check: func(p *FleetApiProps) error {
+		if n := *p.ApiStageName; !*awscdk.Token_IsUnresolved(n) && !stageNamePattern.MatchString(n) {
+			return &PropError{"apiStageName", fmt.Sprintf("%q", n), "allowed are 1 to 128 letters, digits, '-' or '_'"}
+		}
+		return nil
+	}, docDefault: `"prod"`},
+	numberProp("throttlingRateLimit", "apiThrottleRateLimit", func(p *FleetApiProps) **float64 { return &p.ThrottlingRateLimit }, jsii.Number(100),
+		bounds{min: 0, aboveMin: true, max: maxThrottlingRateLimit, allowed: fmt.Sprintf("allowed range is (0, %d] requests per second (API Gateway's account throttle)", maxThrottlingRateLimit)}),
+	numberProp("throttlingBurstLimit", "apiThrottleBurstLimit", func(p *FleetApiProps) **float64 { return &p.ThrottlingBurstLimit }, jsii.Number(200),
+		bounds{min: 1, max: maxThrottlingBurstLimit, whole: true, allowed: fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would refuse every request)", maxThrottlingBurstLimit)}),
+	flagProp("cloudWatchRole", "apiGatewayCloudWatchRole", func(p *FleetApiProps) **bool { return &p.CloudWatchRole }, false),
+	numberProp("maxReadRequestUnits", "tableMaxReadRequestUnits", func(p *FleetApiProps) **float64 { return &p.MaxReadRequestUnits }, nil, tableRequestUnits),
+	numberProp("maxWriteRequestUnits", "tableMaxWriteRequestUnits", func(p *FleetApiProps) **float64 { return &p.MaxWriteRequestUnits }, nil, tableRequestUnits),
+	alarmSeveritiesProp,
+	alarmEmailsProp,
+	nested("alarmThresholds", "alarmThresholds", func(p *FleetApiProps) **AlarmThresholds { return &p.AlarmThresholds }, thresholdsDeclared, checkAlarmWindow),
+	nested("serviceLevelObjectives", "serviceLevelObjectives", func(p *FleetApiProps) **ServiceLevelObjectives { return &p.ServiceLevelObjectives }, objectivesDeclared, nil),
+	flagProp("vehicleCredentials", "vehicleCredentials", func(p *FleetApiProps) **bool { return &p.VehicleCredentials }, false),
+	durationProp("vehicleCredentialDuration", "", inSeconds, inHours, func(p *FleetApiProps) *awscdk.Duration { return &p.VehicleCredentialDuration }, jsii.Number(1),
+		bounds{min: minCredentialSeconds, max: maxCredentialSeconds, whole: true,
+			allowed: fmt.Sprintf("allowed are whole seconds from %d (15 minutes) to %d (12 hours), the AWS IoT Core credentials provider's bounds", minCredentialSeconds, maxCredentialSeconds)}),
+	flagProp("mqttUploads", "mqttUploads", func(p *FleetApiProps) **bool { return &p.MqttUploads }, false),
+	{name: "monthlyBudgetUsd", key: "monthlyBudgetUsd",
+		check: func(p *FleetApiProps) error {
+			if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {
+				if *b <= 0 {
+					return &PropError{"monthlyBudgetUsd", *b, "must be above 0"}
+				}
+				if p.BudgetCostTags == nil || len(*p.BudgetCostTags) == 0 {
+					return &PropError{"budgetCostTags", "(none)", "monthlyBudgetUsd needs the cost allocation tags that say which costs are the API's"}
+				}
+			}
+			return nil
+		},
+		set: numberProp("monthlyBudgetUsd", "", func(p *FleetApiProps) **float64 { return &p.MonthlyBudgetUsd }, nil, bounds{}).set},
+}
+
+var tableRequestUnits = bounds{min: 1, max: maxTableRequestUnits, whole: true,
+	allowed: fmt.Sprintf("allowed are whole request units per second from 1 to %d (DynamoDB's table quota)", maxTableRequestUnits)}
+
+// reservedConcurrency is ReservedConcurrentExecutions; a settings object
+// says no reservation with 0.
+var reservedConcurrency = func() prop[FleetApiProps] {
+	p := numberProp("reservedConcurrentExecutions", "lambdaReservedConcurrency", func(p *FleetApiProps) **float64 { return &p.ReservedConcurrentExecutions }, nil,
+		bounds{min: 1, max: maxReservedConcurrency, whole: true,
+			allowed: fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would stop the functions: no reservation is unset, 0 in a settings object)", maxReservedConcurrency)})
+	set := p.set
+	p.set = func(s *FleetApiProps, v any) error {
+		if v == 0.0 {
+			s.ReservedConcurrentExecutions = nil
+			return nil
+		}
+		return set(s, v)
+	}
+	return p
+}()
+
+// logRetentions maps the days CloudWatch Logs accepts to the CDK's names
+// for them: a settings object gives the days.
+var logRetentions = map[float64]awslogs.RetentionDays{
+	1: awslogs.RetentionDays_ONE_DAY, 3: awslogs.RetentionDays_THREE_DAYS, 5: awslogs.RetentionDays_FIVE_DAYS,
+	7: awslogs.RetentionDays_ONE_WEEK, 14: awslogs.RetentionDays_TWO_WEEKS, 30: awslogs.RetentionDays_ONE_MONTH,
+	60: awslogs.RetentionDays_TWO_MONTHS, 90: awslogs.RetentionDays_THREE_MONTHS, 120: awslogs.RetentionDays_FOUR_MONTHS,
+	150: awslogs.RetentionDays_FIVE_MONTHS, 180: awslogs.RetentionDays_SIX_MONTHS, 365: awslogs.RetentionDays_ONE_YEAR,
+	400: awslogs.RetentionDays_THIRTEEN_MONTHS, 545: awslogs.RetentionDays_EIGHTEEN_MONTHS, 731: awslogs.RetentionDays_TWO_YEARS,
+	1096: awslogs.RetentionDays_THREE_YEARS, 1827: awslogs.RetentionDays_FIVE_YEARS, 2192: awslogs.RetentionDays_SIX_YEARS,
+	2557: awslogs.RetentionDays_SEVEN_YEARS, 2922: awslogs.RetentionDays_EIGHT_YEARS, 3288: awslogs.RetentionDays_NINE_YEARS,
+	3653: awslogs.RetentionDays_TEN_YEARS,
+}
+
+var logRetentionProp = prop[FleetApiProps]{name: "logRetention", key: "logRetentionDays",
+	setDefault: func(p *FleetApiProps) {
+		if p.LogRetention == "" {
+			p.LogRetention = awslogs.RetentionDays_ONE_MONTH
+		}
+	},
+	set: func(p *FleetApiProps, v any) error {
+		days, err := settingNumber(v)
+		if err != nil {
+			return err
+		}
+		r, ok := logRetentions[days]
+		if !ok {
+			var allowed []string
+			for _, d := range slices.Sorted(maps.Keys(logRetentions)) {
+				allowed = append(allowed, formatNumber(d))
+			}
+			return &settingValueError{v, "allowed values are " + strings.Join(allowed, ", ") + " (CloudWatch Logs' retention periods, in days)"}
+		}
+		p.LogRetention = r
+		return nil
+	},
+	docDefault: "awslogs.RetentionDays_ONE_MONTH",
+}
+
+var alarmEmailsProp = prop[FleetApiProps]{name: "alarmEmails", key: "alarmEmails",
+	check: func(p *FleetApiProps) error {
+		if p.AlarmEmails == nil {
+			return nil
+		}
+		seen := map[string]bool{}
+		for _, e := range *p.AlarmEmails {
+			if e == nil || *awscdk.Token_IsUnresolved(e) {
+				continue
+			}
+			if a, err := mail.ParseAddress(*e); err != nil || a.Address != *e || seen[strings.ToLower(*e)] {
+				return &PropError{"alarmEmails", fmt.Sprintf("%q", *e), "allowed are plain e-mail addresses such as ops@example.com, each once"}
+			}
+			seen[strings.ToLower(*e)] = true
+		}
+		return nil
+	},
+	set: func(p *FleetApiProps, v any) error {
+		list, ok := v.([]any)
+		if !ok {
+			return &settingValueError{v, "must be a list of e-mail addresses"}
+		}
+		emails := []*string{}
+		for _, e := range list {
+			s, ok := e.(string)
+			if !ok {
+				return &settingValueError{v, "must be a list of e-mail addresses"}
+			}
+			emails = append(emails, jsii.String(s))
+		}
+		p.AlarmEmails = &emails
+		return nil
+	},
+}
+
+var alarmSeveritiesProp = prop[FleetApiProps]{name: "alarmSeverities", key: "alarmSeverities", optional: true,
+	check: func(p *FleetApiProps) error { return p.validateSeverities() },
+	set: func(p *FleetApiProps, v any) error {
+		m, err := settingObject(v)
+		if err != nil {
+			return err
+		}
+		out := make(map[string]*string, len(m))
+		for kind, severity := range m {
+			s, ok := severity.(string)
+			if !ok {
+				return &settingValueError{v, fmt.Sprintf("must map kinds of alarm to %s", strings.Join(Severities(), " or "))}
+			}
+			out[kind] = jsii.String(s)
+		}
+		p.AlarmSeverities = &out
+		return nil
+	},
+	docDefault: "DefaultAlarmSeverities()",
+}
+
+// withDefaults returns a copy of props with every unset field at its default.
+func (props *FleetApiProps) withDefaults() FleetApiProps { return withDefaults(propsDeclared, props) }
+
 // PropError is an invalid prop of FleetApiProps: which, the value given
 // and what is allowed.
 type PropError struct {
-	// Prop is the prop's name as its JSON name: memorySize, alarmThresholds.period.
+	// Prop is the prop's name as its JSON name: memorySize,
+	// alarmThresholds.period; or, from a settings object, its key there
+	// (SettingError).
 	Prop    string
 	Value   any
 	Allowed string
@@ -246,94 +390,6 @@ func (props *FleetApiProps) Validate() error {
 	return props.withDefaults().validate()
 }
 
-// numberRule bounds a numeric prop; an unset or unresolved value passes.
-type numberRule struct {
-	prop     string
-	v        *float64
-	min, max float64
-	// aboveMin excludes min itself: (min, max].
-	aboveMin bool
-	whole    bool
-	allowed  string
-}
-
-func (r numberRule) check() error {
-	if r.v == nil || unresolved(*r.v) {
-		return nil
-	}
-	v := *r.v
-	if v < r.min || r.aboveMin && v == r.min || v > r.max || r.whole && v != math.Trunc(v) {
-		return &PropError{r.prop, v, r.allowed}
-	}
-	return nil
-}
-
-func (p FleetApiProps) validate() error {
-	if !slices.Contains(removalPolicies, p.RemovalPolicy) {
-		return &PropError{"removalPolicy", p.RemovalPolicy, fmt.Sprintf("allowed values are %v (DynamoDB tables support no SNAPSHOT)", removalPolicies)}
-	}
-	if p.RemovalPolicy == awscdk.RemovalPolicy_DESTROY && *p.DeletionProtection {
-		return &PropError{"deletionProtection", true, "must be false with removalPolicy DESTROY: CloudFormation could not delete protected tables"}
-	}
-	if c := p.EventsTableClass; c != "" && !slices.Contains(tableClasses, c) {
-		return &PropError{"eventsTableClass", c, fmt.Sprintf("allowed values are %v", tableClasses)}
-	}
-	if n := *p.ApiStageName; !*awscdk.Token_IsUnresolved(n) && !stageNamePattern.MatchString(n) {
-		return &PropError{"apiStageName", fmt.Sprintf("%q", n), "allowed are 1 to 128 letters, digits, '-' or '_'"}
-	}
-	exact := &awscdk.TimeConversionOptions{Integral: jsii.Bool(false)}
-	seconds := func(d awscdk.Duration) *float64 { return jsii.Number(*d.ToMilliseconds(exact) / 1000) }
-	for _, r := range []numberRule{
-		{"memorySize", p.MemorySize, minMemoryMiB, maxMemoryMiB, false, true, fmt.Sprintf("allowed are whole MiB from %d to %d", minMemoryMiB, maxMemoryMiB)},
-		{"timeout", seconds(p.Timeout), 1, maxTimeoutSecs, false, false, fmt.Sprintf("allowed range is 1 to %d seconds (API Gateway's integration timeout)", maxTimeoutSecs)},
-		{"reservedConcurrentExecutions", p.ReservedConcurrentExecutions, 1, maxReservedConcurrency, false, true,
-			fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would stop the functions; leave it unset for no reservation)", maxReservedConcurrency)},
-		{"eventRetention", jsii.Number(*seconds(p.EventRetention) / 86_400), 1, maxRetentionDays, false, true, fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)},
-		{"throttlingRateLimit", p.ThrottlingRateLimit, 0, maxThrottlingRateLimit, true, false,
-			fmt.Sprintf("allowed range is (0, %d] requests per second (API Gateway's account throttle)", maxThrottlingRateLimit)},
-		{"throttlingBurstLimit", p.ThrottlingBurstLimit, 1, maxThrottlingBurstLimit, false, true,
-			fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would refuse every request)", maxThrottlingBurstLimit)},
-		{"maxReadRequestUnits", p.MaxReadRequestUnits, 1, maxTableRequestUnits, false, true,
-			fmt.Sprintf("allowed are whole request units per second from 1 to %d (DynamoDB's table quota)", maxTableRequestUnits)},
-		{"maxWriteRequestUnits", p.MaxWriteRequestUnits, 1, maxTableRequestUnits, false, true,
-			fmt.Sprintf("allowed are whole request units per second from 1 to %d (DynamoDB's table quota)", maxTableRequestUnits)},
-		{"vehicleCredentialDuration", seconds(p.VehicleCredentialDuration), minCredentialSeconds, maxCredentialSeconds, false, true,
-			fmt.Sprintf("allowed are whole seconds from %d (15 minutes) to %d (12 hours), the AWS IoT Core credentials provider's bounds", minCredentialSeconds, maxCredentialSeconds)},
-	} {
-		if err := r.check(); err != nil {
-			return err
-		}
-	}
-	if p.AlarmEmails != nil {
-		seen := map[string]bool{}
-		for _, e := range *p.AlarmEmails {
-			if e == nil || *awscdk.Token_IsUnresolved(e) {
-				continue
-			}
-			if a, err := mail.ParseAddress(*e); err != nil || a.Address != *e || seen[strings.ToLower(*e)] {
-				return &PropError{"alarmEmails", fmt.Sprintf("%q", *e), "allowed are plain e-mail addresses such as ops@example.com, each once"}
-			}
-			seen[strings.ToLower(*e)] = true
-		}
-	}
-	if err := p.AlarmThresholds.validate(); err != nil {
-		return err
-	}
-	if err := p.validateSeverities(); err != nil {
-		return err
-	}
-	if err := p.ServiceLevelObjectives.validate(); err != nil {
-		return err
-	}
-	if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {
-		if *b <= 0 {
-			return &PropError{"monthlyBudgetUsd", *b, "must be above 0"}
-		}
-		if p.BudgetCostTags == nil || len(*p.BudgetCostTags) == 0 {
-			return &PropError{"budgetCostTags", "(none)", "monthlyBudgetUsd needs the cost allocation tags that say which costs are the API's"}
-		}
-	}
-	return nil
-}
-
-func unresolved(v float64) bool { return *awscdk.Token_IsUnresolved(v) }
+// validate checks props that have their defaults: each prop's rule, in
+// the order of the struct.
+func (p FleetApiProps) validate() error { return checkAll(propsDeclared, &p) }

@@ -55,20 +55,7 @@ func DefaultServiceLevelObjective() ServiceLevelObjective {
 }
 
 func (o *ServiceLevelObjective) withDefaults() ServiceLevelObjective {
-	var d ServiceLevelObjective
-	if o != nil {
-		d = *o
-	}
-	if d.AvailabilityPercent == nil {
-		d.AvailabilityPercent = jsii.Number(99.9)
-	}
-	if d.LatencyPercent == nil {
-		d.LatencyPercent = jsii.Number(99)
-	}
-	if d.LatencyMs == nil {
-		d.LatencyMs = jsii.Number(300)
-	}
-	return d
+	return withDefaults(objectiveDeclared, o)
 }
 
 // burnRateWindows are the SRE Workbook's page-worthy windows: a long
@@ -87,40 +74,29 @@ const maxAlarmMetrics = 10
 // rates assume (14.4 = 2 % of 30 days' budget in one hour).
 const sloWindowDays = 30
 
-func (s *ServiceLevelObjectives) validate() error {
-	var objs ServiceLevelObjectives
-	if s != nil {
-		objs = *s
+// objectiveDeclared declares each field of ServiceLevelObjective once (see
+// prop); objectivesDeclared the two objectives. A settings object sets
+// them under serviceLevelObjectives.uploads and .reads.
+var (
+	objectiveDeclared = []prop[ServiceLevelObjective]{
+		numberProp("availabilityPercent", "availabilityPercent", func(o *ServiceLevelObjective) **float64 { return &o.AvailabilityPercent }, jsii.Number(99.9), targetBounds),
+		numberProp("latencyPercent", "latencyPercent", func(o *ServiceLevelObjective) **float64 { return &o.LatencyPercent }, jsii.Number(99), targetBounds),
+		numberProp("latencyMs", "latencyMs", func(o *ServiceLevelObjective) **float64 { return &o.LatencyMs }, jsii.Number(300),
+			bounds{min: 1, max: maxIntegrationTimeoutMs, whole: true,
+				allowed: fmt.Sprintf("allowed are whole milliseconds from 1 to %d (API Gateway's integration timeout)", maxIntegrationTimeoutMs)}),
 	}
-	minTarget := 100 - 100/burnRateWindows[0].burnRate
-	for _, o := range []struct {
-		name string
-		slo  *ServiceLevelObjective
-	}{{"uploads", objs.Uploads}, {"reads", objs.Reads}} {
-		d := o.slo.withDefaults()
-		prefix := "serviceLevelObjectives." + o.name + "."
-		for _, r := range []numberRule{
-			{prefix + "availabilityPercent", d.AvailabilityPercent, minTarget, 100, true, false, targetRange(minTarget)},
-			{prefix + "latencyPercent", d.LatencyPercent, minTarget, 100, true, false, targetRange(minTarget)},
-			{prefix + "latencyMs", d.LatencyMs, 1, maxIntegrationTimeoutMs, false, true,
-				fmt.Sprintf("allowed are whole milliseconds from 1 to %d (API Gateway's integration timeout)", maxIntegrationTimeoutMs)},
-		} {
-			if err := r.check(); err != nil {
-				return err
-			}
-		}
-		// 100 itself: no budget, every bad request would page.
-		for _, v := range []struct {
-			prop string
-			v    *float64
-		}{{prefix + "availabilityPercent", d.AvailabilityPercent}, {prefix + "latencyPercent", d.LatencyPercent}} {
-			if !unresolved(*v.v) && *v.v >= 100 {
-				return &PropError{v.prop, *v.v, targetRange(minTarget)}
-			}
-		}
+	objectivesDeclared = []prop[ServiceLevelObjectives]{
+		nested("uploads", "uploads", func(s *ServiceLevelObjectives) **ServiceLevelObjective { return &s.Uploads }, objectiveDeclared, nil),
+		nested("reads", "reads", func(s *ServiceLevelObjectives) **ServiceLevelObjective { return &s.Reads }, objectiveDeclared, nil),
 	}
-	return nil
-}
+)
+
+// minTarget is the lowest target a burn-rate alarm can watch: the fast burn
+// rate's threshold, 14.4 × the error budget, must stay below 100 %.
+var minTarget = 100 - 100/burnRateWindows[0].burnRate
+
+// targetBounds: 100 itself leaves no budget, every bad request would page.
+var targetBounds = bounds{min: minTarget, aboveMin: true, max: 100, belowMax: true, allowed: targetRange(minTarget)}
 
 func targetRange(min float64) string {
 	return fmt.Sprintf("allowed range is (%.2f, 100) percent: 100 leaves no error budget, and the fast burn-rate alarm goes off at %v × the budget, which must stay below 100 %%",

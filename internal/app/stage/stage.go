@@ -1,5 +1,8 @@
 // Package stage decodes and validates the deployment stages (dev, staging,
-// prod, ...) that cdk.json declares under the "stages" context key.
+// prod, ...) that cdk.json declares under the "stages" context key. A
+// stage's settings are the construct's props as fleetapi.Settings names
+// them, each declared once in the construct with its default and rule,
+// and the stack's own (Config's fields).
 package stage
 
 import (
@@ -12,8 +15,11 @@ import (
 	"slices"
 	"strings"
 
+	"github.com/aws/jsii-runtime-go"
 	"github.com/go-json-experiment/json"
 	"github.com/go-json-experiment/json/jsontext"
+
+	"github.com/fleetapi/fleetapi/constructs/fleetapi"
 )
 
 // Context keys read from cdk.json or from `cdk ... --context stage=NAME`.
@@ -24,55 +30,24 @@ const (
 	DefaultStage = "dev"
 )
 
-// Config holds the settings of one stage. Every field is required in cdk.json
-// so that a stage says explicitly what it does; unknown settings are refused.
+// Project is the value of the Project cost allocation tag.
+const Project = "FleetApi"
+
+// Config holds the settings of one stage. Every setting is required in
+// cdk.json, but for the optional ones, so that a stage says explicitly
+// what it does; unknown settings are refused.
 type Config struct {
 	// Name is the stage's key in the stages table, e.g. "prod".
 	Name string `json:"-"`
 
-	// RemovalPolicy of the stateful resources (tables, log groups, the
-	// alarm topic's key): "retain" or "destroy".
-	RemovalPolicy string `json:"removalPolicy"`
-	// DeletionProtection turns on table deletion protection and stack
-	// termination protection; false with "destroy".
-	DeletionProtection bool `json:"deletionProtection"`
-	// PointInTimeRecovery enables continuous backups of the tables.
-	PointInTimeRecovery bool `json:"pointInTimeRecovery"`
-	// LogRetentionDays of every log group; one of CloudWatch Logs' retention
-	// periods (fleetstack checks it).
-	LogRetentionDays int `json:"logRetentionDays"`
-	// EventRetentionDays after which vehicle events expire through TTL,
-	// 1 to 3650.
-	EventRetentionDays int `json:"eventRetentionDays"`
-	// EventsTableClass of the events table: "standard" or
-	// "standardInfrequentAccess" (cheaper storage, dearer requests).
-	EventsTableClass string `json:"eventsTableClass"`
+	// Props are the construct's props: those a stage sets
+	// (fleetapi.Settings: each setting's key, rule and doc are the
+	// construct's), and those derived from the stage (ApiStageName: its
+	// name; BudgetCostTags: Project and Stage). fleetstack adds AlarmTopic.
+	Props fleetapi.FleetApiProps `json:"-"`
 
-	// ApiThrottleRateLimit is the steady-state request rate (requests/s) of
-	// the API stage: above 0, at most 10000.
-	ApiThrottleRateLimit float64 `json:"apiThrottleRateLimit"`
-	// ApiThrottleBurstLimit is the burst capacity (requests) of the API
-	// stage, 1 to 5000.
-	ApiThrottleBurstLimit int `json:"apiThrottleBurstLimit"`
+	// The stack's own settings.
 
-	// LambdaMemoryMiB of every function, 128 to 10240.
-	LambdaMemoryMiB int `json:"lambdaMemoryMiB"`
-	// LambdaTimeoutSeconds of every function, 1 to 29 (API Gateway's
-	// integration timeout).
-	LambdaTimeoutSeconds int `json:"lambdaTimeoutSeconds"`
-	// LambdaReservedConcurrency of each function, up to 1000; 0 leaves it
-	// unreserved.
-	LambdaReservedConcurrency int `json:"lambdaReservedConcurrency"`
-
-	// TableMaxReadRequestUnits and TableMaxWriteRequestUnits cap the
-	// on-demand throughput of each table, per second: a cost ceiling, 1 to
-	// 40000 (DynamoDB's default table quota).
-	TableMaxReadRequestUnits  int `json:"tableMaxReadRequestUnits"`
-	TableMaxWriteRequestUnits int `json:"tableMaxWriteRequestUnits"`
-
-	// AlarmEmails receive the stage's alarm and budget notifications: plain
-	// addresses, each once.
-	AlarmEmails []string `json:"alarmEmails"`
 	// AlarmTopicArn, when set, names an existing SNS topic the alarms and
 	// the budget notify instead of a topic of the stack's own.
 	AlarmTopicArn string `json:"alarmTopicArn,omitempty"`
@@ -80,94 +55,43 @@ type Config struct {
 	// the stage while it has neither alarmEmails nor alarmTopicArn: its
 	// alarms must reach someone (its synthesis only warns).
 	RequireAlarmSubscriber bool `json:"requireAlarmSubscriber"`
-	// AlarmThresholds of the stage; a setting left out takes the
-	// construct's documented default.
-	AlarmThresholds AlarmThresholds `json:"alarmThresholds"`
-	// AlarmSeverities, when set, changes the severity ("critical" or
-	// "warning") of kinds of alarm, by their key in docs/operating.md (e.g.
-	// "Api-Latency-p99"); the others keep the construct's
-	// (fleetapi.DefaultAlarmSeverities).
-	AlarmSeverities map[string]string `json:"alarmSeverities,omitempty"`
-	// ServiceLevelObjectives of the stage's uploads and reads over 30 days,
-	// which its burn-rate alarms watch; a target left out takes the
-	// construct's default (fleetapi.ServiceLevelObjective).
-	ServiceLevelObjectives ServiceLevelObjectives `json:"serviceLevelObjectives"`
-	// MonthlyBudgetUsd is the stage's monthly cost budget in US dollars,
-	// above 0.
-	MonthlyBudgetUsd float64 `json:"monthlyBudgetUsd"`
 	// CostCenter and Owner become cost allocation tags (with Project and
 	// Stage) on the stack and every taggable resource.
 	CostCenter string `json:"costCenter"`
 	Owner      string `json:"owner"`
-
-	// ApiGatewayCloudWatchRole says whether this stage's stack creates the
-	// role through which API Gateway writes logs, an account-wide setting of
-	// API Gateway (one per account and region): exactly one stage of an
-	// account and region must own it, or execution logging cannot be set.
-	ApiGatewayCloudWatchRole bool `json:"apiGatewayCloudWatchRole"`
-	// VehicleCredentials makes the stack create what vehicles need to get
-	// credentials from their X.509 certificate through the AWS IoT Core
-	// credentials provider (fleetapi.FleetApiProps.VehicleCredentials).
-	VehicleCredentials bool `json:"vehicleCredentials"`
-	// MqttUploads lets vehicles upload over MQTT through AWS IoT Core's
-	// Basic Ingest (fleetapi.FleetApiProps.MqttUploads).
-	MqttUploads bool `json:"mqttUploads"`
-
-	// CloudWatchRoleOwner is the stage that creates that role in this
-	// stage's account and Region (this one or another); set by All and Select.
-	CloudWatchRoleOwner string `json:"-"`
-
 	// Account and Region, when set, bind the stack to that AWS account and
 	// Region; when not, it deploys where the credentials of the deploy point.
 	Account string `json:"account,omitempty"`
 	Region  string `json:"region,omitempty"`
+
+	// CloudWatchRoleOwner is the stage that creates API Gateway's
+	// account-wide CloudWatch role (apiGatewayCloudWatchRole) in this
+	// stage's account and Region, this one or another; set by All and Select.
+	CloudWatchRoleOwner string `json:"-"`
 }
 
-// AlarmThresholds are the alarm settings of a stage (see
-// fleetapi.AlarmThresholds for their meaning and defaults). Each is optional.
-type AlarmThresholds struct {
-	PeriodMinutes              *int     `json:"periodMinutes,omitempty"`
-	EvaluationPeriods          *int     `json:"evaluationPeriods,omitempty"`
-	DatapointsToAlarm          *int     `json:"datapointsToAlarm,omitempty"`
-	FunctionErrors             *int     `json:"functionErrors,omitempty"`
-	FunctionThrottles          *int     `json:"functionThrottles,omitempty"`
-	FunctionDurationP99Percent *float64 `json:"functionDurationP99Percent,omitempty"`
-	FunctionConcurrencyPercent *float64 `json:"functionConcurrencyPercent,omitempty"`
-	Api5xxErrors               *int     `json:"api5xxErrors,omitempty"`
-	ApiLatencyP99Ms            *int     `json:"apiLatencyP99Ms,omitempty"`
-	Api4xxRatePercent          *float64 `json:"api4xxRatePercent,omitempty"`
-	TableThrottledRequests     *int     `json:"tableThrottledRequests,omitempty"`
-	TableSystemErrors          *int     `json:"tableSystemErrors,omitempty"`
-	AccessRefused              *int     `json:"accessRefused,omitempty"`
+// AlarmEmails are the addresses the stage's alarms and budget notify.
+func (c Config) AlarmEmails() []string {
+	var out []string
+	if c.Props.AlarmEmails != nil {
+		for _, e := range *c.Props.AlarmEmails {
+			out = append(out, *e)
+		}
+	}
+	return out
 }
 
-// ServiceLevelObjectives are the objectives of a stage (see
-// fleetapi.ServiceLevelObjectives).
-type ServiceLevelObjectives struct {
-	Uploads ServiceLevelObjective `json:"uploads,omitempty"`
-	Reads   ServiceLevelObjective `json:"reads,omitempty"`
+// CreatesCloudWatchRole reports whether the stage's stack creates API
+// Gateway's CloudWatch role of its account and Region.
+func (c Config) CreatesCloudWatchRole() bool {
+	return c.Props.CloudWatchRole != nil && *c.Props.CloudWatchRole
 }
 
-// ServiceLevelObjective is one set of targets (see
-// fleetapi.ServiceLevelObjective for their meaning and defaults). Each is
-// optional.
-type ServiceLevelObjective struct {
-	AvailabilityPercent *float64 `json:"availabilityPercent,omitempty"`
-	LatencyPercent      *float64 `json:"latencyPercent,omitempty"`
-	LatencyMs           *int     `json:"latencyMs,omitempty"`
+// CostTags returns the cost allocation tags put on the stack of a stage and
+// on every taggable resource in it.
+func (c Config) CostTags() map[string]string {
+	return map[string]string{"Project": Project, "Stage": c.Name, "CostCenter": c.CostCenter, "Owner": c.Owner}
 }
-
-// Removal policies a stage may name.
-const (
-	RemovalPolicyRetain  = "retain"
-	RemovalPolicyDestroy = "destroy"
-)
-
-// Table classes a stage may name for its events table.
-const (
-	TableClassStandard                 = "standard"
-	TableClassStandardInfrequentAccess = "standardInfrequentAccess"
-)
 
 // Tag values may hold at most 256 characters.
 const maxTagValueLen = 256
@@ -238,7 +162,7 @@ func checkAccountRoles(cfgs []Config) error {
 		return cmp.Or(c.Account, "(the deploying account)") + " " + cmp.Or(c.Region, "(the deploying Region)")
 	}
 	for _, c := range cfgs {
-		if c.ApiGatewayCloudWatchRole {
+		if c.CreatesCloudWatchRole() {
 			owners[where(c)] = append(owners[where(c)], c.Name)
 		}
 	}
@@ -255,7 +179,9 @@ func checkAccountRoles(cfgs []Config) error {
 	return nil
 }
 
-// Decode decodes one stage's settings strictly and validates them.
+// Decode decodes one stage's settings strictly and validates them: the
+// construct's by its rules (fleetapi.Settings), named by their keys, and
+// the stack's own (Validate).
 func Decode(name string, raw jsontext.Value) (Config, error) {
 	if !stageNamePattern.MatchString(name) {
 		return Config{}, fmt.Errorf("stage name %q is invalid: want lower-case letters, digits and '-', starting with a letter, at most 20 characters", name)
@@ -264,48 +190,82 @@ func Decode(name string, raw jsontext.Value) (Config, error) {
 	if err := json.Unmarshal(raw, &present); err != nil || present == nil {
 		return Config{}, fmt.Errorf("stage %q: settings must be a JSON object", name)
 	}
-	for _, key := range jsonNames(reflect.TypeFor[Config](), false) {
-		v, ok := present[key]
-		if !ok {
-			return Config{}, fmt.Errorf("stage %q: missing setting %q", name, key)
+	own := jsonNames(reflect.TypeFor[Config](), true)
+	settings := fleetapi.Settings()
+	known := slices.Clone(own)
+	for _, s := range settings {
+		known = append(known, s.Key)
+	}
+	for _, key := range slices.Sorted(maps.Keys(present)) {
+		if !slices.Contains(known, key) {
+			return Config{}, fmt.Errorf("stage %q: unknown setting %q: known settings are %s", name, key, strings.Join(known, ", "))
 		}
 		// json v2 decodes null as the zero value; a stage says what it does.
-		if v.Kind() == 'n' {
+		if present[key].Kind() == 'n' {
 			return Config{}, fmt.Errorf("stage %q: setting %q is null: give it a value", name, key)
 		}
+	}
+	required := jsonNames(reflect.TypeFor[Config](), false)
+	for _, s := range settings {
+		if !s.Optional {
+			required = append(required, s.Key)
+		}
+	}
+	for _, key := range required {
+		if _, ok := present[key]; !ok {
+			return Config{}, fmt.Errorf("stage %q: missing setting %q", name, key)
+		}
+	}
+
+	// The stack's own settings, as Config's fields declare them.
+	stack := map[string]jsontext.Value{}
+	for _, key := range own {
+		if v, ok := present[key]; ok {
+			stack[key] = v
+		}
+	}
+	ownRaw, err := json.Marshal(stack)
+	if err != nil {
+		return Config{}, fmt.Errorf("stage %q: %w", name, err)
 	}
 	var cfg Config
 	// json v2 matches names case-sensitively, refuses duplicate names and
 	// trailing data, and reports what it refuses as values (SemanticError).
-	if err := json.Unmarshal(raw, &cfg, json.RejectUnknownMembers(true)); err != nil {
+	if err := json.Unmarshal(ownRaw, &cfg, json.RejectUnknownMembers(true)); err != nil {
 		return Config{}, fmt.Errorf("stage %q: %w", name, describeDecodeError(err))
 	}
 	cfg.Name = name
+
+	// The construct's settings, as the construct declares them.
+	for _, s := range settings {
+		v, ok := present[s.Key]
+		if !ok {
+			continue
+		}
+		var value any
+		if err := json.Unmarshal(v, &value); err != nil {
+			return Config{}, fmt.Errorf("stage %q: %s: %w", name, s.Key, err)
+		}
+		if err := cfg.Props.SetSetting(s.Key, value); err != nil {
+			return Config{}, fmt.Errorf("stage %q: %w", name, err)
+		}
+	}
+	// What derives from the stage itself.
+	cfg.Props.ApiStageName = jsii.String(name)
+	cfg.Props.BudgetCostTags = &map[string]*string{"Project": jsii.String(Project), "Stage": jsii.String(name)}
+	if err := cfg.Props.Validate(); err != nil {
+		return Config{}, fmt.Errorf("stage %q: %w", name, fleetapi.SettingError(err))
+	}
 	if err := cfg.Validate(); err != nil {
 		return Config{}, fmt.Errorf("stage %q: %w", name, err)
 	}
 	return cfg, nil
 }
 
-// Validate checks the settings that are the stage table's own: the
-// values it names by words (removal policy, events table class), the
-// stack's (tags, account, Region) and the alarm topic's ARN. The construct checks every
-// other value against AWS's limits (fleetstack.Validate names its errors
-// by these settings).
+// Validate checks the stack's own settings: its tags, account and
+// Region, and the alarm topic's ARN. The construct checks its props
+// (Decode).
 func (c Config) Validate() error {
-	switch c.RemovalPolicy {
-	case RemovalPolicyRetain, RemovalPolicyDestroy:
-	default:
-		return fmt.Errorf("removalPolicy %q is invalid: allowed values are %q, %q", c.RemovalPolicy, RemovalPolicyRetain, RemovalPolicyDestroy)
-	}
-	switch c.EventsTableClass {
-	case TableClassStandard, TableClassStandardInfrequentAccess:
-	default:
-		return fmt.Errorf("eventsTableClass %q is invalid: allowed values are %q, %q", c.EventsTableClass, TableClassStandard, TableClassStandardInfrequentAccess)
-	}
-	if c.LambdaReservedConcurrency < 0 {
-		return fmt.Errorf("lambdaReservedConcurrency %d is invalid: 0 leaves the functions unreserved, a positive number reserves", c.LambdaReservedConcurrency)
-	}
 	if c.AlarmTopicArn != "" && !topicArnPattern.MatchString(c.AlarmTopicArn) {
 		return fmt.Errorf("alarmTopicArn %q is not an SNS topic ARN such as arn:aws:sns:eu-west-1:123456789012:alarms", c.AlarmTopicArn)
 	}
@@ -360,8 +320,8 @@ func decodeTable(stages any) (map[string]jsontext.Value, error) {
 	return table, nil
 }
 
-// describeDecodeError names the setting a decoding error is about, as
-// cdk.json writes it (alarmThresholds.periodMinutes), and what it must be.
+// describeDecodeError names the stack setting a decoding error is about,
+// as cdk.json writes it, and what it must be.
 func describeDecodeError(err error) error {
 	var semErr *json.SemanticError
 	if !errors.As(err, &semErr) {
@@ -372,14 +332,6 @@ func describeDecodeError(err error) error {
 		return err
 	}
 	setting := strings.Join(slices.Collect(semErr.JSONPointer.Tokens()), ".")
-	if errors.Is(semErr.Err, json.ErrUnknownName) {
-		parent, name := "", setting
-		if i := strings.LastIndex(setting, "."); i >= 0 {
-			parent, name = setting[:i]+": ", setting[i+1:]
-		}
-		known := settingType(reflect.TypeFor[Config](), strings.Split(setting, ".")[:strings.Count(setting, ".")])
-		return fmt.Errorf("%sunknown setting %q: known settings are %s", parent, name, strings.Join(jsonNames(known, true), ", "))
-	}
 	got := "null"
 	if semErr.JSONKind != 0 {
 		got = kindName[semErr.JSONKind]
@@ -388,20 +340,6 @@ func describeDecodeError(err error) error {
 		return fmt.Errorf("%s must be %s, got %s", setting, jsonKind(semErr.GoType), got)
 	}
 	return fmt.Errorf("%s: %w", setting, semErr.Err)
-}
-
-// settingType is the struct type of the setting at path, by the JSON names
-// of the fields that lead there.
-func settingType(t reflect.Type, path []string) reflect.Type {
-	for _, name := range path {
-		for i := range t.NumField() {
-			if tag, _, _ := strings.Cut(t.Field(i).Tag.Get("json"), ","); tag == name {
-				t = t.Field(i).Type
-				break
-			}
-		}
-	}
-	return t
 }
 
 // kindName names a JSON kind as a setting's error says what it got.
@@ -459,7 +397,7 @@ func tagValue(setting, v string) error {
 // no one (neither alarmEmails nor alarmTopicArn), what to set; nil when
 // they reach someone.
 func (c Config) NoAlarmSubscriber() error {
-	if len(c.AlarmEmails) > 0 || c.AlarmTopicArn != "" {
+	if len(c.AlarmEmails()) > 0 || c.AlarmTopicArn != "" {
 		return nil
 	}
 	return fmt.Errorf("stage %q: no one is told of its alarms and its budget: set alarmEmails (each address must confirm the subscription SNS mails it) or alarmTopicArn in cdk.json", c.Name)

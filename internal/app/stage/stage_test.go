@@ -2,11 +2,20 @@ package stage
 
 import (
 	"encoding/json"
+	"os"
 	"strings"
 	"testing"
 
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/jsii-runtime-go"
 	"github.com/go-json-experiment/json/jsontext"
 )
+
+func TestMain(m *testing.M) {
+	code := m.Run()
+	jsii.Close()
+	os.Exit(code)
+}
 
 // validStage returns a complete, valid stage as a JSON object, with the
 // given settings replaced (a nil value deletes the setting).
@@ -67,8 +76,12 @@ func TestSelectValid(t *testing.T) {
 		}
 	}
 	cfg, _ := Select(table, "prod")
-	if cfg.LogRetentionDays != 30 || cfg.ApiThrottleRateLimit != 100 || cfg.AlarmEmails[0] != "ops@example.com" || !cfg.DeletionProtection ||
-		*cfg.AlarmThresholds.EvaluationPeriods != 5 || *cfg.AlarmThresholds.Api4xxRatePercent != 2.5 || cfg.AlarmThresholds.PeriodMinutes != nil {
+	p := cfg.Props
+	if p.LogRetention != awslogs.RetentionDays_ONE_MONTH || *p.ThrottlingRateLimit != 100 || cfg.AlarmEmails()[0] != "ops@example.com" || !*p.DeletionProtection ||
+		*p.AlarmThresholds.EvaluationPeriods != 5 || *p.AlarmThresholds.Api4xxRatePercent != 2.5 || p.AlarmThresholds.Period != nil ||
+		*p.EventRetention.ToDays(nil) != 90 || *p.Timeout.ToSeconds(nil) != 10 || p.ReservedConcurrentExecutions != nil || p.EventsTableClass != "" ||
+		*p.ApiStageName != "prod" || *(*p.BudgetCostTags)["Stage"] != "prod" || *p.ServiceLevelObjectives.Uploads.AvailabilityPercent != 99.9 ||
+		cfg.CostCenter != "cc-42" || !cfg.RequireAlarmSubscriber || cfg.CreatesCloudWatchRole() {
 		t.Errorf("decoded %+v, want the values of validStage", cfg)
 	}
 
@@ -99,15 +112,15 @@ func TestSelectErrors(t *testing.T) {
 		{"invalid stage name", map[string]any{"Prod_1": good}, "Prod_1", []string{`stage name "Prod_1" is invalid`}},
 		{"missing setting", map[string]any{"dev": validStage(t, map[string]any{"owner": nil})}, "dev", []string{`missing setting "owner"`}},
 		{"unknown setting", map[string]any{"dev": validStage(t, map[string]any{"memory": 512})}, "dev", []string{`unknown setting "memory"`, "lambdaMemoryMiB"}},
-		{"string for number", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": "30"})}, "dev", []string{"logRetentionDays must be a whole number, got string"}},
-		{"fraction for integer", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": 256.5})}, "dev", []string{"lambdaMemoryMiB must be a whole number"}},
-		{"string for bool", map[string]any{"dev": validStage(t, map[string]any{"deletionProtection": "yes"})}, "dev", []string{"deletionProtection must be true or false, got string"}},
-		{"vehicle credentials not a bool", map[string]any{"dev": validStage(t, map[string]any{"vehicleCredentials": "on"})}, "dev", []string{"vehicleCredentials must be true or false, got string"}},
-		{"string for list", map[string]any{"dev": validStage(t, map[string]any{"alarmEmails": "ops@example.com"})}, "dev", []string{"alarmEmails must be a list, got string"}},
+		{"string for number", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": "30"})}, "dev", []string{`stage "dev": logRetentionDays "30" is invalid: must be a number`}},
+		{"fraction for integer", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": 256.5})}, "dev", []string{"lambdaMemoryMiB 256.5 is invalid: allowed are whole MiB from 128 to 10240"}},
+		{"string for bool", map[string]any{"dev": validStage(t, map[string]any{"deletionProtection": "yes"})}, "dev", []string{`deletionProtection "yes" is invalid: must be true or false`}},
+		{"vehicle credentials not a bool", map[string]any{"dev": validStage(t, map[string]any{"vehicleCredentials": "on"})}, "dev", []string{`vehicleCredentials "on" is invalid: must be true or false`}},
+		{"string for list", map[string]any{"dev": validStage(t, map[string]any{"alarmEmails": "ops@example.com"})}, "dev", []string{`alarmEmails "ops@example.com" is invalid: must be a list of e-mail addresses`}},
 		{"unknown threshold", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": map[string]any{"errors": 1}})}, "dev",
 			[]string{`alarmThresholds: unknown setting "errors": known settings are periodMinutes, evaluationPeriods`}},
 		{"threshold of the wrong type", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": map[string]any{"apiLatencyP99Ms": "fast"}})}, "dev",
-			[]string{"alarmThresholds.apiLatencyP99Ms must be a whole number, got string"}},
+			[]string{`alarmThresholds.apiLatencyP99Ms "fast" is invalid: must be a number`}},
 		{"missing thresholds", map[string]any{"dev": validStage(t, map[string]any{"alarmThresholds": nil})}, "dev", []string{`missing setting "alarmThresholds"`}},
 		{"missing objectives", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": nil})}, "dev", []string{`missing setting "serviceLevelObjectives"`}},
 		{"unknown objective", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": map[string]any{"writes": map[string]any{}}})}, "dev",
@@ -115,10 +128,10 @@ func TestSelectErrors(t *testing.T) {
 		{"unknown target", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": map[string]any{"uploads": map[string]any{"p99Ms": 300}}})}, "dev",
 			[]string{`serviceLevelObjectives.uploads: unknown setting "p99Ms": known settings are availabilityPercent, latencyPercent, latencyMs`}},
 		{"fractional latency target", map[string]any{"dev": validStage(t, map[string]any{"serviceLevelObjectives": map[string]any{"reads": map[string]any{"latencyMs": 2.5}}})}, "dev",
-			[]string{"serviceLevelObjectives.reads.latencyMs must be a whole number"}},
+			[]string{"serviceLevelObjectives.reads.latencyMs 2.5 is invalid: allowed are whole milliseconds from 1 to 29000"}},
 		// Names are matched as written, once each; null is no value.
-		{"a name of another case", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": nil, "LogRetentionDays": 30})}, "dev", []string{`missing setting "logRetentionDays"`}},
-		{"an unknown name of another case", map[string]any{"dev": validStage(t, map[string]any{"LogRetentionDays": 30})}, "dev", []string{`unknown setting "LogRetentionDays": known settings are removalPolicy`}},
+		{"a name of another case", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": nil, "LogRetentionDays": 30})}, "dev", []string{`unknown setting "LogRetentionDays"`}},
+		{"an unknown name of another case", map[string]any{"dev": validStage(t, map[string]any{"LogRetentionDays": 30})}, "dev", []string{`unknown setting "LogRetentionDays": known settings are`, "removalPolicy", "logRetentionDays"}},
 		{"a setting twice", `{"dev": {"owner": "a", "owner": "b"}}`, "dev", []string{`"stages" must be a JSON object`}},
 		{"a null setting", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": jsontext.Value("null")})}, "dev", []string{`setting "lambdaMemoryMiB" is null: give it a value`}},
 		// API Gateway's CloudWatch role is one setting per account and Region.
@@ -166,7 +179,7 @@ func TestValidate(t *testing.T) {
 		{"empty cost center", map[string]any{"costCenter": " "}, "costCenter must not be empty"},
 		{"bad owner", map[string]any{"owner": "team;drop"}, `owner "team;drop" is not a valid tag value`},
 		{"long owner", map[string]any{"owner": strings.Repeat("a", 257)}, "is not a valid tag value"},
-		{"negative concurrency", map[string]any{"lambdaReservedConcurrency": -1}, "lambdaReservedConcurrency -1 is invalid: 0 leaves the functions unreserved"},
+		{"negative concurrency", map[string]any{"lambdaReservedConcurrency": -1}, "lambdaReservedConcurrency -1 is invalid: allowed are whole numbers from 1 to 1000 (0 would stop the functions: no reservation is unset, 0 in a settings object)"},
 		{"longest owner", map[string]any{"owner": strings.Repeat("a", 256)}, ""},
 		{"topic", map[string]any{"alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:fleet-alarms"}, ""},
 		{"topic not an ARN", map[string]any{"alarmTopicArn": "fleet-alarms"}, `alarmTopicArn "fleet-alarms" is not an SNS topic ARN`},
@@ -174,6 +187,45 @@ func TestValidate(t *testing.T) {
 		{"account and region", map[string]any{"account": "123456789012", "region": "us-gov-west-1"}, ""},
 		{"account", map[string]any{"account": "12345"}, `account "12345" is invalid: an AWS account ID is 12 digits`},
 		{"region", map[string]any{"region": "Europe"}, `region "Europe" is invalid: want a Region code such as eu-west-1`},
+		// The construct's props, checked by the construct's rules and named
+		// by their settings.
+		{"unreserved", map[string]any{"lambdaReservedConcurrency": 0}, ""},
+		{"reserved", map[string]any{"lambdaReservedConcurrency": 1000}, ""},
+		{"edges", map[string]any{"apiThrottleRateLimit": 10000, "apiThrottleBurstLimit": 5000, "lambdaTimeoutSeconds": 29, "lambdaMemoryMiB": 10240}, ""},
+		{"destroy with protection", map[string]any{"removalPolicy": "destroy"}, `stage "dev": deletionProtection true is invalid: must be false with removalPolicy DESTROY`},
+		{"log retention", map[string]any{"logRetentionDays": 10}, `stage "dev": logRetentionDays 10 is invalid: allowed values are 1, 3, 5, 7, 14, 30`},
+		{"event retention zero", map[string]any{"eventRetentionDays": 0}, "eventRetentionDays 0 is invalid: allowed are whole days from 1 to 3650"},
+		{"event retention in part", map[string]any{"eventRetentionDays": 1.5}, "eventRetentionDays 1.5 is invalid: allowed are whole days"},
+		{"rate zero", map[string]any{"apiThrottleRateLimit": 0}, "apiThrottleRateLimit 0 is invalid: allowed range is (0, 10000]"},
+		{"rate too high", map[string]any{"apiThrottleRateLimit": 10001}, "apiThrottleRateLimit 10001 is invalid"},
+		{"burst", map[string]any{"apiThrottleBurstLimit": 5001}, "apiThrottleBurstLimit 5001 is invalid: allowed are whole numbers from 1 to 5000"},
+		{"no burst", map[string]any{"apiThrottleBurstLimit": 0}, "apiThrottleBurstLimit 0 is invalid"},
+		{"memory low", map[string]any{"lambdaMemoryMiB": 64}, "lambdaMemoryMiB 64 is invalid: allowed are whole MiB from 128 to 10240"},
+		{"memory high", map[string]any{"lambdaMemoryMiB": 10241}, "lambdaMemoryMiB 10241 is invalid"},
+		{"timeout", map[string]any{"lambdaTimeoutSeconds": 30}, "lambdaTimeoutSeconds 30 is invalid: allowed are whole seconds from 1 to 29"},
+		{"timeout in part", map[string]any{"lambdaTimeoutSeconds": 9.5}, "lambdaTimeoutSeconds 9.5 is invalid: allowed are whole seconds"},
+		{"concurrency", map[string]any{"lambdaReservedConcurrency": 1001}, "lambdaReservedConcurrency 1001 is invalid: allowed are whole numbers from 1 to 1000"},
+		{"bad email", map[string]any{"alarmEmails": []any{"ops"}}, `alarmEmails "ops" is invalid: allowed are plain e-mail addresses`},
+		{"email with name", map[string]any{"alarmEmails": []any{"Ops <ops@example.com>"}}, "alarmEmails"},
+		{"duplicate email", map[string]any{"alarmEmails": []any{"a@example.com", "A@example.com"}}, `alarmEmails "A@example.com" is invalid`},
+		{"budget", map[string]any{"monthlyBudgetUsd": 0}, "monthlyBudgetUsd 0 is invalid: must be above 0"},
+		{"max read units", map[string]any{"tableMaxReadRequestUnits": 0}, "tableMaxReadRequestUnits 0 is invalid: allowed are whole request units per second from 1 to 40000"},
+		{"max write units", map[string]any{"tableMaxWriteRequestUnits": 40001}, "tableMaxWriteRequestUnits 40001 is invalid"},
+		{"alarm period", map[string]any{"alarmThresholds": map[string]any{"periodMinutes": 0}}, "alarmThresholds.periodMinutes 0 is invalid"},
+		{"alarm window", map[string]any{"alarmThresholds": map[string]any{"periodMinutes": 60, "evaluationPeriods": 25}},
+			"alarmThresholds.evaluationPeriods 25 is invalid: period × evaluationPeriods must be at most one day (1440 minutes), got 1500 minutes"},
+		{"alarm threshold", map[string]any{"alarmThresholds": map[string]any{"functionErrors": 0}}, "alarmThresholds.functionErrors 0 is invalid"},
+		{"datapoints", map[string]any{"alarmThresholds": map[string]any{"datapointsToAlarm": 6}}, "alarmThresholds.datapointsToAlarm 6 is invalid: allowed are whole numbers from 1 to evaluationPeriods (3)"},
+		{"alarm severity", map[string]any{"alarmSeverities": map[string]any{"Api-Latency-p99": "critical"}}, ""},
+		{"unknown alarm kind", map[string]any{"alarmSeverities": map[string]any{"Api-Latency": "critical"}},
+			`alarmSeverities "Api-Latency" is invalid: allowed keys are the kinds of alarm: Api-4XXError-rate, Api-5XXError`},
+		{"unknown severity", map[string]any{"alarmSeverities": map[string]any{"Api-Latency-p99": "page"}},
+			`alarmSeverities.Api-Latency-p99 "page" is invalid: allowed values are critical, warning`},
+		{"objective without budget", map[string]any{"serviceLevelObjectives": map[string]any{"uploads": map[string]any{"availabilityPercent": 100}}},
+			"serviceLevelObjectives.uploads.availabilityPercent 100 is invalid: allowed range is (93.06, 100) percent"},
+		{"objective latency", map[string]any{"serviceLevelObjectives": map[string]any{"reads": map[string]any{"latencyMs": 0}}},
+			"serviceLevelObjectives.reads.latencyMs 0 is invalid: allowed are whole milliseconds from 1 to 29000"},
+		{"burn-rate severity", map[string]any{"alarmSeverities": map[string]any{"Reads-Latency-BurnRate": "warning"}}, ""},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {

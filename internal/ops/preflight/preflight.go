@@ -185,7 +185,7 @@ func subscribers(cfg stage.Config) string {
 	if cfg.AlarmTopicArn != "" {
 		return cfg.AlarmTopicArn
 	}
-	return strings.Join(cfg.AlarmEmails, ", ") + " (e-mail: each must have confirmed its subscription)"
+	return strings.Join(cfg.AlarmEmails(), ", ") + " (e-mail: each must have confirmed its subscription)"
 }
 
 // Run runs every check for a stage's stack.

@@ -9,7 +9,9 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
+	"github.com/aws/jsii-runtime-go"
 
+	"github.com/fleetapi/fleetapi/constructs/fleetapi"
 	"github.com/fleetapi/fleetapi/internal/app/stage"
 	"github.com/fleetapi/fleetapi/internal/testutil/awsstandin"
 )
@@ -53,7 +55,7 @@ func TestOffline(t *testing.T) {
 	}{
 		{stage.Config{Name: "prod", RequireAlarmSubscriber: true}, Fail, "requireAlarmSubscriber"},
 		{stage.Config{Name: "dev"}, Warn, "set alarmEmails"},
-		{stage.Config{Name: "prod", RequireAlarmSubscriber: true, AlarmEmails: []string{"oncall@example.com"}}, OK, "oncall@example.com"},
+		{stage.Config{Name: "prod", RequireAlarmSubscriber: true, Props: fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("oncall@example.com")}}, OK, "oncall@example.com"},
 		{stage.Config{Name: "prod", RequireAlarmSubscriber: true, AlarmTopicArn: "arn:aws:sns:eu-west-1:123456789012:pager"}, OK, "pager"},
 	} {
 		r := Offline(tt.cfg)
@@ -79,7 +81,7 @@ func statusOf(results []Result, check string) Status {
 func TestRun(t *testing.T) {
 	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 100, "B": 100, "C": 100}, Logs: true,
 		BootstrapVersion: 6, BootstrapParameter: "/cdk-bootstrap/hnb659fds/version"}
-	cfg := stage.Config{Name: "prod", CloudWatchRoleOwner: "dev", AlarmEmails: []string{"oncall@example.com"}}
+	cfg := stage.Config{Name: "prod", CloudWatchRoleOwner: "dev", Props: fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("oncall@example.com")}}
 	for _, tt := range []struct {
 		name  string
 		state awsstandin.State
@@ -120,7 +122,7 @@ func TestRunWithoutPermissions(t *testing.T) {
 	clients := NewClients(aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String("http://127.0.0.1:1"),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", ""), RetryMaxAttempts: 1})
 	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 1}, Logs: true, BootstrapParameter: "/p", BootstrapVersion: 6}
-	results := Run(context.Background(), clients, stage.Config{Name: "prod", AlarmEmails: []string{"a@example.com"}}, stack)
+	results := Run(context.Background(), clients, stage.Config{Name: "prod", Props: fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("a@example.com")}}, stack)
 	for _, r := range results[1:] {
 		if r.Status != Warn || !strings.Contains(r.ToDo, "credentials that may call") {
 			t.Errorf("%v: want a warning naming the call", r)
