@@ -147,32 +147,32 @@ func (t tables) byRole() map[string]awsdynamodb.Table {
 }
 
 // newTables defines the tables: on demand, encrypted, with point-in-time
-// recovery, deletion protection and the removal policy of the props.
+// recovery, deletion protection and the removal policy of the props; the
+// events table of the props' class, its items expiring through TTL.
 func newTables(scope constructs.Construct, p FleetApiProps) tables {
-	pitr := &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: p.PointInTimeRecovery}
-	vehicles := awsdynamodb.NewTable(scope, jsii.String("Vehicles"), &awsdynamodb.TableProps{
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(schema.Vehicles.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
-		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
-		PointInTimeRecoverySpecification: pitr,
-		DeletionProtection:               p.DeletionProtection,
-		RemovalPolicy:                    p.RemovalPolicy,
-		MaxReadRequestUnits:              p.MaxReadRequestUnits,
-		MaxWriteRequestUnits:             p.MaxWriteRequestUnits,
-	})
-	events := awsdynamodb.NewTable(scope, jsii.String("VehicleEvents"), &awsdynamodb.TableProps{
-		PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(schema.VehicleEvents.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
-		SortKey:                          &awsdynamodb.Attribute{Name: jsii.String(schema.VehicleEvents.SortKey), Type: awsdynamodb.AttributeType_STRING},
-		TimeToLiveAttribute:              jsii.String(schema.VehicleEvents.TTLAttribute),
-		TableClass:                       p.EventsTableClass,
-		BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
-		Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
-		PointInTimeRecoverySpecification: pitr,
-		DeletionProtection:               p.DeletionProtection,
-		RemovalPolicy:                    p.RemovalPolicy,
-		MaxReadRequestUnits:              p.MaxReadRequestUnits,
-		MaxWriteRequestUnits:             p.MaxWriteRequestUnits,
-	})
+	props := func(t schema.Table) *awsdynamodb.TableProps {
+		props := &awsdynamodb.TableProps{
+			PartitionKey:                     &awsdynamodb.Attribute{Name: jsii.String(t.PartitionKey), Type: awsdynamodb.AttributeType_STRING},
+			BillingMode:                      awsdynamodb.BillingMode_PAY_PER_REQUEST,
+			Encryption:                       awsdynamodb.TableEncryption_AWS_MANAGED,
+			PointInTimeRecoverySpecification: &awsdynamodb.PointInTimeRecoverySpecification{PointInTimeRecoveryEnabled: p.PointInTimeRecovery},
+			DeletionProtection:               p.DeletionProtection,
+			RemovalPolicy:                    p.RemovalPolicy,
+			MaxReadRequestUnits:              p.MaxReadRequestUnits,
+			MaxWriteRequestUnits:             p.MaxWriteRequestUnits,
+		}
+		if t.SortKey != "" {
+			props.SortKey = &awsdynamodb.Attribute{Name: jsii.String(t.SortKey), Type: awsdynamodb.AttributeType_STRING}
+		}
+		if t.TTLAttribute != "" {
+			props.TimeToLiveAttribute = jsii.String(t.TTLAttribute)
+		}
+		return props
+	}
+	vehicles := awsdynamodb.NewTable(scope, jsii.String("Vehicles"), props(schema.Vehicles))
+	eventProps := props(schema.VehicleEvents)
+	eventProps.TableClass = p.EventsTableClass
+	events := awsdynamodb.NewTable(scope, jsii.String("VehicleEvents"), eventProps)
 	return tables{vehicles: vehicles, events: events}
 }
 
