@@ -33,7 +33,7 @@ FUZZTIME   ?= 30s
 BENCHTIME  ?= 1s
 # The packages whose tests mutation testing measures: the functions' code
 # and the stage table (under internal/).
-MUTATION_PKGS := shared/contract shared/fleet runtime/httpapi runtime/samplecodec runtime/cursor app/stage runtime/dynamostore runtime/lambdaapp
+MUTATION_PKGS := shared/contract shared/fleet runtime/ingest runtime/httpapi runtime/samplecodec runtime/cursor app/stage runtime/dynamostore runtime/lambdaapp
 # Tools pinned in tools/go.mod, a module of its own: not dependencies of the project.
 TOOLS      := go tool -modfile=$(CURDIR)/tools/go.mod
 GREMLINS   := $(TOOLS) gremlins
