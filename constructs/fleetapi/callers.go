@@ -214,5 +214,6 @@ func (f *FleetApi) VehicleRoleAlias() awsiot.CfnRoleAlias {
 }
 
 // VehicleCertificatePolicy is the AWS IoT policy to attach to each
-// vehicle's certificate; nil without VehicleCredentials.
+// vehicle's certificate; nil with neither VehicleCredentials nor
+// MqttUploads.
 func (f *FleetApi) VehicleCertificatePolicy() awsiot.CfnPolicy { return f.certificatePolicy }

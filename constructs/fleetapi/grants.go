@@ -56,6 +56,21 @@ func (p *principalsProducer) Produce(awscdk.IResolveContext) *string {
 	return jsii.String(contract.FormatPrincipals(granted))
 }
 
+// GrantFleetRead lets grantee call the operations of caller class
+// fleet-read on every vehicle (execute-api:Invoke), and tells the
+// functions so: they check each caller against the grants. On an imported
+// FleetApi, grantee may assume FleetReadRole instead.
+func (b *FleetApiBase) GrantFleetRead(grantee awsiam.IGrantable) awsiam.Grant {
+	return b.grantClass(grantee, contract.CallerFleetRead)
+}
+
+// GrantFleetAdmin lets grantee call the operations of caller class
+// fleet-admin (register and update vehicles) on every vehicle. On an
+// imported FleetApi, grantee may assume FleetAdminRole instead.
+func (b *FleetApiBase) GrantFleetAdmin(grantee awsiam.IGrantable) awsiam.Grant {
+	return b.grantClass(grantee, contract.CallerFleetAdmin)
+}
+
 // grantCallers lets each caller class invoke its operations and no other:
 // the vehicle role its own vid's, each fleet role every vehicle's, each
 // denied what its patterns reach beyond (access.Beyond). The construct

@@ -103,6 +103,56 @@ func filledSum(label string, using map[string]awscloudwatch.IMetric, period awsc
 	})
 }
 
+// metricOptions are the options with the default statistic and, for an API
+// of another account or Region, that account and Region.
+func (b *FleetApiBase) metricOptions(opts *awscloudwatch.MetricOptions, stat string) *awscloudwatch.MetricOptions {
+	o := metricOptions(opts, stat)
+	if o.Account == nil {
+		o.Account = b.account
+	}
+	if o.Region == nil {
+		o.Region = b.region
+	}
+	return o
+}
+
+// MetricUploads is the number of upload requests (the spec's upload, over
+// HTTPS) the API stage received. Default statistic: Sum, over 5 minutes.
+func (b *FleetApiBase) MetricUploads(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	upload := b.spec.Upload()
+	return methodMetric("Count", b.apiName, b.stageName, upload.Method, upload.Path, b.metricOptions(opts, "Sum"))
+}
+
+// MetricSamplesIngested is the number of samples stored by uploads (a
+// retried upload stores none), which the ingest function writes into its
+// log lines in CloudWatch embedded metric format.
+// Default statistic: Sum, over 5 minutes.
+func (b *FleetApiBase) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return functionMetric(metrics.SamplesIngested, b.functionNames[b.spec.Upload().Function], b.metricOptions(opts, "Sum"))
+}
+
+// MetricAccessRefused is the number of requests the functions refused,
+// 403, because the caller may not call the operation or not on the
+// vehicle it names (metrics.AccessRefused, which each function writes into
+// its log line in CloudWatch embedded metric format), over all functions.
+// Default statistic: Sum, over 5 minutes.
+func (b *FleetApiBase) MetricAccessRefused(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
+	o := b.metricOptions(opts, "Sum")
+	return sumOf("refused requests", b.functionNames, o, func(name *string) awscloudwatch.IMetric { return functionMetric(metrics.AccessRefused, name, o) })
+}
+
+// MetricApiServerErrors is the number of 5XX answers of the API stage.
+// Default statistic: Sum, over 5 minutes.
+func (b *FleetApiBase) MetricApiServerErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return stageMetric("5XXError", b.apiName, b.stageName, b.metricOptions(opts, "Sum"))
+}
+
+// MetricApiLatency is the latency of the API stage's answers in milliseconds.
+// Default statistic: p99, over 5 minutes.
+func (b *FleetApiBase) MetricApiLatency(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
+	return stageMetric("Latency", b.apiName, b.stageName, b.metricOptions(opts, "p99"))
+}
+
 // tableOperationsMetric sums a per-operation DynamoDB metric (Sum) over
 // the operations the functions perform on the tables, each term FILLed
 // with 0: DynamoDB writes a data point only for an operation that had the
