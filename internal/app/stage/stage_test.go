@@ -132,6 +132,9 @@ func TestSelectErrors(t *testing.T) {
 		// Names are matched as written, once each; null is no value.
 		{"a name of another case", map[string]any{"dev": validStage(t, map[string]any{"logRetentionDays": nil, "LogRetentionDays": 30})}, "dev", []string{`unknown setting "LogRetentionDays"`}},
 		{"an unknown name of another case", map[string]any{"dev": validStage(t, map[string]any{"LogRetentionDays": 30})}, "dev", []string{`unknown setting "LogRetentionDays": known settings are`, "removalPolicy", "logRetentionDays"}},
+		// The stack's own settings, by their types.
+		{"stack setting of the wrong type", map[string]any{"dev": validStage(t, map[string]any{"requireAlarmSubscriber": "yes"})}, "dev", []string{`stage "dev": requireAlarmSubscriber must be true or false, got string`}},
+		{"tag of the wrong type", map[string]any{"dev": validStage(t, map[string]any{"costCenter": 42})}, "dev", []string{"costCenter must be a string, got number"}},
 		{"a setting twice", `{"dev": {"owner": "a", "owner": "b"}}`, "dev", []string{`"stages" must be a JSON object`}},
 		{"a null setting", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": jsontext.Value("null")})}, "dev", []string{`setting "lambdaMemoryMiB" is null: give it a value`}},
 		// API Gateway's CloudWatch role is one setting per account and Region.
@@ -280,5 +283,27 @@ func TestAllSortsAndValidatesEveryStage(t *testing.T) {
 	table["staging"] = validStage(t, map[string]any{"removalPolicy": "snapshot"})
 	if _, err := All(table); err == nil || !strings.Contains(err.Error(), `stage "staging"`) {
 		t.Errorf("All with a bad staging stage: got %v, want an error naming stage \"staging\"", err)
+	}
+}
+
+// A stage whose alarms and budget reach no one says what to set.
+func TestNoAlarmSubscriber(t *testing.T) {
+	for _, tt := range []struct {
+		replace map[string]any
+		none    bool
+	}{
+		{map[string]any{"alarmEmails": []any{}}, true},
+		{map[string]any{"alarmEmails": []any{"ops@example.com"}}, false},
+		{map[string]any{"alarmEmails": []any{}, "alarmTopicArn": "arn:aws:sns:eu-west-1:123456789012:pager"}, false},
+	} {
+		raw, _ := json.Marshal(validStage(t, tt.replace))
+		cfg, err := Decode("dev", raw)
+		if err != nil {
+			t.Fatal(err)
+		}
+		err = cfg.NoAlarmSubscriber()
+		if (err != nil) != tt.none || err != nil && !strings.Contains(err.Error(), `stage "dev": no one is told of its alarms and its budget`) {
+			t.Errorf("%v: %v", tt.replace, err)
+		}
 	}
 }
