@@ -112,8 +112,9 @@ func TestRuleBadInput(t *testing.T) {
 	if evs, _ := list.body["events"].([]any); len(evs) != 0 {
 		t.Errorf("%d events stored from bad messages", len(evs))
 	}
-	if !strings.Contains(a.logs.String(), `"AccessRefused":1`) {
-		t.Error("the refused client wrote no AccessRefused metric")
+	// The two refusals, and nothing else, count as refused.
+	if n := strings.Count(a.logs.String(), `"AccessRefused":1`); n != 2 {
+		t.Errorf("%d AccessRefused metrics, want 2: the client of another vehicle and the unregistered vehicle", n)
 	}
 }
 
