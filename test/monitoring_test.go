@@ -73,10 +73,12 @@ func TestAlarms(t *testing.T) {
 			wants[table+"-SystemErrors"] = want{or(a.TableSystemErrors, d.TableSystemErrors), "notBreaching"}
 		}
 		if cfg.MqttUploads {
-			// Any failed, throttled or queued MQTT upload.
-			for _, what := range []string{"RuleFailures", "RuleThrottled", "FailureQueue"} {
+			// Any failed, throttled, dropped or queued MQTT upload.
+			for _, what := range []string{"RuleFailures", "RuleErrorActionFailures", "RuleThrottled", "AsyncEventsDropped", "DestinationDeliveryFailures", "FailureQueue"} {
 				wants["Uploads-"+what] = want{1, "notBreaching"}
 			}
+			// Half the failure queue's 14 days.
+			wants["Uploads-FailureQueueAge"] = want{7 * 86400, "notBreaching"}
 		}
 
 		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")
@@ -201,6 +203,10 @@ func alarmPeriod(p map[string]any) float64 {
 	}
 	for _, m := range asList(p["Metrics"]) {
 		if v, ok := dig(m, "MetricStat", "Period").(float64); ok {
+			return v
+		}
+		// A Metrics Insights query has its own period.
+		if v, ok := dig(m, "Period").(float64); ok {
 			return v
 		}
 	}

@@ -103,3 +103,64 @@ func TestMqttUploads(t *testing.T) {
 		}
 	})
 }
+
+// TestUploadAlarmsReadDocumentedDimensions: the upload rule's alarms read
+// AWS/IoT's rule metrics by their one documented dimension, RuleName; its
+// action metrics (Failure, ErrorActionFailure) also carry ActionType,
+// whose values no AWS page states, so they are summed by a Metrics
+// Insights query over every action type of the rule (AWS IoT Core
+// Developer Guide, "AWS IoT metrics and dimensions": rule metrics have
+// RuleName, rule action metrics RuleName and ActionType; CloudWatch User
+// Guide, "Create a CloudWatch alarm based on a Metrics Insights query": the
+// query must return a single time series, here one SUM with no GROUP BY).
+// The function's asynchronous-invocation metrics are Lambda's, by
+// FunctionName (Lambda Developer Guide, "Types of metrics for Lambda
+// functions": DestinationDeliveryFailures, AsyncEventsDropped).
+func TestUploadAlarmsReadDocumentedDimensions(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		if !stageSettings(t, stageName).MqttUploads {
+			t.Skip("no MQTT uploads")
+		}
+		rule := "FleetApi_" + stageName + "_Fleet_Uploads"
+		checked := 0
+		for _, a := range s.resourcesOfType("AWS::CloudWatch::Alarm") {
+			p := a.Properties
+			name, _ := p["AlarmName"].(string)
+			if !strings.Contains(name, "-Uploads-Rule") {
+				continue
+			}
+			checked++
+			if p["Namespace"] == "AWS/IoT" {
+				if dims := fmt.Sprint(p["Dimensions"]); dims != "[map[Name:RuleName Value:"+rule+"]]" {
+					t.Errorf("%s: dimensions %s, want RuleName alone", name, dims)
+				}
+				continue
+			}
+			queries := asList(p["Metrics"])
+			if len(queries) != 1 {
+				t.Errorf("%s: %d metrics, want one Metrics Insights query", name, len(queries))
+				continue
+			}
+			q, _ := dig(queries[0], "Expression").(string)
+			metric := strings.TrimPrefix(strings.TrimPrefix(name, "FleetApi-"+stageName+"-Fleet-Uploads-Rule"), "")
+			want := map[string]string{"Failures": "Failure", "ErrorActionFailures": "ErrorActionFailure"}[metric]
+			if q != `SELECT SUM(`+want+`) FROM SCHEMA("AWS/IoT", ActionType, RuleName) WHERE RuleName = '`+rule+`'` {
+				t.Errorf("%s: query %q", name, q)
+			}
+			if strings.Contains(q, "GROUP BY") || dig(queries[0], "ReturnData") != true {
+				t.Errorf("%s: the query must return one time series", name)
+			}
+		}
+		if checked != 3 {
+			t.Errorf("%d alarms of the upload rule, want 3 (failures, error action failures, throttled)", checked)
+		}
+		for _, a := range s.resourcesOfType("AWS::CloudWatch::Alarm") {
+			p := a.Properties
+			if name, _ := p["MetricName"].(string); name == "AsyncEventsDropped" || name == "DestinationDeliveryFailures" {
+				if p["Namespace"] != "AWS/Lambda" || !strings.Contains(fmt.Sprint(p["Dimensions"]), "FunctionName") || !strings.Contains(fmt.Sprint(p["Dimensions"]), "FleetIngestFunction") {
+					t.Errorf("%s: %v %v, want AWS/Lambda by the ingest function's name", name, p["Namespace"], p["Dimensions"])
+				}
+			}
+		}
+	})
+}

@@ -152,7 +152,9 @@ func DefaultAlarmSeverities() map[string]string {
 		"TABLE-ThrottledRequests": SeverityWarning, "TABLE-SystemErrors": SeverityWarning,
 		// MQTT uploads (MqttUploads): a vehicle deleted the upload on its
 		// PUBACK, so one not stored is lost unless someone redrives it.
-		"Uploads-RuleFailures": SeverityCritical, "Uploads-RuleThrottled": SeverityCritical, "Uploads-FailureQueue": SeverityCritical,
+		"Uploads-RuleFailures": SeverityCritical, "Uploads-RuleErrorActionFailures": SeverityCritical, "Uploads-RuleThrottled": SeverityCritical,
+		"Uploads-AsyncEventsDropped": SeverityCritical, "Uploads-DestinationDeliveryFailures": SeverityCritical,
+		"Uploads-FailureQueue": SeverityCritical, "Uploads-FailureQueueAge": SeverityCritical,
 		// The objectives' composite alarms: the budget burns fast enough to
 		// be spent within days.
 		"Uploads-Availability-BurnRate": SeverityCritical, "Uploads-Latency-BurnRate": SeverityCritical,
@@ -285,10 +287,24 @@ func alarmSpecs(p FleetApiProps, m monitored) []alarmSpec {
 	}
 	if u := m.upload; u != nil {
 		// Any one is an upload not stored, or not yet: each is an alarm.
+		sum := withStat("Sum")
 		specs = append(specs,
-			alarmSpec{"UploadRuleFailures", "Uploads-RuleFailures", "Uploads", "RuleFailures", uploadRuleMetric(u.ruleName, "Failure", true, period), 1, gte, notBreaching},
-			alarmSpec{"UploadRuleThrottled", "Uploads-RuleThrottled", "Uploads", "RuleThrottled", uploadRuleMetric(u.ruleName, "RuleMessageThrottled", false, period), 1, gte, notBreaching},
+			alarmSpec{"UploadRuleFailures", "Uploads-RuleFailures", "Uploads", "RuleFailures", u.ruleActionMetric("Failure", "failed", t.Period), 1, gte, notBreaching},
+			// An upload the rule could hand neither to the function nor to
+			// the queue: lost but for the vehicle's copy.
+			alarmSpec{"UploadRuleErrorActionFailures", "Uploads-RuleErrorActionFailures", "Uploads", "RuleErrorActionFailures",
+				u.ruleActionMetric("ErrorActionFailure", "failed to reach the failure queue", t.Period), 1, gte, notBreaching},
+			alarmSpec{"UploadRuleThrottled", "Uploads-RuleThrottled", "Uploads", "RuleThrottled", uploadRuleMetric(u.ruleName, "RuleMessageThrottled", period), 1, gte, notBreaching},
+			// Lambda gave up on an upload (retries or age spent): it went to
+			// the queue, unless DestinationDeliveryFailures says it did not.
+			alarmSpec{"UploadAsyncEventsDropped", "Uploads-AsyncEventsDropped", "Uploads", "AsyncEventsDropped",
+				u.function.Metric(jsii.String("AsyncEventsDropped"), sum), 1, gte, notBreaching},
+			alarmSpec{"UploadDestinationDeliveryFailures", "Uploads-DestinationDeliveryFailures", "Uploads", "DestinationDeliveryFailures",
+				u.function.Metric(jsii.String("DestinationDeliveryFailures"), sum), 1, gte, notBreaching},
 			alarmSpec{"UploadFailureQueue", "Uploads-FailureQueue", "Uploads", "FailureQueue", u.failuresWaiting(period), 1, gte, notBreaching},
+			// Half the queue's retention: redrive before SQS deletes it.
+			alarmSpec{"UploadFailureQueueAge", "Uploads-FailureQueueAge", "Uploads", "FailureQueueAge",
+				u.failures.MetricApproximateAgeOfOldestMessage(withStat("Maximum")), uploadFailureAgeAlarmSeconds, gte, notBreaching},
 		)
 	}
 	return specs

@@ -39,8 +39,8 @@ func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awsc
 		}
 		rows = append(rows, []awscloudwatch.IWidget{
 			graph("MQTT uploads: messages the rule handed on", []awscloudwatch.IMetric{
-				uploadRuleMetric(u.ruleName, "Success", true, labeled("to the ingest function")), uploadRuleMetric(u.ruleName, "Failure", true, labeled("failed")),
-			}, uploadRuleMetric(u.ruleName, "RuleMessageThrottled", false, labeled("throttled"))),
+				u.ruleActionMetric("Success", "to the ingest function", minute), u.ruleActionMetric("Failure", "failed", minute),
+			}, uploadRuleMetric(u.ruleName, "RuleMessageThrottled", labeled("throttled"))),
 			graph("MQTT uploads not stored, waiting in the failure queue", []awscloudwatch.IMetric{u.failuresWaiting(labeled("messages"))}),
 		})
 	}

@@ -1,6 +1,7 @@
 package fleetapi
 
 import (
+	"fmt"
 	"maps"
 	"slices"
 	"strings"
@@ -59,15 +60,26 @@ func functionMetric(name string, function *string, o *awscloudwatch.MetricOption
 	return newMetric(metrics.Namespace, name, map[string]*string{metrics.DimensionFunctionName: function}, o)
 }
 
-// uploadRuleMetric is an AWS/IoT metric of the upload rule (Sum), of its
-// Lambda action when lambdaAction: what the alarms and the dashboard read.
-func uploadRuleMetric(rule, name string, lambdaAction bool, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
-	dims := map[string]*string{"RuleName": jsii.String(rule)}
-	if lambdaAction {
-		dims["ActionType"] = jsii.String("Lambda")
-	}
+// uploadRuleMetric is a rule metric of AWS/IoT of the upload rule (Sum),
+// whose one dimension is RuleName (AWS IoT Core Developer Guide, "AWS IoT
+// metrics and dimensions", rule metrics).
+func uploadRuleMetric(rule, name string, o *awscloudwatch.MetricOptions) awscloudwatch.IMetric {
 	return awscloudwatch.NewMetric(&awscloudwatch.MetricProps{Namespace: jsii.String("AWS/IoT"), MetricName: jsii.String(name),
-		DimensionsMap: &dims, Statistic: jsii.String("Sum"), Period: o.Period, Label: o.Label})
+		DimensionsMap: &map[string]*string{"RuleName": jsii.String(rule)}, Statistic: jsii.String("Sum"), Period: o.Period, Label: o.Label})
+}
+
+// ruleActionMetric is a rule action metric of the upload rule (Failure,
+// Success, ErrorActionFailure), summed over its action types. Those
+// metrics also have the dimension ActionType, whose values no AWS page
+// states; a CloudWatch Metrics Insights query sums them without naming
+// one (CloudWatch User Guide, "Create a CloudWatch alarm based on a
+// Metrics Insights query": a query that returns a single time series).
+func (u *uploadPath) ruleActionMetric(name, label string, period awscdk.Duration) awscloudwatch.IMetric {
+	return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+		Expression: jsii.String(fmt.Sprintf(`SELECT SUM(%s) FROM SCHEMA("AWS/IoT", ActionType, RuleName) WHERE RuleName = '%s'`, name, u.ruleName)),
+		Label:      jsii.String(label),
+		Period:     period,
+	})
 }
 
 // uploadFailuresWaiting is the most uploads waiting in the failure queue

@@ -20,8 +20,10 @@ import (
 // invocation, and how often.
 const (
 	uploadFailureRetentionDays = 14
-	uploadMaxEventAgeHours     = 6
-	uploadRetryAttempts        = 2
+	// The oldest failed upload's age that alarms: half the retention.
+	uploadFailureAgeAlarmSeconds = uploadFailureRetentionDays * 86_400 / 2
+	uploadMaxEventAgeHours       = 6
+	uploadRetryAttempts          = 2
 )
 
 // uploadPath is the path of uploads over MQTT (MqttUploads).

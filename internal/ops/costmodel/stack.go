@@ -340,6 +340,19 @@ func (s *Stack) addAlarm(p map[string]any) error {
 		for _, m := range metrics {
 			m, _ := m.(map[string]any)
 			stat, ok := m["MetricStat"].(map[string]any)
+			if expr, _ := m["Expression"].(string); !ok && strings.HasPrefix(expr, "SELECT ") {
+				// A Metrics Insights query is billed by the metrics it
+				// analyzes: the upload rule's one action of each kind.
+				// Counted as one alarm metric at the standard rate (not
+				// in the free tier, which is for alarms that list their
+				// metrics: CloudWatch pricing).
+				n++
+				p, _ := m["Period"].(float64)
+				if period == 0 || p < period {
+					period = p
+				}
+				continue
+			}
 			if !ok {
 				continue // an expression: billed through the metrics it reads
 			}

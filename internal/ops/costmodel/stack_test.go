@@ -51,8 +51,10 @@ func TestParseProdStack(t *testing.T) {
 	// errors read one per function or operation); the 16 windows of the
 	// burn-rate alarms 80 more: 2 for the upload method, 8 for the 4 GET
 	// methods, in each of 4 windows, for availability and for latency; the
-	// MQTT path's three (rule failures, throttles, the failure queue).
-	if s.AlarmMetrics != 32+80+3 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
+	// MQTT path's seven (the rule's failures and error action failures,
+	// each a Metrics Insights query, its throttles, the function's dropped
+	// events and destination failures, the failure queue's depth and age).
+	if s.AlarmMetrics != 32+80+7 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
 		t.Errorf("alarm metrics %d (+%d high resolution), composite alarms %d, dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
 			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.CompositeAlarms, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
 	}
