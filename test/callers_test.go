@@ -261,12 +261,24 @@ func TestVehicleEntersOnlyAsItself(t *testing.T) {
 				t.Errorf("%s: %v, want %v", tt.name, got, tt.want)
 			}
 		}
-		// The trust policy alone holds the line too: were the certificate
-		// role's own policy to allow more, its conditions still refuse.
+		// Who may enter is the trust's to say (aws:PrincipalArn, a key IAM
+		// documents in every request): another role of the account with
+		// sts:* of its own is refused. Which thing is the certificate
+		// role's own policy's (its documented variables): the trust names
+		// the account, so both must allow, and the trust alone does not
+		// hold that line, which the certificate role's policy does above.
 		broad := []iampolicy.Document{iampolicy.MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:*","Resource":"*"}]}`)}
-		req := iampolicy.Request{Principal: cert, Action: "sts:AssumeRole", Resource: roleArn(vehicleRole), Context: with(thingA, "sts:RoleSessionName", "car-B", "aws:RequestTag/vid", "car-B")}
-		if got := iampolicy.EvaluateAssumeRole(req, broad, trust); got == iampolicy.Allow {
-			t.Error("with a broader policy of its own, the certificate role enters the vehicle role as another vehicle")
+		admin := sessionOf(s.idOfPath(t, "Fleet/FleetAdminRole/Resource"), "x")
+		for _, action := range []string{"sts:AssumeRole", "sts:TagSession"} {
+			req := iampolicy.Request{Principal: admin, Action: action, Resource: roleArn(vehicleRole), Context: with(thingA, "sts:RoleSessionName", "car-A", "aws:RequestTag/vid", "car-A", "aws:TagKeys", "vid")}
+			if got := iampolicy.EvaluateAssumeRole(req, broad, trust); got == iampolicy.Allow {
+				t.Errorf("another role of the account with sts:* of its own: %s allowed", action)
+			}
+		}
+		for _, st := range trust.Statement {
+			if strings.Contains(fmt.Sprint(st.Condition), "credentials-iot") {
+				t.Errorf("the vehicle role's trust policy conditions on %v: the credentials provider's variables are documented in the policies of the role it assumes only", st.Condition)
+			}
 		}
 		for _, tt := range []struct {
 			service string

@@ -52,7 +52,7 @@ func newCallerRoles(scope constructs.Construct, p FleetApiProps) callerRoles {
 	trust := vehicleRoleTrustWithoutCertificates()
 	if *p.VehicleCredentials {
 		c.certificate = newCertificateRole(scope, p)
-		trust = awsiam.NewPrincipalWithConditions(awsiam.NewArnPrincipal(c.certificate.RoleArn()), conditionsOf(access.EnterVehicleRole("").Assume))
+		trust = awsiam.NewPrincipalWithConditions(awsiam.NewAccountRootPrincipal(), conditionsOf(access.VehicleRoleTrust(*c.certificate.RoleArn()).Assume))
 	}
 	c.vehicle = awsiam.NewRole(scope, jsii.String("VehicleRole"), &awsiam.RoleProps{
 		Description: jsii.String("FleetApi vehicle: a session of it acts for the vehicle its session name and its tag " + access.VehicleTag + " name"),
@@ -106,20 +106,20 @@ type vehicleCredentials struct {
 }
 
 // newVehicleCredentials completes the credentials provider's way in: the
-// certificate role may enter the vehicle role as its own thing, the trust
-// policy says the same for the session tag (the role's AssumedBy wrote the
-// statement for sts:AssumeRole), and the role alias points at the
-// certificate role.
+// certificate role's own policy lets it enter the vehicle role as its own
+// thing, the vehicle role's trust lets the certificate role tag the
+// session with vid (the role's AssumedBy wrote the trust statement for
+// sts:AssumeRole), and the role alias points at the certificate role.
 func newVehicleCredentials(scope constructs.Construct, p FleetApiProps, c callerRoles) *vehicleCredentials {
-	entry := access.EnterVehicleRole(*c.vehicle.RoleArn())
-	for _, s := range entry.Statements() {
+	for _, s := range access.EnterVehicleRole(*c.vehicle.RoleArn()).Statements() {
 		c.certificate.AddToPolicy(policyStatement(s))
 	}
+	tag := access.VehicleRoleTrust(*c.certificate.RoleArn()).Tag
 	c.vehicle.AssumeRolePolicy().AddStatements(awsiam.NewPolicyStatement(&awsiam.PolicyStatementProps{
-		Sid:        jsii.String(entry.Tag.Sid),
-		Principals: &[]awsiam.IPrincipal{awsiam.NewArnPrincipal(c.certificate.RoleArn())},
-		Actions:    jsii.Strings(entry.Tag.Actions...),
-		Conditions: conditionsOf(entry.Tag),
+		Sid:        jsii.String(tag.Sid),
+		Principals: &[]awsiam.IPrincipal{awsiam.NewAccountRootPrincipal()},
+		Actions:    jsii.Strings(tag.Actions...),
+		Conditions: conditionsOf(tag),
 	}))
 	alias := awsiot.NewCfnRoleAlias(scope, jsii.String("VehicleRoleAlias"), &awsiot.CfnRoleAliasProps{
 		RoleArn:                   c.certificate.RoleArn(),

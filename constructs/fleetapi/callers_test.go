@@ -47,11 +47,16 @@ func TestVehicleCredentials(t *testing.T) {
 	})
 	own := map[string]any{"StringEquals": map[string]any{"sts:RoleSessionName": thing, "aws:RequestTag/vid": thing}}
 	tag := map[string]any{"StringEquals": map[string]any{"aws:RequestTag/vid": thing}, "ForAllValues:StringEquals": map[string]any{"aws:TagKeys": "vid"}}
-	cdktest.Check(t, "the vehicle role trusts the certificate role as its own thing", func() {
+	// The trust: the account, for the certificate role alone; the thing is
+	// the certificate role's own policy's to check (both must allow).
+	account := map[string]any{"AWS": map[string]any{"Fn::Join": []any{"", []any{"arn:", map[string]any{"Ref": "AWS::Partition"}, ":iam::", map[string]any{"Ref": "AWS::AccountId"}, ":root"}}}}
+	fromCertificates := map[string]any{"aws:PrincipalArn": map[string]any{"Fn::GetAtt": []any{certRole, "Arn"}}}
+	cdktest.Check(t, "the vehicle role trusts the account for the certificate role alone", func() {
 		tmpl.HasResourceProperties(jsii.String("AWS::IAM::Role"), map[string]any{
 			"AssumeRolePolicyDocument": map[string]any{"Statement": []any{
-				map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Condition": own, "Principal": map[string]any{"AWS": map[string]any{"Fn::GetAtt": []any{certRole, "Arn"}}}},
-				map[string]any{"Action": "sts:TagSession", "Effect": "Allow", "Condition": tag, "Principal": map[string]any{"AWS": map[string]any{"Fn::GetAtt": []any{certRole, "Arn"}}}, "Sid": "TagWithItsOwnThing"},
+				map[string]any{"Action": "sts:AssumeRole", "Effect": "Allow", "Condition": map[string]any{"ArnEquals": fromCertificates}, "Principal": account},
+				map[string]any{"Action": "sts:TagSession", "Effect": "Allow", "Principal": account, "Sid": "TagVidOnly",
+					"Condition": map[string]any{"ArnEquals": fromCertificates, "ForAllValues:StringEquals": map[string]any{"aws:TagKeys": "vid"}}},
 			}},
 		})
 	})

@@ -10,10 +10,12 @@
 // certificate gets it credentials of the certificate role from the AWS
 // IoT Core credentials provider (role alias); with them it assumes the
 // vehicle role, naming its thing name as the session name and as the
-// session tag vid. The certificate role may do that only as its own thing
-// (${credentials-iot:ThingName}, which the credentials provider adds to
-// its credentials' context when the request names the thing attached to
-// the certificate). The vehicle role's session then says the vid twice:
+// session tag vid. The certificate role's own policy lets it do that only
+// as its own thing (${credentials-iot:ThingName}, which the credentials
+// provider adds to its credentials' context when the request names the
+// thing attached to the certificate), and the vehicle role trusts its
+// account for the certificate role alone (aws:PrincipalArn): both must
+// allow. The vehicle role's session then says the vid twice:
 // in its ARN, which API Gateway passes to the functions, and in the tag
 // its execute-api policy names.
 package access
@@ -165,10 +167,13 @@ type VehicleRoleEntry struct {
 // Statements lists both statements, the assumption first.
 func (e VehicleRoleEntry) Statements() []Statement { return []Statement{e.Assume, e.Tag} }
 
-// EnterVehicleRole is what the certificate role's policy, and the vehicle
-// role's trust policy for it, allow: to assume the vehicle role as the
-// thing whose certificate got the credentials and no other, the thing
-// name as session name and as the one session tag, vid.
+// EnterVehicleRole is what the certificate role's own policy allows: to
+// assume the vehicle role as the thing whose certificate got the
+// credentials and no other, the thing name as session name and as the one
+// session tag, vid (${credentials-iot:ThingName}, in a policy of the role
+// the credentials provider assumes, where the IoT Developer Guide
+// documents it). The vehicle role's trust (VehicleRoleTrust) must allow
+// too.
 func EnterVehicleRole(vehicleRole string) VehicleRoleEntry {
 	return VehicleRoleEntry{Assume: Statement{
 		Sid:       "AssumeAsItsOwnThing",
@@ -184,6 +189,35 @@ func EnterVehicleRole(vehicleRole string) VehicleRoleEntry {
 		Resources: []string{vehicleRole},
 		Conditions: map[string]map[string][]string{
 			"StringEquals":              {"aws:RequestTag/" + VehicleTag: {ThingNameVariable}},
+			"ForAllValues:StringEquals": {"aws:TagKeys": {VehicleTag}},
+		},
+	}}
+}
+
+// VehicleRoleTrust is the vehicle role's trust policy, for principals of
+// its own account (the Principal the caller writes): only the certificate
+// role may start a session of it (aws:PrincipalArn, which IAM puts in the
+// context of every signed request, the role's ARN for a role session:
+// IAM User Guide, "AWS global condition context keys"), and tag it with
+// vid alone. Which thing a session may be is the certificate role's own
+// policy's to say (EnterVehicleRole): the credentials provider's variables
+// are documented there ("These three variables work for IAM policies
+// only": AWS IoT Core Developer Guide, "Authorizing direct calls to AWS
+// services using AWS IoT Core credential provider"), not in another role's
+// trust policy. A trust policy that names the account, not the role,
+// allows only what the caller's own policy allows too ("Policy evaluation
+// logic"), so both must allow.
+func VehicleRoleTrust(certificateRole string) VehicleRoleEntry {
+	fromCertificates := map[string][]string{"aws:PrincipalArn": {certificateRole}}
+	return VehicleRoleEntry{Assume: Statement{
+		Sid:        "CertificateRoleOnly",
+		Actions:    []string{"sts:AssumeRole"},
+		Conditions: map[string]map[string][]string{"ArnEquals": fromCertificates},
+	}, Tag: Statement{
+		Sid:     "TagVidOnly",
+		Actions: []string{"sts:TagSession"},
+		Conditions: map[string]map[string][]string{
+			"ArnEquals":                 fromCertificates,
 			"ForAllValues:StringEquals": {"aws:TagKeys": {VehicleTag}},
 		},
 	}}

@@ -152,7 +152,34 @@ func (r Request) value(key string) ([]string, bool) {
 			return v, true
 		}
 	}
+	// IAM puts the principal's ARN in the context of every signed
+	// request, the role's for a role session ("AWS global condition
+	// context keys": aws:PrincipalArn).
+	if strings.EqualFold(key, "aws:PrincipalArn") {
+		if arn := principalArn(r.Principal); arn != "" {
+			return []string{arn}, true
+		}
+	}
 	return nil, false
+}
+
+// principalArn is the aws:PrincipalArn of a caller: an IAM role's or
+// user's ARN as it is, a role session's role's, "" for anything else.
+func principalArn(caller string) string {
+	f := strings.SplitN(caller, ":", 6)
+	if len(f) != 6 || f[0] != "arn" {
+		return ""
+	}
+	switch {
+	case f[2] == "iam" && (strings.HasPrefix(f[5], "role/") || strings.HasPrefix(f[5], "user/")):
+		return caller
+	case f[2] == "sts" && strings.HasPrefix(f[5], "assumed-role/"):
+		role, _, ok := strings.Cut(strings.TrimPrefix(f[5], "assumed-role/"), "/")
+		if ok && role != "" {
+			return "arn:" + f[1] + ":iam::" + f[4] + ":role/" + role
+		}
+	}
+	return ""
 }
 
 // Decision is the outcome of an evaluation.

@@ -222,3 +222,37 @@ func TestParseRefuses(t *testing.T) {
 		}
 	}
 }
+
+// aws:PrincipalArn is in the context of every signed request: "For IAM
+// roles, the request context returns the ARN of the role, not the ARN of
+// the user that assumed the role" (IAM User Guide, "AWS global condition
+// context keys"); a user's is its own ARN; a service has none.
+func TestPrincipalArn(t *testing.T) {
+	trust := MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Principal":{"AWS":"arn:aws:iam::111122223333:root"},"Action":"sts:AssumeRole",
+		"Condition":{"ArnEquals":{"aws:PrincipalArn":"arn:aws:iam::111122223333:role/broker"}}}]}`)
+	mayAssume := []Document{MustParse(`{"Version":"2012-10-17","Statement":[{"Effect":"Allow","Action":"sts:AssumeRole","Resource":"*"}]}`)}
+	for _, tt := range []struct {
+		caller string
+		want   Decision
+	}{
+		{"arn:aws:sts::111122223333:assumed-role/broker/session-1", Allow},
+		{"arn:aws:iam::111122223333:role/broker", Allow},
+		{"arn:aws:sts::111122223333:assumed-role/other/session-1", ImplicitDeny},
+		{"arn:aws:iam::111122223333:user/broker", ImplicitDeny},
+		{"arn:aws:sts::111122223333:assumed-role/brokerage/session-1", ImplicitDeny},
+	} {
+		req := Request{Principal: tt.caller, Action: "sts:AssumeRole", Resource: "arn:aws:iam::111122223333:role/target"}
+		if got := EvaluateAssumeRole(req, mayAssume, trust); got != tt.want {
+			t.Errorf("%s: %v, want %v", tt.caller, got, tt.want)
+		}
+	}
+	// A value in the context is the one evaluated.
+	req := Request{Principal: "arn:aws:sts::111122223333:assumed-role/other/s", Action: "sts:AssumeRole", Resource: "x",
+		Context: map[string][]string{"aws:PrincipalArn": {"arn:aws:iam::111122223333:role/broker"}}}
+	if got := EvaluateAssumeRole(req, mayAssume, trust); got != Allow {
+		t.Errorf("context value: %v", got)
+	}
+	if got := EvaluateAssumeRole(Request{Service: "iot.amazonaws.com", Action: "sts:AssumeRole", Resource: "x"}, nil, trust); got != ImplicitDeny {
+		t.Errorf("a service: %v", got)
+	}
+}

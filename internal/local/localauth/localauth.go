@@ -142,11 +142,10 @@ func New(spec *api.Spec, registry *Registry, now func() time.Time) (*Authority, 
 	if a.developer, err = invoke(access.FleetOperations(spec), contract.CallerFleetAdmin); err != nil {
 		return nil, err
 	}
-	enter := access.EnterVehicleRole(VehicleRole).Statements()
-	if a.vehicleTrust, err = document(enter, CertificateRole); err != nil {
+	if a.vehicleTrust, err = document(access.VehicleRoleTrust(CertificateRole).Statements(), "arn:aws:iam::"+Account+":root"); err != nil {
 		return nil, err
 	}
-	doc, err := document(enter, "")
+	doc, err := document(access.EnterVehicleRole(VehicleRole).Statements(), "")
 	if err != nil {
 		return nil, err
 	}
