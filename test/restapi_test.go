@@ -221,3 +221,61 @@ func btoi(b bool) int {
 	}
 	return 0
 }
+
+// TestEveryStageLogsWithARoleOfItsOwn: `cdk deploy --context stage=NAME`
+// works in a fresh account for every stage, and stages of one account
+// never break each other's logging, as CloudFormation and API Gateway
+// document it:
+//   - a stage that logs needs the account's CloudWatch role ("CloudWatch
+//     Logs role ARN must be set in account settings to enable logging";
+//     API Gateway Developer Guide, "Set up CloudWatch logging for REST
+//     APIs in API Gateway": the role's ARN is an account setting);
+//   - "The AWS::ApiGateway::Account resource specifies the IAM role that
+//     Amazon API Gateway uses to write API logs to Amazon CloudWatch
+//     Logs"; so each stage's own sets it as it deploys, and the setting
+//     names the role of the stage deployed last. CloudFormation's page
+//     warns that one overwrites another ("To avoid overwriting other
+//     roles, you should only have one ... per region per account"): here
+//     every role is the same (trusted by apigateway.amazonaws.com, the
+//     managed policy AWS documents for it), so the overwrite changes
+//     nothing but which of them is used;
+//   - "When you delete a stack containing this resource, API Gateway can
+//     still assume the provided IAM role" (the same page), and every role
+//     and Account resource is retained (DeletionPolicy and
+//     UpdateReplacePolicy Retain: "CloudFormation keeps the resource
+//     without deleting the resource or its contents when its stack is
+//     deleted", CloudFormation User Guide, "DeletionPolicy attribute"):
+//     deleting a stage leaves the role the setting names.
+func TestEveryStageLogsWithARoleOfItsOwn(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		logs := false
+		for _, st := range s.resourcesOfType("AWS::ApiGateway::Stage") {
+			logs = logs || strings.Contains(fmt.Sprint(st.Properties["MethodSettings"]), "LoggingLevel:ERROR")
+		}
+		if !logs {
+			t.Fatal("the stage writes no execution logs: this test has nothing to prove")
+		}
+		accounts := s.resourcesOfType("AWS::ApiGateway::Account")
+		if len(accounts) != 1 {
+			t.Fatalf("%d AWS::ApiGateway::Account, want the stage's own", len(accounts))
+		}
+		for id, acct := range accounts {
+			if acct.DeletionPolicy != "Retain" || acct.UpdateReplace != "Retain" {
+				t.Errorf("%s: deletion %q, replace %q: want both Retain", id, acct.DeletionPolicy, acct.UpdateReplace)
+			}
+			roleID, _ := dig(acct.Properties, "CloudWatchRoleArn", "Fn::GetAtt").([]any)
+			if len(roleID) != 2 {
+				t.Fatalf("%s: CloudWatchRoleArn %v, want a role of the stack", id, acct.Properties["CloudWatchRoleArn"])
+			}
+			role := s.resources[roleID[0].(string)]
+			if role.DeletionPolicy != "Retain" || role.UpdateReplace != "Retain" {
+				t.Errorf("%s: deletion %q, replace %q: want both Retain", roleID[0], role.DeletionPolicy, role.UpdateReplace)
+			}
+			trust := fmt.Sprint(role.Properties["AssumeRolePolicyDocument"])
+			managed := fmt.Sprint(role.Properties["ManagedPolicyArns"])
+			if !strings.Contains(trust, "Service:apigateway.amazonaws.com") || !strings.Contains(managed, "service-role/AmazonAPIGatewayPushToCloudWatchLogs") {
+				t.Errorf("%s: trust %s, policies %s: want API Gateway's, with AmazonAPIGatewayPushToCloudWatchLogs", roleID[0], trust, managed)
+			}
+		}
+	})
+}

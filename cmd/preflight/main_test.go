@@ -115,7 +115,7 @@ func TestReadyAccount(t *testing.T) {
 	}
 	docShows(t, out)
 	shows(t, out,
-		"ok   API Gateway CloudWatch role: the account has arn:aws:iam::123456789012:role/FleetApi-dev-",
+		"ok   API Gateway CloudWatch role: this stage's stack sets a retained role of its own (apiGatewayCloudWatchRole); the account has arn:aws:iam::123456789012:role/FleetApi-dev-",
 		"ok   Lambda concurrency: the account's quota is 1000, 1000 unreserved; the stage reserves 300 (3 functions), 0 of them reserved already: 700 would stay unreserved",
 		"ok   CDK bootstrap: version 27; the stack needs 6 or later",
 		"ok   cost allocation tag Project: active",
@@ -141,8 +141,8 @@ func TestFreshAccount(t *testing.T) {
 	docShows(t, out)
 	shows(t, out,
 		"FAIL alarm subscriber: no one is told of the alarms and the budget\n     → set alarmEmails (each address must confirm the subscription SNS mails it) or alarmTopicArn in cdk.json (the stage sets requireAlarmSubscriber",
-		"FAIL API Gateway CloudWatch role: the account has none, and stage prod logs without creating it",
-		"→ deploy stage dev into this account and Region first (it creates the role), or set apiGatewayCloudWatchRole true for stage prod",
+		// A fresh account: the stage sets a role of its own.
+		"ok   API Gateway CloudWatch role: this stage's stack sets a retained role of its own (apiGatewayCloudWatchRole); the account has none yet",
 		"FAIL Lambda concurrency: the account's quota is 50, 50 unreserved; the stage reserves 300 (3 functions), 0 of them reserved already: -250 would stay unreserved",
 		`request the Service Quotas increase of Lambda "Concurrent executions" to at least 400`,
 		"FAIL CDK bootstrap: the environment is not bootstrapped (no /cdk-bootstrap/hnb659fds/version)",

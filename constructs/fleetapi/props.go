@@ -72,12 +72,14 @@ type FleetApiProps struct {
 	// Default: 200.
 	ThrottlingBurstLimit *float64
 	// Whether to create the role through which API Gateway writes execution
-	// logs, a setting of the whole account and Region
-	// (AWS::ApiGateway::Account), retained when the stack goes. Exactly one
-	// stack of an account and Region should create it; without it, the
-	// stage's execution logging fails to deploy ("CloudWatch Logs role ARN
-	// must be set in account settings to enable logging"), and synthesis
-	// warns (fleetapi:apiGatewayCloudWatchRole) so that it is not a surprise.
+	// logs and set it as the whole account and Region's
+	// (AWS::ApiGateway::Account); both are retained when the stack goes.
+	// Several stacks of an account and Region may each set their own: the
+	// setting then names a role that exists whichever deployed last, and a
+	// deleted stack leaves it (docs/deploying.md). Without any, the stage's
+	// execution logging fails to deploy ("CloudWatch Logs role ARN must be
+	// set in account settings to enable logging"), and synthesis warns
+	// (fleetapi:apiGatewayCloudWatchRole) so that it is not a surprise.
 	// Default: false, as the aws-cdk-lib feature flag
 	// @aws-cdk/aws-apigateway:disableCloudWatchRole has it.
 	CloudWatchRole *bool

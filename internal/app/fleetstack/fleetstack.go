@@ -74,12 +74,6 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 		props.AlarmTopic = awssns.Topic_FromTopicArn(stack, jsii.String("AlarmTopic"), jsii.String(cfg.AlarmTopicArn))
 	}
 	api := fleetapi.NewFleetApi(stack, ConstructID, &props)
-	if !cfg.CreatesCloudWatchRole() {
-		// The stage table makes one stage of every account and Region
-		// create the role; deploy that one there first.
-		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoCloudWatchRole),
-			jsii.String(fmt.Sprintf("stage %s creates the API Gateway CloudWatch role of this account and Region; make preflight checks that the account has it", cfg.CloudWatchRoleOwner)))
-	}
 	if err := cfg.NoAlarmSubscriber(); err != nil {
 		// The construct's warning names its props; this one the stage's settings.
 		awscdk.Annotations_Of(stack).AcknowledgeWarning(jsii.String(fleetapi.WarningNoAlarmSubscriber), jsii.String("named by its stage settings"))

@@ -6,7 +6,6 @@
 package stage
 
 import (
-	"cmp"
 	"errors"
 	"fmt"
 	"maps"
@@ -63,11 +62,6 @@ type Config struct {
 	// Region; when not, it deploys where the credentials of the deploy point.
 	Account string `json:"account,omitempty"`
 	Region  string `json:"region,omitempty"`
-
-	// CloudWatchRoleOwner is the stage that creates API Gateway's
-	// account-wide CloudWatch role (apiGatewayCloudWatchRole) in this
-	// stage's account and Region, this one or another; set by All and Select.
-	CloudWatchRoleOwner string `json:"-"`
 }
 
 // AlarmEmails are the addresses the stage's alarms and budget notify.
@@ -146,37 +140,7 @@ func All(stages any) ([]Config, error) {
 		}
 		out = append(out, cfg)
 	}
-	if err := checkAccountRoles(out); err != nil {
-		return nil, err
-	}
 	return out, nil
-}
-
-// checkAccountRoles requires exactly one stage of each account and
-// Region to create API Gateway's account-wide CloudWatch role, and tells
-// every stage which one does. Stages that name no account or Region are
-// taken to share the deploying credentials' one.
-func checkAccountRoles(cfgs []Config) error {
-	owners := map[string][]string{}
-	where := func(c Config) string {
-		return cmp.Or(c.Account, "(the deploying account)") + " " + cmp.Or(c.Region, "(the deploying Region)")
-	}
-	for _, c := range cfgs {
-		if c.CreatesCloudWatchRole() {
-			owners[where(c)] = append(owners[where(c)], c.Name)
-		}
-	}
-	for i, c := range cfgs {
-		switch names := owners[where(c)]; len(names) {
-		case 0:
-			return fmt.Errorf("apiGatewayCloudWatchRole: no stage creates the account-wide API Gateway CloudWatch role in %s, which stage %q needs for its logs: set it true for the stage deployed there first", where(c), c.Name)
-		case 1:
-			cfgs[i].CloudWatchRoleOwner = names[0]
-		default:
-			return fmt.Errorf("apiGatewayCloudWatchRole: stages %s would each create the account-wide API Gateway CloudWatch role in %s: set it true for one of them only", strings.Join(names, ", "), where(c))
-		}
-	}
-	return nil
 }
 
 // Decode decodes one stage's settings strictly and validates them: the

@@ -137,20 +137,6 @@ func TestSelectErrors(t *testing.T) {
 		{"tag of the wrong type", map[string]any{"dev": validStage(t, map[string]any{"costCenter": 42})}, "dev", []string{"costCenter must be a string, got number"}},
 		{"a setting twice", `{"dev": {"owner": "a", "owner": "b"}}`, "dev", []string{`"stages" must be a JSON object`}},
 		{"a null setting", map[string]any{"dev": validStage(t, map[string]any{"lambdaMemoryMiB": jsontext.Value("null")})}, "dev", []string{`setting "lambdaMemoryMiB" is null: give it a value`}},
-		// API Gateway's CloudWatch role is one setting per account and Region.
-		{"two role owners, no account", map[string]any{
-			"dev":  validStage(t, map[string]any{"apiGatewayCloudWatchRole": true}),
-			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": true}),
-			"qa":   validStage(t, map[string]any{"apiGatewayCloudWatchRole": false}),
-		}, "qa", []string{"apiGatewayCloudWatchRole: stages dev, prod would each create the account-wide API Gateway CloudWatch role in (the deploying account) (the deploying Region)"}},
-		{"no role owner in an account", map[string]any{
-			"dev":  validStage(t, nil),
-			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": false, "account": "222222222222"}),
-		}, "dev", []string{`apiGatewayCloudWatchRole: no stage creates the account-wide API Gateway CloudWatch role in 222222222222 (the deploying Region), which stage "prod" needs`}},
-		{"two role owners in one account", map[string]any{
-			"dev":  validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "111111111111", "region": "eu-west-1"}),
-			"prod": validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "111111111111", "region": "eu-west-1"}),
-		}, "prod", []string{"stages dev, prod would each create", "111111111111 eu-west-1"}},
 	}
 	for _, tt := range tests {
 		t.Run(tt.desc, func(t *testing.T) {
@@ -270,15 +256,11 @@ func TestAllSortsAndValidatesEveryStage(t *testing.T) {
 	if got := strings.Join(names, ","); got != "dev,prod,staging" {
 		t.Errorf("stages = %s, want dev,prod,staging", got)
 	}
-	for _, c := range cfgs {
-		if c.CloudWatchRoleOwner != "dev" {
-			t.Errorf("stage %s: CloudWatch role owner %q, want dev", c.Name, c.CloudWatchRoleOwner)
-		}
-	}
-	// Accounts apart, each may create its API Gateway CloudWatch role.
-	table["prod"] = validStage(t, map[string]any{"apiGatewayCloudWatchRole": true, "account": "222222222222"})
-	if _, err := All(table); err != nil {
-		t.Errorf("All with a role owner per account: %v", err)
+	// Every stage that logs sets a role of its own, in one account too.
+	table["prod"] = validStage(t, map[string]any{"apiGatewayCloudWatchRole": true})
+	table["staging"] = validStage(t, map[string]any{"apiGatewayCloudWatchRole": true})
+	if cfgs, err := All(table); err != nil || !cfgs[0].CreatesCloudWatchRole() || !cfgs[1].CreatesCloudWatchRole() {
+		t.Errorf("All with a role per stage: %v", err)
 	}
 	table["staging"] = validStage(t, map[string]any{"removalPolicy": "snapshot"})
 	if _, err := All(table); err == nil || !strings.Contains(err.Error(), `stage "staging"`) {

@@ -7,6 +7,7 @@
 package preflight
 
 import (
+	"cmp"
 	"context"
 	"encoding/json"
 	"errors"
@@ -205,17 +206,16 @@ func cloudWatchRole(ctx context.Context, c Clients, cfg stage.Config, s Stack) R
 	switch {
 	case !s.Logs:
 		r.Status, r.Found = OK, "the stage writes no execution logs"
-	case s.CreatesCloudWatchRole && arn == "":
-		r.Status, r.Found = OK, "the account has none; this stage's stack creates it (apiGatewayCloudWatchRole)"
-	case s.CreatesCloudWatchRole && !strings.Contains(arn, ":role/"+s.Name+"-"):
-		r.Status, r.Found = Warn, "the account has "+arn+"; this stage's stack sets its own instead (apiGatewayCloudWatchRole)"
-		r.ToDo = "if another stack of this account and Region owns that role, set apiGatewayCloudWatchRole false for stage " + cfg.Name
+	case s.CreatesCloudWatchRole:
+		// Each stage that logs sets a retained role of its own: the
+		// setting then always names a role that exists (docs/deploying.md).
+		r.Status, r.Found = OK, "this stage's stack sets a retained role of its own (apiGatewayCloudWatchRole); the account has "+cmp.Or(arn, "none yet")
 	case arn != "":
-		r.Status, r.Found = OK, "the account has "+arn
+		r.Status, r.Found = Warn, "the account has "+arn+", and stage "+cfg.Name+" logs without a role of its own: deleting that role breaks its logging"
+		r.ToDo = "set apiGatewayCloudWatchRole true for stage " + cfg.Name
 	default:
 		r.Status, r.Found = Fail, "the account has none, and stage "+cfg.Name+" logs without creating it: the deploy would fail with \"CloudWatch Logs role ARN must be set in account settings to enable logging\""
-		r.ToDo = fmt.Sprintf("deploy stage %s into this account and Region first (it creates the role), or set apiGatewayCloudWatchRole true for stage %s (and false for %s if it deploys here too)",
-			cfg.CloudWatchRoleOwner, cfg.Name, cfg.CloudWatchRoleOwner)
+		r.ToDo = "set apiGatewayCloudWatchRole true for stage " + cfg.Name + ": each stage that logs sets a retained role of its own"
 	}
 	return r
 }

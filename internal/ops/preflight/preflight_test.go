@@ -79,9 +79,9 @@ func statusOf(results []Result, check string) Status {
 // wire protocols): each finds what would fail a deploy, and a call the
 // credentials may not make is a warning, not a pass.
 func TestRun(t *testing.T) {
-	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 100, "B": 100, "C": 100}, Logs: true,
+	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 100, "B": 100, "C": 100}, Logs: true, CreatesCloudWatchRole: true,
 		BootstrapVersion: 6, BootstrapParameter: "/cdk-bootstrap/hnb659fds/version"}
-	cfg := stage.Config{Name: "prod", CloudWatchRoleOwner: "dev", Props: fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("oncall@example.com")}}
+	cfg := stage.Config{Name: "prod", Props: fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("oncall@example.com")}}
 	for _, tt := range []struct {
 		name  string
 		state awsstandin.State
@@ -92,7 +92,7 @@ func TestRun(t *testing.T) {
 			Parameters: map[string]string{stack.BootstrapParameter: "27"}, CostTags: map[string]string{"Project": "Active", "Stage": "Active"}},
 			map[string]Status{"API Gateway CloudWatch role": OK, "Lambda concurrency": OK, "CDK bootstrap": OK, "cost allocation tag Project": OK, "cost allocation tag Stage": OK}},
 		{"fresh", awsstandin.State{ConcurrentExecutions: 50, UnreservedConcurrentExecutions: 50, CostTags: map[string]string{"Project": "Inactive"}},
-			map[string]Status{"API Gateway CloudWatch role": Fail, "Lambda concurrency": Fail, "CDK bootstrap": Fail, "cost allocation tag Project": Warn, "cost allocation tag Stage": Warn}},
+			map[string]Status{"API Gateway CloudWatch role": OK, "Lambda concurrency": Fail, "CDK bootstrap": Fail, "cost allocation tag Project": Warn, "cost allocation tag Stage": Warn}},
 		{"redeploy", awsstandin.State{CloudWatchRoleArn: "arn:aws:iam::123456789012:role/r", ConcurrentExecutions: 400, UnreservedConcurrentExecutions: 100,
 			Functions:  map[string]int{"FleetApi-prod-A-1": 100, "FleetApi-prod-B-2": 100, "FleetApi-prod-C-3": 100, "other": 50},
 			Parameters: map[string]string{stack.BootstrapParameter: "5"}},
@@ -126,6 +126,33 @@ func TestRunWithoutPermissions(t *testing.T) {
 	for _, r := range results[1:] {
 		if r.Status != Warn || !strings.Contains(r.ToDo, "credentials that may call") {
 			t.Errorf("%v: want a warning naming the call", r)
+		}
+	}
+}
+
+// A stage that logs needs the account's CloudWatch role: one of its own
+// (every stage here) is always there; without, the account's must be, and
+// stays only as long as its owner keeps it.
+func TestCloudWatchRole(t *testing.T) {
+	for _, tt := range []struct {
+		name         string
+		stack        Stack
+		accountsRole string
+		want         Status
+	}{
+		{"its own, fresh account", Stack{Name: "FleetApi-prod", Logs: true, CreatesCloudWatchRole: true}, "", OK},
+		{"its own, the account's set by another stage", Stack{Name: "FleetApi-prod", Logs: true, CreatesCloudWatchRole: true}, "arn:aws:iam::123456789012:role/FleetApi-dev-CW", OK},
+		{"none of its own, the account's", Stack{Name: "FleetApi-prod", Logs: true}, "arn:aws:iam::123456789012:role/FleetApi-dev-CW", Warn},
+		{"none at all", Stack{Name: "FleetApi-prod", Logs: true}, "", Fail},
+		{"no logging", Stack{Name: "FleetApi-prod"}, "", OK},
+	} {
+		standin := awsstandin.Start(awsstandin.State{CloudWatchRoleArn: tt.accountsRole})
+		clients := NewClients(aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String(standin.URL),
+			Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", "")})
+		r := cloudWatchRole(context.Background(), clients, stage.Config{Name: "prod"}, tt.stack)
+		standin.Close()
+		if r.Status != tt.want {
+			t.Errorf("%s: %v, want %s", tt.name, r, tt.want)
 		}
 	}
 }
