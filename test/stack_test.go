@@ -3,6 +3,7 @@ package test
 import (
 	"encoding/json"
 	"fmt"
+	"path/filepath"
 	"strings"
 	"testing"
 
@@ -11,6 +12,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/internal/app/fleetstack"
+	"github.com/fleetapi/fleetapi/internal/app/stage"
 	"github.com/fleetapi/fleetapi/internal/testutil/cdktest"
 )
 
@@ -195,5 +197,45 @@ func TestOneStageInTwoRegions(t *testing.T) {
 	}
 	if names["eu-west-1"] == names["us-east-1"] || !strings.HasSuffix(names["eu-west-1"], "-eu-west-1") {
 		t.Errorf("dashboard names %v, want the Region in each", names)
+	}
+}
+
+// TestPinnedRegionMissingATypeFailsTheSynthesis: a stage pinned to a
+// Region where a resource type of its template does not exist fails the
+// synthesis, naming the type and the Region: the CDK checks the template
+// against CloudFormation's Region schemas, an error with cdk.json's
+// @aws-cdk/core:validateAgainstDefaultRules (a warning without it). IoT
+// Core's role alias, for one, is not in ap-southeast-4 (docs/deploying.md
+// lists where each type is missing); eu-west-1 has every type.
+func TestPinnedRegionMissingATypeFailsTheSynthesis(t *testing.T) {
+	if cdkContext["@aws-cdk/core:validateAgainstDefaultRules"] != true {
+		t.Fatal("cdk.json no longer turns the CDK's Region check into an error")
+	}
+	synth := func(region string) (err error) {
+		outdir := t.TempDir()
+		defer func() {
+			if r := recover(); r != nil {
+				err = fmt.Errorf("%v: %s", r, strings.Join(readValidationReport(filepath.Join(outdir, "validation-report.json")), "; "))
+			}
+		}()
+		raw, _ := json.Marshal(cdkContext)
+		var ctx map[string]any
+		json.Unmarshal(raw, &ctx)
+		prod := ctx[stage.ContextKeyStages].(map[string]any)["prod"].(map[string]any)
+		prod["account"], prod["region"] = testAccount, region
+		ctx[stage.ContextKeyStage] = "prod"
+		app := awscdk.NewApp(&awscdk.AppProps{Context: &ctx, Outdir: jsii.String(outdir)})
+		if _, err := fleetstack.FromContext(app); err != nil {
+			return err
+		}
+		app.Synth(nil)
+		return nil
+	}
+	err := synth("ap-southeast-4")
+	if err == nil || !strings.Contains(err.Error(), "AWS::IoT::RoleAlias") || !strings.Contains(err.Error(), "ap-southeast-4") {
+		t.Errorf("prod pinned to ap-southeast-4: %v, want an error naming AWS::IoT::RoleAlias there", err)
+	}
+	if err := synth("eu-west-1"); err != nil {
+		t.Errorf("prod pinned to eu-west-1: %v", err)
 	}
 }
