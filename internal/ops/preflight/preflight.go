@@ -1,6 +1,6 @@
 // Package preflight checks, before a stage's first deploy into an account,
 // what CloudFormation cannot see until the deploy fails or a month passes:
-// API Gateway's account-wide CloudWatch role, the Lambda concurrency the
+// a resource type the Region lacks, API Gateway's account-wide CloudWatch role, the Lambda concurrency the
 // stage reserves against the account's quota, the CDK bootstrap version,
 // whether the budget's cost allocation tags are active, and whether anyone
 // is told of the alarms. It makes read calls only.
@@ -20,6 +20,8 @@ import (
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/apigateway"
+	"github.com/aws/aws-sdk-go-v2/service/cloudformation"
+	cftypes "github.com/aws/aws-sdk-go-v2/service/cloudformation/types"
 	"github.com/aws/aws-sdk-go-v2/service/costexplorer"
 	cetypes "github.com/aws/aws-sdk-go-v2/service/costexplorer/types"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -73,6 +75,8 @@ type Stack struct {
 	// the environment's.
 	BootstrapVersion   int
 	BootstrapParameter string
+	// Types are the resource types of the template, sorted.
+	Types []string
 }
 
 // ReadAssembly reads a stack of a cloud assembly directory.
@@ -105,6 +109,9 @@ func ReadAssembly(dir, stackName string) (Stack, error) {
 		return s, err
 	}
 	for id, r := range template.Resources {
+		if !slices.Contains(s.Types, r.Type) {
+			s.Types = append(s.Types, r.Type)
+		}
 		switch r.Type {
 		case "AWS::Lambda::Function":
 			if v, ok := r.Properties["ReservedConcurrentExecutions"].(float64); ok {
@@ -121,6 +128,7 @@ func ReadAssembly(dir, stackName string) (Stack, error) {
 			}
 		}
 	}
+	slices.Sort(s.Types)
 	return s, nil
 }
 
@@ -151,16 +159,20 @@ type Clients struct {
 	CostExplorer interface {
 		ListCostAllocationTags(context.Context, *costexplorer.ListCostAllocationTagsInput, ...func(*costexplorer.Options)) (*costexplorer.ListCostAllocationTagsOutput, error)
 	}
+	CloudFormation interface {
+		DescribeType(context.Context, *cloudformation.DescribeTypeInput, ...func(*cloudformation.Options)) (*cloudformation.DescribeTypeOutput, error)
+	}
 }
 
 // NewClients makes the clients from an AWS configuration. Cost Explorer
 // answers in us-east-1 only.
 func NewClients(cfg aws.Config) Clients {
 	return Clients{
-		APIGateway:   apigateway.NewFromConfig(cfg),
-		Lambda:       lambda.NewFromConfig(cfg),
-		SSM:          ssm.NewFromConfig(cfg),
-		CostExplorer: costexplorer.NewFromConfig(cfg, func(o *costexplorer.Options) { o.Region = "us-east-1" }),
+		APIGateway:     apigateway.NewFromConfig(cfg),
+		Lambda:         lambda.NewFromConfig(cfg),
+		SSM:            ssm.NewFromConfig(cfg),
+		CostExplorer:   costexplorer.NewFromConfig(cfg, func(o *costexplorer.Options) { o.Region = "us-east-1" }),
+		CloudFormation: cloudformation.NewFromConfig(cfg),
 	}
 }
 
@@ -192,8 +204,38 @@ func subscribers(cfg stage.Config) string {
 // Run runs every check for a stage's stack.
 func Run(ctx context.Context, c Clients, cfg stage.Config, s Stack) []Result {
 	results := Offline(cfg)
-	results = append(results, cloudWatchRole(ctx, c, cfg, s), concurrency(ctx, c, s), bootstrap(ctx, c, s))
+	results = append(results, resourceTypes(ctx, c, s), cloudWatchRole(ctx, c, cfg, s), concurrency(ctx, c, s), bootstrap(ctx, c, s))
 	return append(results, costTags(ctx, c, cfg)...)
+}
+
+// resourceTypes asks CloudFormation's registry of the deploy's Region for
+// every AWS type of the template: a Region that lacks one fails the deploy
+// midway (docs/deploying.md lists them, as the CDK knew them).
+func resourceTypes(ctx context.Context, c Clients, s Stack) Result {
+	r := Result{Check: "resource types"}
+	var missing []string
+	checked := 0
+	for _, typ := range s.Types {
+		if !strings.HasPrefix(typ, "AWS::") {
+			continue // a custom resource: the stack's own function
+		}
+		checked++
+		_, err := c.CloudFormation.DescribeType(ctx, &cloudformation.DescribeTypeInput{Type: cftypes.RegistryTypeResource, TypeName: aws.String(typ)})
+		var notFound *cftypes.TypeNotFoundException
+		switch {
+		case errors.As(err, &notFound):
+			missing = append(missing, typ)
+		case err != nil:
+			return cannotRead(r, "cloudformation:DescribeType", err)
+		}
+	}
+	if len(missing) > 0 {
+		r.Status, r.Found = Fail, fmt.Sprintf("the Region lacks %s of the %d types of the template: the deploy would fail there", strings.Join(missing, ", "), checked)
+		r.ToDo = "deploy the stage to another Region (its region setting, or the credentials' Region); docs/deploying.md lists where each type is missing"
+		return r
+	}
+	r.Status, r.Found = OK, fmt.Sprintf("the Region has each of the %d types of the template", checked)
+	return r
 }
 
 func cloudWatchRole(ctx context.Context, c Clients, cfg stage.Config, s Stack) Result {

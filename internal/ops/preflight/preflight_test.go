@@ -37,6 +37,7 @@ func TestReadAssembly(t *testing.T) {
 		t.Fatal(err)
 	}
 	if len(s.Reservations) != 1 || s.Reservations["IngestFn"] != 100 || !s.Logs || s.CreatesCloudWatchRole ||
+		strings.Join(s.Types, ",") != "AWS::ApiGateway::Stage,AWS::Lambda::Function" ||
 		s.BootstrapVersion != 6 || s.BootstrapParameter != "/cdk-bootstrap/hnb659fds/version" {
 		t.Errorf("read %+v", s)
 	}
@@ -80,7 +81,8 @@ func statusOf(results []Result, check string) Status {
 // credentials may not make is a warning, not a pass.
 func TestRun(t *testing.T) {
 	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 100, "B": 100, "C": 100}, Logs: true, CreatesCloudWatchRole: true,
-		BootstrapVersion: 6, BootstrapParameter: "/cdk-bootstrap/hnb659fds/version"}
+		BootstrapVersion: 6, BootstrapParameter: "/cdk-bootstrap/hnb659fds/version",
+		Types: []string{"AWS::IoT::RoleAlias", "AWS::Lambda::Function", "Custom::SyntheticVehicleCertificate"}}
 	cfg := stage.Config{Name: "prod", Props: fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("oncall@example.com")}}
 	for _, tt := range []struct {
 		name  string
@@ -99,12 +101,18 @@ func TestRun(t *testing.T) {
 			map[string]Status{"Lambda concurrency": OK, "CDK bootstrap": Fail}},
 		{"old bootstrap value", awsstandin.State{Parameters: map[string]string{stack.BootstrapParameter: "v27"}},
 			map[string]Status{"CDK bootstrap": Fail}},
+		// ap-southeast-4, say: no role alias.
+		{"a Region without a type", awsstandin.State{MissingTypes: []string{"AWS::IoT::RoleAlias"}},
+			map[string]Status{"resource types": Fail}},
 	} {
 		standin := awsstandin.Start(tt.state)
 		clients := NewClients(aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String(standin.URL),
 			Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", "")})
 		results := Run(context.Background(), clients, cfg, stack)
 		standin.Close()
+		if tt.name == "ready" && statusOf(results, "resource types") != OK {
+			t.Errorf("ready: resource types %v", results)
+		}
 		for check, want := range tt.want {
 			if got := statusOf(results, check); got != want {
 				t.Errorf("%s: %s is %q, want %q\n%v", tt.name, check, got, want, results)
@@ -121,7 +129,7 @@ func TestRun(t *testing.T) {
 func TestRunWithoutPermissions(t *testing.T) {
 	clients := NewClients(aws.Config{Region: "eu-central-1", BaseEndpoint: aws.String("http://127.0.0.1:1"),
 		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", ""), RetryMaxAttempts: 1})
-	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 1}, Logs: true, BootstrapParameter: "/p", BootstrapVersion: 6}
+	stack := Stack{Name: "FleetApi-prod", Reservations: map[string]int{"A": 1}, Logs: true, BootstrapParameter: "/p", BootstrapVersion: 6, Types: []string{"AWS::Lambda::Function"}}
 	results := Run(context.Background(), clients, stage.Config{Name: "prod", Props: fleetapi.FleetApiProps{AlarmEmails: jsii.Strings("a@example.com")}}, stack)
 	for _, r := range results[1:] {
 		if r.Status != Warn || !strings.Contains(r.ToDo, "credentials that may call") {
@@ -154,5 +162,26 @@ func TestCloudWatchRole(t *testing.T) {
 		if r.Status != tt.want {
 			t.Errorf("%s: %v, want %s", tt.name, r, tt.want)
 		}
+	}
+}
+
+// The types check names each type the Region lacks, asks for AWS types
+// only (a custom resource is the stack's own), and says when it cannot ask.
+func TestResourceTypes(t *testing.T) {
+	standin := awsstandin.Start(awsstandin.State{MissingTypes: []string{"AWS::IoT::RoleAlias", "AWS::Budgets::Budget"}})
+	defer standin.Close()
+	clients := NewClients(aws.Config{Region: "ap-southeast-4", BaseEndpoint: aws.String(standin.URL),
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", "")})
+	r := resourceTypes(context.Background(), clients, Stack{Types: []string{"AWS::Budgets::Budget", "AWS::IoT::RoleAlias", "AWS::Lambda::Function", "Custom::Mine"}})
+	if r.Status != Fail || !strings.Contains(r.Found, "lacks AWS::Budgets::Budget, AWS::IoT::RoleAlias of the 3 types") {
+		t.Errorf("%v", r)
+	}
+	if calls := standin.Calls(); len(calls) != 3 {
+		t.Errorf("calls %v, want one DescribeType per AWS type", calls)
+	}
+	clients.CloudFormation = NewClients(aws.Config{Region: "eu-west-1", BaseEndpoint: aws.String("http://127.0.0.1:1"), RetryMaxAttempts: 1,
+		Credentials: credentials.NewStaticCredentialsProvider("AKIDSTANDIN", "standin", "")}).CloudFormation
+	if r := resourceTypes(context.Background(), clients, Stack{Types: []string{"AWS::Lambda::Function"}}); r.Status != Warn || !strings.Contains(r.ToDo, "cloudformation:DescribeType") {
+		t.Errorf("unreachable: %v", r)
 	}
 }

@@ -14,6 +14,7 @@ import (
 	"encoding/hex"
 	"encoding/json"
 	"fmt"
+	"html"
 	"net/http"
 	"net/http/httptest"
 	"slices"
@@ -36,6 +37,10 @@ type State struct {
 	CostTags map[string]string
 	// Queue is the bodies of an SQS queue's messages (any QueueUrl).
 	Queue []string
+	// MissingTypes are the resource types CloudFormation's registry does
+	// not have in the Region (DescribeType: TypeNotFoundException); every
+	// other AWS:: type is there.
+	MissingTypes []string
 }
 
 // Server is a running stand-in.
@@ -85,6 +90,10 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 		return
 	}
 	path := r.URL.Path
+	if r.Method == http.MethodPost && path == "/" && r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
+		s.query(w, r)
+		return
+	}
 	switch {
 	case r.Method == http.MethodGet && path == "/account":
 		s.calls = append(s.calls, "apigateway.GetAccount")
@@ -182,6 +191,31 @@ func (s *Server) json11(w http.ResponseWriter, r *http.Request, target string) {
 	default:
 		fail(w, http.StatusBadRequest, json11, "UnknownOperationException", target)
 	}
+}
+
+// query serves the AWS query protocol (form POST, XML answers):
+// CloudFormation's DescribeType of a resource type.
+func (s *Server) query(w http.ResponseWriter, r *http.Request) {
+	if err := r.ParseForm(); err != nil {
+		http.Error(w, err.Error(), http.StatusBadRequest)
+		return
+	}
+	const ns = "http://cloudformation.amazonaws.com/doc/2010-05-15/"
+	action, name := r.Form.Get("Action"), r.Form.Get("TypeName")
+	s.calls = append(s.calls, "cloudformation."+action)
+	w.Header().Set("Content-Type", "text/xml")
+	if action != "DescribeType" || r.Form.Get("Type") != "RESOURCE" {
+		w.WriteHeader(http.StatusBadRequest)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>InvalidAction</Code><Message>%s</Message></Error><RequestId>r</RequestId></ErrorResponse>`, ns, html.EscapeString(action))
+		return
+	}
+	if slices.Contains(s.state.MissingTypes, name) || !strings.HasPrefix(name, "AWS::") {
+		w.WriteHeader(http.StatusNotFound)
+		fmt.Fprintf(w, `<ErrorResponse xmlns="%s"><Error><Type>Sender</Type><Code>TypeNotFoundException</Code><Message>The type '%s' cannot be found.</Message></Error><RequestId>r</RequestId></ErrorResponse>`, ns, html.EscapeString(name))
+		return
+	}
+	fmt.Fprintf(w, `<DescribeTypeResponse xmlns="%s"><DescribeTypeResult><TypeName>%s</TypeName><Type>RESOURCE</Type><Visibility>PUBLIC</Visibility><DeprecatedStatus>LIVE</DeprecatedStatus></DescribeTypeResult><ResponseMetadata><RequestId>r</RequestId></ResponseMetadata></DescribeTypeResponse>`,
+		ns, html.EscapeString(name))
 }
 
 func reply(w http.ResponseWriter, contentType string, body any) {
