@@ -33,9 +33,11 @@ const (
 	vehiclesFunctionID = "FleetVehiclesFunctionBF4866FB"
 	eventsFunctionID   = "FleetEventsFunctionC221D635"
 	ingestFunctionID   = "FleetIngestFunction1206F197"
-	vehiclesLogsID     = "FleetVehiclesLogsB5C4C63B"
-	eventsLogsID       = "FleetEventsLogs5318EDC6"
-	ingestLogsID       = "FleetIngestLogs12CFEB51"
+	// The ingest function's alias live: its callers invoke it.
+	ingestAliasID  = "FleetIngestLive1C01ED9F"
+	vehiclesLogsID = "FleetVehiclesLogsB5C4C63B"
+	eventsLogsID   = "FleetEventsLogs5318EDC6"
+	ingestLogsID   = "FleetIngestLogs12CFEB51"
 )
 
 // cdkContext is the "context" object of cdk.json, the stage table included.
@@ -194,6 +196,8 @@ type resource struct {
 	DeletionPolicy string         `json:"DeletionPolicy"`
 	Metadata       map[string]any `json:"Metadata"`
 	UpdateReplace  string         `json:"UpdateReplacePolicy"`
+	UpdatePolicy   map[string]any `json:"UpdatePolicy"`
+	DependsOn      any            `json:"DependsOn"`
 }
 
 var (

@@ -22,7 +22,7 @@ import (
 )
 
 // TestAlarms checks every stage's alarms: one per function for errors,
-// throttles and p99 duration (and concurrency where it is reserved), four
+// throttles, p99 duration and its operations' 5XX (and concurrency where it is reserved), four
 // for the API stage (the functions' refusals among them), two per table; thresholds and evaluation from the
 // stage table; missing data chosen per alarm; each notifying the alarm
 // topic when it goes off and when it recovers.
@@ -59,6 +59,8 @@ func TestAlarms(t *testing.T) {
 		for _, fn := range []string{"events", "ingest", "vehicles"} {
 			wants[fn+"-Errors"] = want{or(a.FunctionErrors, d.FunctionErrors), "notBreaching"}
 			wants[fn+"-Throttles"] = want{or(a.FunctionThrottles, d.FunctionThrottles), "notBreaching"}
+			// The API's 5XX of the function's operations (TestDeploymentsRollBack).
+			wants[fn+"-Api5XXError"] = want{or(a.Api5xxErrors, d.Api5xxErrors), "notBreaching"}
 			wants[fn+"-Duration-p99"] = want{timeoutMs * pct(a.FunctionDurationP99Percent, d.FunctionDurationP99Percent) / 100, "ignore"}
 			if cfg.LambdaReservedConcurrency > 0 {
 				wants[fn+"-ConcurrentExecutions"] = want{float64(cfg.LambdaReservedConcurrency) * pct(a.FunctionConcurrencyPercent, d.FunctionConcurrencyPercent) / 100, "ignore"}

@@ -36,8 +36,8 @@ func TestMqttUploads(t *testing.T) {
 			t.Errorf("rule payload %v", payload)
 		}
 		actions := asList(payload["Actions"])
-		if len(actions) != 1 || getAttTarget(dig(actions[0], "Lambda", "FunctionArn")) != ingestFunctionID {
-			t.Errorf("actions %v, want the ingest function alone", actions)
+		if len(actions) != 1 || resourceName(dig(actions[0], "Lambda", "FunctionArn")) != ingestAliasID {
+			t.Errorf("actions %v, want the ingest function's alias alone", actions)
 		}
 		if q := dig(payload, "ErrorAction", "Sqs", "QueueUrl"); fmt.Sprint(q) != "map[Ref:"+queueID+"]" {
 			t.Errorf("error action %v, want the failure queue", payload["ErrorAction"])
@@ -56,9 +56,9 @@ func TestMqttUploads(t *testing.T) {
 				continue
 			}
 			iotPermissions++
-			if getAttTarget(perm.Properties["FunctionName"]) != ingestFunctionID || getAttTarget(perm.Properties["SourceArn"]) != ruleID ||
+			if resourceName(perm.Properties["FunctionName"]) != ingestAliasID || getAttTarget(perm.Properties["SourceArn"]) != ruleID ||
 				fmt.Sprint(perm.Properties["SourceAccount"]) != "map[Ref:AWS::AccountId]" {
-				t.Errorf("IoT permission %v, want the ingest function for the rule's ARN and this account", perm.Properties)
+				t.Errorf("IoT permission %v, want the ingest function's alias for the rule's ARN and this account", perm.Properties)
 			}
 		}
 		if iotPermissions != 1 {
@@ -66,7 +66,7 @@ func TestMqttUploads(t *testing.T) {
 		}
 
 		config := s.resources[onlyID(t, s, "AWS::Lambda::EventInvokeConfig")].Properties
-		if fmt.Sprint(config["FunctionName"]) != "map[Ref:"+ingestFunctionID+"]" || config["Qualifier"] != "$LATEST" ||
+		if fmt.Sprint(config["FunctionName"]) != "map[Ref:"+ingestFunctionID+"]" || config["Qualifier"] != "live" ||
 			getAttTarget(dig(config, "DestinationConfig", "OnFailure", "Destination")) != queueID ||
 			config["MaximumRetryAttempts"] != 2.0 || config["MaximumEventAgeInSeconds"] != 21600.0 {
 			t.Errorf("asynchronous invocation config %v", config)

@@ -45,10 +45,16 @@ func TestRestApi(t *testing.T) {
 				t.Errorf("gateway response %s is not the API's error shape: %q", kind, tmpl)
 			}
 		}
-		functions := map[string]string{} // function name → logical ID
+		// Function name → the logical ID of its alias live, which the API
+		// invokes (TestDeploymentsRollBack).
+		functions := map[string]string{}
 		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
 			name, _, _ := strings.Cut(strings.TrimPrefix(fmt.Sprint(fn.Properties["Description"]), "FleetApi "), ":")
-			functions[name] = id
+			for aliasID, a := range s.resourcesOfType("AWS::Lambda::Alias") {
+				if resourceName(a.Properties["FunctionName"]) == id {
+					functions[name] = aliasID
+				}
+			}
 		}
 		var opsInBody int
 		for path, item := range body["paths"].(map[string]any) {
@@ -73,8 +79,8 @@ func TestRestApi(t *testing.T) {
 			}
 			uri, _ := json.Marshal(dig(o, "x-amazon-apigateway-integration", "uri"))
 			fnID := functions[op.Function]
-			if fnID == "" || !strings.Contains(string(uri), `{"Fn::GetAtt":["`+fnID+`","Arn"]}`) || !strings.Contains(string(uri), ":lambda:path/2015-03-31/functions/") {
-				t.Errorf("%s: integration uri %s, want the invocation ARN of function %s (%s)", op.ID, uri, op.Function, fnID)
+			if fnID == "" || !strings.Contains(string(uri), `{"Ref":"`+fnID+`"}`) || !strings.Contains(string(uri), ":lambda:path/2015-03-31/functions/") {
+				t.Errorf("%s: integration uri %s, want the invocation ARN of function %s's alias (%s)", op.ID, uri, op.Function, fnID)
 			}
 			if dig(o, "x-amazon-apigateway-integration", "type") != "aws_proxy" {
 				t.Errorf("%s: integration is not aws_proxy", op.ID)
@@ -119,23 +125,30 @@ func TestRestApi(t *testing.T) {
 		}
 
 		// One permission per operation, for this API, stage, method and path.
+		stageID := onlyID(t, s, "AWS::ApiGateway::Stage")
+		deploymentID := resourceName(s.resources[stageID].Properties["DeploymentId"])
 		var got []string
-		for _, perm := range s.resourcesOfType("AWS::Lambda::Permission") {
+		for permID, perm := range s.resourcesOfType("AWS::Lambda::Permission") {
 			src, _ := json.Marshal(perm.Properties["SourceArn"])
-			fn := getAttTarget(perm.Properties["FunctionName"])
+			fn := resourceName(perm.Properties["FunctionName"])
 			if perm.Properties["Principal"] == "iot.amazonaws.com" {
 				continue // the upload rule's: TestMqttUploads
 			}
 			if perm.Properties["Principal"] != "apigateway.amazonaws.com" || !strings.Contains(string(src), `{"Ref":"`+apiID+`"}`) {
 				t.Errorf("permission for %s: principal %v source %s", fn, perm.Properties["Principal"], src)
 			}
-			// The tail of the ARN: "/", {"Ref": stage}, "/METHOD/path".
+			// The tail of the ARN: "/STAGE/METHOD/path", the stage named as
+			// the stage resource names it (StageName), not by a Ref: the
+			// API's deployment waits for the permissions.
 			parts := asList(dig(perm.Properties, "SourceArn", "Fn::Join").([]any)[1])
-			tail := fmt.Sprint(parts[len(parts)-1])
-			if ref := resourceName(parts[len(parts)-2]); !strings.HasPrefix(ref, "FleetApiDeploymentStage"+stageName) {
-				t.Errorf("permission for %s is not scoped to the stage: %s", fn, src)
+			tail, scoped := strings.CutPrefix(fmt.Sprint(parts[len(parts)-1]), "/"+stageName+"/")
+			if !scoped || s.resources[stageID].Properties["StageName"] != stageName {
+				t.Errorf("permission for %s is not scoped to the stage %s: %s", fn, stageName, src)
 			}
-			got = append(got, fn+" "+tail)
+			got = append(got, fn+" /"+tail)
+			if !slices.Contains(dependsOn(s.resources[deploymentID]), permID) {
+				t.Errorf("the API's deployment does not wait for permission %s: a deploy could serve an integration before it may invoke", permID)
+			}
 		}
 		var want []string
 		for _, op := range spec.Operations {
@@ -278,4 +291,15 @@ func TestEveryStageLogsWithARoleOfItsOwn(t *testing.T) {
 			}
 		}
 	})
+}
+
+// dependsOn lists a resource's DependsOn.
+func dependsOn(r resource) []string {
+	var out []string
+	for _, d := range asList(r.DependsOn) {
+		if s, ok := d.(string); ok {
+			out = append(out, s)
+		}
+	}
+	return out
 }

@@ -21,6 +21,7 @@ type settings struct {
 	ApiThrottleBurstLimit     int                `json:"apiThrottleBurstLimit"`
 	LambdaMemoryMiB           int                `json:"lambdaMemoryMiB"`
 	LambdaTimeoutSeconds      int                `json:"lambdaTimeoutSeconds"`
+	LambdaDeployment          string             `json:"lambdaDeployment"`
 	LambdaReservedConcurrency int                `json:"lambdaReservedConcurrency"`
 	TableMaxReadRequestUnits  int                `json:"tableMaxReadRequestUnits"`
 	TableMaxWriteRequestUnits int                `json:"tableMaxWriteRequestUnits"`

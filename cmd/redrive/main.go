@@ -44,7 +44,7 @@ func main() {
 	var o options
 	flag.StringVar(&o.queueURL, "queue-url", "", "the stage's failure queue (stack output UploadFailureQueueUrl)")
 	flag.StringVar(&o.deadLetters, "dead-letters", "", "make local's dead-letter file (.local/iot/upload-failures.jsonl) instead of a queue")
-	flag.StringVar(&o.function, "function", "", "the ingest function (stack output IngestFunctionName; make local's: local-ingest)")
+	flag.StringVar(&o.function, "function", "", "the ingest function and its alias, NAME:live (NAME the stack output IngestFunctionName; make local's: local-ingest)")
 	flag.StringVar(&o.region, "region", "", "the stage's Region (default: the queue URL's, else your configuration's)")
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:3000", "with -dead-letters: make local's API, which invokes its functions")
 	flag.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "Lambda's endpoint, when not the Region's (make local's: URL/_local/lambda)")

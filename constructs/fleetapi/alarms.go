@@ -147,7 +147,10 @@ func DefaultAlarmSeverities() map[string]string {
 	return map[string]string{
 		"Api-5XXError": SeverityCritical, "Api-AccessRefused": SeverityCritical,
 		"FUNCTION-Errors": SeverityCritical, "FUNCTION-Throttles": SeverityCritical,
-		"Api-Latency-p99": SeverityWarning, "Api-4XXError-rate": SeverityWarning,
+		// A function's share of Api-5XXError, which pages; this one rolls
+		// its deployment back.
+		"FUNCTION-Api5XXError": SeverityWarning,
+		"Api-Latency-p99":      SeverityWarning, "Api-4XXError-rate": SeverityWarning,
 		"FUNCTION-Duration-p99": SeverityWarning, "FUNCTION-ConcurrentExecutions": SeverityWarning,
 		"TABLE-ThrottledRequests": SeverityWarning, "TABLE-SystemErrors": SeverityWarning,
 		// MQTT uploads (MqttUploads): a vehicle deleted the upload on its
@@ -240,6 +243,9 @@ type alarms struct {
 	// burnRate are the objectives' composite alarms, also by severity.
 	burnRate           []awscloudwatch.CompositeAlarm
 	burnRateBySeverity map[string][]awscloudwatch.CompositeAlarm
+	// rollback are, by function, the alarms that roll its deployment
+	// back: its errors and the API's 5XX of its operations.
+	rollback map[string][]awscloudwatch.Alarm
 }
 
 // alarmSpecs lists the alarms of the functions, the API stage, the tables
@@ -260,6 +266,10 @@ func alarmSpecs(p FleetApiProps, m monitored) []alarmSpec {
 			alarmSpec{id + "Throttles", kindFunction + "Throttles", name, "Throttles", fn.MetricThrottles(period), *t.FunctionThrottles, gte, notBreaching},
 			alarmSpec{id + "DurationP99", kindFunction + "Duration-p99", name, "Duration-p99", fn.MetricDuration(withStat("p99")), timeoutMs * *t.FunctionDurationP99Percent / 100, gt, ignoreMissing},
 		)
+		// The API's 5XX of the function's operations: a new version that
+		// breaks them rolls back (newDeployments).
+		specs = append(specs, alarmSpec{id + "Api5XXErrors", kindFunction + "Api5XXError", name, "Api5XXError",
+			m.functionServerErrors(name, t.Period), *t.Api5xxErrors, gte, notBreaching})
 		if r := p.ReservedConcurrentExecutions; r != nil && !unresolved(*r) {
 			specs = append(specs, alarmSpec{id + "Concurrency", kindFunction + "ConcurrentExecutions", name, "ConcurrentExecutions",
 				fn.Metric(jsii.String("ConcurrentExecutions"), withStat("Maximum")), *r * *t.FunctionConcurrencyPercent / 100, gt, ignoreMissing})
@@ -331,7 +341,8 @@ func alarmActions(p FleetApiProps, topic awssns.ITopic) map[string]awscloudwatch
 // objectives' burn-rate alarms, each notifying the actions of its
 // severity when it goes off and when it recovers.
 func newAlarms(scope constructs.Construct, p FleetApiProps, m monitored) alarms {
-	a := alarms{topic: newAlarmTopic(scope, p), bySeverity: map[string][]awscloudwatch.Alarm{}, burnRateBySeverity: map[string][]awscloudwatch.CompositeAlarm{}}
+	a := alarms{topic: newAlarmTopic(scope, p), bySeverity: map[string][]awscloudwatch.Alarm{}, burnRateBySeverity: map[string][]awscloudwatch.CompositeAlarm{},
+		rollback: map[string][]awscloudwatch.Alarm{}}
 	t := p.AlarmThresholds.withDefaults()
 	actions := alarmActions(p, a.topic)
 	prefix := namePrefix(scope)
@@ -356,6 +367,9 @@ func newAlarms(scope constructs.Construct, p FleetApiProps, m monitored) alarms 
 		alarm.AddOkAction(action)
 		a.metric = append(a.metric, alarm)
 		a.bySeverity[severity] = append(a.bySeverity[severity], alarm)
+		if s.kind == kindFunction+"Errors" || s.kind == kindFunction+"Api5XXError" {
+			a.rollback[s.subject] = append(a.rollback[s.subject], alarm)
+		}
 	}
 	for _, c := range newBurnRateAlarms(scope, p, m, actions) {
 		a.burnRate = append(a.burnRate, c.alarm)

@@ -68,6 +68,7 @@ type FleetApi struct {
 	certificatePolicy awsiot.CfnPolicy
 	grants            *grantRegistry
 	alarms            alarms
+	deployments       deployments
 	dashboard         awscloudwatch.Dashboard
 	budget            awsbudgets.CfnBudget
 }
@@ -98,14 +99,18 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	}
 	var upload *uploadPath
 	if *p.MqttUploads {
-		upload = newUploadPath(f, p, functions.upload(spec))
+		fn, alias := functions.upload(spec)
+		upload = newUploadPath(f, p, fn, alias)
 	}
 	certificatePolicy := newCertificatePolicy(f, credentials, upload)
 
 	*f.FleetApiBase = FleetApiBase{
-		spec:          spec,
-		apiName:       restApi.RestApiName(),
-		stageName:     restApi.DeploymentStage().StageName(),
+		spec:    spec,
+		apiName: restApi.RestApiName(),
+		// The props' name, not a Ref of the stage: the functions' rollback
+		// alarms read the stage's metrics, and the stage depends on the API,
+		// whose integrations invoke the aliases those alarms guard.
+		stageName:     p.ApiStageName,
 		functionNames: functions.names(),
 		fleetRoles:    callers.fleetIRoles(),
 		grantClass:    f.grantClass,
@@ -114,12 +119,13 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	grantCallers(f, spec, callers)
 
 	alarms := newAlarms(f, p, monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload})
+	deployments := newDeployments(f, p, functions, alarms.rollback)
 	dashboard := newDashboard(f, p, monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload})
 	budget := newBudget(f, p, alarms.topic)
-	suppressNagFindings(f, p, functions, restApi, callers, upload, tables)
+	suppressNagFindings(f, p, functions, restApi, callers, upload, tables, deployments)
 
 	f.credentials, f.upload, f.certificatePolicy = credentials, upload, certificatePolicy
-	f.alarms, f.dashboard, f.budget = alarms, dashboard, budget
+	f.alarms, f.deployments, f.dashboard, f.budget = alarms, deployments, dashboard, budget
 	return f
 }
 

@@ -43,6 +43,9 @@ type route struct {
 // and what they do.
 type functions struct {
 	byName map[string]awslambda.Function
+	// aliases are their aliases live, by the same names: what the API,
+	// the upload rule and the asynchronous configuration invoke.
+	aliases map[string]awslambda.Alias
 	// routes are the spec's operations, each with its function.
 	routes []route
 	// tableOperations lists, per table, the DynamoDB operations the
@@ -55,9 +58,10 @@ type functions struct {
 // dashboard rows.
 func (fs functions) sorted() []string { return slices.Sorted(maps.Keys(fs.byName)) }
 
-// upload is the function that serves the spec's upload.
-func (fs functions) upload(spec *api.Spec) awslambda.Function {
-	return fs.byName[spec.Upload().Function]
+// upload is the function that serves the spec's upload, and its alias.
+func (fs functions) upload(spec *api.Spec) (awslambda.Function, awslambda.Alias) {
+	name := spec.Upload().Function
+	return fs.byName[name], fs.aliases[name]
 }
 
 // names are the functions' names (a token until deployed) by the spec's
@@ -110,7 +114,7 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 		},
 	})
 
-	out := functions{byName: map[string]awslambda.Function{}, tableOperations: map[awsdynamodb.Table][]string{}}
+	out := functions{byName: map[string]awslambda.Function{}, aliases: map[string]awslambda.Alias{}, tableOperations: map[awsdynamodb.Table][]string{}}
 	for _, name := range spec.Functions() {
 		routes := spec.RoutesOf(name)
 		var ops []string
@@ -179,6 +183,7 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 			cursorKey.GrantRead(fn, nil)
 		}
 		out.byName[name] = fn
+		out.aliases[name] = newAlias(scope, id, fn)
 	}
 	return out
 }
@@ -212,4 +217,7 @@ func (f *FleetApi) EventsFunction() awslambda.IFunction { return f.functions.byN
 
 // IngestFunction serves the uploads of samples: the spec's upload
 // (x-fleetapi-upload), and, with MqttUploads, the upload rule's messages.
-func (f *FleetApi) IngestFunction() awslambda.IFunction { return f.functions.upload(f.spec) }
+func (f *FleetApi) IngestFunction() awslambda.IFunction {
+	fn, _ := f.functions.upload(f.spec)
+	return fn
+}

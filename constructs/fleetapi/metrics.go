@@ -184,6 +184,18 @@ func (fs functions) tableOperationsMetric(name, label string, tables map[string]
 	return filledSum(label, using, period)
 }
 
+// functionServerErrors is the number of the API's 5XX answers of the
+// operations a function serves (per-method metrics, each FILLed).
+func (m monitored) functionServerErrors(name string, period awscdk.Duration) awscloudwatch.IMetric {
+	using := map[string]awscloudwatch.IMetric{}
+	for _, r := range m.functions.routes {
+		if r.function == m.functions.byName[name] {
+			using["e_"+r.id] = methodMetric("5XXError", m.base.apiName, m.base.stageName, r.method, r.path, &awscloudwatch.MetricOptions{Period: period, Statistic: jsii.String("Sum")})
+		}
+	}
+	return filledSum("5XX answers of "+name, using, period)
+}
+
 // MetricFunctionErrors is the number of errors of all the API's functions.
 // Default statistic: Sum, over 5 minutes.
 func (f *FleetApi) MetricFunctionErrors(opts *awscloudwatch.MetricOptions) awscloudwatch.IMetric {

@@ -45,7 +45,7 @@ type uploadPath struct {
 // queue with the function's error), the rule's error action into the same
 // queue, and the statements of the vehicles' certificate policy that let a
 // thing connect as itself and publish to its own topic only.
-func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Function) *uploadPath {
+func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Function, alias awslambda.Alias) *uploadPath {
 	stack := awscdk.Stack_Of(scope)
 	failures := awssqs.NewQueue(scope, jsii.String("UploadFailures"), &awssqs.QueueProps{
 		Encryption:      awssqs.QueueEncryption_SQS_MANAGED,
@@ -59,7 +59,7 @@ func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Fun
 	// Developer Guide).
 	invokeConfig := awslambda.NewCfnEventInvokeConfig(scope, jsii.String("IngestAsyncInvokeConfig"), &awslambda.CfnEventInvokeConfigProps{
 		FunctionName:             fn.FunctionName(),
-		Qualifier:                jsii.String("$LATEST"),
+		Qualifier:                alias.AliasName(),
 		MaximumRetryAttempts:     jsii.Number(uploadRetryAttempts),
 		MaximumEventAgeInSeconds: jsii.Number(uploadMaxEventAgeHours * 3600),
 		DestinationConfig: &awslambda.CfnEventInvokeConfig_DestinationConfigProperty{
@@ -70,8 +70,9 @@ func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Fun
 		Actions: jsii.Strings("sqs:SendMessage"), Resources: jsii.Strings(*failures.QueueArn()),
 	})
 	fn.AddToRolePolicy(sendFailures)
-	// Lambda checks the destination's permission when the config is made.
-	invokeConfig.Node().AddDependency(fn.Role())
+	// Lambda checks the destination's permission when the config is made,
+	// and the alias the config is of must exist.
+	invokeConfig.Node().AddDependency(fn.Role(), alias)
 
 	// The rule's error action: IoT Core sends what it could not hand to
 	// the function (with the original payload) to the queue.
@@ -91,7 +92,7 @@ func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Fun
 			AwsIotSqlVersion: jsii.String("2016-03-23"),
 			RuleDisabled:     jsii.Bool(false),
 			Actions: &[]any{&awsiot.CfnTopicRule_ActionProperty{
-				Lambda: &awsiot.CfnTopicRule_LambdaActionProperty{FunctionArn: fn.FunctionArn()},
+				Lambda: &awsiot.CfnTopicRule_LambdaActionProperty{FunctionArn: alias.FunctionArn()},
 			}},
 			ErrorAction: &awsiot.CfnTopicRule_ActionProperty{
 				Sqs: &awsiot.CfnTopicRule_SqsActionProperty{QueueUrl: failures.QueueUrl(), RoleArn: ruleRole.RoleArn()},
@@ -99,8 +100,8 @@ func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Fun
 		},
 	})
 	rule.Node().AddDependency(ruleRole)
-	// Only this rule of this account may invoke the function for IoT Core.
-	fn.AddPermission(jsii.String("InvokeByUploadRule"), &awslambda.Permission{
+	// Only this rule of this account may invoke the alias for IoT Core.
+	alias.AddPermission(jsii.String("InvokeByUploadRule"), &awslambda.Permission{
 		Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
 		SourceArn:     rule.AttrArn(),
 		SourceAccount: stack.Account(),

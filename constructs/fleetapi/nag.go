@@ -45,6 +45,10 @@ var (
 	nagCloudWatchRole = nagSuppression{id: "AwsSolutions-IAM4",
 		appliesTo: []any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"},
 		reason:    "API Gateway's account-wide logging role: AmazonAPIGatewayPushToCloudWatchLogs is the policy AWS documents for it, and only apigateway.amazonaws.com may assume the role."}
+	nagDeploymentRole = nagSuppression{id: "AwsSolutions-IAM4",
+		appliesTo: []any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited"},
+		reason: "CodeDeploy's service role for Lambda deployments: AWSCodeDeployRoleForLambdaLimited is the policy the CodeDeploy User Guide documents for it " +
+			"(read alarms, get and update aliases), and only codedeploy.amazonaws.com may assume the role."}
 	nagCallers = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{map[string]any{"regex": "/^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>\\/<[A-Za-z0-9]+>\\/(GET|POST|PUT)\\//g"}},
 		reason: "execute-api:Invoke on this API's stage only, each resource one method and path of an operation of the caller class: '*' stands for a path parameter " +
 			"(any vehicle for the fleet classes, the eid of one of its events for a vehicle) and ${aws:PrincipalTag/vid} for the vehicle's own vid. " +
@@ -57,7 +61,7 @@ var (
 // needs, as the metadata cdk-nag reads (cdk_nag.rules_to_suppress): the
 // construct depends on no cdk-nag package, and the suppressions travel with
 // it into every app that composes it.
-func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables) {
+func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables, d deployments) {
 	for _, name := range fns.sorted() {
 		fn := fns.byName[name]
 		// Only the upload path invokes a function asynchronously.
@@ -80,6 +84,7 @@ func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functi
 	if upload != nil {
 		suppressNag(upload.failures.Node().DefaultChild(), nagFailureQueue...)
 	}
+	suppressNag(d.role.Node().DefaultChild(), nagDeploymentRole)
 	if !*p.PointInTimeRecovery {
 		suppressNag(t.vehicles.Node().DefaultChild(), nagNoPITR)
 		suppressNag(t.events.Node().DefaultChild(), nagNoPITR)

@@ -56,6 +56,12 @@ type FleetApiProps struct {
 	// integration timeout).
 	// Default: awscdk.Duration_Seconds(jsii.Number(10)).
 	Timeout awscdk.Duration
+	// How a new version of each function takes over its traffic: one of
+	// CodeDeploy's predefined configurations for Lambda (LambdaDeployment*),
+	// rolled back when the function's alarms go off (docs/operating.md,
+	// "Deployments"). Every caller invokes the functions' alias live.
+	// Default: LambdaDeploymentAllAtOnce.
+	Deployment LambdaDeployment
 	// Concurrency reserved for each function.
 	// Default: - none: the functions share the account's unreserved concurrency.
 	ReservedConcurrentExecutions *float64
@@ -211,6 +217,8 @@ var propsDeclared = []prop[FleetApiProps]{
 		bounds{min: minMemoryMiB, max: maxMemoryMiB, whole: true, allowed: fmt.Sprintf("allowed are whole MiB from %d to %d", minMemoryMiB, maxMemoryMiB)}),
 	durationProp("timeout", "lambdaTimeoutSeconds", inSeconds, inSeconds, func(p *FleetApiProps) *awscdk.Duration { return &p.Timeout }, jsii.Number(10),
 		bounds{min: 1, max: maxTimeoutSecs, whole: true, allowed: fmt.Sprintf("allowed are whole seconds from 1 to %d (API Gateway's integration timeout)", maxTimeoutSecs)}),
+	wordProp("deployment", "lambdaDeployment", func(p *FleetApiProps) *LambdaDeployment { return &p.Deployment },
+		LambdaDeploymentAllAtOnce, "LambdaDeploymentAllAtOnce", lambdaDeployments(), " (CodeDeploy's predefined configurations of Lambda deployments)", lambdaDeploymentWords()...),
 	reservedConcurrency,
 	logRetentionProp,
 	{name: "apiStageName", setDefault: func(p *FleetApiProps) {

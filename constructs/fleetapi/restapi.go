@@ -46,7 +46,7 @@ func executeApiPath(path string) string { return pathParam.ReplaceAllString(path
 // ("Amazon API Gateway important notes for REST APIs": the example tag is
 // not supported; a response defined by a $ref to the document's responses
 // is not supported, replace the reference by the inline definition).
-func specBody(spec *api.Spec, functions map[string]awslambda.Function) (map[string]any, error) {
+func specBody(spec *api.Spec, functions map[string]awslambda.Alias) (map[string]any, error) {
 	raw, err := spec.Doc.MarshalJSON()
 	if err != nil {
 		return nil, fmt.Errorf("encode the API spec: %w", err)
@@ -82,7 +82,7 @@ func specBody(spec *api.Spec, functions map[string]awslambda.Function) (map[stri
 // logs and tracing, and the permissions for it to invoke each function for
 // exactly the operations the function serves.
 func newRestApi(scope constructs.Construct, p FleetApiProps, spec *api.Spec, fns functions) awsapigateway.SpecRestApi {
-	body, err := specBody(spec, fns.byName)
+	body, err := specBody(spec, fns.aliases)
 	if err != nil {
 		panic(fmt.Errorf("fleetapi: %w", err))
 	}
@@ -138,14 +138,20 @@ func newRestApi(scope constructs.Construct, p FleetApiProps, spec *api.Spec, fns
 				"created it first. Set CloudWatchRole in one stack per account and Region, then acknowledge this warning"), nil)
 	}
 
+	// The permissions name the stage by the props, not by a Ref of it, so
+	// that the deployment can wait for them: a deploy that points the
+	// integrations somewhere new has the permissions in place before the
+	// stage serves the new deployment.
 	principal := awsiam.NewServicePrincipal(jsii.String("apigateway.amazonaws.com"), nil)
 	for _, op := range spec.Operations {
 		path := executeApiPath(op.Path)
-		fns.byName[op.Function].AddPermission(jsii.String("Invoke"+exportedName(op.ID)), &awslambda.Permission{
+		alias, id := fns.aliases[op.Function], "Invoke"+exportedName(op.ID)
+		alias.AddPermission(jsii.String(id), &awslambda.Permission{
 			Principal: principal,
 			Action:    jsii.String("lambda:InvokeFunction"),
-			SourceArn: restApi.ArnForExecuteApi(jsii.String(op.Method), jsii.String(path), restApi.DeploymentStage().StageName()),
+			SourceArn: restApi.ArnForExecuteApi(jsii.String(op.Method), jsii.String(path), p.ApiStageName),
 		})
+		restApi.LatestDeployment().Node().AddDependency(alias.Node().FindChild(jsii.String(id)))
 	}
 	return restApi
 }

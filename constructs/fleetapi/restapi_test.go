@@ -133,7 +133,7 @@ func TestTheSpecNamesTheUploadFunction(t *testing.T) {
 	}
 	rule := awscdk.Stack_Of(f).Resolve(f.upload.rule.TopicRulePayload())
 	b, _ := json.Marshal(rule)
-	if !strings.Contains(string(b), "FleetUploadsFunction") {
+	if !strings.Contains(string(b), "FleetUploadsLive") {
 		t.Errorf("the upload rule's action: %s, want the uploads function", b)
 	}
 }

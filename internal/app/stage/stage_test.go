@@ -8,6 +8,7 @@ import (
 
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/jsii-runtime-go"
+	"github.com/fleetapi/fleetapi/constructs/fleetapi"
 	"github.com/go-json-experiment/json/jsontext"
 )
 
@@ -32,6 +33,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"apiThrottleBurstLimit":     200,
 		"lambdaMemoryMiB":           256,
 		"lambdaTimeoutSeconds":      10,
+		"lambdaDeployment":          "canary10Percent5Minutes",
 		"lambdaReservedConcurrency": 0,
 		"alarmEmails":               []any{"ops@example.com"},
 		"requireAlarmSubscriber":    true,
@@ -80,6 +82,7 @@ func TestSelectValid(t *testing.T) {
 	if p.LogRetention != awslogs.RetentionDays_ONE_MONTH || *p.ThrottlingRateLimit != 100 || cfg.AlarmEmails()[0] != "ops@example.com" || !*p.DeletionProtection ||
 		*p.AlarmThresholds.EvaluationPeriods != 5 || *p.AlarmThresholds.Api4xxRatePercent != 2.5 || p.AlarmThresholds.Period != nil ||
 		*p.EventRetention.ToDays(nil) != 90 || *p.Timeout.ToSeconds(nil) != 10 || p.ReservedConcurrentExecutions != nil || p.EventsTableClass != "" ||
+		p.Deployment != fleetapi.LambdaDeploymentCanary10Percent5Minutes ||
 		*p.ApiStageName != "prod" || *(*p.BudgetCostTags)["Stage"] != "prod" || *p.ServiceLevelObjectives.Uploads.AvailabilityPercent != 99.9 ||
 		cfg.CostCenter != "cc-42" || !cfg.RequireAlarmSubscriber || cfg.CreatesCloudWatchRole() {
 		t.Errorf("decoded %+v, want the values of validStage", cfg)
@@ -165,6 +168,11 @@ func TestValidate(t *testing.T) {
 		{"removal policy", map[string]any{"removalPolicy": "snapshot"}, `removalPolicy "snapshot" is invalid: allowed values are "retain", "destroy"`},
 		{"infrequent access", map[string]any{"eventsTableClass": "standardInfrequentAccess"}, ""},
 		{"table class", map[string]any{"eventsTableClass": "STANDARD_IA"}, `eventsTableClass "STANDARD_IA" is invalid: allowed values are "standard", "standardInfrequentAccess"`},
+		{"linear deployment", map[string]any{"lambdaDeployment": "linear10PercentEvery10Minutes"}, ""},
+		{"deployment all at once", map[string]any{"lambdaDeployment": "allAtOnce"}, ""},
+		{"deployment CodeDeploy does not know", map[string]any{"lambdaDeployment": "canary10Percent7Minutes"},
+			`lambdaDeployment "canary10Percent7Minutes" is invalid: allowed values are "allAtOnce", "canary10Percent5Minutes", "canary10Percent10Minutes", "canary10Percent15Minutes", "canary10Percent30Minutes", "linear10PercentEvery1Minute", "linear10PercentEvery2Minutes", "linear10PercentEvery3Minutes", "linear10PercentEvery10Minutes"`},
+		{"deployment named as CodeDeploy does", map[string]any{"lambdaDeployment": "CodeDeployDefault.LambdaCanary10Percent5Minutes"}, `lambdaDeployment "CodeDeployDefault.LambdaCanary10Percent5Minutes" is invalid`},
 		{"empty cost center", map[string]any{"costCenter": " "}, "costCenter must not be empty"},
 		{"bad owner", map[string]any{"owner": "team;drop"}, `owner "team;drop" is not a valid tag value`},
 		{"long owner", map[string]any{"owner": strings.Repeat("a", 257)}, "is not a valid tag value"},

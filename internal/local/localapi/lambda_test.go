@@ -30,11 +30,19 @@ func TestLocalLambdaInvoke(t *testing.T) {
 	if err != nil || aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), "invalid: payload: is not valid base64") {
 		t.Errorf("a refused upload: %v, %q %s; want a function error saying the payload is invalid", err, aws.ToString(out.FunctionError), out.Payload)
 	}
+	// Through the alias a deployed function's callers invoke, by name or
+	// by the Qualifier parameter.
+	for _, in := range []*lambda.InvokeInput{{FunctionName: aws.String("local-ingest:live")}, {FunctionName: aws.String("local-ingest"), Qualifier: aws.String("live")}} {
+		in.Payload = bad
+		if out, err := fn(localauth.AdminKeys).Invoke(ctx, in); err != nil || aws.ToString(out.FunctionError) != "Unhandled" {
+			t.Errorf("invoke %s qualifier %s: %v; want the function's answer", aws.ToString(in.FunctionName), aws.ToString(in.Qualifier), err)
+		}
+	}
 	for _, tt := range []struct {
 		keys   aws.Credentials
 		name   string
 		status int
-	}{{localauth.ReaderKeys, "local-ingest", 403}, {localauth.AdminKeys, "no-such-function", 404}} {
+	}{{localauth.ReaderKeys, "local-ingest", 403}, {localauth.AdminKeys, "no-such-function", 404}, {localauth.AdminKeys, "local-ingest:canary", 404}} {
 		_, err := fn(tt.keys).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(tt.name), Payload: bad})
 		var re interface{ HTTPStatusCode() int }
 		var ae smithy.APIError

@@ -172,7 +172,17 @@ func (s *Server) invoke(w http.ResponseWriter, req *http.Request) {
 	}
 	name, ok := strings.CutPrefix(req.URL.Path, localauth.LambdaPath+"/2015-03-31/functions/")
 	name, ok2 := strings.CutSuffix(name, "/invocations")
+	// A qualifier, NAME:QUALIFIER or ?Qualifier=, as Lambda takes it: the
+	// alias every deployed function has, or $LATEST; make local runs one
+	// version of each.
+	name, qualifier, _ := strings.Cut(name, ":")
+	if q := req.URL.Query().Get("Qualifier"); q != "" {
+		qualifier = q
+	}
 	h := s.byName[name]
+	if qualifier != "" && qualifier != contract.LiveAlias && qualifier != "$LATEST" {
+		h, name = nil, name+":"+qualifier
+	}
 	if !ok || !ok2 || req.Method != http.MethodPost || h == nil {
 		answer(http.StatusNotFound, map[string]string{"Type": "User", "message": "Function not found: " + name})
 		return

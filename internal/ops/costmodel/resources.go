@@ -63,6 +63,12 @@ func BillingOf(resourceType string) (Billing, error) {
 			Note: "per message, in 5 KB increments; through Basic Ingest without the messaging charge; not yet in the usage model: make cost prices uploads over HTTPS"}, nil
 	case "AWS::SQS::Queue":
 		return Billing{Meters: []string{"requests"}, Note: "the failure queue of MQTT uploads: a message per upload not stored, none in the steady state"}, nil
+	case "AWS::Lambda::Version", "AWS::Lambda::Alias":
+		return Billing{Note: "a published version and the alias its callers invoke: invocations are billed on the function"}, nil
+	case "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup":
+		// CodeDeploy's one meter in the AWS price list is the update of an
+		// on-premises instance; deployments to Lambda have no charge.
+		return Billing{Note: "CodeDeploy has no charge for deployments to Lambda; the rollback alarms are billed as alarms"}, nil
 	case "AWS::Lambda::EventInvokeConfig":
 		return Billing{Note: "configuration of asynchronous invocations"}, nil
 	case "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy":

@@ -48,13 +48,14 @@ func TestParseProdStack(t *testing.T) {
 		t.Errorf("tables %+v %+v", s.Events, s.Vehicles)
 	}
 	// 20 alarms read 32 metrics (the functions' refusals and the tables'
-	// errors read one per function or operation); the 16 windows of the
+	// errors read one per function or operation), and each function's
+	// rollback alarm on its operations' 5XX 7 more, one per operation; the 16 windows of the
 	// burn-rate alarms 80 more: 2 for the upload method, 8 for the 4 GET
 	// methods, in each of 4 windows, for availability and for latency; the
 	// MQTT path's seven (the rule's failures and error action failures,
 	// each a Metrics Insights query, its throttles, the function's dropped
 	// events and destination failures, the failure queue's depth and age).
-	if s.AlarmMetrics != 32+80+7 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
+	if s.AlarmMetrics != 32+7+80+7 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
 		t.Errorf("alarm metrics %d (+%d high resolution), composite alarms %d, dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
 			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.CompositeAlarms, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
 	}

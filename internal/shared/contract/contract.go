@@ -36,6 +36,10 @@ const (
 	EnvPrincipals = "FLEETAPI_PRINCIPALS"
 )
 
+// LiveAlias is the alias of each function its callers invoke (the API,
+// the upload rule, a redrive): a deployment moves it to a new version.
+const LiveAlias = "live"
+
 // Caller classes: who may call an operation, as api/swagger.yaml declares
 // beside each operation (api.ExtCallers).
 const (
