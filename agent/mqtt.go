@@ -5,7 +5,6 @@ import (
 	"crypto/tls"
 	"errors"
 	"fmt"
-	"net"
 	"strings"
 	"sync"
 	"time"
@@ -13,6 +12,7 @@ import (
 	paho "github.com/eclipse/paho.mqtt.golang"
 
 	"github.com/fleetapi/fleetapi/client"
+	"github.com/fleetapi/fleetapi/internal/vehicleconn"
 )
 
 // VIDVariable is what the stack output UploadTopic holds in place of the
@@ -79,11 +79,8 @@ func NewMQTTUploader(o MQTTOptions) (*MQTTUploader, error) {
 	if err != nil {
 		return nil, err
 	}
-	if _, _, err := net.SplitHostPort(o.Endpoint); err != nil {
-		o.Endpoint = net.JoinHostPort(o.Endpoint, "8883")
-	}
-	host, _, _ := net.SplitHostPort(o.Endpoint)
-	cfg.ServerName = host
+	addr, host := vehicleconn.MQTTEndpoint(o.Endpoint)
+	o.Endpoint, cfg.ServerName = addr, host
 	return &MQTTUploader{o: o, tls: cfg, topic: strings.ReplaceAll(o.Topic, VIDVariable, o.ThingName)}, nil
 }
 
@@ -104,7 +101,7 @@ func (u *MQTTUploader) Upload(ctx context.Context, b Batch) error {
 		return err
 	}
 	tok := conn.Publish(u.topic, 1, false, payload)
-	if err := wait(ctx, tok, u.o.Timeout); err != nil {
+	if err := vehicleconn.Wait(ctx, tok, u.o.Timeout); err != nil {
 		u.drop(conn)
 		return fmt.Errorf("publish batch %d to %s: %w", b.Seq, u.topic, err)
 	}
@@ -121,15 +118,10 @@ func (u *MQTTUploader) connect(ctx context.Context) (paho.Client, error) {
 	if u.conn != nil {
 		u.conn.Disconnect(0)
 	}
-	opts := paho.NewClientOptions().AddBroker("ssl://" + u.o.Endpoint).SetClientID(u.o.ThingName).
-		SetTLSConfig(u.tls).SetCleanSession(true).SetKeepAlive(u.o.KeepAlive).
-		SetConnectTimeout(u.o.Timeout).SetWriteTimeout(u.o.Timeout).
-		// The agent reconnects and resends itself, from its journal.
-		SetAutoReconnect(false).SetConnectRetry(false).SetResumeSubs(false).SetOrderMatters(true)
-	c := paho.NewClient(opts)
-	if err := wait(ctx, c.Connect(), u.o.Timeout); err != nil {
-		c.Disconnect(0)
-		return nil, fmt.Errorf("connect to %s as %s: %w", u.o.Endpoint, u.o.ThingName, err)
+	// The agent reconnects and resends itself, from its journal.
+	c, err := vehicleconn.DialMQTT(ctx, u.o.Endpoint, u.o.ThingName, u.tls, u.o.KeepAlive, u.o.Timeout)
+	if err != nil {
+		return nil, err
 	}
 	u.conn = c
 	return c, nil
@@ -153,18 +145,4 @@ func (u *MQTTUploader) Close() error {
 		u.conn = nil
 	}
 	return nil
-}
-
-// wait waits for a token, the timeout or ctx.
-func wait(ctx context.Context, tok paho.Token, timeout time.Duration) error {
-	t := time.NewTimer(timeout)
-	defer t.Stop()
-	select {
-	case <-tok.Done():
-		return tok.Error()
-	case <-t.C:
-		return fmt.Errorf("no answer in %v", timeout)
-	case <-ctx.Done():
-		return ctx.Err()
-	}
 }

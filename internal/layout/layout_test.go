@@ -187,13 +187,19 @@ func TestTestHelpersOnlyFromTests(t *testing.T) {
 	t.Logf("%d imports of test helpers, all by tests", len(testHelperImports(t, mod, "-test")))
 }
 
-// The vehicle agent, which vehicle software embeds, links the Go client and
-// the MQTT client of this module's dependencies, none of the rest: no CDK,
-// no DynamoDB SDK, no spec parser, no handler, no developer tool.
+// The vehicle agent, which vehicle software embeds, links the Go client,
+// the vehicle's connections it shares with the client (internal/vehicleconn)
+// and the MQTT client of this module's dependencies, none of the rest: no
+// CDK, no DynamoDB SDK, no spec parser, no handler, no developer tool.
 func TestAgentLinksOnlyTheClient(t *testing.T) {
 	mod := module(t)
-	deps := check(t, "the vehicle agent", []string{"./agent"},
-		"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", "github.com/aws/aws-lambda-go", "github.com/aws/aws-sdk-go-v2/service/dynamodb",
-		"github.com/getkin/kin-openapi", "github.com/mochi-mqtt", mod+"/api", mod+"/constructs", mod+"/internal")
+	banned := []string{"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", "github.com/aws/aws-lambda-go", "github.com/aws/aws-sdk-go-v2/service/dynamodb",
+		"github.com/getkin/kin-openapi", "github.com/mochi-mqtt", mod + "/api", mod + "/constructs"}
+	for _, pkg := range goList(t, "./internal/...") {
+		if pkg != mod+"/internal/vehicleconn" {
+			banned = append(banned, pkg)
+		}
+	}
+	deps := check(t, "the vehicle agent", []string{"./agent"}, banned...)
 	t.Logf("the vehicle agent links %d packages, %d of this module", len(deps), ofModule(mod, deps))
 }
