@@ -25,6 +25,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/local/localauth"
 	"github.com/fleetapi/fleetapi/internal/local/localmqtt"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/synthetic"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
@@ -40,6 +41,7 @@ func main() {
 	flag.BoolVar(&o.noAuth, "no-auth", false, "take unsigned requests as the local developer's: both fleet classes, no vehicle (for curl)")
 	flag.IntVar(&o.retentionDays, "event-retention-days", 30, "event retention, as a stage's")
 	flag.StringVar(&o.docs, "docs", "", "the API reference to serve at /docs (make docs renders it)")
+	flag.DurationVar(&o.syntheticEvery, "synthetic-every", time.Minute, "how often the synthetic vehicle runs end to end against the stand-ins, as a stage's does (0: never)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "localapi:", err)
@@ -51,6 +53,7 @@ type options struct {
 	addr, credentialsAddr, mqttAddr, data, iot, docs string
 	dbPort, retentionDays                            int
 	noAuth                                           bool
+	syntheticEvery                                   time.Duration
 }
 
 func run(o options) error {
@@ -122,6 +125,15 @@ func run(o options) error {
 	hs := &http.Server{Handler: api, ReadHeaderTimeout: 10 * time.Second}
 	cs := &http.Server{Handler: auth.CredentialsProvider(), TLSConfig: serverTLS, ReadHeaderTimeout: 10 * time.Second}
 	go cs.ServeTLS(credsLn, "", "")
+	if o.syntheticEvery > 0 {
+		apiURL := "http://" + ln.Addr().String()
+		at := localapi.Endpoints{API: apiURL, STS: apiURL + localauth.STSPath, Credentials: "https://" + credsLn.Addr().String(), MQTT: o.mqttAddr}
+		probe, err := localapi.NewSyntheticVehicle(ctx, registry, store, at, o.iot)
+		if err != nil {
+			return err
+		}
+		go runSynthetic(ctx, probe, o.syntheticEvery, cfg.Logger)
+	}
 	var dbDied error
 	shutdownDone := make(chan struct{})
 	go func() {
@@ -146,6 +158,9 @@ func run(o options) error {
 		localauth.ProvisioningPath, credsLn.Addr(), localauth.RoleAlias, o.iot, localauth.VehicleRole, ln.Addr(), localauth.STSPath)
 	fmt.Fprintf(os.Stderr, "  vehicles upload over MQTT to mqtts://%s, client ID their thing name, topic %s (their certificate; QoS 1); failed uploads in %s\n",
 		o.mqttAddr, contract.BasicIngestTopic(localapi.UploadRule, "VID"), filepath.Join(o.iot, "upload-failures.jsonl"))
+	if o.syntheticEvery > 0 {
+		fmt.Fprintf(os.Stderr, "  the synthetic vehicle %s runs every %v: its steps' metrics in the log, a failure also here\n", localapi.SyntheticVID, o.syntheticEvery)
+	}
 	if o.noAuth {
 		fmt.Fprintln(os.Stderr, "unsigned requests are the local developer's: both fleet classes, no vehicle (-no-auth)")
 	}
@@ -158,4 +173,33 @@ func run(o options) error {
 	}
 	fmt.Fprintln(os.Stderr, "stopped")
 	return nil
+}
+
+// runSynthetic runs the synthetic vehicle now and every interval until ctx
+// ends, logging each run as the stage's function does (its steps'
+// metrics), and a failed run on stderr too.
+func runSynthetic(ctx context.Context, probe synthetic.Config, every time.Duration, logger *slog.Logger) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		// The servers start serving as this starts.
+		select {
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Second):
+		}
+		report := synthetic.Run(ctx, probe)
+		if ctx.Err() != nil {
+			return
+		}
+		synthetic.Log(logger, "local-synthetic-vehicle", time.Now(), report)
+		if failed, ok := report.Failed(); ok {
+			fmt.Fprintf(os.Stderr, "synthetic vehicle: %s failed: %v\n", failed.Step, failed.Err)
+		}
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+	}
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/local/localauth"
 	"github.com/fleetapi/fleetapi/internal/local/localmqtt"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
 )
 
 // TestServer is the local API on a free 127.0.0.1 port, with its
@@ -36,6 +37,9 @@ type TestServer struct {
 	MQTTAddr, DeadLetters string
 	Auth                  *localauth.Authority
 	Registry              *localauth.Registry
+	// Vehicles is the store the API serves, for what only a stage does
+	// without the API (registering its synthetic vehicle).
+	Vehicles httpapi.VehicleStore
 }
 
 // NewTestServer serves cfg (its Auth made here, with a registry in
@@ -70,7 +74,7 @@ func NewTestServer(t testing.TB, cfg Config) *TestServer {
 	creds.TLS = tlsConfig
 	creds.StartTLS()
 	t.Cleanup(creds.Close)
-	ts := &TestServer{URL: hs.URL, STSURL: hs.URL + localauth.STSPath, CredentialsURL: creds.URL, CAPEM: registry.CAPEM(), Auth: cfg.Auth, Registry: registry,
+	ts := &TestServer{URL: hs.URL, STSURL: hs.URL + localauth.STSPath, CredentialsURL: creds.URL, CAPEM: registry.CAPEM(), Auth: cfg.Auth, Registry: registry, Vehicles: cfg.Vehicles,
 		MQTTAddr: freeAddr(t), DeadLetters: filepath.Join(t.TempDir(), "upload-failures.jsonl")}
 	broker, err := localmqtt.Start(localmqtt.Options{Addr: ts.MQTTAddr, Registry: registry, Rule: UploadRule, Handle: srv.Upload,
 		DeadLetters: ts.DeadLetters, RetryDelay: 10 * time.Millisecond, Logger: cfg.Logger})
@@ -113,4 +117,9 @@ func freeAddr(t testing.TB) string {
 	}
 	defer l.Close()
 	return l.Addr().String()
+}
+
+// Endpoints are where s's stand-ins listen.
+func (s *TestServer) Endpoints() Endpoints {
+	return Endpoints{API: s.URL, STS: s.STSURL, Credentials: s.CredentialsURL, MQTT: s.MQTTAddr}
 }

@@ -20,6 +20,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/bench/workload"
 	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 	"github.com/fleetapi/fleetapi/internal/runtime/cursor"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 
@@ -125,6 +126,8 @@ func TestVehicleLifecycle(t *testing.T) {
 	}
 }
 
+// The fleet's vehicles page by page, each once; the synthetic vehicles,
+// which the scan reads among them, in no page.
 func TestListVehiclesPaginates(t *testing.T) {
 	ctx := context.Background()
 	s := newStore(t)
@@ -134,6 +137,11 @@ func TestListVehiclesPaginates(t *testing.T) {
 		want[vid] = true
 		if _, err := s.CreateVehicle(ctx, newVehicle(vid), now); err != nil {
 			t.Fatal(err)
+		}
+		if i%2 == 0 {
+			if _, err := s.CreateVehicle(ctx, newVehicle(fmt.Sprintf("%sstage-%d", contract.SyntheticVIDPrefix, i)), now); err != nil {
+				t.Fatal(err)
+			}
 		}
 	}
 	seen := map[string]bool{}

@@ -14,6 +14,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
@@ -189,11 +190,22 @@ func (s *Store) ListVehicles(ctx context.Context, limit int, cur string) (fleet.
 	if err != nil {
 		return fleet.VehiclePage{}, err
 	}
+	// The synthetic vehicles are not the fleet's. DynamoDB filters after
+	// its Limit (a page may come back short or empty with more to read):
+	// fetchPage reads on until the page is full.
+	notSynthetic, err := expression.NewBuilder().WithFilter(
+		expression.Not(expression.Name(schema.VehicleID).BeginsWith(contract.SyntheticVIDPrefix))).Build()
+	if err != nil {
+		return fleet.VehiclePage{}, fmt.Errorf("list vehicles: %w", err)
+	}
 	items, more, err := fetchPage(limit, start, func(start map[string]types.AttributeValue, n int32) ([]map[string]types.AttributeValue, map[string]types.AttributeValue, error) {
 		out, err := s.db.Scan(ctx, &dynamodb.ScanInput{
-			TableName:         aws.String(s.tables.Vehicles),
-			Limit:             aws.Int32(n),
-			ExclusiveStartKey: start,
+			TableName:                 aws.String(s.tables.Vehicles),
+			Limit:                     aws.Int32(n),
+			ExclusiveStartKey:         start,
+			FilterExpression:          notSynthetic.Filter(),
+			ExpressionAttributeNames:  notSynthetic.Names(),
+			ExpressionAttributeValues: notSynthetic.Values(),
 		})
 		if err != nil {
 			return nil, nil, classify("list vehicles", err)

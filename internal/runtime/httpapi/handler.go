@@ -276,32 +276,10 @@ func (h *Handler) serve(ctx context.Context, rt route, r *request) response {
 }
 
 // embeddedMetric returns the log attributes that make the request's log
-// line a CloudWatch embedded metric format record of one count: CloudWatch
-// Logs extracts the metric from the line Lambda writes to the function's
-// log group, with no API call and no added latency.
+// line a CloudWatch embedded metric format record of one count.
 func (h *Handler) embeddedMetric(at time.Time, name string, value int) []any {
-	type metric struct {
-		Name string `json:"Name"`
-		Unit string `json:"Unit"`
-	}
-	type directive struct {
-		Namespace  string     `json:"Namespace"`
-		Dimensions [][]string `json:"Dimensions"`
-		Metrics    []metric   `json:"Metrics"`
-	}
-	type metadata struct {
-		Timestamp         int64       `json:"Timestamp"`
-		CloudWatchMetrics []directive `json:"CloudWatchMetrics"`
-	}
-	return []any{
-		"_aws", metadata{Timestamp: at.UnixMilli(), CloudWatchMetrics: []directive{{
-			Namespace:  metrics.Namespace,
-			Dimensions: [][]string{{metrics.DimensionFunctionName}},
-			Metrics:    []metric{{Name: name, Unit: "Count"}},
-		}}},
-		metrics.DimensionFunctionName, h.cfg.FunctionName,
-		name, value,
-	}
+	return metrics.Embedded(at.UnixMilli(), []metrics.Dimension{{Name: metrics.DimensionFunctionName, Value: h.cfg.FunctionName}},
+		metrics.Value{Name: name, Unit: "Count", Value: float64(value)})
 }
 
 // storeContext bounds the store calls of a request: within StoreTimeout,

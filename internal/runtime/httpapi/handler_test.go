@@ -205,6 +205,15 @@ func TestCreateVehicleRetry(t *testing.T) {
 	wantError(t, a.do(call{method: "POST", path: "/vehicles", body: carJSON, headers: map[string]string{"Idempotency-Key": "a key"}}), 400, "BadRequest", "Idempotency-Key")
 }
 
+// A synthetic vehicle's vid is its stage's to register: the API refuses
+// it, saying why, and stores nothing.
+func TestCreateVehicleRefusesSyntheticVIDs(t *testing.T) {
+	a := newAPI(t)
+	body := strings.Replace(carJSON, `"car-1"`, `"fleetapi-synthetic-FleetApi-prod-Fleet"`, 1)
+	wantError(t, a.do(call{method: "POST", path: "/vehicles", body: body}), 400, "BadRequest", "is reserved: a vid beginning with fleetapi-synthetic- is a synthetic vehicle's")
+	wantError(t, a.do(call{method: "GET", path: "/vehicles/fleetapi-synthetic-FleetApi-prod-Fleet"}), 404, "NotFound", "")
+}
+
 func TestVehicleFlow(t *testing.T) {
 	a := newAPI(t)
 	r := a.do(call{method: "POST", path: "/vehicles", body: carJSON})

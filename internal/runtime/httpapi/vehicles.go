@@ -2,10 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"fmt"
 	"net/http"
 	"strconv"
 	"strings"
 
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 
@@ -50,6 +52,9 @@ func (h *Handler) createVehicle(ctx context.Context, r *request) response {
 	in.IdempotencyKey = r.header("Idempotency-Key")
 	if err := in.Validate(r.now); err != nil {
 		return errorResponse(err)
+	}
+	if contract.IsSyntheticVID(in.VID) {
+		return errorResponse(&fleet.ValidationError{Field: "vid", Message: fmt.Sprintf("%q is reserved: a vid beginning with %s is a synthetic vehicle's, registered by its stage", in.VID, contract.SyntheticVIDPrefix)})
 	}
 	c, err := h.cfg.Vehicles.CreateVehicle(ctx, in, r.now)
 	if err != nil {

@@ -7,7 +7,9 @@
 //
 // The event's ID is the caller's idempotency key, or the hash of its
 // samples when it sends none: the same upload sent again, by either path,
-// is the same event, and the conditional put stores it once.
+// is the same event, and the conditional put stores it once. The
+// synthetic vehicle's events are kept an hour, and are not the fleet's
+// samples.
 package ingest
 
 import (
@@ -15,6 +17,7 @@ import (
 	"errors"
 	"time"
 
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 
@@ -65,9 +68,9 @@ type Stored struct {
 }
 
 // SamplesIngested is the number of samples this upload stored: none for
-// a retry.
+// a retry, none of the synthetic vehicle (not the fleet's).
 func (s Stored) SamplesIngested() int {
-	if !s.Created {
+	if !s.Created || contract.IsSyntheticVID(s.Event.VID) {
 		return 0
 	}
 	return len(s.Event.Samples)
@@ -79,7 +82,11 @@ func (s Stored) SamplesIngested() int {
 // is not registered), ErrUnavailable (the store did not answer in time:
 // retry); anything else is a failure of the store.
 func (s *Service) Store(ctx context.Context, u Upload) (Stored, error) {
-	e, err := fleet.NewEvent(u.VID, u.Body, u.IdempotencyKey, s.now(), s.retention)
+	retention := s.retention
+	if contract.IsSyntheticVID(u.VID) {
+		retention = contract.SyntheticEventRetention
+	}
+	e, err := fleet.NewEvent(u.VID, u.Body, u.IdempotencyKey, s.now(), retention)
 	if err != nil {
 		return Stored{}, err
 	}

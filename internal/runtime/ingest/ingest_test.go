@@ -6,6 +6,7 @@ import (
 	"testing"
 	"time"
 
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 
@@ -71,6 +72,20 @@ func TestStoreOnce(t *testing.T) {
 	}
 	if len(s.events) != 2 {
 		t.Errorf("%d events stored, want 2", len(s.events))
+	}
+}
+
+// The synthetic vehicle's events are kept an hour, whatever the stage's
+// retention, and are no samples of the fleet's.
+func TestSyntheticVehicleEvents(t *testing.T) {
+	s := &store{events: map[string]fleet.Event{}}
+	svc := newService(t, s)
+	got, err := svc.Store(context.Background(), Upload{VID: contract.SyntheticVIDPrefix + "FleetApi-prod-Fleet", Body: samples(3, now.Add(-time.Minute))})
+	if err != nil || !got.Created || got.SamplesIngested() != 0 {
+		t.Fatalf("stored %+v, %v; want created, no samples ingested", got, err)
+	}
+	if want := got.Event.End.Add(contract.SyntheticEventRetention).Truncate(time.Second); !got.Event.ExpiresAt.Equal(want) {
+		t.Errorf("expires at %v, want %v (its end and an hour)", got.Event.ExpiresAt, want)
 	}
 }
 

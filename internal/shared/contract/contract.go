@@ -12,6 +12,7 @@ import (
 	"regexp"
 	"slices"
 	"strings"
+	"time"
 )
 
 // Environment variables of a function, set by the construct.
@@ -39,6 +40,19 @@ const (
 // LiveAlias is the alias of each function its callers invoke (the API,
 // the upload rule, a redrive): a deployment moves it to a new version.
 const LiveAlias = "live"
+
+// The synthetic vehicle: a registered test vehicle each stage runs end to
+// end on a schedule. Its vid begins with SyntheticVIDPrefix, which the API
+// refuses to register for any other vehicle; its events are kept
+// SyntheticEventRetention; it is left out of the fleet's figures (the
+// vehicle list, SamplesIngested).
+const (
+	SyntheticVIDPrefix      = "fleetapi-synthetic-"
+	SyntheticEventRetention = time.Hour
+)
+
+// IsSyntheticVID reports whether vid is a synthetic vehicle's.
+func IsSyntheticVID(vid string) bool { return strings.HasPrefix(vid, SyntheticVIDPrefix) }
 
 // Caller classes: who may call an operation, as api/swagger.yaml declares
 // beside each operation (api.ExtCallers).

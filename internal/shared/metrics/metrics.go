@@ -21,3 +21,81 @@ const SamplesIngested = "SamplesIngested"
 // Count. The gateway's policy refuses these first: any data point means a
 // grant, a policy or the gateway let one through.
 const AccessRefused = "AccessRefused"
+
+// The synthetic vehicle's metrics: per run, one data point of each for
+// every step it ran, dimensions FunctionName and Step. A step after a
+// failed one is not run and has none.
+const (
+	// SyntheticVehicleSuccess is 1 when the step succeeded, 0 when it
+	// failed (unit None); Step Run is the whole run's.
+	SyntheticVehicleSuccess = "SyntheticVehicleSuccess"
+	// SyntheticVehicleLatency is how long the step took, failed or not, in
+	// milliseconds.
+	SyntheticVehicleLatency = "SyntheticVehicleLatency"
+	// DimensionStep names the step.
+	DimensionStep = "Step"
+)
+
+// The synthetic vehicle's steps, in the order it runs them.
+const (
+	// StepCredentials: its certificate to the AWS IoT Core credentials
+	// provider, for the certificate role's credentials.
+	StepCredentials = "Credentials"
+	// StepAssumeRole: STS AssumeRole into the vehicle role, as itself.
+	StepAssumeRole = "AssumeRole"
+	// StepHTTPSUpload: a signed upload to the REST API.
+	StepHTTPSUpload = "HttpsUpload"
+	// StepMQTTUpload: an upload over MQTT through Basic Ingest, until its
+	// PUBACK.
+	StepMQTTUpload = "MqttUpload"
+	// StepReadBack: both uploads read back as fleet-read, until stored.
+	StepReadBack = "ReadBack"
+	// StepRun is the whole run: a success when every step succeeded.
+	StepRun = "Run"
+)
+
+// SyntheticSteps lists the steps of a run, then StepRun.
+func SyntheticSteps() []string {
+	return []string{StepCredentials, StepAssumeRole, StepHTTPSUpload, StepMQTTUpload, StepReadBack, StepRun}
+}
+
+// Value is one metric of an embedded metric format record.
+type Value struct {
+	Name, Unit string
+	Value      float64
+}
+
+// Dimension is a dimension's name and value.
+type Dimension struct{ Name, Value string }
+
+// Embedded returns the attributes of a log line (log/slog's key-value
+// pairs) that make it a CloudWatch embedded metric format record of
+// values, at timestampMs (epoch milliseconds), in Namespace, with the
+// dimensions in one dimension set: CloudWatch Logs extracts the metrics
+// from the line the function writes, with no API call and no latency.
+func Embedded(timestampMs int64, dimensions []Dimension, values ...Value) []any {
+	type metric struct {
+		Name string `json:"Name"`
+		Unit string `json:"Unit"`
+	}
+	type directive struct {
+		Namespace  string     `json:"Namespace"`
+		Dimensions [][]string `json:"Dimensions"`
+		Metrics    []metric   `json:"Metrics"`
+	}
+	type metadata struct {
+		Timestamp         int64       `json:"Timestamp"`
+		CloudWatchMetrics []directive `json:"CloudWatchMetrics"`
+	}
+	d := directive{Namespace: Namespace, Dimensions: [][]string{{}}}
+	var attrs []any
+	for _, dim := range dimensions {
+		d.Dimensions[0] = append(d.Dimensions[0], dim.Name)
+		attrs = append(attrs, dim.Name, dim.Value)
+	}
+	for _, v := range values {
+		d.Metrics = append(d.Metrics, metric{Name: v.Name, Unit: v.Unit})
+		attrs = append(attrs, v.Name, v.Value)
+	}
+	return append([]any{"_aws", metadata{Timestamp: timestampMs, CloudWatchMetrics: []directive{d}}}, attrs...)
+}
