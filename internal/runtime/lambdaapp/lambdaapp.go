@@ -14,6 +14,7 @@ import (
 	"strings"
 	"time"
 
+	"github.com/aws/aws-lambda-go/cfn"
 	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
@@ -99,13 +100,42 @@ func implemented(op string) error {
 // Lambda reports the failed init. Every function runs the same binary.
 func Run() {
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
-	h, err := build(logger)
+	h, err := handler(os.Getenv, logger)
 	if err != nil {
 		logger.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
 	}
-	// Invoke serves API Gateway's proxy events and the upload rule's.
 	lambda.Start(h)
+}
+
+// handler is what the function serves (contract.EnvServes): API Gateway's
+// proxy events and the upload rule's, the synthetic vehicle's schedule, or
+// its custom resource.
+func handler(getenv func(string) string, logger *slog.Logger) (any, error) {
+	switch serves := getenv(contract.EnvServes); serves {
+	case "":
+		return build(logger)
+	case contract.ServesSyntheticVehicle:
+		env, err := ReadSyntheticEnv(getenv)
+		if err != nil {
+			return nil, err
+		}
+		cfg, err := AWSConfig(getenv)
+		if err != nil {
+			return nil, err
+		}
+		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(getenv, "SECRETS_MANAGER") })
+		return NewSyntheticHandler(env, sm, cfg.Credentials, logger, getenv("AWS_LAMBDA_FUNCTION_NAME")).Invoke, nil
+	case contract.ServesSyntheticVehicleProvider:
+		p, err := BuildProvisioner(getenv)
+		if err != nil {
+			return nil, err
+		}
+		return cfn.LambdaWrap(p.Handle), nil
+	default:
+		return nil, fmt.Errorf("%s %q: allowed are unset (the operations of %s), %s and %s", contract.EnvServes, serves, contract.EnvRoutes,
+			contract.ServesSyntheticVehicle, contract.ServesSyntheticVehicleProvider)
+	}
 }
 
 func build(logger *slog.Logger) (*httpapi.Handler, error) {

@@ -35,6 +35,36 @@ const (
 	// EnvPrincipals lists the other principals the construct let invoke
 	// operations, with those operations, as FormatPrincipals writes them.
 	EnvPrincipals = "FLEETAPI_PRINCIPALS"
+	// EnvServes says what a function serves: unset, the operations of
+	// EnvRoutes; ServesSyntheticVehicle or ServesSyntheticVehicleProvider.
+	EnvServes = "FLEETAPI_SERVES"
+)
+
+// What a function serves other than operations (EnvServes).
+const (
+	// ServesSyntheticVehicle: the synthetic vehicle's scheduled runs.
+	ServesSyntheticVehicle = "synthetic-vehicle"
+	// ServesSyntheticVehicleProvider: the custom resource that provisions
+	// the synthetic vehicle.
+	ServesSyntheticVehicleProvider = "synthetic-vehicle-provider"
+)
+
+// Environment of the synthetic vehicle's function, besides EnvVehicleRole.
+const (
+	// EnvSyntheticVID is its vid and thing name.
+	EnvSyntheticVID = "FLEETAPI_SYNTHETIC_VID"
+	// EnvSyntheticSecret is the ARN of the secret of its certificate and key.
+	EnvSyntheticSecret = "FLEETAPI_SYNTHETIC_SECRET_ARN"
+	// EnvAPIURL is the stage's URL.
+	EnvAPIURL = "FLEETAPI_API_URL"
+	// EnvCredentialsEndpoint and EnvDataEndpoint are the account's AWS IoT
+	// Core credentials provider and device data endpoint.
+	EnvCredentialsEndpoint = "FLEETAPI_CREDENTIALS_ENDPOINT"
+	EnvDataEndpoint        = "FLEETAPI_DATA_ENDPOINT"
+	// EnvRoleAlias is the vehicles' role alias.
+	EnvRoleAlias = "FLEETAPI_ROLE_ALIAS"
+	// EnvUploadTopic is its Basic Ingest upload topic.
+	EnvUploadTopic = "FLEETAPI_UPLOAD_TOPIC"
 )
 
 // LiveAlias is the alias of each function its callers invoke (the API,

@@ -1,8 +1,11 @@
 // Package awsstandin is a local stand-in, for tests, of the read calls the
 // deploy preflight makes: API Gateway's GetAccount, Lambda's
 // GetAccountSettings, ListFunctions and GetFunctionConcurrency, SSM's
-// GetParameter and Cost Explorer's ListCostAllocationTags; and of the
+// GetParameter and Cost Explorer's ListCostAllocationTags; of the
 // failure queue the redrive reads, SQS's ReceiveMessage and DeleteMessage;
+// of what the synthetic vehicle's custom resource calls, AWS IoT Core's
+// certificates, things and policy attachments (iot.go) and Secrets
+// Manager's PutSecretValue;
 // each in its service's wire protocol (REST JSON for API Gateway and
 // Lambda, JSON 1.1 for SSM and Cost Explorer, JSON 1.0 for SQS), so that the AWS SDK's own clients talk to it
 // through their endpoint override. It answers from State and records the
@@ -41,6 +44,8 @@ type State struct {
 	// not have in the Region (DescribeType: TypeNotFoundException); every
 	// other AWS:: type is there.
 	MissingTypes []string
+	// IoTPolicies are the IoT Core policies that exist (AttachPolicy).
+	IoTPolicies []string
 }
 
 // Server is a running stand-in.
@@ -52,6 +57,7 @@ type Server struct {
 	// inFlight marks the queue's messages received and not deleted: as
 	// their visibility timeout outlives a test, they are not received again.
 	inFlight, deleted map[int]bool
+	iot               iotState
 }
 
 // Start starts a stand-in on 127.0.0.1; stop it with Close.
@@ -92,6 +98,9 @@ func (s *Server) serve(w http.ResponseWriter, r *http.Request) {
 	path := r.URL.Path
 	if r.Method == http.MethodPost && path == "/" && r.Header.Get("Content-Type") == "application/x-www-form-urlencoded" {
 		s.query(w, r)
+		return
+	}
+	if s.iotRoute(w, r) {
 		return
 	}
 	switch {
@@ -170,6 +179,12 @@ func (s *Server) json11(w http.ResponseWriter, r *http.Request, target string) {
 		}
 		s.deleted[i] = true
 		reply(w, "application/x-amz-json-1.0", map[string]any{})
+	case "secretsmanager.PutSecretValue":
+		s.iotInit()
+		id, _ := in["SecretId"].(string)
+		v, _ := in["SecretString"].(string)
+		s.iot.secrets[id] = v
+		reply(w, json11, map[string]any{"ARN": id, "VersionId": "v1"})
 	case "AmazonSSM.GetParameter":
 		name, _ := in["Name"].(string)
 		v, ok := s.state.Parameters[name]
