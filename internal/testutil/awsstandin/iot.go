@@ -104,7 +104,9 @@ func (s *Server) iotRoute(w http.ResponseWriter, r *http.Request) bool {
 	q := r.URL.Query()
 	const js = "application/json"
 	arnOf := func(id string) string { return "arn:aws:iot:eu-west-1:123456789012:cert/" + id }
-	notFound := func(what string) { fail(w, http.StatusNotFound, js, "ResourceNotFoundException", what+" does not exist") }
+	notFound := func(what string) {
+		fail(w, http.StatusNotFound, js, "ResourceNotFoundException", what+" does not exist")
+	}
 	readBody := func() map[string]any {
 		var body map[string]any
 		_ = json.NewDecoder(r.Body).Decode(&body)
