@@ -484,7 +484,9 @@ type ClientInterface interface {
 
 	// ListVehicles List vehicles
 	//
-	// One page of vehicles with their metadata; follow `nextCursor` for the next.
+	// One page of vehicles with their metadata; follow `nextCursor` for the next. The stage's
+	// synthetic vehicle (a vid beginning `fleetapi-synthetic-`) is not one of the fleet's and
+	// is not listed.
 	//
 	// Corresponds with GET /vehicles (the `ListVehicles` operationId).
 	ListVehicles(ctx context.Context, params *ListVehiclesParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -493,7 +495,8 @@ type ClientInterface interface {
 	//
 	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-	// vehicle existing otherwise (no key, another key or another body) is 409.
+	// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+	// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -504,7 +507,8 @@ type ClientInterface interface {
 	//
 	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-	// vehicle existing otherwise (no key, another key or another body) is 409.
+	// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+	// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -582,7 +586,9 @@ type ClientInterface interface {
 
 // ListVehicles List vehicles
 //
-// One page of vehicles with their metadata; follow `nextCursor` for the next.
+// One page of vehicles with their metadata; follow `nextCursor` for the next. The stage's
+// synthetic vehicle (a vid beginning `fleetapi-synthetic-`) is not one of the fleet's and
+// is not listed.
 //
 // Corresponds with GET /vehicles (the `ListVehicles` operationId).
 func (c *Client) ListVehicles(ctx context.Context, params *ListVehiclesParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -601,7 +607,8 @@ func (c *Client) ListVehicles(ctx context.Context, params *ListVehiclesParams, r
 //
 // Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 // same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-// vehicle existing otherwise (no key, another key or another body) is 409.
+// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 //
 // Takes any type of body and a specified content type.
 //
@@ -622,7 +629,8 @@ func (c *Client) CreateVehicleWithBody(ctx context.Context, params *CreateVehicl
 //
 // Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 // same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-// vehicle existing otherwise (no key, another key or another body) is 409.
+// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1252,7 +1260,9 @@ type ClientWithResponsesInterface interface {
 
 	// ListVehiclesWithResponse List vehicles
 	//
-	// One page of vehicles with their metadata; follow `nextCursor` for the next.
+	// One page of vehicles with their metadata; follow `nextCursor` for the next. The stage's
+	// synthetic vehicle (a vid beginning `fleetapi-synthetic-`) is not one of the fleet's and
+	// is not listed.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1263,7 +1273,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-	// vehicle existing otherwise (no key, another key or another body) is 409.
+	// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+	// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1274,7 +1285,8 @@ type ClientWithResponsesInterface interface {
 	//
 	// Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 	// same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-	// vehicle existing otherwise (no key, another key or another body) is 409.
+	// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+	// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2137,7 +2149,9 @@ func (r GetEventResponse) ContentType() string {
 
 // ListVehiclesWithResponse List vehicles
 //
-// One page of vehicles with their metadata; follow `nextCursor` for the next.
+// One page of vehicles with their metadata; follow `nextCursor` for the next. The stage's
+// synthetic vehicle (a vid beginning `fleetapi-synthetic-`) is not one of the fleet's and
+// is not listed.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2154,7 +2168,8 @@ func (c *ClientWithResponses) ListVehiclesWithResponse(ctx context.Context, para
 //
 // Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 // same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-// vehicle existing otherwise (no key, another key or another body) is 409.
+// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2171,7 +2186,8 @@ func (c *ClientWithResponses) CreateVehicleWithBodyWithResponse(ctx context.Cont
 //
 // Registers a vehicle under an ID the client chooses, such as its VIN. A retry with the
 // same `Idempotency-Key` and the same body answers 200 with the vehicle it stored; the
-// vehicle existing otherwise (no key, another key or another body) is 409.
+// vehicle existing otherwise (no key, another key or another body) is 409. A vid
+// beginning `fleetapi-synthetic-` is reserved for the stage's synthetic vehicle: 400.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

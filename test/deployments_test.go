@@ -48,7 +48,7 @@ func TestDeploymentsRollBack(t *testing.T) {
 			alarmIDs[a.Properties["AlarmName"].(string)] = id
 		}
 		functionIDs := map[string]string{} // function name → logical ID
-		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+		for id, fn := range s.apiFunctions() {
 			name, _, _ := strings.Cut(strings.TrimPrefix(fmt.Sprint(fn.Properties["Description"]), "FleetApi "), ":")
 			functionIDs[name] = id
 		}
@@ -99,10 +99,15 @@ func TestDeploymentsRollBack(t *testing.T) {
 			}
 			prefix := "FleetApi-" + stageName + "-Fleet-" + name + "-"
 			want := []string{alarmIDs[prefix+"Errors"], alarmIDs[prefix+"Api5XXError"]}
+			if cfg.SyntheticVehicle {
+				// A vehicle that cannot get through end to end takes back
+				// every function's deployment.
+				want = append(want, alarmIDs["FleetApi-"+stageName+"-Fleet-SyntheticVehicle-Failures"])
+			}
 			slices.Sort(alarms)
 			slices.Sort(want)
 			if dig(group, "AlarmConfiguration", "Enabled") != true || !slices.Equal(alarms, want) || slices.Contains(want, "") {
-				t.Errorf("%s: rollback alarms %v, want its errors and its operations' 5XX %v", name, alarms, want)
+				t.Errorf("%s: rollback alarms %v, want its errors, its operations' 5XX and the synthetic vehicle's failures %v", name, alarms, want)
 			}
 			if id := alarmIDs[prefix+"Api5XXError"]; id != "" {
 				var ops []string
@@ -134,7 +139,7 @@ func TestDeploymentsRollBack(t *testing.T) {
 			if got := resourceName(dig(asList(dig(rule, "TopicRulePayload", "Actions"))[0], "Lambda", "FunctionArn")); got != aliasOf[ingest] {
 				t.Errorf("the upload rule invokes %s, want the ingest function's alias %s", got, aliasOf[ingest])
 			}
-			if q := s.resources[onlyID(t, s, "AWS::Lambda::EventInvokeConfig")].Properties["Qualifier"]; q != "live" {
+			if q := s.resources[ingestInvokeConfig(t, s)].Properties["Qualifier"]; q != "live" {
 				t.Errorf("the asynchronous invocation config is of %v, want the alias live the rule invokes", q)
 			}
 		}
@@ -179,4 +184,17 @@ func sorted(s []string) []string {
 	s = slices.Clone(s)
 	slices.Sort(s)
 	return s
+}
+
+// ingestInvokeConfig is the logical ID of the ingest function's
+// asynchronous invocation configuration.
+func ingestInvokeConfig(t *testing.T, s *synthesis) string {
+	t.Helper()
+	for id, c := range s.resourcesOfType("AWS::Lambda::EventInvokeConfig") {
+		if resourceName(c.Properties["FunctionName"]) == ingestFunctionID {
+			return id
+		}
+	}
+	t.Fatal("the ingest function has no asynchronous invocation configuration")
+	return ""
 }

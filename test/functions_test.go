@@ -13,7 +13,7 @@ func TestFunctions(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		cfg := stageSettings(t, stageName)
 		logGroups := s.resourcesOfType("AWS::Logs::LogGroup")
-		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+		for id, fn := range s.apiFunctions() {
 			p := fn.Properties
 			checks := map[string][2]any{
 				"Runtime":      {p["Runtime"], "provided.al2023"},

@@ -9,7 +9,8 @@ import (
 	"testing"
 )
 
-// TestLeastPrivilege checks every function role of every stage against the
+// TestLeastPrivilege checks every function role of every stage (the
+// synthetic vehicle's too) against the
 // permissions written out here: DynamoDB actions only on the tables the
 // function's operations touch, the cursor key only for functions that list,
 // writing to its own log group only, tracing, and no managed policy.
@@ -44,6 +45,31 @@ func TestLeastPrivilege(t *testing.T) {
 		if stageSettings(t, stageName).MqttUploads {
 			// The failure destination of its asynchronous invocations.
 			want[ingestFunctionID] = slices.Sorted(slices.Values(append(slices.Clone(want[ingestFunctionID]), "sqs:SendMessage on "+onlyID(t, s, "AWS::SQS::Queue"))))
+		}
+		if stageSettings(t, stageName).SyntheticVehicle {
+			// The synthetic vehicle reads its own events as a fleet reader
+			// (getEvent only) and its secret; its custom resource makes its
+			// certificate, thing and registration (docs/security.md).
+			secret := s.idOfPath(t, "Fleet/SyntheticVehicleSecret")
+			arn := func(service, resource string) string {
+				return `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":` + service + `:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":` + resource + `"]]}`
+			}
+			getEvent := `{"Fn::Join":["",["arn:",{"Ref":"AWS::Partition"},":execute-api:",{"Ref":"AWS::Region"},":",{"Ref":"AWS::AccountId"},":",` +
+				`{"Ref":"FleetApi9DCC32B9"},"/",{"Ref":"` + onlyID(t, s, "AWS::ApiGateway::Stage") + `"},"/GET/vehicles/*/events/*"]]}`
+			want[syntheticFunctionID] = []string{
+				"execute-api:Invoke on " + getEvent,
+				"logs:CreateLogStream,logs:PutLogEvents on " + s.idOfPath(t, "Fleet/SyntheticVehicleLogs/Resource"),
+				"secretsmanager:GetSecretValue on " + secret,
+				"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
+			}
+			want[syntheticProviderID] = []string{
+				"dynamodb:GetItem,dynamodb:PutItem on " + vehicles,
+				"iot:AttachPolicy,iot:DeleteCertificate,iot:DescribeCertificate,iot:DetachPolicy,iot:UpdateCertificate on " + arn("iot", "cert/*"),
+				"iot:AttachThingPrincipal,iot:CreateCertificateFromCsr,iot:DescribeEndpoint,iot:DetachThingPrincipal,xray:PutTelemetryRecords,xray:PutTraceSegments on *",
+				"iot:CreateThing,iot:DeleteThing,iot:ListThingPrincipals on " + arn("iot", "thing/fleetapi-synthetic-FleetApi-"+stageName+"-Fleet"),
+				"logs:CreateLogStream,logs:PutLogEvents on " + s.idOfPath(t, "Fleet/SyntheticVehicleProviderLogs/Resource"),
+				"secretsmanager:PutSecretValue on " + secret,
+			}
 		}
 		fns := s.resourcesOfType("AWS::Lambda::Function")
 		if len(fns) != len(want) {

@@ -55,7 +55,7 @@ func TestApiGatewayImportRules(t *testing.T) {
 		if b.doc == nil {
 			t.Fatal("no REST API with a Body")
 		}
-		for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+		for id, fn := range s.apiFunctions() {
 			secs, _ := fn.Properties["Timeout"].(float64)
 			b.functionTimeoutsMs[id] = secs * 1000
 		}

@@ -20,6 +20,7 @@ import (
 
 	"github.com/fleetapi/fleetapi/internal/app/fleetstack"
 	"github.com/fleetapi/fleetapi/internal/app/stage"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
 var update = flag.Bool("update", os.Getenv("UPDATE_SNAPSHOTS") == "1", "rewrite the golden templates in testdata/")
@@ -38,6 +39,9 @@ const (
 	vehiclesLogsID = "FleetVehiclesLogsB5C4C63B"
 	eventsLogsID   = "FleetEventsLogs5318EDC6"
 	ingestLogsID   = "FleetIngestLogs12CFEB51"
+	// The synthetic vehicle's functions (TestSyntheticVehicle).
+	syntheticFunctionID = "FleetSyntheticVehicleFunctionF826A92C"
+	syntheticProviderID = "FleetSyntheticVehicleProviderFunction9568835F"
 )
 
 // cdkContext is the "context" object of cdk.json, the stage table included.
@@ -289,6 +293,20 @@ func (s *synthesis) resourcesOfType(typ string) map[string]resource {
 	for id, r := range s.resources {
 		if r.Type == typ {
 			out[id] = r
+		}
+	}
+	return out
+}
+
+// apiFunctions returns the functions that serve the API's operations (their
+// environment names their routes), by logical ID: the synthetic vehicle's
+// are not among them (TestSyntheticVehicle).
+func (s *synthesis) apiFunctions() map[string]resource {
+	out := map[string]resource{}
+	for id, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+		vars, _ := dig(fn.Properties, "Environment", "Variables").(map[string]any)
+		if _, ok := vars[contract.EnvRoutes]; ok {
+			out[id] = fn
 		}
 	}
 	return out

@@ -82,6 +82,10 @@ func TestAlarms(t *testing.T) {
 			// Half the failure queue's 14 days.
 			wants["Uploads-FailureQueueAge"] = want{7 * 86400, "notBreaching"}
 		}
+		if cfg.SyntheticVehicle {
+			// A failed run, or none (TestSyntheticVehicle).
+			wants["SyntheticVehicle-Failures"] = want{1, "breaching"}
+		}
 
 		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")
 		var names []string

@@ -65,7 +65,7 @@ func TestMqttUploads(t *testing.T) {
 			t.Errorf("%d permissions for iot.amazonaws.com, want 1", iotPermissions)
 		}
 
-		config := s.resources[onlyID(t, s, "AWS::Lambda::EventInvokeConfig")].Properties
+		config := s.resources[ingestInvokeConfig(t, s)].Properties
 		if fmt.Sprint(config["FunctionName"]) != "map[Ref:"+ingestFunctionID+"]" || config["Qualifier"] != "live" ||
 			getAttTarget(dig(config, "DestinationConfig", "OnFailure", "Destination")) != queueID ||
 			config["MaximumRetryAttempts"] != 2.0 || config["MaximumEventAgeInSeconds"] != 21600.0 {

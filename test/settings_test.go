@@ -32,6 +32,7 @@ type settings struct {
 	ApiGatewayCloudWatchRole  bool               `json:"apiGatewayCloudWatchRole"`
 	VehicleCredentials        bool               `json:"vehicleCredentials"`
 	MqttUploads               bool               `json:"mqttUploads"`
+	SyntheticVehicle          bool               `json:"syntheticVehicle"`
 }
 
 type thresholdSettings struct {

@@ -192,7 +192,7 @@ func runSynthetic(ctx context.Context, probe synthetic.Config, every time.Durati
 		if ctx.Err() != nil {
 			return
 		}
-		synthetic.Log(logger, "local-synthetic-vehicle", time.Now(), report)
+		synthetic.Log(logger, probe.VID, time.Now(), report)
 		if failed, ok := report.Failed(); ok {
 			fmt.Fprintf(os.Stderr, "synthetic vehicle: %s failed: %v\n", failed.Step, failed.Err)
 		}

@@ -158,6 +158,8 @@ func DefaultAlarmSeverities() map[string]string {
 		"Uploads-RuleFailures": SeverityCritical, "Uploads-RuleErrorActionFailures": SeverityCritical, "Uploads-RuleThrottled": SeverityCritical,
 		"Uploads-AsyncEventsDropped": SeverityCritical, "Uploads-DestinationDeliveryFailures": SeverityCritical,
 		"Uploads-FailureQueue": SeverityCritical, "Uploads-FailureQueueAge": SeverityCritical,
+		// SyntheticVehicle: a vehicle could not get through end to end.
+		"SyntheticVehicle-Failures": SeverityCritical,
 		// The objectives' composite alarms: the budget burns fast enough to
 		// be spent within days.
 		"Uploads-Availability-BurnRate": SeverityCritical, "Uploads-Latency-BurnRate": SeverityCritical,
@@ -208,8 +210,9 @@ type monitored struct {
 	functions functions
 	tables    tables
 	restApi   awsapigateway.SpecRestApi
-	// upload is nil without MqttUploads.
-	upload *uploadPath
+	// upload is nil without MqttUploads, synthetic without SyntheticVehicle.
+	upload    *uploadPath
+	synthetic *syntheticVehicle
 }
 
 // alarmSpec is one alarm to define.
@@ -317,6 +320,12 @@ func alarmSpecs(p FleetApiProps, m monitored) []alarmSpec {
 				u.failures.MetricApproximateAgeOfOldestMessage(withStat("Maximum")), uploadFailureAgeAlarmSeconds, gte, notBreaching},
 		)
 	}
+	if sv := m.synthetic; sv != nil {
+		// A failed run, or none: the schedule runs it every minute, so a
+		// period without a data point is a vehicle that did not get through.
+		specs = append(specs, alarmSpec{"SyntheticVehicleFailures", "SyntheticVehicle-Failures", "SyntheticVehicle", "Failures",
+			sv.runMetric(t.Period), 1, lt, breaching})
+	}
 	return specs
 }
 
@@ -367,8 +376,15 @@ func newAlarms(scope constructs.Construct, p FleetApiProps, m monitored) alarms 
 		alarm.AddOkAction(action)
 		a.metric = append(a.metric, alarm)
 		a.bySeverity[severity] = append(a.bySeverity[severity], alarm)
-		if s.kind == kindFunction+"Errors" || s.kind == kindFunction+"Api5XXError" {
+		switch s.kind {
+		case kindFunction + "Errors", kindFunction + "Api5XXError":
 			a.rollback[s.subject] = append(a.rollback[s.subject], alarm)
+		case "SyntheticVehicle-Failures":
+			// Every function's deployment: a vehicle that cannot get through
+			// end to end is a deploy to take back, whichever broke it.
+			for _, name := range m.functions.sorted() {
+				a.rollback[name] = append(a.rollback[name], alarm)
+			}
 		}
 	}
 	for _, c := range newBurnRateAlarms(scope, p, m, actions) {
@@ -381,11 +397,13 @@ func newAlarms(scope constructs.Construct, p FleetApiProps, m monitored) alarms 
 const (
 	gte           = awscloudwatch.ComparisonOperator_GREATER_THAN_OR_EQUAL_TO_THRESHOLD
 	gt            = awscloudwatch.ComparisonOperator_GREATER_THAN_THRESHOLD
+	lt            = awscloudwatch.ComparisonOperator_LESS_THAN_THRESHOLD
 	notBreaching  = awscloudwatch.TreatMissingData_NOT_BREACHING
+	breaching     = awscloudwatch.TreatMissingData_BREACHING
 	ignoreMissing = awscloudwatch.TreatMissingData_IGNORE
 )
 
-var opWords = map[awscloudwatch.ComparisonOperator]string{gte: "at least", gt: "above"}
+var opWords = map[awscloudwatch.ComparisonOperator]string{gte: "at least", gt: "above", lt: "below"}
 
 // namePrefix starts the names of the alarms and the dashboard: the stack's
 // name and the construct's ID, e.g. FleetApi-prod-Fleet.

@@ -6,11 +6,13 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 )
 
 // newDashboard defines the stage's dashboard: the API, the upload rate,
-// the objectives' error budgets, the MQTT uploads, every function and
-// every table.
+// the objectives' error budgets, the MQTT uploads, the synthetic vehicle's
+// steps, every function and every table.
 func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awscloudwatch.Dashboard {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	stat := func(s string) *awscloudwatch.MetricOptions {
@@ -42,6 +44,17 @@ func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awsc
 				u.ruleActionMetric("Success", "to the ingest function", minute), u.ruleActionMetric("Failure", "failed", minute),
 			}, uploadRuleMetric(u.ruleName, "RuleMessageThrottled", labeled("throttled"))),
 			graph("MQTT uploads not stored, waiting in the failure queue", []awscloudwatch.IMetric{u.failuresWaiting(labeled("messages"))}),
+		})
+	}
+	if sv := m.synthetic; sv != nil {
+		var success, latency []awscloudwatch.IMetric
+		for _, step := range metrics.SyntheticSteps() {
+			success = append(success, sv.stepMetric(metrics.SyntheticVehicleSuccess, step, "Minimum", minute))
+			latency = append(latency, sv.stepMetric(metrics.SyntheticVehicleLatency, step, "Maximum", minute))
+		}
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("Synthetic vehicle: success of each step (1 every run)", success),
+			graph("Synthetic vehicle: latency of each step (ms)", latency),
 		})
 	}
 	for _, name := range m.functions.sorted() {

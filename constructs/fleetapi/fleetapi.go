@@ -69,6 +69,7 @@ type FleetApi struct {
 	grants            *grantRegistry
 	alarms            alarms
 	deployments       deployments
+	synthetic         *syntheticVehicle
 	dashboard         awscloudwatch.Dashboard
 	budget            awsbudgets.CfnBudget
 }
@@ -117,14 +118,21 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	}
 	f.tables, f.functions, f.restApi, f.callers, f.grants = tables, functions, restApi, callers, grants
 	grantCallers(f, spec, callers)
+	var synthetic *syntheticVehicle
+	if *p.SyntheticVehicle {
+		synthetic = newSyntheticVehicle(f, p, functions, tables, restApi, callers.vehicle, credentials, certificatePolicy, upload)
+		// It reads its uploads back as a fleet reader does, event by event.
+		f.GrantInvoke(synthetic.function.Role(), "getEvent")
+	}
 
-	alarms := newAlarms(f, p, monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload})
+	watched := monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload, synthetic: synthetic}
+	alarms := newAlarms(f, p, watched)
 	deployments := newDeployments(f, p, functions, alarms.rollback)
-	dashboard := newDashboard(f, p, monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload})
+	dashboard := newDashboard(f, p, watched)
 	budget := newBudget(f, p, alarms.topic)
-	suppressNagFindings(f, p, functions, restApi, callers, upload, tables, deployments)
+	suppressNagFindings(f, p, functions, restApi, callers, upload, tables, deployments, synthetic)
 
-	f.credentials, f.upload, f.certificatePolicy = credentials, upload, certificatePolicy
+	f.credentials, f.upload, f.certificatePolicy, f.synthetic = credentials, upload, certificatePolicy, synthetic
 	f.alarms, f.deployments, f.dashboard, f.budget = alarms, deployments, dashboard, budget
 	return f
 }

@@ -199,6 +199,7 @@ func TestInvalidPropsPanicWithTheBadValue(t *testing.T) {
 		{"unknown policy", &fleetapi.FleetApiProps{RemovalPolicy: "KEEP"}, []string{"removalPolicy KEEP is invalid"}},
 		{"unknown table class", &fleetapi.FleetApiProps{EventsTableClass: "GLACIER"}, []string{"eventsTableClass GLACIER is invalid: allowed values are [STANDARD STANDARD_INFREQUENT_ACCESS]"}},
 		{"unknown deployment", &fleetapi.FleetApiProps{Deployment: "Canary10Percent7Minutes"}, []string{"deployment Canary10Percent7Minutes is invalid: allowed values are [AllAtOnce Canary10Percent5Minutes Canary10Percent10Minutes Canary10Percent15Minutes Canary10Percent30Minutes Linear10PercentEvery1Minute Linear10PercentEvery2Minutes Linear10PercentEvery3Minutes Linear10PercentEvery10Minutes]"}},
+		{"synthetic vehicle without its paths", &fleetapi.FleetApiProps{SyntheticVehicle: jsii.Bool(true), VehicleCredentials: jsii.Bool(true)}, []string{"syntheticVehicle true is invalid: needs vehicleCredentials and mqttUploads"}},
 		{"destroy with protection", &fleetapi.FleetApiProps{RemovalPolicy: awscdk.RemovalPolicy_DESTROY, DeletionProtection: jsii.Bool(true)}, []string{"deletionProtection true is invalid: must be false with removalPolicy DESTROY"}},
 		{"memory too low", &fleetapi.FleetApiProps{MemorySize: jsii.Number(64)}, []string{"memorySize 64 is invalid: allowed are whole MiB from 128 to 10240"}},
 		{"memory fraction", &fleetapi.FleetApiProps{MemorySize: jsii.Number(256.5)}, []string{"memorySize 256.5 is invalid"}},

@@ -48,6 +48,9 @@ type functions struct {
 	aliases map[string]awslambda.Alias
 	// routes are the spec's operations, each with its function.
 	routes []route
+	// code is the one binary every function runs, build its bundling.
+	code  awslambda.Code
+	build *goBuild
 	// tableOperations lists, per table, the DynamoDB operations the
 	// functions perform on it (GetItem, as the Operation dimension names
 	// them): what the throttle and error metrics sum.
@@ -114,7 +117,8 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 		},
 	})
 
-	out := functions{byName: map[string]awslambda.Function{}, aliases: map[string]awslambda.Alias{}, tableOperations: map[awsdynamodb.Table][]string{}}
+	out := functions{byName: map[string]awslambda.Function{}, aliases: map[string]awslambda.Alias{}, tableOperations: map[awsdynamodb.Table][]string{},
+		code: code, build: build}
 	for _, name := range spec.Functions() {
 		routes := spec.RoutesOf(name)
 		var ops []string

@@ -49,6 +49,24 @@ var (
 		appliesTo: []any{"Policy::arn:<AWS::Partition>:iam::aws:policy/service-role/AWSCodeDeployRoleForLambdaLimited"},
 		reason: "CodeDeploy's service role for Lambda deployments: AWSCodeDeployRoleForLambdaLimited is the policy the CodeDeploy User Guide documents for it " +
 			"(read alarms, get and update aliases), and only codedeploy.amazonaws.com may assume the role."}
+	nagSyntheticProvider = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{"Resource::*", "Resource::arn:<AWS::Partition>:iot:<AWS::Region>:<AWS::AccountId>:cert/*"},
+		reason: "The synthetic vehicle's custom resource: iot:CreateCertificateFromCsr, iot:DescribeEndpoint, iot:AttachThingPrincipal and iot:DetachThingPrincipal " +
+			"support no resource-level permission (AWS IoT's actions, resources and condition keys), nor do xray:PutTraceSegments and xray:PutTelemetryRecords; " +
+			"the certificate's ID is known only once CreateCertificateFromCsr made it, so its actions name the account's certificates. Its thing, secret and table are named."}
+	nagSyntheticSecret = nagSuppression{id: "AwsSolutions-SMG4", reason: "The secret holds the synthetic vehicle's certificate and the key made for it by its custom resource, " +
+		"which Secrets Manager cannot rotate alone: a new key needs a new certificate, made by replacing the custom resource."}
+	nagSyntheticAsync = []nagSuppression{
+		{id: "Serverless-LambdaDLQ", reason: "The synthetic vehicle runs on a schedule: a run that failed or never ran is a period without a success, which its alarm treats as a failure; " +
+			"a queue of missed schedule events would hold nothing anyone replays."},
+		{id: "Serverless-LambdaAsyncFailureDestination", reason: "The synthetic vehicle runs on a schedule, without retries: the next minute's run is the retry, and a missing run breaches its alarm."},
+	}
+	nagSyntheticSchedule = nagSuppression{id: "Serverless-EventBusDLQ", reason: "The schedule's events carry nothing: one not delivered is a missed run, which the synthetic vehicle's alarm " +
+		"treats as a failure; a dead-letter queue would hold stale triggers."}
+	nagSyntheticProviderDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "Only CloudFormation invokes the custom resource, and the function answers it on every outcome " +
+		"(aws-lambda-go's cfn.LambdaWrap, on errors and panics too): CloudFormation is where a failure shows."}
+	nagSyntheticReader = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{"Resource::*", map[string]any{"regex": "/^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>\\/<[A-Za-z0-9]+>\\/GET\\/vehicles\\/\\*\\/events\\/\\*$/g"}},
+		reason: "The synthetic vehicle reads its uploads back as a fleet reader, granted getEvent alone on this API's stage ('*' the vid and the event); " +
+			"xray:PutTraceSegments and xray:PutTelemetryRecords support no resource-level permission."}
 	nagCallers = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{map[string]any{"regex": "/^Resource::arn:<AWS::Partition>:execute-api:<AWS::Region>:<AWS::AccountId>:<[A-Za-z0-9]+>\\/<[A-Za-z0-9]+>\\/(GET|POST|PUT)\\//g"}},
 		reason: "execute-api:Invoke on this API's stage only, each resource one method and path of an operation of the caller class: '*' stands for a path parameter " +
 			"(any vehicle for the fleet classes, the eid of one of its events for a vehicle) and ${aws:PrincipalTag/vid} for the vehicle's own vid. " +
@@ -61,7 +79,7 @@ var (
 // needs, as the metadata cdk-nag reads (cdk_nag.rules_to_suppress): the
 // construct depends on no cdk-nag package, and the suppressions travel with
 // it into every app that composes it.
-func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables, d deployments) {
+func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables, d deployments, sv *syntheticVehicle) {
 	for _, name := range fns.sorted() {
 		fn := fns.byName[name]
 		// Only the upload path invokes a function asynchronously.
@@ -85,6 +103,15 @@ func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functi
 		suppressNag(upload.failures.Node().DefaultChild(), nagFailureQueue...)
 	}
 	suppressNag(d.role.Node().DefaultChild(), nagDeploymentRole)
+	if sv != nil {
+		suppressNag(sv.provider.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagSyntheticProvider)
+		suppressNag(sv.provider.Node().DefaultChild(), nagSyntheticProviderDLQ)
+		suppressNag(sv.function.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagSyntheticReader)
+		suppressNag(sv.function.Node().DefaultChild(), nagSyntheticAsync[0])
+		suppressNag(sv.function.Node().FindChild(jsii.String("EventInvokeConfig")).Node().DefaultChild(), nagSyntheticAsync[1])
+		suppressNag(sv.schedule.Node().DefaultChild(), nagSyntheticSchedule)
+		suppressNag(sv.secret, nagSyntheticSecret)
+	}
 	if !*p.PointInTimeRecovery {
 		suppressNag(t.vehicles.Node().DefaultChild(), nagNoPITR)
 		suppressNag(t.events.Node().DefaultChild(), nagNoPITR)

@@ -145,6 +145,18 @@ type FleetApiProps struct {
 	// (UploadFailures) with an alarm.
 	// Default: false.
 	MqttUploads *bool
+	// Whether a synthetic vehicle proves the stage end to end every minute:
+	// a registered test vehicle (vid fleetapi-synthetic-..., reserved; its
+	// events kept an hour; left out of the vehicle list and of
+	// SamplesIngested) whose key and certificate are made inside AWS by a
+	// custom resource (CreateCertificateFromCsr, kept in a secret) gets its
+	// credentials from its certificate, enters the vehicle role, uploads
+	// over HTTPS and over MQTT and reads both back as fleet-read, each
+	// step's success and latency a metric; its critical alarm also rolls
+	// back every function's deployment. Needs VehicleCredentials and
+	// MqttUploads.
+	// Default: false.
+	SyntheticVehicle *bool
 
 	// A monthly cost budget in US dollars, notifying the alarm topic at 80 %
 	// of the forecast and 100 % of the actual cost of the resources that
@@ -247,6 +259,11 @@ var propsDeclared = []prop[FleetApiProps]{
 		bounds{min: minCredentialSeconds, max: maxCredentialSeconds, whole: true,
 			allowed: fmt.Sprintf("allowed are whole seconds from %d (15 minutes) to %d (12 hours), the AWS IoT Core credentials provider's bounds", minCredentialSeconds, maxCredentialSeconds)}),
 	flagProp("mqttUploads", "mqttUploads", func(p *FleetApiProps) **bool { return &p.MqttUploads }, false),
+	func() prop[FleetApiProps] {
+		f := flagProp("syntheticVehicle", "syntheticVehicle", func(p *FleetApiProps) **bool { return &p.SyntheticVehicle }, false)
+		f.check = syntheticUnavailable
+		return f
+	}(),
 	{name: "monthlyBudgetUsd", key: "monthlyBudgetUsd",
 		check: func(p *FleetApiProps) error {
 			if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {

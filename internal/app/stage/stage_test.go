@@ -47,6 +47,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"apiGatewayCloudWatchRole":  true,
 		"vehicleCredentials":        true,
 		"mqttUploads":               true,
+		"syntheticVehicle":          true,
 	}
 	for k, v := range replace {
 		if v == nil {
@@ -173,6 +174,9 @@ func TestValidate(t *testing.T) {
 		{"deployment CodeDeploy does not know", map[string]any{"lambdaDeployment": "canary10Percent7Minutes"},
 			`lambdaDeployment "canary10Percent7Minutes" is invalid: allowed values are "allAtOnce", "canary10Percent5Minutes", "canary10Percent10Minutes", "canary10Percent15Minutes", "canary10Percent30Minutes", "linear10PercentEvery1Minute", "linear10PercentEvery2Minutes", "linear10PercentEvery3Minutes", "linear10PercentEvery10Minutes"`},
 		{"deployment named as CodeDeploy does", map[string]any{"lambdaDeployment": "CodeDeployDefault.LambdaCanary10Percent5Minutes"}, `lambdaDeployment "CodeDeployDefault.LambdaCanary10Percent5Minutes" is invalid`},
+		{"synthetic vehicle without MQTT", map[string]any{"mqttUploads": false},
+			"syntheticVehicle true is invalid: needs vehicleCredentials and mqttUploads: the synthetic vehicle gets its credentials from its certificate and uploads over HTTPS and MQTT"},
+		{"no synthetic vehicle", map[string]any{"syntheticVehicle": false, "mqttUploads": false, "vehicleCredentials": false}, ""},
 		{"empty cost center", map[string]any{"costCenter": " "}, "costCenter must not be empty"},
 		{"bad owner", map[string]any{"owner": "team;drop"}, `owner "team;drop" is not a valid tag value`},
 		{"long owner", map[string]any{"owner": strings.Repeat("a", 257)}, "is not a valid tag value"},

@@ -104,6 +104,9 @@ type bill struct {
 	requests map[string]float64
 	total    float64
 	mqtt     float64
+	// syntheticRuns are the synthetic vehicle's runs a month, and
+	// syntheticMqtt its uploads over MQTT (one a run) among the requests.
+	syntheticRuns, syntheticMqtt float64
 	// coldStarts are each function's cold starts a month, by logical ID.
 	coldStarts map[string]float64
 	// logBytes are what the functions log a month, their own lines and
@@ -150,7 +153,8 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 	if m.Usage.UploadsOverMqtt && !m.Stack.UploadRule {
 		return Estimate{}, fmt.Errorf("usage uploadsOverMqtt: stage %s has no upload rule (its stage setting mqttUploads is false)", m.Stack.Stage)
 	}
-	e.Requests = b.total - b.mqtt
+	b.syntheticRequests()
+	e.Requests = b.total - b.mqtt - b.syntheticMqtt
 	b.apiGateway()
 	b.iotCore()
 	b.lambda()
@@ -159,6 +163,7 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 		return Estimate{}, err
 	}
 	b.other()
+	b.syntheticVehicle()
 	for _, l := range e.Lines {
 		e.Month1 += l.Month1
 		e.Steady += l.Steady
@@ -172,7 +177,50 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 }
 
 func (b *bill) apiGateway() {
-	b.add(ServiceAPIGateway, "REST API requests", PriceRestRequests, b.total-b.mqtt)
+	b.add(ServiceAPIGateway, "REST API requests", PriceRestRequests, b.total-b.mqtt-b.syntheticMqtt)
+}
+
+// syntheticRequests adds the synthetic vehicle's calls to the operations'
+// requests, so that every line that follows them prices them too: a run
+// uploads twice (HTTPS, and MQTT through the rule, both invoking the
+// ingest function) and reads its events back.
+func (b *bill) syntheticRequests() {
+	s, u := b.Stack, b.Usage
+	if s.Synthetic == nil {
+		return
+	}
+	b.syntheticRuns = u.DaysPerMonth * 24 * 60 / float64(s.SyntheticEveryMinutes)
+	for id, n := range map[string]float64{"createEvent": 2, "getEvent": u.SyntheticReadsPerRun} {
+		b.requests[id] += n * b.syntheticRuns
+		b.total += n * b.syntheticRuns
+	}
+	b.syntheticMqtt = b.syntheticRuns
+	// Its own log lines, which the Lambda logs line prices.
+	b.logBytes += b.syntheticRuns * (syntheticSteps*SyntheticLogLineBytes + float64(PlatformLogBytes(s.Synthetic.MemoryMiB, s.Synthetic.Tracing)))
+}
+
+// syntheticVehicle writes what the synthetic vehicle costs besides its
+// calls of the API and its log lines (syntheticRequests): its own
+// function, its MQTT connection, the upload rule and action of its MQTT
+// upload, its metrics. Its secret is among the template's secrets, its
+// alarm among the alarms.
+func (b *bill) syntheticVehicle() {
+	f, runs := b.Stack.Synthetic, b.syntheticRuns
+	if f == nil {
+		return
+	}
+	price := PriceLambdaArm64
+	if f.Architecture == "x86_64" {
+		price = PriceLambdaX8664
+	}
+	b.add(ServiceLambda, "synthetic vehicle: runs (requests)", PriceLambdaRequests, runs)
+	b.add(ServiceLambda, fmt.Sprintf("synthetic vehicle: %d MB %s, %g ms a run", f.MemoryMiB, f.Architecture, b.Usage.SyntheticRunMs), price,
+		runs*math.Ceil(b.Usage.SyntheticRunMs)/1000*float64(f.MemoryMiB)/1024)
+	// A connection a run, billed by the minute started; one message.
+	b.add(ServiceIoTCore, "synthetic vehicle: connection minutes", PriceIoTConnectivity, runs)
+	b.add(ServiceIoTCore, "synthetic vehicle: upload rule triggered", PriceIoTRules, runs)
+	b.add(ServiceIoTCore, "synthetic vehicle: Lambda actions", PriceIoTActions, runs)
+	b.add(ServiceCloudWatch, fmt.Sprintf("synthetic vehicle: custom metrics (success and latency of %d steps)", syntheticSteps), PriceCustomMetrics, 2*syntheticSteps)
 }
 
 // iotCore writes the MQTT path of the uploads: the vehicles' connection
@@ -324,7 +372,11 @@ func (b *bill) other() {
 		b.add(ServiceOther, "X-Ray traces recorded (default sampling)", PriceXRayTraces, sampledTraces(b.total, u.DaysPerMonth))
 	}
 	b.add(ServiceOther, "KMS keys (alarm topic)", PriceKMSKeys, float64(s.KMSKeys))
-	b.add(ServiceOther, "Secrets Manager secrets (cursor key)", PriceSecrets, float64(s.Secrets))
+	secrets := "Secrets Manager secrets (cursor key)"
+	if s.Synthetic != nil {
+		secrets = "Secrets Manager secrets (cursor key; the synthetic vehicle's certificate and key)"
+	}
+	b.add(ServiceOther, secrets, PriceSecrets, float64(s.Secrets))
 	// At most a read per execution environment (per cold start): the key is
 	// read when a listing first needs a cursor.
 	secretReads := 0.0
@@ -333,6 +385,9 @@ func (b *bill) other() {
 			secretReads += b.coldStarts[f.LogicalID]
 		}
 	}
+	// The synthetic vehicle reads its secret at each cold start of its
+	// function.
+	secretReads += b.syntheticRuns * u.ColdStartsPerMillion / 1e6
 	b.add(ServiceOther, "Secrets Manager calls (a read per environment, at its first cursor)", PriceSecretsAPICalls, secretReads)
 	if s.EmailSubscriptions > 0 {
 		// An alarm's change of state a day, to each address.

@@ -35,10 +35,13 @@ func TestUploadsOverMqtt(t *testing.T) {
 	for _, l := range mqtt.Lines {
 		quantities[l.price] += l.Quantity
 	}
+	// The synthetic vehicle's run a minute: a connection minute, a message
+	// of one increment, whichever way the fleet uploads.
+	runs := m.Usage.DaysPerMonth * 24 * 60
 	want := map[string]float64{
-		PriceIoTConnectivity: 10000 * m.Usage.DrivingMinutesPerDay * m.Usage.DaysPerMonth,
-		PriceIoTRules:        uploads * math.Ceil(float64(msg)/5120),
-		PriceIoTActions:      uploads * math.Ceil(float64(ev)/5120),
+		PriceIoTConnectivity: 10000*m.Usage.DrivingMinutesPerDay*m.Usage.DaysPerMonth + runs,
+		PriceIoTRules:        uploads*math.Ceil(float64(msg)/5120) + runs,
+		PriceIoTActions:      uploads*math.Ceil(float64(ev)/5120) + runs,
 		PriceRestRequests:    rest.Requests - uploads,
 	}
 	for price, q := range want {

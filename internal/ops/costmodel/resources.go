@@ -80,6 +80,10 @@ func BillingOf(resourceType string) (Billing, error) {
 		// registry, Device Shadow and rules; the credentials provider's
 		// requests are not among them, and STS has no charge.
 		return Billing{Note: "configuration of the AWS IoT Core credentials provider; its requests are not metered"}, nil
+	case "AWS::Events::Rule":
+		return Billing{Note: "the synthetic vehicle's schedule: EventBridge has no charge for scheduled rules; its runs are priced as the synthetic vehicle's lines"}, nil
+	case "Custom::FleetApiSyntheticVehicle":
+		return Billing{Note: "the synthetic vehicle's certificate, made when the stack is deployed by a function billed as Lambda; IoT Core has no charge for certificates or things"}, nil
 	case "AWS::CDK::Metadata":
 		return Billing{Note: "CDK's version reporting"}, nil
 	}

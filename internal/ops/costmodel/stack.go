@@ -5,6 +5,7 @@ import (
 	"fmt"
 	"maps"
 	"os"
+	"regexp"
 	"slices"
 	"strconv"
 	"strings"
@@ -41,6 +42,10 @@ type Stack struct {
 	Dashboards, KMSKeys, Secrets, Topics, Budgets, EmailSubscriptions int
 	// UploadRule: vehicles may upload over MQTT (an AWS::IoT::TopicRule).
 	UploadRule bool
+	// Synthetic is the synthetic vehicle's function, nil without one;
+	// SyntheticEveryMinutes its schedule.
+	Synthetic             *Function
+	SyntheticEveryMinutes int
 }
 
 // Function is one Lambda function of the stack.
@@ -156,6 +161,8 @@ func ParseStack(data []byte) (*Stack, error) {
 			}
 		case "AWS::IoT::TopicRule":
 			s.UploadRule = true
+		case "AWS::Events::Rule":
+			err = s.readSchedule(r.Properties)
 		case "AWS::Budgets::Budget":
 			s.Budgets++
 		}
@@ -172,8 +179,32 @@ func ParseStack(data []byte) (*Stack, error) {
 		return nil, errors.New("no API Gateway stage with an access log")
 	case s.EventRetentionDays == 0:
 		return nil, fmt.Errorf("no function is told the event retention (%s)", contract.EnvEventRetentionDays)
+	case (s.Synthetic != nil) != (s.SyntheticEveryMinutes > 0):
+		return nil, errors.New("a synthetic vehicle's function and its schedule come together")
 	}
 	return s, nil
+}
+
+// scheduleRate reads a schedule's rate(N minute|minutes|hour|hours).
+var scheduleRate = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours)\)$`)
+
+// readSchedule reads the synthetic vehicle's schedule, the template's one
+// EventBridge rule.
+func (s *Stack) readSchedule(p map[string]any) error {
+	expr, _ := p["ScheduleExpression"].(string)
+	m := scheduleRate.FindStringSubmatch(expr)
+	if m == nil {
+		return fmt.Errorf("schedule %q: the cost model reads rate(N minutes) or rate(N hours)", expr)
+	}
+	n, _ := strconv.Atoi(m[1])
+	if strings.HasPrefix(m[2], "hour") {
+		n *= 60
+	}
+	if n < 1 || s.SyntheticEveryMinutes != 0 {
+		return fmt.Errorf("schedule %q: one schedule of at least a minute", expr)
+	}
+	s.SyntheticEveryMinutes = n
+	return nil
 }
 
 func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string]int) error {
@@ -208,6 +239,14 @@ func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string
 	}
 	env, _ := p["Environment"].(map[string]any)
 	vars, _ := env["Variables"].(map[string]any)
+	switch vars[contract.EnvServes] {
+	case contract.ServesSyntheticVehicle:
+		s.Synthetic = &f
+		return nil
+	case contract.ServesSyntheticVehicleProvider:
+		// Runs when the stack is deployed: a few invocations a month.
+		return nil
+	}
 	routes, ok := vars[contract.EnvRoutes].(string)
 	if !ok {
 		return fmt.Errorf("no %s: the cost model cannot tell which requests it serves", contract.EnvRoutes)

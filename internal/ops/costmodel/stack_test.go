@@ -55,9 +55,14 @@ func TestParseProdStack(t *testing.T) {
 	// MQTT path's seven (the rule's failures and error action failures,
 	// each a Metrics Insights query, its throttles, the function's dropped
 	// events and destination failures, the failure queue's depth and age).
-	if s.AlarmMetrics != 32+7+80+7 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 1 || s.Topics != 1 || s.Budgets != 1 {
+	// And the synthetic vehicle's failures, 1; its secret beside the
+	// cursor key's.
+	if s.AlarmMetrics != 32+7+80+7+1 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 2 || s.Topics != 1 || s.Budgets != 1 {
 		t.Errorf("alarm metrics %d (+%d high resolution), composite alarms %d, dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
 			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.CompositeAlarms, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
+	}
+	if f := s.Synthetic; f == nil || f.MemoryMiB != 256 || f.Architecture != "arm64" || s.SyntheticEveryMinutes != 1 || len(s.Functions) != 3 {
+		t.Errorf("synthetic vehicle %+v every %d minutes; %d API functions", f, s.SyntheticEveryMinutes, len(s.Functions))
 	}
 	if s.ThrottleRate != 1000 || s.ThrottleBurst != 2000 {
 		t.Errorf("throttle %g/%g", s.ThrottleRate, s.ThrottleBurst)
@@ -73,6 +78,8 @@ func TestStackErrors(t *testing.T) {
 		{"unknown type", `"Type": "AWS::KMS::Key"`, `"Type": "AWS::EC2::NatGateway"`, "AWS::EC2::NatGateway"},
 		{"memory not literal", `"MemorySize": 256`, `"MemorySize": {"Ref": "Memory"}`, "MemorySize is not a literal whole number"},
 		{"unknown table class", `"TableClass": "STANDARD_INFREQUENT_ACCESS"`, `"TableClass": "GLACIER"`, "TableClass GLACIER"},
+		{"schedule not a rate", `"ScheduleExpression": "rate(1 minute)"`, `"ScheduleExpression": "cron(0/5 * * * ? *)"`, `schedule "cron(0/5 * * * ? *)": the cost model reads rate(N minutes)`},
+		{"rule without a schedule", `"ScheduleExpression": "rate(1 minute)"`, `"Description": "no schedule"`, `schedule "": the cost model reads rate(N minutes)`},
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			if !strings.Contains(string(prod), tt.old) {

@@ -49,6 +49,12 @@ type Usage struct {
 	InitMs                  float64    `yaml:"initMs" json:"initMs"`
 	PeakToAverage           float64    `yaml:"peakToAverage" json:"peakToAverage"`
 	DurationMsByOperationID DurationMs `yaml:"durationMs" json:"durationMs"`
+	// The synthetic vehicle (per stage, not per vehicle): how long its
+	// function runs for one run, and how many getEvent calls its read-back
+	// makes (one for the HTTPS upload, more while the MQTT one is on its
+	// way through the rule).
+	SyntheticRunMs       float64 `yaml:"syntheticRunMs" json:"syntheticRunMs"`
+	SyntheticReadsPerRun float64 `yaml:"syntheticReadsPerRun" json:"syntheticReadsPerRun"`
 }
 
 // DurationMs is each operation's billed duration, milliseconds.
@@ -80,6 +86,13 @@ func DefaultUsage() Usage {
 		PeakToAverage:          6,
 		// Each operation's, as operations declares it.
 		DurationMsByOperationID: defaultDurations(),
+		// An estimate: make local runs it in 10 to 120 ms with no network;
+		// in AWS each of its five calls is a round trip of tens of
+		// milliseconds, and the MQTT upload reaches the table through the
+		// rule and an asynchronous invocation, read back after about a
+		// second of polling (three getEvent calls).
+		SyntheticRunMs:       2000,
+		SyntheticReadsPerRun: 3,
 	}
 }
 
@@ -128,6 +141,8 @@ func (u Usage) Validate() error {
 		{"responseHeaderBytes", u.ResponseHeaderBytes, 0, 1e5},
 		{"coldStartsPerMillion", u.ColdStartsPerMillion, 0, 1e6},
 		{"initMs", u.InitMs, 0, 10000},
+		{"syntheticRunMs", u.SyntheticRunMs, 0, 60000},
+		{"syntheticReadsPerRun", u.SyntheticReadsPerRun, 2, 100},
 		{"peakToAverage", u.PeakToAverage, 1, 1000},
 		{"tripsPerDay", u.TripsPerDay, 1, 100},
 	} {

@@ -125,7 +125,7 @@ func handler(getenv func(string) string, logger *slog.Logger) (any, error) {
 			return nil, err
 		}
 		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(getenv, "SECRETS_MANAGER") })
-		return NewSyntheticHandler(env, sm, cfg.Credentials, logger, getenv("AWS_LAMBDA_FUNCTION_NAME")).Invoke, nil
+		return NewSyntheticHandler(env, sm, cfg.Credentials, logger).Invoke, nil
 	case contract.ServesSyntheticVehicleProvider:
 		p, err := BuildProvisioner(getenv)
 		if err != nil {

@@ -56,11 +56,10 @@ func ReadSyntheticEnv(getenv func(string) string) (SyntheticEnv, error) {
 // and again after a run that failed to get credentials (a replaced
 // certificate).
 type SyntheticHandler struct {
-	env          SyntheticEnv
-	secrets      secretGetter
-	reader       aws.CredentialsProvider
-	logger       *slog.Logger
-	functionName string
+	env     SyntheticEnv
+	secrets secretGetter
+	reader  aws.CredentialsProvider
+	logger  *slog.Logger
 	// settle bounds the read-back's wait, stepTimeout each step: a run
 	// ends well within the function's timeout and the schedule's minute.
 	settle, stepTimeout time.Duration
@@ -71,15 +70,15 @@ type SyntheticHandler struct {
 
 // NewSyntheticHandler is the synthetic vehicle's handler; reader is the
 // function's own identity, granted fleet-read.
-func NewSyntheticHandler(env SyntheticEnv, secrets secretGetter, reader aws.CredentialsProvider, logger *slog.Logger, functionName string) *SyntheticHandler {
-	return &SyntheticHandler{env: env, secrets: secrets, reader: reader, logger: logger, functionName: functionName, settle: 15 * time.Second, stepTimeout: 5 * time.Second}
+func NewSyntheticHandler(env SyntheticEnv, secrets secretGetter, reader aws.CredentialsProvider, logger *slog.Logger) *SyntheticHandler {
+	return &SyntheticHandler{env: env, secrets: secrets, reader: reader, logger: logger, settle: 15 * time.Second, stepTimeout: 5 * time.Second}
 }
 
 // Invoke runs the synthetic vehicle once. A failed run is its metrics',
 // not an error of the invocation: the schedule's next run is the retry.
 func (h *SyntheticHandler) Invoke(ctx context.Context, _ json.RawMessage) error {
 	report := h.run(ctx)
-	synthetic.Log(h.logger, h.functionName, time.Now(), report)
+	synthetic.Log(h.logger, h.env.VID, time.Now(), report)
 	if failed, ok := report.Failed(); ok && failed.Step == metrics.StepCredentials {
 		h.mu.Lock()
 		h.cert = nil

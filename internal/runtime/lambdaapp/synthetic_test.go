@@ -195,7 +195,7 @@ func (emptySecret) GetSecretValue(context.Context, *secretsmanager.GetSecretValu
 // A synthetic vehicle whose secret holds no certificate fails its first
 // step, saying why, and the run: never a success.
 func TestSyntheticVehicleWithoutCertificate(t *testing.T) {
-	h := NewSyntheticHandler(SyntheticEnv{VID: testVID}, emptySecret{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)), "f")
+	h := NewSyntheticHandler(SyntheticEnv{VID: testVID}, emptySecret{}, nil, slog.New(slog.NewJSONHandler(io.Discard, nil)))
 	report := h.run(context.Background())
 	failed, ok := report.Failed()
 	if !ok || failed.Step != "Credentials" || !strings.Contains(failed.Err.Error(), "holds no certificate and key") || report.OK() {

@@ -263,10 +263,11 @@ func (r *run) call(ctx context.Context, creds aws.Credentials, method, path stri
 	return resp.StatusCode, answer, err
 }
 
-// Log writes a run as one log line per step, each a CloudWatch embedded
-// metric format record of the step's success (1 or 0) and latency, with
-// the dimensions FunctionName and Step; a step not run has no line.
-func Log(logger *slog.Logger, functionName string, at time.Time, report Report) {
+// Log writes a run of the synthetic vehicle vid as one log line per step,
+// each a CloudWatch embedded metric format record of the step's success
+// (1 or 0) and latency, with the dimensions SyntheticVehicle (vid) and
+// Step; a step not run has no line.
+func Log(logger *slog.Logger, vid string, at time.Time, report Report) {
 	for _, s := range report {
 		success := 0.0
 		level := slog.LevelError
@@ -274,7 +275,7 @@ func Log(logger *slog.Logger, functionName string, at time.Time, report Report) 
 			success, level = 1, slog.LevelInfo
 		}
 		attrs := metrics.Embedded(at.UnixMilli(),
-			[]metrics.Dimension{{Name: metrics.DimensionFunctionName, Value: functionName}, {Name: metrics.DimensionStep, Value: s.Step}},
+			[]metrics.Dimension{{Name: metrics.DimensionSyntheticVehicle, Value: vid}, {Name: metrics.DimensionStep, Value: s.Step}},
 			metrics.Value{Name: metrics.SyntheticVehicleSuccess, Unit: "None", Value: success},
 			metrics.Value{Name: metrics.SyntheticVehicleLatency, Unit: "Milliseconds", Value: float64(s.Latency.Milliseconds())})
 		if s.Err != nil {

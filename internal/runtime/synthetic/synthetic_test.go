@@ -57,16 +57,16 @@ type logged struct {
 			Metrics    []struct{ Name, Unit string }
 		}
 	} `json:"_aws"`
-	FunctionName, Step, Error string
-	Success                   *float64 `json:"SyntheticVehicleSuccess"`
-	Latency                   *float64 `json:"SyntheticVehicleLatency"`
+	SyntheticVehicle, Step, Error string
+	Success                       *float64 `json:"SyntheticVehicleSuccess"`
+	Latency                       *float64 `json:"SyntheticVehicleLatency"`
 }
 
 // logLines runs Log on report and reads back its lines.
 func logLines(t *testing.T, report synthetic.Report) []logged {
 	t.Helper()
 	var buf bytes.Buffer
-	synthetic.Log(slog.New(slog.NewJSONHandler(&buf, nil)), "FleetApi-dev-SyntheticVehicle", time.Now(), report)
+	synthetic.Log(slog.New(slog.NewJSONHandler(&buf, nil)), localapi.SyntheticVID, time.Now(), report)
 	var out []logged
 	for _, line := range strings.Split(strings.TrimSpace(buf.String()), "\n") {
 		var l logged
@@ -75,8 +75,8 @@ func logLines(t *testing.T, report synthetic.Report) []logged {
 		}
 		d := l.AWS.CloudWatchMetrics
 		if len(d) != 1 || d[0].Namespace != metrics.Namespace || len(d[0].Dimensions) != 1 ||
-			strings.Join(d[0].Dimensions[0], ",") != "FunctionName,Step" || len(d[0].Metrics) != 2 || l.Success == nil || l.Latency == nil ||
-			l.FunctionName != "FleetApi-dev-SyntheticVehicle" {
+			strings.Join(d[0].Dimensions[0], ",") != "SyntheticVehicle,Step" || len(d[0].Metrics) != 2 || l.Success == nil || l.Latency == nil ||
+			l.SyntheticVehicle != localapi.SyntheticVID {
 			t.Errorf("log line is no embedded metric record of the step's success and latency: %s", line)
 		}
 		out = append(out, l)

@@ -23,8 +23,9 @@ const SamplesIngested = "SamplesIngested"
 const AccessRefused = "AccessRefused"
 
 // The synthetic vehicle's metrics: per run, one data point of each for
-// every step it ran, dimensions FunctionName and Step. A step after a
-// failed one is not run and has none.
+// every step it ran, dimensions SyntheticVehicle (its vid, unique in the
+// account and Region, and known when the template is written) and Step.
+// A step after a failed one is not run and has none.
 const (
 	// SyntheticVehicleSuccess is 1 when the step succeeded, 0 when it
 	// failed (unit None); Step Run is the whole run's.
@@ -32,6 +33,8 @@ const (
 	// SyntheticVehicleLatency is how long the step took, failed or not, in
 	// milliseconds.
 	SyntheticVehicleLatency = "SyntheticVehicleLatency"
+	// DimensionSyntheticVehicle is the synthetic vehicle's vid.
+	DimensionSyntheticVehicle = "SyntheticVehicle"
 	// DimensionStep names the step.
 	DimensionStep = "Step"
 )
