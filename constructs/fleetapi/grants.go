@@ -23,11 +23,18 @@ import (
 // template.
 type grantRegistry struct {
 	principals map[string][]string
+	// order is the principals in the order they were first granted: their
+	// ARNs are tokens, whose text differs from one synthesis to the next,
+	// so sorting by it would not give one template.
+	order []string
 }
 
 func newGrantRegistry() *grantRegistry { return &grantRegistry{principals: map[string][]string{}} }
 
 func (g *grantRegistry) add(arn, operation string) {
+	if _, known := g.principals[arn]; !known {
+		g.order = append(g.order, arn)
+	}
 	if !slices.Contains(g.principals[arn], operation) {
 		g.principals[arn] = append(g.principals[arn], operation)
 	}
@@ -53,7 +60,7 @@ func (p *principalsProducer) Produce(awscdk.IResolveContext) *string {
 			}
 		}
 	}
-	return jsii.String(contract.FormatPrincipals(granted))
+	return jsii.String(contract.FormatPrincipalsInOrder(p.grants.order, granted))
 }
 
 // GrantFleetRead lets grantee call the operations of caller class

@@ -212,9 +212,19 @@ func IsAccount(s string) bool {
 // principal (an IAM role or user ARN) may call: "ARN=op,op" joined by ";",
 // sorted by ARN.
 func FormatPrincipals(ops map[string][]string) string {
-	parts := make([]string, 0, len(ops))
-	for _, arn := range slices.Sorted(maps.Keys(ops)) {
-		parts = append(parts, arn+"="+strings.Join(ops[arn], ","))
+	return FormatPrincipalsInOrder(slices.Sorted(maps.Keys(ops)), ops)
+}
+
+// FormatPrincipalsInOrder is FormatPrincipals with the principals in the
+// order given (those without operations left out): the construct's, whose
+// ARNs are tokens until the template is written, in the order of their
+// grants, which is the same in every synthesis.
+func FormatPrincipalsInOrder(arns []string, ops map[string][]string) string {
+	parts := make([]string, 0, len(arns))
+	for _, arn := range arns {
+		if len(ops[arn]) > 0 {
+			parts = append(parts, arn+"="+strings.Join(ops[arn], ","))
+		}
 	}
 	return strings.Join(parts, ";")
 }

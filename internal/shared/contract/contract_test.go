@@ -55,6 +55,11 @@ func TestPrincipalsRoundTrip(t *testing.T) {
 	if err != nil || fmt.Sprint(got) != fmt.Sprint(in) {
 		t.Errorf("ParsePrincipals(%q) = %v, %v; want %v", s, got, err, in)
 	}
+	// In the order given, those without operations left out.
+	ordered := FormatPrincipalsInOrder([]string{"arn:aws:iam::111122223333:user/admin", "arn:aws:iam::111122223333:role/none", "arn:aws:iam::111122223333:role/reader"}, in)
+	if ordered != "arn:aws:iam::111122223333:user/admin=createVehicle;arn:aws:iam::111122223333:role/reader=listEvents,getEvent" {
+		t.Errorf("FormatPrincipalsInOrder = %q", ordered)
+	}
 	if got, err := ParsePrincipals(""); err != nil || len(got) != 0 {
 		t.Errorf(`ParsePrincipals("") = %v, %v; want none`, got, err)
 	}
