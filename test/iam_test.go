@@ -175,3 +175,37 @@ func getAttTarget(v any) string {
 	}
 	return ""
 }
+
+// An event handed to a function says who the caller is (the proxy event's
+// requestContext.identity.userArn, the upload rule's clientId): whoever may
+// invoke a function directly may act as any vehicle. The template lets no
+// principal of its own do so: no policy of it allows lambda:InvokeFunction
+// (nor lambda:* or *), and each function's resource policy names the
+// service that may invoke it for one source: this API (its stage, method
+// and path), the upload rule, the synthetic vehicle's schedule. Roles
+// outside the stack (an account administrator) are docs/security.md's.
+func TestNoCallerMayInvokeAFunction(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		for id, p := range s.resourcesOfType("AWS::IAM::Policy") {
+			doc, _ := json.Marshal(p.Properties["PolicyDocument"])
+			for _, action := range []string{`"lambda:InvokeFunction"`, `"lambda:*"`, `"lambda:Invoke*"`, `"Action":"*"`} {
+				if strings.Contains(string(doc), action) {
+					t.Errorf("policy %s allows %s", id, action)
+				}
+			}
+		}
+		sources := map[string]string{
+			"apigateway.amazonaws.com": `{"Ref":"FleetApi9DCC32B9"}`,
+			"iot.amazonaws.com":        onlyID(t, s, "AWS::IoT::TopicRule"),
+			"events.amazonaws.com":     onlyID(t, s, "AWS::Events::Rule"),
+		}
+		for id, perm := range s.resourcesOfType("AWS::Lambda::Permission") {
+			principal, _ := perm.Properties["Principal"].(string)
+			src, _ := json.Marshal(perm.Properties["SourceArn"])
+			want, known := sources[principal]
+			if !known || perm.Properties["Action"] != "lambda:InvokeFunction" || !strings.Contains(string(src), want) {
+				t.Errorf("permission %s: %s may %v from %s", id, principal, perm.Properties["Action"], src)
+			}
+		}
+	})
+}

@@ -154,6 +154,7 @@ func run(o options) error {
 	fmt.Fprintf(os.Stderr, "callers sign with SigV4 for service execute-api, Region %s:\n", localauth.Region)
 	fmt.Fprintf(os.Stderr, "  fleet-admin: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.AdminKeys.AccessKeyID, localauth.AdminKeys.SecretAccessKey)
 	fmt.Fprintf(os.Stderr, "  fleet-read:  AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.ReaderKeys.AccessKeyID, localauth.ReaderKeys.SecretAccessKey)
+	fmt.Fprintf(os.Stderr, "the functions' Lambda Invoke (%s), for the operator alone: AWS_ACCESS_KEY_ID=%s AWS_SECRET_ACCESS_KEY=%s\n", localauth.LambdaPath, localauth.OperatorKeys.AccessKeyID, localauth.OperatorKeys.SecretAccessKey)
 	fmt.Fprintf(os.Stderr, "  vehicles: a certificate from POST %s/certificates?thing=VID (fleet-admin, service iot), credentials from https://%s/role-aliases/%s/credentials (CA %s/ca.pem), then AssumeRole of %s at http://%s%s\n",
 		localauth.ProvisioningPath, credsLn.Addr(), localauth.RoleAlias, o.iot, localauth.VehicleRole, ln.Addr(), localauth.STSPath)
 	fmt.Fprintf(os.Stderr, "  vehicles upload over MQTT to mqtts://%s, client ID their thing name, topic %s (their certificate; QoS 1); failed uploads in %s\n",

@@ -85,9 +85,9 @@ func run(ctx context.Context, o options, out io.Writer) (redrive.Report, error) 
 		loads = append(loads, config.WithRegion(o.region))
 	}
 	if localauth.IsLocalURL(o.lambdaEndpoint) {
-		// make local's functions take its fleet admin's keys.
+		// make local's functions take its operator's keys.
 		loads = append(loads, config.WithRegion(localauth.Region),
-			config.WithCredentialsProvider(credentials.StaticCredentialsProvider{Value: localauth.AdminKeys}))
+			config.WithCredentialsProvider(credentials.StaticCredentialsProvider{Value: localauth.OperatorKeys}))
 	}
 	cfg, err := config.LoadDefaultConfig(ctx, loads...)
 	if err != nil {

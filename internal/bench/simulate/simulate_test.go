@@ -165,7 +165,7 @@ func TestFleetOverMQTTSurvivesADynamoDBOutage(t *testing.T) {
 		t.Fatal(err)
 	}
 	fn := lambda.New(lambda.Options{Region: localauth.Region, BaseEndpoint: aws.String(local.URL + localauth.LambdaPath),
-		Credentials: credentials.StaticCredentialsProvider{Value: localauth.AdminKeys}})
+		Credentials: credentials.StaticCredentialsProvider{Value: localauth.OperatorKeys}})
 	rr, err := redrive.Run(context.Background(), q, redrive.LambdaInvoke(fn, "local-ingest"))
 	if err != nil {
 		t.Fatal(err)

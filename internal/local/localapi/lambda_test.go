@@ -15,9 +15,10 @@ import (
 )
 
 // make local serves Lambda's Invoke of its functions, through the SDK's
-// own Lambda client, to the fleet admin's keys only: a function error is
-// Lambda's (FunctionError, errorMessage), an unknown function a 404, a
-// reader's keys a 403.
+// own Lambda client, to the operator's keys only: a function error is
+// Lambda's (FunctionError, errorMessage), an unknown function a 404, the
+// fleet classes' keys a 403 (an event says who the caller is: whoever may
+// invoke a function may act as any vehicle).
 func TestLocalLambdaInvoke(t *testing.T) {
 	c := newClient(t)
 	fn := func(keys aws.Credentials) *lambda.Client {
@@ -26,7 +27,7 @@ func TestLocalLambdaInvoke(t *testing.T) {
 	}
 	ctx := context.Background()
 	bad := []byte(`{"source":"fleetapi.uploadRule","topic":"vehicles/car-x/events","vid":"car-x","clientId":"car-x","payload":"not base64!"}`)
-	out, err := fn(localauth.AdminKeys).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("local-ingest"), Payload: bad})
+	out, err := fn(localauth.OperatorKeys).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String("local-ingest"), Payload: bad})
 	if err != nil || aws.ToString(out.FunctionError) != "Unhandled" || !strings.Contains(string(out.Payload), "invalid: payload: is not valid base64") {
 		t.Errorf("a refused upload: %v, %q %s; want a function error saying the payload is invalid", err, aws.ToString(out.FunctionError), out.Payload)
 	}
@@ -34,7 +35,7 @@ func TestLocalLambdaInvoke(t *testing.T) {
 	// by the Qualifier parameter.
 	for _, in := range []*lambda.InvokeInput{{FunctionName: aws.String("local-ingest:live")}, {FunctionName: aws.String("local-ingest"), Qualifier: aws.String("live")}} {
 		in.Payload = bad
-		if out, err := fn(localauth.AdminKeys).Invoke(ctx, in); err != nil || aws.ToString(out.FunctionError) != "Unhandled" {
+		if out, err := fn(localauth.OperatorKeys).Invoke(ctx, in); err != nil || aws.ToString(out.FunctionError) != "Unhandled" {
 			t.Errorf("invoke %s qualifier %s: %v; want the function's answer", aws.ToString(in.FunctionName), aws.ToString(in.Qualifier), err)
 		}
 	}
@@ -42,7 +43,7 @@ func TestLocalLambdaInvoke(t *testing.T) {
 		keys   aws.Credentials
 		name   string
 		status int
-	}{{localauth.ReaderKeys, "local-ingest", 403}, {localauth.AdminKeys, "no-such-function", 404}, {localauth.AdminKeys, "local-ingest:canary", 404}} {
+	}{{localauth.ReaderKeys, "local-ingest", 403}, {localauth.AdminKeys, "local-ingest", 403}, {localauth.AdminKeys, "local-events", 403}, {localauth.OperatorKeys, "no-such-function", 404}, {localauth.OperatorKeys, "local-ingest:canary", 404}} {
 		_, err := fn(tt.keys).Invoke(ctx, &lambda.InvokeInput{FunctionName: aws.String(tt.name), Payload: bad})
 		var re interface{ HTTPStatusCode() int }
 		var ae smithy.APIError

@@ -22,6 +22,7 @@ import (
 	"log/slog"
 	"net"
 	"net/http"
+	"net/url"
 	"strconv"
 	"strings"
 	"time"
@@ -150,7 +151,7 @@ func New(cfg Config) (*Server, error) {
 }
 
 // invoke is Lambda's Invoke (RequestResponse) of the local functions,
-// for the fleet admin's keys: POST LambdaPath/2015-03-31/functions/NAME/invocations
+// for the operator's keys: POST LambdaPath/2015-03-31/functions/NAME/invocations
 // runs the function with the body as its event; a function error answers
 // 200 with X-Amz-Function-Error and {"errorMessage", "errorType"}, as
 // Lambda does. cmd/redrive invokes the ingest function so.
@@ -165,9 +166,12 @@ func (s *Server) invoke(w http.ResponseWriter, req *http.Request) {
 		answer(http.StatusBadRequest, map[string]string{"message": err.Error()})
 		return
 	}
+	// An event handed to a function says who the caller is: whoever may
+	// invoke it may act as any vehicle. The operator alone may, as in a
+	// stage no caller class may (docs/security.md).
 	caller, refusal := s.cfg.Auth.Verify(req, body, "lambda")
-	if refusal != "" || caller.ARN != localauth.AdminUser {
-		answer(http.StatusForbidden, map[string]string{"message": "only the fleet admin's keys invoke the local functions " + refusal})
+	if refusal != "" || caller.ARN != localauth.OperatorUser {
+		answer(http.StatusForbidden, map[string]string{"Type": "User", "message": "only the operator's keys invoke the local functions " + refusal})
 		return
 	}
 	name, ok := strings.CutPrefix(req.URL.Path, localauth.LambdaPath+"/2015-03-31/functions/")
@@ -259,7 +263,19 @@ func (s *Server) serve(req *http.Request, id string, entry accessLog) (int, map[
 	if err != nil || len(body) > 10<<20 {
 		return s.gateway("REQUEST_TOO_LARGE", entry)
 	}
-	route, params, err := s.router.FindRoute(req)
+	// One path for routing and for IAM: the request's, decoded once. An
+	// encoded "/" is then a separator for both (AWS documents how an HTTP
+	// API decodes a path, not how a REST API matches an encoded one: the
+	// stand-in takes the stricter reading, and no vid or eid may hold a
+	// "/" or a "%" anyway).
+	routed := req.Clone(req.Context())
+	routed.URL.RawPath = ""
+	route, params, err := s.router.FindRoute(routed)
+	for k, v := range params {
+		if u, err := url.PathUnescape(v); err == nil {
+			params[k] = u
+		}
+	}
 	if err != nil {
 		// API Gateway answers an unknown path or method of an IAM-signed
 		// API as a missing authentication token.

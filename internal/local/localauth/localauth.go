@@ -52,6 +52,10 @@ const (
 	// DeveloperUser is who an unsigned request is, when the local API
 	// accepts them (-no-auth): both fleet classes, no vehicle.
 	DeveloperUser = "arn:aws:iam::" + Account + ":user/fleetapi-local-developer"
+	// OperatorUser is the operator who may invoke the local functions
+	// directly (Lambda's Invoke): no caller class of the API is, since an
+	// event handed to a function says who the caller is.
+	OperatorUser = "arn:aws:iam::" + Account + ":user/fleetapi-local-operator"
 )
 
 // Paths of the local stand-ins beside the local API (no path of the API
@@ -77,6 +81,9 @@ const RoleAliasArn = "arn:aws:iot:" + Region + ":" + Account + ":rolealias/" + R
 var (
 	AdminKeys  = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCALADMIN", SecretAccessKey: "fleetapi-local-admin-secret"}
 	ReaderKeys = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCALREADER", SecretAccessKey: "fleetapi-local-reader-secret"}
+	// OperatorKeys invoke the local functions (make redrive); they may call
+	// no operation of the API.
+	OperatorKeys = aws.Credentials{AccessKeyID: "AKIDFLEETAPILOCALOPERATOR", SecretAccessKey: "fleetapi-local-operator-secret"}
 )
 
 // ExecuteApiArn is the execute-api ARN of a method and path of the local
@@ -155,6 +162,7 @@ func New(spec *api.Spec, registry *Registry, now func() time.Time) (*Authority, 
 	}
 	a.keys[AdminKeys.AccessKeyID] = &Principal{ARN: AdminUser, Credentials: AdminKeys, Policies: a.classes[contract.CallerFleetAdmin]}
 	a.keys[ReaderKeys.AccessKeyID] = &Principal{ARN: ReaderUser, Credentials: ReaderKeys, Policies: a.classes[contract.CallerFleetRead]}
+	a.keys[OperatorKeys.AccessKeyID] = &Principal{ARN: OperatorUser, Credentials: OperatorKeys}
 	return a, nil
 }
 
@@ -262,7 +270,11 @@ func (a *Authority) Verify(req *http.Request, body []byte, service string) (*Pri
 	}
 	scope := strings.Split(fields["Credential"], "/") // key/date/region/service/aws4_request
 	signedAt, err := time.Parse("20060102T150405Z", req.Header.Get("X-Amz-Date"))
-	if len(scope) != 5 || scope[3] != service || err != nil {
+	// The credential scope names "the Region you are targeting" and the
+	// service (IAM User Guide, "Elements of an AWS API request
+	// signature"): a signature scoped to another is refused, as AWS
+	// refuses one ("Credential should be scoped to a valid region").
+	if len(scope) != 5 || scope[2] != Region || scope[3] != service || scope[4] != "aws4_request" || err != nil {
 		return nil, InvalidSignature
 	}
 	a.mu.Lock()
@@ -294,7 +306,7 @@ func (a *Authority) Verify(req *http.Request, body []byte, service string) (*Pri
 	sum := sha256.Sum256(body)
 	creds := p.Credentials
 	creds.SessionToken = "" // signed as a header already, if the client sent it
-	if err := v4.NewSigner().SignHTTP(context.Background(), creds, again, hex.EncodeToString(sum[:]), service, scope[2], signedAt); err != nil {
+	if err := v4.NewSigner().SignHTTP(context.Background(), creds, again, hex.EncodeToString(sum[:]), service, Region, signedAt); err != nil {
 		return nil, InvalidSignature
 	}
 	if again.Header.Get("Authorization") != auth {

@@ -43,6 +43,16 @@ func TestVerifyExpiry(t *testing.T) {
 	if _, refusal := a.Verify(sign(clock), nil, "sts"); refusal != InvalidSignature {
 		t.Errorf("signed for another service: %q, want %s", refusal, InvalidSignature)
 	}
+	// "Credential should be scoped to a valid region": a signature scoped
+	// to another Region than the stand-in's is refused.
+	other, _ := http.NewRequest(http.MethodGet, "http://127.0.0.1/vehicles/car-1", nil)
+	sum := sha256.Sum256(nil)
+	if err := v4.NewSigner().SignHTTP(context.Background(), p.Credentials, other, hex.EncodeToString(sum[:]), "execute-api", "us-east-1", clock); err != nil {
+		t.Fatal(err)
+	}
+	if _, refusal := a.Verify(other, nil, "execute-api"); refusal != InvalidSignature {
+		t.Errorf("signed for us-east-1: %q, want %s", refusal, InvalidSignature)
+	}
 	clock = clock.Add(16 * time.Minute)
 	if _, refusal := a.Verify(sign(clock), nil, "execute-api"); refusal != ExpiredToken {
 		t.Errorf("an expired session: %q, want %s", refusal, ExpiredToken)
