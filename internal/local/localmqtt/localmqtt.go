@@ -21,6 +21,7 @@ import (
 	"errors"
 	"fmt"
 	"log/slog"
+	"net"
 	"os"
 	"strings"
 	"sync"
@@ -55,7 +56,10 @@ type Options struct {
 	// RetryDelay between attempts. Default 100 ms (Lambda waits a minute,
 	// then two).
 	RetryDelay time.Duration
-	Logger     *slog.Logger
+	// ConnectTimeout closes a connection that has not sent its CONNECT by
+	// then. Default 10 s.
+	ConnectTimeout time.Duration
+	Logger         *slog.Logger
 }
 
 // Server is a running broker.
@@ -80,6 +84,9 @@ func Start(o Options) (*Server, error) {
 	}
 	if o.RetryDelay <= 0 {
 		o.RetryDelay = 100 * time.Millisecond
+	}
+	if o.ConnectTimeout <= 0 {
+		o.ConnectTimeout = connectTimeout
 	}
 	if o.Logger == nil {
 		o.Logger = slog.New(slog.DiscardHandler)
@@ -110,7 +117,12 @@ func Start(o Options) (*Server, error) {
 	if err := broker.AddHook(&policy{server: s}, nil); err != nil {
 		return nil, err
 	}
-	if err := broker.AddListener(listeners.NewTCP(listeners.Config{ID: "mqtts", Address: o.Addr, TLSConfig: tlsCfg})); err != nil {
+	tcp, err := net.Listen("tcp", o.Addr)
+	if err != nil {
+		return nil, err
+	}
+	if err := broker.AddListener(listeners.NewNet("mqtts", tls.NewListener(connectDeadline{tcp, o.ConnectTimeout}, tlsCfg))); err != nil {
+		tcp.Close()
 		return nil, err
 	}
 	if err := broker.Serve(); err != nil {
@@ -178,6 +190,44 @@ func (s *Server) deadLetter(ev contract.RuleEvent, cause error) {
 	}
 }
 
+// IoT Core's rules the stand-in applies beside the certificate policy
+// (AWS IoT Core Developer Guide):
+//   - "The payload for every publish request can be no larger than 128
+//     KB" ("AWS IoT Core message broker and protocol limits and quotas"),
+//     and a client is disconnected "if the client attempts to publish with
+//     a payload that exceeds the payload limit" (lifecycle events,
+//     CLIENT_ERROR);
+//   - "AWS IoT Core does not support publishing or subscribing with QoS
+//     level 2. When QoS level 2 is requested, the AWS IoT message broker
+//     does not send a PUBACK or SUBACK" ("MQTT", differences from the
+//     specification): no acknowledgement, nothing delivered;
+//   - an authorization failure disconnects the client (lifecycle events,
+//     AUTH_ERROR: "The client failed to authenticate or authorization
+//     failed"), whatever the QoS and the MQTT version: the stand-in
+//     disconnects on every publish its policy refuses;
+//   - a connection that sends no CONNECT within ConnectTimeout (10 s) is
+//     closed: IoT Core documents no such wait, the stand-in is stricter.
+const (
+	maxPayloadBytes = 128 << 10
+	connectTimeout  = 10 * time.Second
+)
+
+// connectDeadline gives each accepted connection a read deadline for its
+// TLS handshake and CONNECT; the broker sets its own (the keepalive's)
+// once the CONNECT is read.
+type connectDeadline struct {
+	net.Listener
+	timeout time.Duration
+}
+
+func (l connectDeadline) Accept() (net.Conn, error) {
+	c, err := l.Listener.Accept()
+	if err == nil {
+		c.SetReadDeadline(time.Now().Add(l.timeout))
+	}
+	return c, err
+}
+
 // policy applies the vehicles' certificate policy and hands the uploads
 // to the rule.
 type policy struct {
@@ -188,7 +238,36 @@ type policy struct {
 func (p *policy) ID() string { return "fleetapi-certificate-policy" }
 
 func (p *policy) Provides(b byte) bool {
-	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck || b == mqtt.OnPublished
+	return b == mqtt.OnConnectAuthenticate || b == mqtt.OnACLCheck || b == mqtt.OnPacketRead || b == mqtt.OnPublish || b == mqtt.OnPublished
+}
+
+// OnPacketRead disconnects a client that publishes more than IoT Core's
+// payload limit or where its policy refuses, before any acknowledgement
+// (a rejected packet ends the broker's read of the connection); the log
+// names the client, the topic and the size, never the payload.
+func (p *policy) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Type != packets.Publish {
+		return pk, nil
+	}
+	log := p.server.o.Logger.With("clientId", cl.ID, "topic", pk.TopicName, "qos", pk.FixedHeader.Qos, "payloadBytes", len(pk.Payload))
+	switch {
+	case len(pk.Payload) > maxPayloadBytes:
+		log.Info("publish refused: payload over 128 KB, disconnected")
+		return pk, packets.ErrRejectPacket
+	case !p.OnACLCheck(cl, pk.TopicName, true):
+		log.Info("publish refused: not authorized by the certificate policy, disconnected")
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
+}
+
+// OnPublish drops a QoS 2 publish unacknowledged, as IoT Core does.
+func (p *policy) OnPublish(cl *mqtt.Client, pk packets.Packet) (packets.Packet, error) {
+	if pk.FixedHeader.Qos == 2 {
+		p.server.o.Logger.Info("publish dropped: QoS 2, which IoT Core does not support", "clientId", cl.ID, "topic", pk.TopicName)
+		return pk, packets.ErrRejectPacket
+	}
+	return pk, nil
 }
 
 // thing is the thing of the client's certificate, "" for a certificate

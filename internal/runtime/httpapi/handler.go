@@ -423,7 +423,12 @@ func (r *request) body() ([]byte, error) {
 // before decoding when its encoding already says so.
 func boundedBody(field, raw string, isBase64 bool) ([]byte, error) {
 	if len(raw) > base64.StdEncoding.EncodedLen(MaxBodyBytes) {
-		return nil, fmt.Errorf("%w: %s of %d bytes exceeds %d", errTooLarge, field, len(raw), MaxBodyBytes)
+		// The size of what was sent, not of its base64.
+		n := len(raw)
+		if isBase64 {
+			n = base64.StdEncoding.DecodedLen(n) - (len(raw) - len(strings.TrimRight(raw, "=")))
+		}
+		return nil, fmt.Errorf("%w: %s of %d bytes exceeds %d", errTooLarge, field, n, MaxBodyBytes)
 	}
 	b := []byte(raw)
 	if isBase64 {

@@ -91,6 +91,10 @@ func TestRuleBadInput(t *testing.T) {
 		{"a vid of its own", func() contract.RuleEvent { return ruleEvent("car-1", string(otherVID)) }, `invalid: vid: is not a known field`},
 		{"future-dated", func() contract.RuleEvent { return ruleEvent("car-1", future) }, "invalid: samples[0].timestamp"},
 		{"too large", func() contract.RuleEvent { return ruleEvent("car-1", huge) }, "invalid: request body too large"},
+		// Named by the payload's own size (209,804 bytes), not its base64's
+		// (279,740), which a vehicle never sent.
+		{"too large, by its size", func() contract.RuleEvent { return ruleEvent("car-1", strings.Repeat("b", 209804)) },
+			"payload of 209804 bytes exceeds 131072"},
 		{"another vehicle's client", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.ClientID = "car-2"; return e }, `refused: client "car-2" may not upload for vehicle car-1`},
 		{"vid not the topic's", func() contract.RuleEvent { e := ruleEvent("car-1", good); e.VID = "car-2"; return e }, "invalid: topic: must be vehicles/VID/events"},
 		{"another topic", func() contract.RuleEvent {
