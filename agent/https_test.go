@@ -60,3 +60,48 @@ func TestHTTPSUploaderReadsTheAnswers(t *testing.T) {
 		}
 	}
 }
+
+// invalidations counts what the uploader asks of its credentials cache.
+type invalidations struct {
+	aws.CredentialsProvider
+	n int
+}
+
+func (i *invalidations) Invalidate() { i.n++ }
+
+// On a 403 the uploader gets new credentials and sends the batch again,
+// once; within the minute after, a 403 is the agent's to back off from.
+func TestHTTPSUploaderRefreshesOnceAMinute(t *testing.T) {
+	calls := 0
+	srv := httptest.NewServer(http.HandlerFunc(func(w http.ResponseWriter, r *http.Request) {
+		calls++
+		w.Header().Set("Content-Type", "application/json")
+		w.WriteHeader(http.StatusForbidden)
+		w.Write([]byte(`{"error":{"code":"Forbidden","message":"the request signature does not match"}}`))
+	}))
+	defer srv.Close()
+	creds := &invalidations{CredentialsProvider: credentials.StaticCredentialsProvider{Value: aws.Credentials{AccessKeyID: "AKID", SecretAccessKey: "secret"}}}
+	c, err := client.New(context.Background(), srv.URL, client.Options{Region: "eu-west-1", MaxAttempts: 1, Credentials: creds})
+	if err != nil {
+		t.Fatal(err)
+	}
+	up, err := NewHTTPSUploader(c, "car-1")
+	if err != nil {
+		t.Fatal(err)
+	}
+	clock := time.Now()
+	up.now = func() time.Time { return clock }
+	up.RefreshingCredentials(creds)
+	b := Batch{Seq: 1, Samples: samples(10, time.Now().Add(-time.Hour))}
+	if err := up.Upload(context.Background(), b); err == nil || creds.n != 1 || calls != 2 {
+		t.Errorf("first 403: %v, %d invalidations, %d calls; want an error after 1 and 2", err, creds.n, calls)
+	}
+	clock = clock.Add(30 * time.Second)
+	if err := up.Upload(context.Background(), b); err == nil || creds.n != 1 || calls != 3 {
+		t.Errorf("a 403 within the minute: %d invalidations, %d calls; want 1 and 3", creds.n, calls)
+	}
+	clock = clock.Add(31 * time.Second)
+	if err := up.Upload(context.Background(), b); err == nil || creds.n != 2 || calls != 5 {
+		t.Errorf("a 403 a minute later: %d invalidations, %d calls; want 2 and 5", creds.n, calls)
+	}
+}

@@ -230,7 +230,11 @@ func httpsUploader(ctx context.Context, o options, cert tls.Certificate) (agent.
 	if err != nil {
 		return nil, err
 	}
-	return agent.NewHTTPSUploader(c, o.vid)
+	u, err := agent.NewHTTPSUploader(c, o.vid)
+	if err != nil {
+		return nil, err
+	}
+	return u.RefreshingCredentials(creds), nil
 }
 
 // certificate is -cert and -key; without them, against make local, the

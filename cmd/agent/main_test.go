@@ -4,6 +4,7 @@ import (
 	"bufio"
 	"bytes"
 	"context"
+	"crypto/tls"
 	"encoding/json"
 	"os"
 	"os/exec"
@@ -263,4 +264,62 @@ func m1(m []string) string {
 		return "0"
 	}
 	return m[1]
+}
+
+// A vehicle's session can stop being valid before it expires (in AWS its
+// sessions revoked with an aws:TokenIssueTime deny; make local restarted):
+// the agent's HTTPS uploader gets new credentials once on the 403 and the
+// upload goes through at once (it kept the refused credentials up to 55
+// minutes). Without RefreshingCredentials the same upload is refused.
+func TestHTTPSUploaderGetsNewCredentialsWhenItsSessionEnds(t *testing.T) {
+	f := newFleet(t, "car-1")
+	ctx := context.Background()
+	cert, err := tls.LoadX509KeyPair(f.cert, f.key)
+	if err != nil {
+		t.Fatal(err)
+	}
+	o := options{vid: f.vid, url: f.local.URL, credentialsURL: f.local.CredentialsURL, ca: f.ca, roleAlias: localauth.RoleAlias, arn: localauth.VehicleRole}
+	up, err := httpsUploader(ctx, o, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	start := time.Now().Add(-time.Hour)
+	batch := func(seq uint64) agent.Batch {
+		var samples []client.Sample
+		for i := range 10 {
+			samples = append(samples, client.Sample{Timestamp: start.Add(time.Duration(int(seq)*10+i) * time.Second), Signals: map[string]float64{"Vehicle.Speed": 10}})
+		}
+		return agent.Batch{Seq: seq, Samples: samples}
+	}
+	if err := up.Upload(ctx, batch(1)); err != nil {
+		t.Fatalf("first upload: %v", err)
+	}
+	if n := f.local.Auth.EndSessions(localauth.VehicleRole); n == 0 {
+		t.Fatal("no session ended")
+	}
+	if err := up.Upload(ctx, batch(2)); err != nil {
+		t.Errorf("upload after the session ended: %v, want it sent with new credentials", err)
+	}
+
+	// The same, without getting new credentials: refused until they expire.
+	creds, err := client.NewVehicleCredentials(client.VehicleOptions{Endpoint: f.local.CredentialsURL, CAFile: f.ca, RoleAlias: localauth.RoleAlias, ThingName: f.vid,
+		Certificate: &cert, VehicleRoleArn: localauth.VehicleRole, Region: localauth.Region, STSEndpoint: f.local.STSURL})
+	if err != nil {
+		t.Fatal(err)
+	}
+	c, err := client.New(ctx, f.local.URL, client.Options{Credentials: creds, Region: localauth.Region, MaxAttempts: 1})
+	if err != nil {
+		t.Fatal(err)
+	}
+	plain, err := agent.NewHTTPSUploader(c, f.vid)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := plain.Upload(ctx, batch(3)); err != nil {
+		t.Fatalf("upload: %v", err)
+	}
+	f.local.Auth.EndSessions(localauth.VehicleRole)
+	if err := plain.Upload(ctx, batch(4)); err == nil || !strings.Contains(err.Error(), "403") {
+		t.Errorf("without new credentials: %v, want 403", err)
+	}
 }

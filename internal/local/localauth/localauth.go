@@ -236,6 +236,24 @@ func (a *Authority) issue(role, session string, ctx map[string][]string, policie
 	return p
 }
 
+// EndSessions ends every session issued of role before now, as a restart
+// of make local does, or in AWS a deny of the role's sessions issued
+// before a time (aws:TokenIssueTime): their credentials are refused from
+// then on, though they have not expired. It returns how many it ended.
+func (a *Authority) EndSessions(role string) int {
+	prefix := "arn:aws:sts::" + Account + ":assumed-role/" + role[strings.LastIndex(role, "/")+1:] + "/"
+	a.mu.Lock()
+	defer a.mu.Unlock()
+	n := 0
+	for k, p := range a.keys {
+		if strings.HasPrefix(p.ARN, prefix) {
+			delete(a.keys, k)
+			n++
+		}
+	}
+	return n
+}
+
 func randomHex(n int) string {
 	b := make([]byte, n)
 	rand.Read(b)
