@@ -10,8 +10,10 @@
 //
 //	go run ./cmd/redrive -dead-letters .local/iot/upload-failures.jsonl
 //
-// It exits 1 when a message is left: the function refused it again, or it
-// is not a failure record.
+// A message no retry can store (not a failure record, or one the function
+// refuses as invalid or not the vehicle's) is set aside, with its reason,
+// in -set-aside, then deleted. It exits 1 when a message a later run may
+// store is left (the function failed again), 0 when none is.
 package main
 
 import (
@@ -22,6 +24,7 @@ import (
 	"io"
 	"os"
 	"os/signal"
+	"path/filepath"
 	"slices"
 	"strings"
 
@@ -38,6 +41,7 @@ import (
 type options struct {
 	queueURL, deadLetters, function, region string
 	url, lambdaEndpoint, sqsEndpoint        string
+	setAside                                string
 }
 
 func main() {
@@ -49,6 +53,7 @@ func main() {
 	flag.StringVar(&o.url, "url", "http://127.0.0.1:3000", "with -dead-letters: make local's API, which invokes its functions")
 	flag.StringVar(&o.lambdaEndpoint, "lambda-endpoint", "", "Lambda's endpoint, when not the Region's (make local's: URL/_local/lambda)")
 	flag.StringVar(&o.sqsEndpoint, "sqs-endpoint", "", "SQS's endpoint, when not the Region's")
+	flag.StringVar(&o.setAside, "set-aside", "", "where what no retry stores is set aside, a JSON line each (default: beside -dead-letters, upload-failures.set-aside.jsonl; with -queue-url, redrive-set-aside.jsonl here)")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -57,7 +62,7 @@ func main() {
 		fmt.Fprintln(os.Stderr, "redrive:", err)
 		os.Exit(1)
 	}
-	if r.Failed > 0 || r.Unreadable > 0 {
+	if r.Left() > 0 {
 		os.Exit(1)
 	}
 }
@@ -112,7 +117,13 @@ func run(ctx context.Context, o options, out io.Writer) (redrive.Report, error) 
 			}
 		})}
 	}
-	r, err := redrive.Run(ctx, q, redrive.LambdaInvoke(fn, o.function))
+	if o.setAside == "" {
+		o.setAside = "redrive-set-aside.jsonl"
+		if o.deadLetters != "" {
+			o.setAside = filepath.Join(filepath.Dir(o.deadLetters), "upload-failures.set-aside.jsonl")
+		}
+	}
+	r, err := redrive.Run(ctx, q, redrive.LambdaInvoke(fn, o.function), redrive.FileAside(o.setAside))
 	if file != nil {
 		err = errors.Join(err, file.Close())
 	}
@@ -123,7 +134,10 @@ func run(ctx context.Context, o options, out io.Writer) (redrive.Report, error) 
 	}
 	slices.Sort(ids)
 	for _, id := range ids {
-		fmt.Fprintf(out, "  kept %s: %.300s\n", id, r.Reasons[id])
+		fmt.Fprintf(out, "  %s: %.300s\n", id, r.Reasons[id])
+	}
+	if r.SetAside > 0 {
+		fmt.Fprintf(out, "set aside in %s: read them, then delete them\n", o.setAside)
 	}
 	return r, err
 }

@@ -80,8 +80,8 @@ func (s *stage) events(t *testing.T) int {
 
 func check(t *testing.T, r redrive.Report, s *stage) {
 	t.Helper()
-	if r.Received != 5 || r.Stored != 3 || r.Failed != 1 || r.Unreadable != 1 {
-		t.Errorf("report %v, want 5 received, 3 stored (one record twice), 1 refused again, 1 unreadable", r)
+	if r.Received != 5 || r.Stored != 3 || r.Refused != 1 || r.Unreadable != 1 || r.SetAside != 2 || r.Left() != 0 {
+		t.Errorf("report %v, want 5 received, 3 stored (one record twice), 1 refused again and 1 unreadable set aside, none left", r)
 	}
 	if n := s.events(t); n != 2 {
 		t.Errorf("car-1 has %d events, want the 2 uploads (the record redriven twice stored once)", n)
@@ -96,11 +96,14 @@ func check(t *testing.T, r redrive.Report, s *stage) {
 }
 
 // make local's dead-letter file, through its Lambda Invoke of the ingest
-// function: what was stored is deleted from the file, what is refused
-// again stays, with its reason.
+// function: what was stored is deleted from the file; what no retry
+// stores (refused again, unreadable) is set aside beside it, with its
+// reason, and deleted: a second run finds nothing and exits 0 (it exited
+// 1 on every run until they were removed by hand).
 func TestRedriveTheLocalDeadLetters(t *testing.T) {
 	s := newStage(t)
-	file := filepath.Join(t.TempDir(), "upload-failures.jsonl")
+	dir := t.TempDir()
+	file := filepath.Join(dir, "upload-failures.jsonl")
 	if err := os.WriteFile(file, []byte(strings.Join(s.messages, "\n")+"\n"), 0o600); err != nil {
 		t.Fatal(err)
 	}
@@ -111,9 +114,16 @@ func TestRedriveTheLocalDeadLetters(t *testing.T) {
 	}
 	t.Log(out.String())
 	check(t, r, s)
-	left, _ := os.ReadFile(file)
-	if lines := strings.Split(strings.TrimSpace(string(left)), "\n"); len(lines) != 2 || lines[0] != s.messages[3] || lines[1] != s.messages[4] {
-		t.Errorf("the file keeps %q, want the refused record and the unreadable line", lines)
+	if left, err := os.ReadFile(file); err == nil && strings.TrimSpace(string(left)) != "" {
+		t.Errorf("the file keeps %q, want nothing", left)
+	}
+	aside, _ := os.ReadFile(filepath.Join(dir, "upload-failures.set-aside.jsonl"))
+	if lines := strings.Split(strings.TrimSpace(string(aside)), "\n"); len(lines) != 2 || !strings.Contains(lines[0], "in the future") || !strings.Contains(lines[1], "neither a destination record") {
+		t.Errorf("set aside: %q, want the refused record and the unreadable line with their reasons", lines)
+	}
+	again, err := run(context.Background(), options{deadLetters: file, url: s.local.URL}, &out)
+	if err != nil || again.Received != 0 || again.Left() != 0 {
+		t.Errorf("a second run: %v, %v; want nothing to do", again, err)
 	}
 }
 
@@ -124,15 +134,19 @@ func TestRedriveTheFailureQueue(t *testing.T) {
 	sqs := awsstandin.Start(awsstandin.State{Queue: s.messages})
 	defer sqs.Close()
 	var out bytes.Buffer
+	aside := filepath.Join(t.TempDir(), "set-aside.jsonl")
 	r, err := run(context.Background(), options{queueURL: sqs.URL + "/123456789012/FleetApi-prod-UploadFailures", function: "local-ingest",
-		lambdaEndpoint: s.local.URL + localauth.LambdaPath, sqsEndpoint: sqs.URL}, &out)
+		lambdaEndpoint: s.local.URL + localauth.LambdaPath, sqsEndpoint: sqs.URL, setAside: aside}, &out)
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Log(out.String())
 	check(t, r, s)
-	if left := sqs.QueueLeft(); len(left) != 2 || left[0] != s.messages[3] {
-		t.Errorf("the queue keeps %d messages, want the refused record and the unreadable one", len(left))
+	if left := sqs.QueueLeft(); len(left) != 0 {
+		t.Errorf("the queue keeps %d messages, want none (2 set aside)", len(left))
+	}
+	if data, _ := os.ReadFile(aside); strings.Count(string(data), "\n") != 2 {
+		t.Errorf("set aside: %s", data)
 	}
 }
 

@@ -166,7 +166,7 @@ func TestFleetOverMQTTSurvivesADynamoDBOutage(t *testing.T) {
 	}
 	fn := lambda.New(lambda.Options{Region: localauth.Region, BaseEndpoint: aws.String(local.URL + localauth.LambdaPath),
 		Credentials: credentials.StaticCredentialsProvider{Value: localauth.OperatorKeys}})
-	rr, err := redrive.Run(context.Background(), q, redrive.LambdaInvoke(fn, "local-ingest"))
+	rr, err := redrive.Run(context.Background(), q, redrive.LambdaInvoke(fn, "local-ingest"), nil)
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -9,6 +9,7 @@ import (
 	"os"
 	"path/filepath"
 	"strconv"
+	"time"
 
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/service/lambda"
@@ -148,4 +149,45 @@ func (q *FileQueue) Close() error {
 		return err
 	}
 	return os.Rename(tmp.Name(), q.path)
+}
+
+// FileAside appends each message set aside to the file at path, one JSON
+// object a line (its ID, why, when, and its body as it was), fsynced
+// before the queue deletes the message.
+func FileAside(path string) Aside {
+	return func(_ context.Context, m Message, why string) error {
+		line, err := json.Marshal(struct {
+			ID     string          `json:"messageId"`
+			Reason string          `json:"reason"`
+			At     string          `json:"at"`
+			Body   json.RawMessage `json:"body,omitempty"`
+			Raw    string          `json:"raw,omitempty"`
+		}{ID: m.ID, Reason: why, At: time.Now().UTC().Format(time.RFC3339), Body: jsonOrNil(m.Body), Raw: rawIfNotJSON(m.Body)})
+		if err != nil {
+			return err
+		}
+		f, err := os.OpenFile(path, os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
+		if err != nil {
+			return err
+		}
+		defer f.Close()
+		if _, err := f.Write(append(line, '\n')); err != nil {
+			return err
+		}
+		return f.Sync()
+	}
+}
+
+func jsonOrNil(b []byte) json.RawMessage {
+	if json.Valid(b) {
+		return b
+	}
+	return nil
+}
+
+func rawIfNotJSON(b []byte) string {
+	if json.Valid(b) {
+		return ""
+	}
+	return string(b)
 }

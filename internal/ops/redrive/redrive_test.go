@@ -51,8 +51,8 @@ func record(t *testing.T, vid, payload string) []byte {
 }
 
 // Run hands each readable message's event to the function and deletes
-// exactly the messages the function stored; the others stay, counted
-// and with their reasons.
+// exactly the messages the function stored; without an Aside the others
+// stay, counted and with their reasons.
 func TestRunDeletesOnlyWhatWasStored(t *testing.T) {
 	q := &memoryQueue{waiting: []Message{
 		{ID: "a", Body: record(t, "car-1", "ok")},
@@ -72,12 +72,12 @@ func TestRunDeletesOnlyWhatWasStored(t *testing.T) {
 			return errors.New("Unhandled: upload on vehicles/car-2/events invalid: samples[0].timestamp: in the future")
 		}
 		return nil
-	})
+	}, nil)
 	if err != nil {
 		t.Fatal(err)
 	}
-	if r.Received != 5 || r.Stored != 2 || r.Failed != 1 || r.Unreadable != 2 {
-		t.Errorf("report %v, want 5 received, 2 stored, 1 failed again, 2 unreadable", r)
+	if r.Received != 5 || r.Stored != 2 || r.Refused != 1 || r.Failed != 0 || r.Unreadable != 2 || r.SetAside != 0 {
+		t.Errorf("report %v, want 5 received, 2 stored, 1 refused, 2 unreadable, none set aside", r)
 	}
 	if got := strings.Join(q.deleted, ","); got != "a,d" {
 		t.Errorf("deleted %s, want a,d", got)
@@ -93,12 +93,55 @@ func TestRunDeletesOnlyWhatWasStored(t *testing.T) {
 	}
 }
 
+// With an Aside, what no retry stores (not a failure record, invalid or
+// refused) is set aside with its reason and deleted; what a later run may
+// store (not stored) stays: the run is done when only that is left.
+func TestRunSetsAsideWhatNoRetryStores(t *testing.T) {
+	q := &memoryQueue{waiting: []Message{
+		{ID: "stored", Body: record(t, "car-1", "ok")},
+		{ID: "invalid", Body: record(t, "car-1", "invalid")},
+		{ID: "refused", Body: record(t, "car-9", "refused")},
+		{ID: "unavailable", Body: record(t, "car-1", "unavailable")},
+		{ID: "not-json", Body: []byte(`{"samples":`)},
+		{ID: "empty", Body: []byte(``)},
+	}}
+	errs := map[string]error{
+		"invalid":     contract.UploadFailure("vehicles/car-1/events", contract.UploadInvalid, errors.New("samples: must hold at least one sample")),
+		"refused":     contract.UploadFailure("vehicles/car-9/events", contract.UploadRefused, errors.New("vehicle car-9 is not registered")),
+		"unavailable": contract.UploadFailure("vehicles/car-1/events", contract.UploadNotStored, errors.New("DynamoDB unavailable")),
+	}
+	path := filepath.Join(t.TempDir(), "set-aside.jsonl")
+	r, err := Run(context.Background(), q, func(_ context.Context, event []byte) error {
+		var ev contract.RuleEvent
+		json.Unmarshal(event, &ev)
+		if e := errs[ev.Payload]; e != nil {
+			return errors.New("Unhandled: " + e.Error())
+		}
+		return nil
+	}, FileAside(path))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if r.Stored != 1 || r.Refused != 2 || r.Unreadable != 2 || r.SetAside != 4 || r.Failed != 1 || r.Left() != 1 {
+		t.Errorf("report %v, want 1 stored, 4 set aside, 1 left", r)
+	}
+	if got := strings.Join(q.deleted, ","); got != "stored,invalid,refused,not-json,empty" {
+		t.Errorf("deleted %s", got)
+	}
+	data, _ := os.ReadFile(path)
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != 4 || !strings.Contains(lines[0], `"messageId":"invalid"`) || !strings.Contains(lines[0], "must hold at least one sample") ||
+		!strings.Contains(lines[2], `"raw":"{\"samples\":"`) || !strings.Contains(lines[3], `"messageId":"empty"`) {
+		t.Errorf("set aside:\n%s", data)
+	}
+}
+
 // A run cancelled while the function runs stops, and deletes nothing it
 // did not see stored.
 func TestRunStopsWhenCancelled(t *testing.T) {
 	q := &memoryQueue{waiting: []Message{{ID: "a", Body: record(t, "car-1", "x")}, {ID: "b", Body: record(t, "car-1", "y")}}}
 	ctx, cancel := context.WithCancel(context.Background())
-	_, err := Run(ctx, q, func(ctx context.Context, _ []byte) error { cancel(); return ctx.Err() })
+	_, err := Run(ctx, q, func(ctx context.Context, _ []byte) error { cancel(); return ctx.Err() }, nil)
 	if !errors.Is(err, context.Canceled) || len(q.deleted) != 0 {
 		t.Errorf("err %v, deleted %v: want the cancellation and nothing deleted", err, q.deleted)
 	}

@@ -65,15 +65,15 @@ func (h *Handler) HandleRule(ctx context.Context, ev contract.RuleEvent) error {
 	case err == nil && !res.Created:
 		outcome = "stored before" // a redelivery
 	case errors.Is(err, ErrRetry):
-		outcome = "not stored"
+		outcome = contract.UploadNotStored
 	case errors.As(err, &refusal):
-		outcome = "refused"
+		outcome = contract.UploadRefused
 	case err != nil:
-		outcome = "invalid"
+		outcome = contract.UploadInvalid
 	}
 	h.logRule(ctx, log, start, outcome, res.SamplesIngested(), refusal != nil, err)
 	if err != nil {
-		return fmt.Errorf("upload on %s %s: %w", ev.Topic, outcome, err)
+		return contract.UploadFailure(ev.Topic, outcome, err)
 	}
 	return nil
 }

@@ -2,6 +2,7 @@ package contract
 
 import (
 	"encoding/json"
+	"errors"
 	"strings"
 	"testing"
 	"time"
@@ -39,6 +40,22 @@ func TestFailedUpload(t *testing.T) {
 		}
 		if err != nil || got != tt.want {
 			t.Errorf("%s: got %+v, %v, want %+v", tt.name, got, err, tt.want)
+		}
+	}
+}
+
+// What a failure's message says of a retry, as the ingest function writes
+// it and Lambda carries it (with its "Unhandled: " prefix, in a redrive).
+func TestFinalUploadFailure(t *testing.T) {
+	for msg, final := range map[string]bool{
+		UploadFailure("vehicles/car-1/events", UploadInvalid, errors.New("body: malformed JSON")).Error():                            true,
+		"Unhandled: " + UploadFailure("vehicles/car-1/events", UploadRefused, errors.New("vehicle car-1 is not registered")).Error(): true,
+		UploadFailure("vehicles/car-1/events", UploadNotStored, errors.New("DynamoDB unavailable")).Error():                          false,
+		"Task timed out after 10.00 seconds":                       false,
+		"upload on vehicles/car-1/events invalidated by something": false,
+	} {
+		if got := FinalUploadFailure(msg); got != final {
+			t.Errorf("FinalUploadFailure(%q) = %v, want %v", msg, got, final)
 		}
 	}
 }

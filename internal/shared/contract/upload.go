@@ -51,3 +51,43 @@ type RuleEvent struct {
 	Payload    string `json:"payload"`
 	ReceivedAt int64  `json:"receivedAt"`
 }
+
+// How the ingest function says an upload rule's event failed: "upload on
+// TOPIC OUTCOME: CAUSE", the message Lambda hands the failure queue.
+const (
+	// UploadNotStored: the store did not answer or failed; a retry may
+	// store it.
+	UploadNotStored = "not stored"
+	// UploadInvalid: the message is not an upload the API takes (not
+	// JSON, no samples, out of range, too large); no retry stores it.
+	UploadInvalid = "invalid"
+	// UploadRefused: not its thing's, or a vehicle not registered; no
+	// retry stores it.
+	UploadRefused = "refused"
+)
+
+// UploadFailure is the ingest function's error for an upload on topic.
+func UploadFailure(topic, outcome string, cause error) error {
+	return &uploadFailure{topic: topic, outcome: outcome, cause: cause}
+}
+
+type uploadFailure struct {
+	topic, outcome string
+	cause          error
+}
+
+func (e *uploadFailure) Error() string { return "upload on " + e.topic + " " + e.outcome + ": " + e.cause.Error() }
+func (e *uploadFailure) Unwrap() error { return e.cause }
+
+// FinalUploadFailure reports whether a failure's message (as Lambda's
+// errorMessage carries it) says no retry can store the upload: invalid or
+// refused.
+func FinalUploadFailure(message string) bool {
+	i := strings.Index(message, "upload on ")
+	if i < 0 {
+		return false
+	}
+	rest := message[i+len("upload on "):]
+	_, outcome, ok := strings.Cut(rest, " ")
+	return ok && (strings.HasPrefix(outcome, UploadInvalid+": ") || strings.HasPrefix(outcome, UploadRefused+": "))
+}
