@@ -76,7 +76,9 @@ type uploadFailure struct {
 	cause          error
 }
 
-func (e *uploadFailure) Error() string { return "upload on " + e.topic + " " + e.outcome + ": " + e.cause.Error() }
+func (e *uploadFailure) Error() string {
+	return "upload on " + e.topic + " " + e.outcome + ": " + e.cause.Error()
+}
 func (e *uploadFailure) Unwrap() error { return e.cause }
 
 // FinalUploadFailure reports whether a failure's message (as Lambda's
