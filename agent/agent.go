@@ -43,6 +43,7 @@ import (
 	"time"
 
 	"github.com/fleetapi/fleetapi/client"
+	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 
 // Limits of a batch.
@@ -136,6 +137,7 @@ type Stats struct {
 	Attempts         int64 // uploads tried, replays and retries included
 	Acked, AckedSamp int64 // batches and samples acknowledged
 	Rejected         int64 // batches set aside
+	RejectedSamples  int64 // samples set aside by Add, each alone
 	Pending          int64 // batches in the journal, not acknowledged
 }
 
@@ -156,7 +158,7 @@ type Agent struct {
 	pending  []Batch // to send, oldest first
 	draining bool    // Run's context ended: send stops once pending is empty
 
-	samples, batches, attempts, acked, ackedSamples, rejected atomic.Int64
+	samples, batches, attempts, acked, ackedSamples, rejected, rejectedSamples atomic.Int64
 }
 
 // Open opens the journal of cfg.Dir; what it holds of an earlier run is
@@ -205,6 +207,11 @@ func (a *Agent) Recovery() Recovery { return a.recovery }
 // Add takes a sample. A full batch is sealed into the journal before Add
 // returns.
 func (a *Agent) Add(s client.Sample) error {
+	// A sample the API would refuse is set aside alone, never batched: a
+	// batch holding it would be refused whole, its good samples too.
+	if err := fleet.CheckSample(fleet.Sample{Timestamp: s.Timestamp, Signals: s.Signals}, time.Now()); err != nil {
+		return a.rejectSample(s, err.Error())
+	}
 	enc, err := json.Marshal(s)
 	if err != nil {
 		return fmt.Errorf("agent: sample: %w", err)
@@ -221,6 +228,13 @@ func (a *Agent) Add(s client.Sample) error {
 	if len(a.buf) > 0 && a.bufBytes+1+len(enc)+13 > MaxPayloadBytes {
 		if err := a.sealLocked(); err != nil {
 			return err
+		}
+	}
+	// Two samples of one batch may not share a millisecond.
+	ms := s.Timestamp.UnixMilli()
+	for _, b := range a.buf {
+		if b.Timestamp.UnixMilli() == ms {
+			return a.rejectSample(s, fmt.Sprintf("samples: two samples have the timestamp %s", s.Timestamp.UTC().Truncate(time.Millisecond).Format(time.RFC3339Nano)))
 		}
 	}
 	if len(a.buf) == 0 {
@@ -268,7 +282,7 @@ func (a *Agent) Stats() Stats {
 	pending := int64(len(a.pending))
 	a.qmu.Unlock()
 	return Stats{Samples: a.samples.Load(), Batches: a.batches.Load(), Attempts: a.attempts.Load(), Acked: a.acked.Load(),
-		AckedSamp: a.ackedSamples.Load(), Rejected: a.rejected.Load(), Pending: pending}
+		AckedSamp: a.ackedSamples.Load(), Rejected: a.rejected.Load(), RejectedSamples: a.rejectedSamples.Load(), Pending: pending}
 }
 
 // Run sends the journal's batches, oldest first, one at a time, and seals a
@@ -397,8 +411,23 @@ func (a *Agent) send(ctx context.Context) error {
 }
 
 // RejectedFile is where the agent sets aside the batches the API refused
-// for good, in its journal's directory: one JSON object a line.
+// for good, and the samples it would refuse, in its journal's directory:
+// one JSON object a line.
 const RejectedFile = "rejected.jsonl"
+
+// ErrSampleRejected is what Add returns for a sample the API would
+// refuse (out of range, in the future, a bad signal name, a millisecond
+// of another sample of the batch): set aside in RejectedFile, alone.
+var ErrSampleRejected = errors.New("agent: sample set aside: the API would refuse it")
+
+// rejectSample sets a sample aside alone, with why.
+func (a *Agent) rejectSample(s client.Sample, why string) error {
+	if err := a.setAside(Batch{Samples: []client.Sample{s}}, &RejectedError{Status: 400, Reason: why}); err != nil {
+		return err
+	}
+	a.rejectedSamples.Add(1)
+	return fmt.Errorf("%w: %s", ErrSampleRejected, why)
+}
 
 // setAside appends a rejected batch to RejectedFile, fsynced before the
 // journal forgets it.

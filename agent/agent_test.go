@@ -11,6 +11,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/fleetapi/fleetapi/client"
 )
 
 // uploads is an Uploader that records the batches it is given and answers
@@ -168,6 +170,57 @@ func TestAgentSetsRejectedBatchesAside(t *testing.T) {
 	}
 	if b, err := Open(Config{Dir: dir, Uploader: up}); err != nil || b.Recovery().Batches != 0 {
 		t.Errorf("after a reopen: %+v, %v, want nothing to send", b.Recovery(), err)
+	}
+}
+
+// A sample the API would refuse never enters a batch: set aside alone
+// with the API's own reason, the batch of the good samples goes out (it
+// was acknowledged over MQTT, then dead-lettered whole, its good samples
+// with it); so is a sample of a millisecond another of the batch has.
+func TestAgentSetsBadSamplesAsideAlone(t *testing.T) {
+	dir := t.TempDir()
+	up := &uploads{}
+	a := open(t, Config{Dir: dir, Uploader: up, BatchSize: 10})
+	start := time.Now().Add(-time.Hour).Truncate(time.Second)
+	good := samples(10, start)
+	bad := []struct {
+		s    client.Sample
+		want string
+	}{
+		{client.Sample{Timestamp: start.Add(3 * time.Second), Signals: map[string]float64{"Vehicle.Speed": 9999}}, "Vehicle.Speed: 9999 is out of range [-250, 500]"},
+		{client.Sample{Timestamp: time.Now().Add(time.Hour), Signals: map[string]float64{"Vehicle.Speed": 50}}, "in the future"},
+		{client.Sample{Timestamp: start.Add(4 * time.Second), Signals: map[string]float64{"not a name!": 1}}, "must be dot-separated words"},
+		{client.Sample{Timestamp: start.Add(5 * time.Second), Signals: map[string]float64{}}, "must hold at least one signal"},
+		{client.Sample{Timestamp: good[0].Timestamp, Signals: map[string]float64{"Vehicle.Speed": 51}}, "two samples have the timestamp"},
+	}
+	for i, s := range good {
+		if err := a.Add(s); err != nil {
+			t.Fatal(err)
+		}
+		if i == 0 {
+			for _, b := range bad {
+				if err := a.Add(b.s); !errors.Is(err, ErrSampleRejected) || !strings.Contains(err.Error(), b.want) {
+					t.Errorf("Add(%v): %v, want ErrSampleRejected, %q", b.s.Signals, err, b.want)
+				}
+			}
+		}
+	}
+	stop := run(a)
+	eventually(t, "the batch of good samples acknowledged", func() bool { return a.Stats().Acked == 1 })
+	stop()
+	if got := up.batches(); len(got) != 1 || len(got[0].Samples) != 10 {
+		t.Fatalf("uploaded %d batches (%v), want the one of the 10 good samples", len(got), got)
+	}
+	if s := a.Stats(); s.RejectedSamples != int64(len(bad)) || s.Rejected != 0 {
+		t.Errorf("stats %+v, want %d samples set aside, no batch", s, len(bad))
+	}
+	data, err := os.ReadFile(filepath.Join(dir, RejectedFile))
+	if err != nil {
+		t.Fatal(err)
+	}
+	lines := strings.Split(strings.TrimSpace(string(data)), "\n")
+	if len(lines) != len(bad) || !strings.Contains(lines[0], "out of range") || !strings.Contains(lines[0], `"Vehicle.Speed":9999`) {
+		t.Errorf("rejected.jsonl:\n%s", data)
 	}
 }
 

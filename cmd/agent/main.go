@@ -205,8 +205,12 @@ func readLines(ctx context.Context, a *agent.Agent, r io.Reader, log *slog.Logge
 
 func add(a *agent.Agent, s client.Sample, log *slog.Logger) error {
 	err := a.Add(s)
-	if errors.Is(err, agent.ErrJournalFull) {
+	switch {
+	case errors.Is(err, agent.ErrJournalFull):
 		log.Warn("sample dropped: the journal is full", "timestamp", s.Timestamp)
+		return nil
+	case errors.Is(err, agent.ErrSampleRejected):
+		log.Warn("sample set aside in "+agent.RejectedFile, "timestamp", s.Timestamp, "error", err.Error())
 		return nil
 	}
 	return err

@@ -157,38 +157,12 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 	if len(in) > MaxSamplesPerEvent {
 		return nil, invalid("samples", "must hold at most %d samples, got %d", MaxSamplesPerEvent, len(in))
 	}
-	latest := now.Add(MaxClockSkew)
-	oldest := now.Add(-retention)
 	out := make([]Sample, len(in))
 	for i, s := range in {
 		// Named only for an error: a string a sample would cost the upload.
-		field := func() string { return "samples[" + strconv.Itoa(i) + "]" }
-		if s.Timestamp.IsZero() {
-			return nil, invalid(field()+".timestamp", "is required")
-		}
-		ts := s.Timestamp.UTC().Truncate(time.Millisecond)
-		if ts.After(latest) {
-			return nil, invalid(field()+".timestamp", "%s is more than %s in the future", ts.Format(time.RFC3339Nano), MaxClockSkew)
-		}
-		if ts.Before(oldest) {
-			return nil, invalid(field()+".timestamp", "%s is older than the retention of %d days", ts.Format(time.RFC3339Nano), int(retention.Hours()/24))
-		}
-		if len(s.Signals) == 0 {
-			return nil, invalid(field()+".signals", "must hold at least one signal")
-		}
-		if len(s.Signals) > MaxSignalsPerSample {
-			return nil, invalid(field()+".signals", "must hold at most %d signals, got %d", MaxSignalsPerSample, len(s.Signals))
-		}
-		for name, v := range s.Signals {
-			if _, known := knownSignalRanges[name]; !known && !validSignalName(name) {
-				return nil, invalid(field()+".signals", "name %q must be dot-separated words of letters, digits and '_', at most %d characters, such as %s", truncate(name), MaxSignalNameLen, SignalSpeed)
-			}
-			if math.IsNaN(v) || math.IsInf(v, 0) {
-				return nil, invalid(field()+".signals."+name, "must be a finite number")
-			}
-			if r, ok := knownSignalRanges[name]; ok && (v < r.Min || v > r.Max) {
-				return nil, invalid(field()+".signals."+name, "%v is out of range [%v, %v]", v, r.Min, r.Max)
-			}
+		ts, err := checkSample(func() string { return "samples[" + strconv.Itoa(i) + "]" }, s, now, retention)
+		if err != nil {
+			return nil, err
 		}
 		out[i] = Sample{Timestamp: ts, Signals: s.Signals}
 	}
@@ -199,6 +173,49 @@ func normalizeSamples(in []Sample, now time.Time, retention time.Duration) ([]Sa
 		}
 	}
 	return out, nil
+}
+
+// CheckSample checks one sample with the API's rules of a sample, at now:
+// a timestamp at most MaxClockSkew ahead, 1 to MaxSignalsPerSample
+// signals, each a valid name and a finite value within a known signal's
+// range. A vehicle checks its samples so before it batches them (the
+// retention, a stage's, is the API's to check); nil: the API takes it.
+func CheckSample(s Sample, now time.Time) error {
+	_, err := checkSample(func() string { return "sample" }, s, now, 0)
+	return err
+}
+
+// checkSample checks a sample and returns its timestamp at millisecond
+// precision; a retention of 0 checks no age.
+func checkSample(field func() string, s Sample, now time.Time, retention time.Duration) (time.Time, error) {
+	if s.Timestamp.IsZero() {
+		return time.Time{}, invalid(field()+".timestamp", "is required")
+	}
+	ts := s.Timestamp.UTC().Truncate(time.Millisecond)
+	if ts.After(now.Add(MaxClockSkew)) {
+		return time.Time{}, invalid(field()+".timestamp", "%s is more than %s in the future", ts.Format(time.RFC3339Nano), MaxClockSkew)
+	}
+	if retention > 0 && ts.Before(now.Add(-retention)) {
+		return time.Time{}, invalid(field()+".timestamp", "%s is older than the retention of %d days", ts.Format(time.RFC3339Nano), int(retention.Hours()/24))
+	}
+	if len(s.Signals) == 0 {
+		return time.Time{}, invalid(field()+".signals", "must hold at least one signal")
+	}
+	if len(s.Signals) > MaxSignalsPerSample {
+		return time.Time{}, invalid(field()+".signals", "must hold at most %d signals, got %d", MaxSignalsPerSample, len(s.Signals))
+	}
+	for name, v := range s.Signals {
+		if _, known := knownSignalRanges[name]; !known && !validSignalName(name) {
+			return time.Time{}, invalid(field()+".signals", "name %q must be dot-separated words of letters, digits and '_', at most %d characters, such as %s", truncate(name), MaxSignalNameLen, SignalSpeed)
+		}
+		if math.IsNaN(v) || math.IsInf(v, 0) {
+			return time.Time{}, invalid(field()+".signals."+name, "must be a finite number")
+		}
+		if r, ok := knownSignalRanges[name]; ok && (v < r.Min || v > r.Max) {
+			return time.Time{}, invalid(field()+".signals."+name, "%v is out of range [%v, %v]", v, r.Min, r.Max)
+		}
+	}
+	return ts, nil
 }
 
 // validSignalName reports whether name is at most MaxSignalNameLen bytes of
