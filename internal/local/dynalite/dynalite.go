@@ -70,6 +70,11 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 		if port, err = freePort(); err != nil {
 			return nil, err
 		}
+	} else if err := portFree(port); err != nil {
+		// Said before the server is started: else it dies with Node's
+		// EADDRINUSE trace, and the wait for it could take another
+		// server on the port for it.
+		return nil, err
 	}
 	// The server exits when its standard input closes, that is when this
 	// process ends, even if it dies without calling Stop (a panicking test).
@@ -117,6 +122,15 @@ func (s *Server) waitReady(ctx context.Context, addr string) error {
 		case <-time.After(50 * time.Millisecond):
 		}
 	}
+}
+
+// portFree says that port on 127.0.0.1 is in use, naming it, or nil.
+func portFree(port int) error {
+	l, err := net.Listen("tcp", net.JoinHostPort("127.0.0.1", strconv.Itoa(port)))
+	if err != nil {
+		return fmt.Errorf("port %d of 127.0.0.1 is in use: %w", port, err)
+	}
+	return l.Close()
 }
 
 // Stop kills the server by its PID and waits for it to exit.

@@ -2,6 +2,7 @@ package dynalite
 
 import (
 	"context"
+	"fmt"
 	"net"
 	"strings"
 	"syscall"
@@ -74,5 +75,25 @@ func TestDoneWhenTheServerDies(t *testing.T) {
 	}
 	if err := s.Err(); err == nil || !strings.Contains(err.Error(), "killed") {
 		t.Errorf("Err() = %v, want the process's end (killed)", err)
+	}
+}
+
+// A port in use is said, named, before any server is started: not Node's
+// EADDRINUSE trace, and never another server on the port taken for this
+// one (a second make local printed the first one's address as its own).
+func TestPortInUseIsNamed(t *testing.T) {
+	l, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer l.Close()
+	port := l.Addr().(*net.TCPAddr).Port
+	srv, err := Start(context.Background(), Options{Port: port, Instant: true})
+	if err == nil {
+		srv.Stop()
+		t.Fatalf("started on port %d, which is in use", port)
+	}
+	if want := fmt.Sprintf("port %d of 127.0.0.1 is in use", port); !strings.Contains(err.Error(), want) {
+		t.Errorf("error %q, want it to say %q", err, want)
 	}
 }
