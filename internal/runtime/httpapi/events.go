@@ -2,9 +2,12 @@ package httpapi
 
 import (
 	"context"
+	"errors"
+	"fmt"
 	"net/http"
 	"time"
 
+	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/ingest"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
@@ -44,7 +47,14 @@ func (h *Handler) createEvent(ctx context.Context, r *request) response {
 	if err := r.decodeJSON(&body); err != nil {
 		return errorResponse(err)
 	}
-	res, err := h.ingest.Store(ctx, ingest.Upload{VID: r.pathParam("vid"), Body: body, IdempotencyKey: r.header("Idempotency-Key")})
+	vid := r.pathParam("vid")
+	res, err := h.ingest.Store(ctx, ingest.Upload{VID: vid, Body: body, IdempotencyKey: r.header("Idempotency-Key")})
+	if errors.Is(err, fleet.ErrNoVehicle) {
+		// Only a vehicle uploads, and only as itself: an identity of a
+		// vehicle not registered is refused, as the rule refuses it (the
+		// spec has no 404 for the upload).
+		return response{status: http.StatusForbidden, err: &authz.RefusalError{Reason: fmt.Sprintf("vehicle %s is not registered", vid)}, refused: true}
+	}
 	if err != nil {
 		return errorResponse(err)
 	}

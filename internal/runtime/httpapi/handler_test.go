@@ -330,7 +330,7 @@ func TestBadInput(t *testing.T) {
 		{"bad order", call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"order": "up"}}, 400, "BadRequest", "order"},
 		{"invalid eid", call{method: "GET", path: "/vehicles/car-1/events/123"}, 400, "BadRequest", "eid: must be 13 digits"},
 		{"missing event", call{method: "GET", path: "/vehicles/car-1/events/1764140400000-0011223344556677"}, 404, "NotFound", "event"},
-		{"event for an unknown vehicle", call{method: "POST", path: "/vehicles/ghost/events", body: jsonBody(t, upload)}, 404, "NotFound", `vehicle "ghost"`},
+		{"event for an unknown vehicle", call{method: "POST", path: "/vehicles/ghost/events", body: jsonBody(t, upload)}, 403, "Forbidden", "vehicle ghost is not registered"},
 		{"no samples", call{method: "POST", path: "/vehicles/car-1/events", body: `{"samples":[]}`}, 400, "BadRequest", "samples: must hold at least one sample"},
 		{"too many samples", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, tooMany)}, 400, "BadRequest", "samples: must hold at most 100 samples, got 101"},
 		{"sample in the future", call{method: "POST", path: "/vehicles/car-1/events", body: jsonBody(t, future)}, 400, "BadRequest", "in the future"},
