@@ -19,7 +19,7 @@ import (
 // Lambda's (FunctionError, errorMessage), an unknown function a 404, the
 // fleet classes' keys a 403 (an event says who the caller is: whoever may
 // invoke a function may act as any vehicle).
-func TestLocalLambdaInvoke(t *testing.T) {
+func TestConformanceLocalLambdaInvoke(t *testing.T) {
 	c := newClient(t)
 	fn := func(keys aws.Credentials) *lambda.Client {
 		return lambda.New(lambda.Options{Region: localauth.Region, BaseEndpoint: aws.String(c.local.URL + localauth.LambdaPath),
