@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"encoding/json"
 	"net/http"
 	"strings"
 	"testing"
@@ -15,7 +14,6 @@ import (
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/sts"
 
-	"github.com/fleetapi/fleetapi/internal/bench/workload"
 	"github.com/fleetapi/fleetapi/internal/local/localauth"
 )
 
@@ -38,12 +36,7 @@ func TestConformanceGatewayRoutesAndAuthorizesOnePath(t *testing.T) {
 		t.Fatalf("register: %d %v", a.status, a.body)
 	}
 	carA := c.as(c.vehicle("carA-001"))
-	up, _ := json.Marshal(workload.NewDrive(5, time.Now().Add(-time.Hour)).Upload(10))
-	a := carA.do("POST", "/vehicles/carA-001/events", string(up), true, nil)
-	if a.status != 201 {
-		t.Fatalf("upload: %d %v", a.status, a.body)
-	}
-	eid := a.body["eid"].(string)
+	eid := carA.upload(t, "carA-001", 5)
 	const listing = `"resourcePath":"/vehicles/{vid}/events"`
 	before := strings.Count(c.logs.String(), listing)
 	encoded := carA.do("GET", "/vehicles/carA-001%2Fevents%2F"+eid+"/events", "", true, nil)

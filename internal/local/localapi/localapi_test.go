@@ -162,12 +162,7 @@ func TestLocalAPIOverHTTP(t *testing.T) {
 		t.Errorf("list: %d %v", a.status, a.body)
 	}
 	vehicle := c.as(c.vehicle("car-1"))
-	up, _ := json.Marshal(workload.NewDrive(1, time.Now().Add(-time.Hour)).Upload(10))
-	a := vehicle.do("POST", "/vehicles/car-1/events", string(up), true, nil)
-	if a.status != 201 {
-		t.Fatalf("upload: %d %v", a.status, a.body)
-	}
-	eid := a.body["eid"].(string)
+	eid := vehicle.upload(t, "car-1", 1)
 	reader := c.as(localauth.ReaderKeys)
 	if a := reader.do("GET", "/vehicles/car-1/events?order=desc", "", true, nil); a.status != 200 || len(a.body["events"].([]any)) != 1 {
 		t.Errorf("list events: %d %v", a.status, a.body)
@@ -216,6 +211,21 @@ func TestLocalAPIOverHTTP(t *testing.T) {
 // vehicle registers a certificate for vid and returns the credentials it
 // gets: the local credentials provider over mutual TLS, then STS's
 // AssumeRole into the vehicle role as vid.
+// upload stores ten samples of drive seed as vehicle vid and returns the
+// event's eid.
+func (c *client) upload(t *testing.T, vid string, seed uint64) string {
+	t.Helper()
+	up, err := json.Marshal(workload.NewDrive(seed, time.Now().Add(-time.Hour)).Upload(10))
+	if err != nil {
+		t.Fatal(err)
+	}
+	a := c.do("POST", "/vehicles/"+vid+"/events", string(up), true, nil)
+	if a.status != 201 {
+		t.Fatalf("upload: %d %v", a.status, a.body)
+	}
+	return a.body["eid"].(string)
+}
+
 func (c *client) vehicle(vid string) aws.Credentials {
 	c.t.Helper()
 	cert, _ := c.local.Provision(c.t, vid)

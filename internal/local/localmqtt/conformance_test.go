@@ -2,7 +2,6 @@ package localmqtt
 
 import (
 	"bytes"
-	"crypto/tls"
 	"errors"
 	"io"
 	"log/slog"
@@ -71,11 +70,7 @@ func waitClosed(open func() bool) bool {
 // stored (it was acknowledged and stored).
 func TestConformanceQoS2IsNotAcknowledged(t *testing.T) {
 	f, _ := startLogged(t, 0)
-	cert, _ := f.certificate(t, "car-1")
-	c, err := f.connect(t, "car-1", cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.thing(t, "car-1")
 	tok := c.Publish(contract.BasicIngestTopic(rule, "car-1"), 2, false, `{"samples":[]}`)
 	if tok.WaitTimeout(time.Second) {
 		t.Errorf("a QoS 2 publish was acknowledged (%v)", tok.Error())
@@ -93,11 +88,7 @@ func TestConformanceQoS2IsNotAcknowledged(t *testing.T) {
 // with the length of its base64).
 func TestConformancePayloadOver128KBDisconnects(t *testing.T) {
 	f, _ := startLogged(t, 0)
-	cert, _ := f.certificate(t, "car-1")
-	c, err := f.connect(t, "car-1", cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.thing(t, "car-1")
 	tok := c.Publish(contract.BasicIngestTopic(rule, "car-1"), 1, false, bytes.Repeat([]byte("x"), 200<<10))
 	if tok.WaitTimeout(2*time.Second) && tok.Error() == nil {
 		t.Error("a 200 KB publish was acknowledged")
@@ -109,10 +100,7 @@ func TestConformancePayloadOver128KBDisconnects(t *testing.T) {
 		t.Errorf("a 200 KB publish reached the rule (%d) or the dead letters (%d)", len(got), len(dead))
 	}
 	// 128 KB exactly is a payload IoT Core takes.
-	c2, err := f.connect(t, "car-1", cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c2 := f.thing(t, "car-1")
 	if tok := c2.Publish(contract.BasicIngestTopic(rule, "car-1"), 1, false, bytes.Repeat([]byte("x"), 128<<10)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
 		t.Errorf("a 128 KB publish: %v", tok.Error())
 	}
@@ -124,11 +112,7 @@ func TestConformancePayloadOver128KBDisconnects(t *testing.T) {
 // log names the client, topic and size, never the payload (it held it).
 func TestConformanceRefusedQoS0PublishDisconnects(t *testing.T) {
 	f, logs := startLogged(t, 0)
-	cert, _ := f.certificate(t, "car-1")
-	c, err := f.connect(t, "car-1", cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.thing(t, "car-1")
 	c.Publish(contract.BasicIngestTopic(rule, "car-2"), 0, false, `{"secret":"POSITION-OF-CAR-1"}`)
 	if !waitClosed(c.IsConnectionOpen) {
 		t.Error("a QoS 0 publish on car-2's topic left car-1 connected")
@@ -146,12 +130,7 @@ func TestConformanceRefusedQoS0PublishDisconnects(t *testing.T) {
 // broker's own packet codec.
 func TestConformanceRefusedMQTT5PublishDisconnects(t *testing.T) {
 	f, _ := startLogged(t, 0)
-	cert, _ := f.certificate(t, "car-1")
-	conn, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.registry.CAPool(), Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.dialTLS(t, "car-1")
 	write := func(pk packets.Packet, encode func(*packets.Packet, *bytes.Buffer) error) {
 		var buf bytes.Buffer
 		if err := encode(&pk, &buf); err != nil {
@@ -173,7 +152,7 @@ func TestConformanceRefusedMQTT5PublishDisconnects(t *testing.T) {
 		TopicName: contract.BasicIngestTopic(rule, "car-2"), Payload: []byte(`{"samples":[]}`)}, (*packets.Packet).PublishEncode)
 	// The next bytes: the connection's end (or a DISCONNECT), no PUBACK.
 	b := make([]byte, 1)
-	_, err = conn.Read(b)
+	_, err := conn.Read(b)
 	if err == nil && b[0]>>4 == packets.Puback {
 		t.Error("an MQTT 5 publish on car-2's topic got a PUBACK")
 	}
@@ -189,12 +168,7 @@ func TestConformanceRefusedMQTT5PublishDisconnects(t *testing.T) {
 // ConnectTimeout (10 s; 300 ms here).
 func TestConformanceSilentConnectionIsClosed(t *testing.T) {
 	f, _ := startLogged(t, 300*time.Millisecond)
-	cert, _ := f.certificate(t, "car-1")
-	conn, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.registry.CAPool(), Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer conn.Close()
+	conn := f.dialTLS(t, "car-1")
 	start := time.Now()
 	conn.SetReadDeadline(time.Now().Add(5 * time.Second))
 	if _, err := conn.Read(make([]byte, 1)); err == nil || time.Since(start) > 3*time.Second {

@@ -110,16 +110,36 @@ func (f *fixture) connect(t *testing.T, clientID string, cert tls.Certificate) (
 	return c, nil
 }
 
+// thing connects a new thing with a certificate of its own, as itself.
+func (f *fixture) thing(t *testing.T, name string) paho.Client {
+	t.Helper()
+	cert, _ := f.certificate(t, name)
+	c, err := f.connect(t, name, cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return c
+}
+
+// dialTLS opens a TLS connection with a new certificate of thing, for a
+// test that speaks MQTT by hand.
+func (f *fixture) dialTLS(t *testing.T, thing string) *tls.Conn {
+	t.Helper()
+	cert, _ := f.certificate(t, thing)
+	conn, err := tls.Dial("tcp", f.addr, &tls.Config{RootCAs: f.registry.CAPool(), Certificates: []tls.Certificate{cert}, MinVersion: tls.VersionTLS12})
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { conn.Close() })
+	return conn
+}
+
 // A vehicle connected as its own thing publishes to its topic with QoS 1:
 // acknowledged, then handed to the ingest code with the vid from the
 // topic, the client ID and the payload as it came.
 func TestAVehicleUploadsOnItsTopic(t *testing.T) {
 	f := start(t)
-	cert, _ := f.certificate(t, "car-1")
-	c, err := f.connect(t, "car-1", cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.thing(t, "car-1")
 	body := `{"samples":[{"timestamp":"2026-11-26T07:00:00Z","signals":{"Vehicle.Speed":50}}]}`
 	tok := c.Publish(contract.BasicIngestTopic(rule, "car-1"), 1, false, body)
 	if !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
@@ -183,11 +203,7 @@ func TestTheCertificatePolicy(t *testing.T) {
 func TestFailedUploadsAreDeadLettered(t *testing.T) {
 	f := start(t)
 	f.rec.fail = errors.New("upload on vehicles/car-1/events not stored: temporarily unavailable")
-	cert, _ := f.certificate(t, "car-1")
-	c, err := f.connect(t, "car-1", cert)
-	if err != nil {
-		t.Fatal(err)
-	}
+	c := f.thing(t, "car-1")
 	c.Publish(contract.BasicIngestTopic(rule, "car-1"), 1, false, `{"samples":[]}`).WaitTimeout(5 * time.Second)
 	waitFor(t, f.rec, 3)
 	var letters []contract.DestinationRecord
