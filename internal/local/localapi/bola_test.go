@@ -15,6 +15,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/bench/workload"
 	"github.com/fleetapi/fleetapi/internal/local/localauth"
 	"github.com/fleetapi/fleetapi/internal/shared/metrics"
+	"github.com/fleetapi/fleetapi/internal/testutil/logbuf"
 	"github.com/fleetapi/fleetapi/internal/testutil/specresponse"
 )
 
@@ -187,7 +188,7 @@ func TestVehicleIdentityIsItsCertificatesOnly(t *testing.T) {
 func TestUnsignedIsTheDeveloper(t *testing.T) {
 	local := NewTestServerOn(t, db, Config{EventRetention: 24 * time.Hour, AllowUnsigned: true})
 	spec, _ := specresponse.New(local.URL)
-	c := &client{t: t, base: local.URL, spec: spec, logs: &syncBuffer{}, local: local}
+	c := &client{t: t, base: local.URL, spec: spec, logs: &logbuf.Buffer{}, local: local}
 	if a := c.do("POST", "/vehicles", `{"vid":"car-1","make":"VW","model":"ID.3","year":2021}`, false, nil); a.status != 201 {
 		t.Errorf("register: %d %v", a.status, a.body)
 	}

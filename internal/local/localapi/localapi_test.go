@@ -1,7 +1,6 @@
 package localapi
 
 import (
-	"bytes"
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
@@ -11,7 +10,6 @@ import (
 	"net/http"
 	"os"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -23,6 +21,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 	"github.com/fleetapi/fleetapi/internal/local/localauth"
 	"github.com/fleetapi/fleetapi/internal/shared/accesslog"
+	"github.com/fleetapi/fleetapi/internal/testutil/logbuf"
 	"github.com/fleetapi/fleetapi/internal/testutil/specresponse"
 )
 
@@ -39,14 +38,14 @@ type client struct {
 	t     *testing.T
 	base  string
 	spec  *specresponse.Checker
-	logs  *syncBuffer
+	logs  *logbuf.Buffer
 	local *TestServer
 	creds aws.Credentials
 }
 
 func newClient(t *testing.T) *client {
 	t.Helper()
-	logs := &syncBuffer{}
+	logs := &logbuf.Buffer{}
 	local := NewTestServerOn(t, db, Config{EventRetention: 30 * 24 * time.Hour, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
 	spec, err := specresponse.New(local.URL)
 	if err != nil {
@@ -60,24 +59,6 @@ func (c *client) as(creds aws.Credentials) *client {
 	d := *c
 	d.creds = creds
 	return &d
-}
-
-// syncBuffer is a buffer the server's goroutines write logs to.
-type syncBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (s *syncBuffer) Write(p []byte) (int, error) {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.Write(p)
-}
-
-func (s *syncBuffer) String() string {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	return s.b.String()
 }
 
 type answer struct {

@@ -7,7 +7,6 @@ import (
 	"log/slog"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
@@ -16,37 +15,20 @@ import (
 	"github.com/fleetapi/fleetapi/internal/local/localauth"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/testutil/faultnet"
+	"github.com/fleetapi/fleetapi/internal/testutil/logbuf"
 )
 
 // The broker's conformance to AWS IoT Core where clients found it answered
 // otherwise (issue 29), each case quoting IoT Core's page (the policy
 // hook's comment) or saying where the stand-in is stricter.
 
-// logBuffer collects the broker's log lines.
-type logBuffer struct {
-	mu sync.Mutex
-	b  bytes.Buffer
-}
-
-func (l *logBuffer) Write(p []byte) (int, error) {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.Write(p)
-}
-
-func (l *logBuffer) String() string {
-	l.mu.Lock()
-	defer l.mu.Unlock()
-	return l.b.String()
-}
-
-func startLogged(t *testing.T, connectTimeout time.Duration) (*fixture, *logBuffer) {
+func startLogged(t *testing.T, connectTimeout time.Duration) (*fixture, *logbuf.Buffer) {
 	t.Helper()
 	reg, err := localauth.OpenRegistry("")
 	if err != nil {
 		t.Fatal(err)
 	}
-	logs := &logBuffer{}
+	logs := &logbuf.Buffer{}
 	f := &fixture{addr: faultnet.FreeAddr(t), registry: reg, rec: &recorder{}, dead: filepath.Join(t.TempDir(), "dead-letters.jsonl")}
 	s, err := Start(Options{Addr: f.addr, Registry: reg, Rule: rule, Handle: f.rec.handle, DeadLetters: f.dead, RetryDelay: time.Millisecond,
 		ConnectTimeout: connectTimeout, Logger: slog.New(slog.NewJSONHandler(logs, nil))})
