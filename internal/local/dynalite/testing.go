@@ -28,22 +28,25 @@ func Main(m *testing.M, setup func(db *dynamodb.Client)) int {
 
 // Tables are the names of one test's tables.
 type Tables struct {
-	Vehicles, Events string
+	Vehicles, Events, State string
 }
 
 var tableSeq atomic.Int64
 
-// NewTables creates a fresh pair of FleetApi tables for one test, so that
+// NewTables creates a fresh set of FleetApi tables for one test, so that
 // tests sharing a server do not see each other's items.
 func NewTables(tb testing.TB, db *dynamodb.Client) Tables {
 	tb.Helper()
 	n := tableSeq.Add(1)
-	t := Tables{Vehicles: fmt.Sprintf("vehicles-%d", n), Events: fmt.Sprintf("vehicleEvents-%d", n)}
+	t := Tables{Vehicles: fmt.Sprintf("vehicles-%d", n), Events: fmt.Sprintf("vehicleEvents-%d", n), State: fmt.Sprintf("vehicleState-%d", n)}
 	ctx := context.Background()
 	if err := CreateTable(ctx, db, t.Vehicles, schema.Vehicles); err != nil {
 		tb.Fatal(err)
 	}
 	if err := CreateTable(ctx, db, t.Events, schema.VehicleEvents); err != nil {
+		tb.Fatal(err)
+	}
+	if err := CreateTable(ctx, db, t.State, schema.VehicleState); err != nil {
 		tb.Fatal(err)
 	}
 	return t

@@ -1,4 +1,5 @@
-// Package dynamostore keeps vehicles and events in the two DynamoDB tables.
+// Package dynamostore keeps vehicles, their events and their latest state
+// in the DynamoDB tables.
 package dynamostore
 
 import (
@@ -32,10 +33,13 @@ type API interface {
 
 var _ API = (*dynamodb.Client)(nil)
 
-// Tables names the two tables.
+// Tables names the tables.
 type Tables struct {
 	Vehicles string
 	Events   string
+	// State is the vehicles' state table; "" for a function that keeps
+	// and reads no state.
+	State string
 }
 
 // Store reads and writes vehicles and events. It is safe for concurrent use.

@@ -5,7 +5,7 @@ package schema
 
 // Attribute names of the keys and of the TTL attribute.
 const (
-	// VehicleID is the partition key of both tables.
+	// VehicleID is the partition key of every table.
 	VehicleID = "vid"
 	// EventID is the sort key of the events table. It starts with the
 	// event's time, so a time range is one Query.
@@ -30,3 +30,8 @@ var Vehicles = Table{Role: "vehicles", PartitionKey: VehicleID}
 
 // VehicleEvents is the table of vehicle events.
 var VehicleEvents = Table{Role: "vehicleEvents", PartitionKey: VehicleID, SortKey: EventID, TTLAttribute: EventExpiry}
+
+// VehicleState is the table of each vehicle's latest state, one item per
+// vehicle: derived from the events table's stream and IoT Core's
+// lifecycle events, so it can be rebuilt from them.
+var VehicleState = Table{Role: "vehicleState", PartitionKey: VehicleID}
