@@ -283,7 +283,9 @@ func (s *Store) EachState(ctx context.Context, fn func(fleet.VehicleState) error
 }
 
 func stateItem(st fleet.VehicleState, rev int64) map[string]types.AttributeValue {
-	n := func(v int64) types.AttributeValue { return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)} }
+	n := func(v int64) types.AttributeValue {
+		return &types.AttributeValueMemberN{Value: strconv.FormatInt(v, 10)}
+	}
 	item := map[string]types.AttributeValue{
 		schema.VehicleID: &types.AttributeValueMemberS{Value: st.VID},
 		attrRevision:     n(rev),
