@@ -36,8 +36,11 @@ const (
 	// operations, with those operations, as FormatPrincipals writes them.
 	EnvPrincipals = "FLEETAPI_PRINCIPALS"
 	// EnvServes says what a function serves: unset, the operations of
-	// EnvRoutes; ServesSyntheticVehicle or ServesSyntheticVehicleProvider.
+	// EnvRoutes; ServesSyntheticVehicle, ServesSyntheticVehicleProvider or
+	// ServesTracker.
 	EnvServes = "FLEETAPI_SERVES"
+	// EnvStateTable names the vehicles' state table.
+	EnvStateTable = "VEHICLE_STATE_TABLE"
 )
 
 // What a function serves other than operations (EnvServes).
@@ -47,6 +50,52 @@ const (
 	// ServesSyntheticVehicleProvider: the custom resource that provisions
 	// the synthetic vehicle.
 	ServesSyntheticVehicleProvider = "synthetic-vehicle-provider"
+	// ServesTracker: the tracker, which keeps the vehicles' state from the
+	// events table's stream and IoT Core's lifecycle events, and writes
+	// the fleet's figures on a schedule.
+	ServesTracker = "tracker"
+)
+
+// Environment of the tracker, besides the tables'.
+const (
+	// EnvSilentAfter is how long a connected vehicle uploads nothing
+	// before it counts as silent, whole seconds.
+	EnvSilentAfter = "FLEETAPI_SILENT_AFTER_SECONDS"
+	// EnvNotSeenAfter is how long a vehicle is not heard of before it
+	// counts as not seen, whole seconds.
+	EnvNotSeenAfter = "FLEETAPI_NOT_SEEN_AFTER_SECONDS"
+)
+
+// LifecycleTopicFilter is the topics of AWS IoT Core's connect and
+// disconnect events of every client ($aws/events/presence/connected/
+// clientId and .../disconnected/clientId), which the lifecycle rule
+// selects from.
+const LifecycleTopicFilter = "$aws/events/presence/+/+"
+
+// LifecycleRuleSQL is the lifecycle rule's query: each event as IoT Core
+// publishes it (its JSON elements, "Lifecycle events" in the AWS IoT Core
+// developer guide), for the tracker.
+const LifecycleRuleSQL = "SELECT * FROM '" + LifecycleTopicFilter + "'"
+
+// LifecycleEvent is a connect or disconnect event as IoT Core publishes
+// it: the elements the tracker reads.
+type LifecycleEvent struct {
+	ClientID          string `json:"clientId"`
+	Timestamp         int64  `json:"timestamp"` // epoch milliseconds
+	EventType         string `json:"eventType"` // connected or disconnected
+	SessionIdentifier string `json:"sessionIdentifier"`
+	VersionNumber     int64  `json:"versionNumber"`
+	DisconnectReason  string `json:"disconnectReason,omitempty"`
+	// ClientInitiatedDisconnect is in disconnect events only.
+	ClientInitiatedDisconnect *bool  `json:"clientInitiatedDisconnect,omitempty"`
+	PrincipalIdentifier       string `json:"principalIdentifier,omitempty"`
+	IPAddress                 string `json:"ipAddress,omitempty"`
+}
+
+// The lifecycle events' types (LifecycleEvent.EventType).
+const (
+	LifecycleConnected    = "connected"
+	LifecycleDisconnected = "disconnected"
 )
 
 // Environment of the synthetic vehicle's function, besides EnvVehicleRole.

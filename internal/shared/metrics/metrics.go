@@ -22,6 +22,20 @@ const SamplesIngested = "SamplesIngested"
 // grant, a policy or the gateway let one through.
 const AccessRefused = "AccessRefused"
 
+// The fleet's figures, which the tracker writes every few minutes from the
+// vehicles' state (unit Count, dimension FunctionName: the tracker's). The
+// synthetic vehicles are not the fleet's and are not counted.
+const (
+	// VehiclesConnected counts the vehicles connected over MQTT.
+	VehiclesConnected = "VehiclesConnected"
+	// VehiclesSilent counts the vehicles connected that uploaded nothing
+	// for longer than the stage's silentAfter: an agent that stopped.
+	VehiclesSilent = "VehiclesSilent"
+	// VehiclesNotSeen counts the vehicles not connected and not heard of
+	// for longer than the stage's notSeenAfter.
+	VehiclesNotSeen = "VehiclesNotSeen"
+)
+
 // The synthetic vehicle's metrics: per run, one data point of each for
 // every step it ran, dimensions SyntheticVehicle (its vid, unique in the
 // account and Region, and known when the template is written) and Step.
