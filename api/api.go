@@ -60,6 +60,12 @@ const ExtDynamoDB = "x-fleetapi-dynamodb"
 // body too.
 const ExtUpload = "x-fleetapi-upload"
 
+// ExtObjective is the spec's own extension that keeps a GET operation out
+// of the reads' service level objectives (false): a fleet-wide listing
+// whose pages take longer than a read of one vehicle. Removed from the
+// imported body too.
+const ExtObjective = "x-fleetapi-objective"
+
 // CursorParam is the query parameter of a paginated operation: its
 // function signs cursors, so it reads the cursor key.
 const CursorParam = "cursor"
@@ -95,6 +101,9 @@ type Operation struct {
 	Paginated bool
 	// Upload marks the upload (ExtUpload).
 	Upload bool
+	// Objective is false for an operation outside the service level
+	// objectives (ExtObjective), true otherwise.
+	Objective bool
 }
 
 // Uses reports whether the operation touches the table of the role.
@@ -194,13 +203,21 @@ func readOperation(doc *openapi3.T, path, method string, op *openapi3.Operation)
 	if upload && method != "POST" {
 		return Operation{}, fmt.Errorf("%s: %s: the upload stores, so its method is POST", where, ExtUpload)
 	}
-	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn, Callers: callers, Access: access, Paginated: paginated, Upload: upload}, nil
+	objective := true
+	if v, set := op.Extensions[ExtObjective]; set {
+		if b, ok := v.(bool); !ok || b || upload {
+			return Operation{}, fmt.Errorf("%s: %s may only be false, on an operation that is not the upload, got %v", where, ExtObjective, v)
+		}
+		objective = false
+	}
+	return Operation{ID: op.OperationID, Method: method, Path: path, Function: fn, Callers: callers, Access: access, Paginated: paginated, Upload: upload,
+		Objective: objective}, nil
 }
 
 // readAccess reads an operation's DynamoDB actions: a map from a table
 // role to a list of DynamoDB item actions, at least one.
 func readAccess(v any) (map[string][]string, error) {
-	tables := []string{schema.Vehicles.Role, schema.VehicleEvents.Role}
+	tables := []string{schema.Vehicles.Role, schema.VehicleEvents.Role, schema.VehicleState.Role}
 	m, ok := v.(map[string]any)
 	if !ok || len(m) == 0 {
 		return nil, fmt.Errorf("must map a table (%s) to the DynamoDB actions the operation calls on it, got %v", strings.Join(tables, ", "), v)

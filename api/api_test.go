@@ -37,7 +37,7 @@ func TestLoad(t *testing.T) {
 	if got := strings.Join(s.CallersOf("getEvent"), ","); got != "vehicle,fleet-read" {
 		t.Errorf("CallersOf(getEvent) = %s", got)
 	}
-	if got := fmt.Sprint(s.AccessOf("vehicles")); got != "map[vehicles:[dynamodb:GetItem dynamodb:PutItem dynamodb:Scan dynamodb:UpdateItem]]" {
+	if got := fmt.Sprint(s.AccessOf("vehicles")); got != "map[vehicleState:[dynamodb:GetItem dynamodb:Scan] vehicles:[dynamodb:GetItem dynamodb:PutItem dynamodb:Scan dynamodb:UpdateItem]]" {
 		t.Errorf("AccessOf(vehicles) = %s: want each action once, sorted", got)
 	}
 	if !s.Paginates("events") || s.Paginates("ingest") {
@@ -65,20 +65,22 @@ func TestParseRefuses(t *testing.T) {
 		"vehicle without a vid": {"x-fleetapi-callers: [fleet-admin]", "x-fleetapi-callers: [vehicle]", "operation createVehicle (POST /vehicles): x-fleetapi-callers: class vehicle needs the path parameter {vid}"},
 		// What an operation does in DynamoDB is said beside it too: its
 		// function's policy is made of it.
-		"no access":          {"      x-fleetapi-dynamodb:\n        vehicleEvents: [dynamodb:GetItem]\n", "", "operation getEvent (GET /vehicles/{vid}/events/{eid}): x-fleetapi-dynamodb: must map a table (vehicles, vehicleEvents) to the DynamoDB actions"},
-		"unknown table":      {"        vehicleEvents: [dynamodb:Query]", "        events: [dynamodb:Query]", `operation listEvents (GET /vehicles/{vid}/events): x-fleetapi-dynamodb: unknown table "events": known tables are vehicles, vehicleEvents`},
+		"no access":          {"      x-fleetapi-dynamodb:\n        vehicleEvents: [dynamodb:GetItem]\n", "", "operation getEvent (GET /vehicles/{vid}/events/{eid}): x-fleetapi-dynamodb: must map a table (vehicles, vehicleEvents, vehicleState) to the DynamoDB actions"},
+		"unknown table":      {"        vehicleEvents: [dynamodb:Query]", "        events: [dynamodb:Query]", `operation listEvents (GET /vehicles/{vid}/events): x-fleetapi-dynamodb: unknown table "events": known tables are vehicles, vehicleEvents, vehicleState`},
 		"unknown action":     {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: [dynamodb:DeleteTable]", "x-fleetapi-dynamodb: vehicleEvents: unknown action dynamodb:DeleteTable: known actions are dynamodb:BatchGetItem"},
 		"wildcard action":    {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: ['dynamodb:*']", "unknown action dynamodb:*"},
 		"actions not a list": {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: dynamodb:Query", "x-fleetapi-dynamodb: vehicleEvents: must be a list of DynamoDB actions, got dynamodb:Query"},
 		"action twice":       {"        vehicleEvents: [dynamodb:Query]", "        vehicleEvents: [dynamodb:Query, dynamodb:Query]", "vehicleEvents: action dynamodb:Query named twice"},
 		"no operationId":     {"      operationId: getEvent\n", "", "no operationId"},
 		// One operation is the upload.
-		"no upload":         {"      x-fleetapi-upload: true\n", "", "the API spec marks 0 operations as the upload (x-fleetapi-upload: true): ; it must mark one"},
-		"two uploads":       {"      operationId: createVehicle\n", "      operationId: createVehicle\n      x-fleetapi-upload: true\n", "marks 2 operations as the upload (x-fleetapi-upload: true): createVehicle, createEvent"},
-		"upload not a bool": {"x-fleetapi-upload: true", "x-fleetapi-upload: yes please", "x-fleetapi-upload must be true or false, got yes please"},
-		"upload by GET":     {"      operationId: getEvent\n", "      operationId: getEvent\n      x-fleetapi-upload: true\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): x-fleetapi-upload: the upload stores, so its method is POST"},
-		"invalid OpenAPI":   {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
-		"broken schema ref": {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
+		"no upload":                    {"      x-fleetapi-upload: true\n", "", "the API spec marks 0 operations as the upload (x-fleetapi-upload: true): ; it must mark one"},
+		"two uploads":                  {"      operationId: createVehicle\n", "      operationId: createVehicle\n      x-fleetapi-upload: true\n", "marks 2 operations as the upload (x-fleetapi-upload: true): createVehicle, createEvent"},
+		"upload not a bool":            {"x-fleetapi-upload: true", "x-fleetapi-upload: yes please", "x-fleetapi-upload must be true or false, got yes please"},
+		"upload by GET":                {"      operationId: getEvent\n", "      operationId: getEvent\n      x-fleetapi-upload: true\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): x-fleetapi-upload: the upload stores, so its method is POST"},
+		"objective true":               {"      x-fleetapi-objective: false", "      x-fleetapi-objective: true", "operation getVehicleState (GET /vehicles/{vid}/state): x-fleetapi-objective may only be false, on an operation that is not the upload, got true"},
+		"upload out of the objectives": {"      x-fleetapi-upload: true\n", "      x-fleetapi-upload: true\n      x-fleetapi-objective: false\n", "x-fleetapi-objective may only be false, on an operation that is not the upload, got false"},
+		"invalid OpenAPI":              {"openapi: 3.0.3", "openapi: 3.0.3\nbogus: [", "parse the API spec"},
+		"broken schema ref":            {"$ref: '#/components/schemas/Upload'", "$ref: '#/components/schemas/Nope'", "Nope"},
 		// API Gateway ignores root-level security: an operation without its
 		// own would deploy unauthenticated, whatever the root says.
 		"no operation security": {"      operationId: getEvent\n      security:\n        - sigv4: []\n", "      operationId: getEvent\n", "operation getEvent (GET /vehicles/{vid}/events/{eid}): no security of its own"},

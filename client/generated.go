@@ -89,6 +89,27 @@ func (e ListEventsParamsOrder) Valid() bool {
 	}
 }
 
+// Connectivity defines model for Connectivity.
+type Connectivity struct {
+	Connected bool `json:"connected"`
+
+	// DisconnectReason AWS IoT Core's, such as CONNECTION_LOST or MQTT_KEEP_ALIVE_TIMEOUT; absent while connected.
+	DisconnectReason *string `json:"disconnectReason,omitempty"`
+
+	// Since RFC 3339, at most 35 characters (nanoseconds and an offset), e.g.
+	// `2026-11-26T08:00:00.000Z`. A sample's timestamp is kept to the millisecond and is at
+	// most 5 minutes ahead of the server's clock.
+	//
+	//
+	// Example: 2026-11-26T08:00:00.000Z
+	Since Timestamp `json:"since"`
+}
+
+// Duration An ISO 8601 duration of whole days, hours, minutes and seconds, such as `PT10M`,
+// `P7D` or `P1DT12H`: at least one part (and one after a `T`), longer than zero, at
+// most 3650 days.
+type Duration = string
+
 // Error defines model for Error.
 type Error struct {
 	Error struct {
@@ -219,6 +240,19 @@ type NewVehicle struct {
 	Year int32 `json:"year"`
 }
 
+// Position defines model for Position.
+type Position struct {
+	// At RFC 3339, at most 35 characters (nanoseconds and an offset), e.g.
+	// `2026-11-26T08:00:00.000Z`. A sample's timestamp is kept to the millisecond and is at
+	// most 5 minutes ahead of the server's clock.
+	//
+	//
+	// Example: 2026-11-26T08:00:00.000Z
+	At        Timestamp `json:"at"`
+	Latitude  float64   `json:"latitude"`
+	Longitude float64   `json:"longitude"`
+}
+
 // Sample Example: {"signals":{"Vehicle.CurrentLocation.Latitude":48.137154,"Vehicle.CurrentLocation.Longitude":11.576124,"Vehicle.Powertrain.TractionBattery.StateOfCharge.Current":71.5,"Vehicle.Speed":52.3,"Vehicle.TraveledDistance":31215.412},"timestamp":"2026-11-26T08:00:00.000Z"}
 type Sample struct {
 	// Signals Signal values by VSS path, 1 to 64. Known signals must lie in their range (e.g.
@@ -233,6 +267,18 @@ type Sample struct {
 	//
 	// Example: 2026-11-26T08:00:00.000Z
 	Timestamp Timestamp `json:"timestamp"`
+}
+
+// SignalState defines model for SignalState.
+type SignalState struct {
+	// At RFC 3339, at most 35 characters (nanoseconds and an offset), e.g.
+	// `2026-11-26T08:00:00.000Z`. A sample's timestamp is kept to the millisecond and is at
+	// most 5 minutes ahead of the server's clock.
+	//
+	//
+	// Example: 2026-11-26T08:00:00.000Z
+	At    Timestamp `json:"at"`
+	Value float64   `json:"value"`
 }
 
 // Timestamp RFC 3339, at most 35 characters (nanoseconds and an offset), e.g.
@@ -309,6 +355,42 @@ type VehicleList struct {
 	Vehicles   []Vehicle `json:"vehicles"`
 }
 
+// VehicleState Example: {"connectivity":{"connected":true,"since":"2026-11-26T07:21:40.518Z"},"lastSampleAt":"2026-11-26T08:00:09.000Z","lastUploadAt":"2026-11-26T08:00:10.214Z","position":{"at":"2026-11-26T08:00:09.000Z","latitude":48.137154,"longitude":11.576124},"signals":{"Vehicle.CurrentLocation.Latitude":{"at":"2026-11-26T08:00:09.000Z","value":48.137154},"Vehicle.CurrentLocation.Longitude":{"at":"2026-11-26T08:00:09.000Z","value":11.576124},"Vehicle.Powertrain.TractionBattery.StateOfCharge.Current":{"at":"2026-11-26T08:00:09.000Z","value":71.5},"Vehicle.Speed":{"at":"2026-11-26T08:00:09.000Z","value":52.3}},"vid":"WBY1Z21000V123456"}
+type VehicleState struct {
+	Connectivity *Connectivity `json:"connectivity,omitempty"`
+
+	// LastSampleAt RFC 3339, at most 35 characters (nanoseconds and an offset), e.g.
+	// `2026-11-26T08:00:00.000Z`. A sample's timestamp is kept to the millisecond and is at
+	// most 5 minutes ahead of the server's clock.
+	//
+	//
+	// Example: 2026-11-26T08:00:00.000Z
+	LastSampleAt *Timestamp `json:"lastSampleAt,omitempty"`
+
+	// LastUploadAt RFC 3339, at most 35 characters (nanoseconds and an offset), e.g.
+	// `2026-11-26T08:00:00.000Z`. A sample's timestamp is kept to the millisecond and is at
+	// most 5 minutes ahead of the server's clock.
+	//
+	//
+	// Example: 2026-11-26T08:00:00.000Z
+	LastUploadAt *Timestamp `json:"lastUploadAt,omitempty"`
+	Position     *Position  `json:"position,omitempty"`
+
+	// Signals Each signal's newest value by the time of its sample, by VSS path: the 128 newest
+	// signals the vehicle sent.
+	Signals map[string]SignalState `json:"signals"`
+
+	// Vid 3 to 64 letters, digits, '_' or '-', starting with a letter or digit.
+	Vid VehicleId `json:"vid"`
+}
+
+// VehicleStateList defines model for VehicleStateList.
+type VehicleStateList struct {
+	// NextCursor Present until the listing has read the whole fleet.
+	NextCursor *string        `json:"nextCursor,omitempty"`
+	States     []VehicleState `json:"states"`
+}
+
 // Cursor defines model for cursor.
 type Cursor = string
 
@@ -350,6 +432,30 @@ type TooManyRequests = Error
 
 // UnsupportedMediaType defines model for UnsupportedMediaType.
 type UnsupportedMediaType = Error
+
+// ListFleetStateParams defines parameters for ListFleetState.
+type ListFleetStateParams struct {
+	// SilentFor Only the vehicles connected over MQTT that uploaded nothing for longer than this,
+	// counted from their connection when they did not upload since: an ISO 8601 duration
+	// of days, hours, minutes and seconds, such as `PT10M`.
+	SilentFor *Duration `form:"silentFor,omitempty" json:"silentFor,omitempty"`
+
+	// NotSeenFor Only the vehicles not connected and not heard of (no upload, no connect or
+	// disconnect) for longer than this, an ISO 8601 duration such as `P7D`.
+	NotSeenFor *Duration `form:"notSeenFor,omitempty" json:"notSeenFor,omitempty"`
+
+	// Bbox Only the vehicles whose position lies in this box: `west,south,east,north` in
+	// degrees, as GeoJSON (RFC 7946) and OGC API - Features order a bbox: longitudes from
+	// -180 to 180, latitudes from -90 to 90, south not north of north. A west edge east of
+	// the east edge crosses the antimeridian (`170,-50,-170,-40`).
+	Bbox *string `form:"bbox,omitempty" json:"bbox,omitempty"`
+
+	// Limit Most states in one page.
+	Limit *int32 `form:"limit,omitempty" json:"limit,omitempty"`
+
+	// Cursor The `nextCursor` of the previous page, unchanged.
+	Cursor *Cursor `form:"cursor,omitempty" json:"cursor,omitempty"`
+}
 
 // ListVehiclesParams defines parameters for ListVehicles.
 type ListVehiclesParams struct {
@@ -482,6 +588,18 @@ func WithRequestEditorFn(fn RequestEditorFn) ClientOption {
 // The interface specification for the client above.
 type ClientInterface interface {
 
+	// ListFleetState List the fleet's state
+	//
+	// One page of the vehicles' states, each vehicle once across the pages: 10,000 vehicles
+	// in 10 pages of 1,000. The filters select the vehicles that match all of those given,
+	// at the time of each page's request. A page may hold fewer states than `limit` (even
+	// none) when its vehicles' states are large or a filter selected few of the vehicles it
+	// read; follow `nextCursor` until a page has none. Vehicles that were never heard of are
+	// not listed; the stage's synthetic vehicle is not either.
+	//
+	// Corresponds with GET /fleet/state (the `ListFleetState` operationId).
+	ListFleetState(ctx context.Context, params *ListFleetStateParams, reqEditors ...RequestEditorFn) (*http.Response, error)
+
 	// ListVehicles List vehicles
 	//
 	// One page of vehicles with their metadata; follow `nextCursor` for the next. The stage's
@@ -582,6 +700,36 @@ type ClientInterface interface {
 	//
 	// Corresponds with GET /vehicles/{vid}/events/{eid} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, vid Vid, eid EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
+
+	// GetVehicleState Get a vehicle's state
+	//
+	// The vehicle's latest state. A registered vehicle nothing was heard of yet has a state
+	// of its vid and no signals.
+	//
+	// Corresponds with GET /vehicles/{vid}/state (the `GetVehicleState` operationId).
+	GetVehicleState(ctx context.Context, vid Vid, reqEditors ...RequestEditorFn) (*http.Response, error)
+}
+
+// ListFleetState List the fleet's state
+//
+// One page of the vehicles' states, each vehicle once across the pages: 10,000 vehicles
+// in 10 pages of 1,000. The filters select the vehicles that match all of those given,
+// at the time of each page's request. A page may hold fewer states than `limit` (even
+// none) when its vehicles' states are large or a filter selected few of the vehicles it
+// read; follow `nextCursor` until a page has none. Vehicles that were never heard of are
+// not listed; the stage's synthetic vehicle is not either.
+//
+// Corresponds with GET /fleet/state (the `ListFleetState` operationId).
+func (c *Client) ListFleetState(ctx context.Context, params *ListFleetStateParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewListFleetStateRequest(c.Server, params)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
 }
 
 // ListVehicles List vehicles
@@ -783,6 +931,126 @@ func (c *Client) GetEvent(ctx context.Context, vid Vid, eid EventId, reqEditors 
 		return nil, err
 	}
 	return c.Client.Do(req)
+}
+
+// GetVehicleState Get a vehicle's state
+//
+// The vehicle's latest state. A registered vehicle nothing was heard of yet has a state
+// of its vid and no signals.
+//
+// Corresponds with GET /vehicles/{vid}/state (the `GetVehicleState` operationId).
+func (c *Client) GetVehicleState(ctx context.Context, vid Vid, reqEditors ...RequestEditorFn) (*http.Response, error) {
+	req, err := NewGetVehicleStateRequest(c.Server, vid)
+	if err != nil {
+		return nil, err
+	}
+	req = req.WithContext(ctx)
+	if err := c.applyEditors(ctx, req, reqEditors); err != nil {
+		return nil, err
+	}
+	return c.Client.Do(req)
+}
+
+// NewListFleetStateRequest constructs an http.Request for the ListFleetState method
+func NewListFleetStateRequest(server string, params *ListFleetStateParams) (*http.Request, error) {
+	var err error
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/fleet/state")
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	if params != nil {
+		// queryValues collects non-styled parameters (passthrough, JSON)
+		// that are safe to round-trip through url.Values.Encode().
+		queryValues := queryURL.Query()
+		// rawQueryFragments collects pre-encoded query fragments from
+		// styled parameters, preserving literal commas as delimiters
+		// per the OpenAPI spec (e.g. "color=blue,black,brown").
+		var rawQueryFragments []string
+
+		if params.SilentFor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "silentFor", *params.SilentFor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.NotSeenFor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "notSeenFor", *params.NotSeenFor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Bbox != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "bbox", *params.Bbox, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Limit != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "limit", *params.Limit, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if params.Cursor != nil {
+
+			if queryFrag, err := runtime.StyleParamWithOptions("form", true, "cursor", *params.Cursor, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationQuery, Type: "string", Format: ""}); err != nil {
+				return nil, err
+			} else {
+				for _, qp := range strings.Split(queryFrag, "&") {
+					rawQueryFragments = append(rawQueryFragments, qp)
+				}
+			}
+
+		}
+
+		if encoded := queryValues.Encode(); encoded != "" {
+			rawQueryFragments = append(rawQueryFragments, encoded)
+		}
+		queryURL.RawQuery = strings.Join(rawQueryFragments, "&")
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
 }
 
 // NewListVehiclesRequest constructs an http.Request for the ListVehicles method
@@ -1214,6 +1482,40 @@ func NewGetEventRequest(server string, vid Vid, eid EventId) (*http.Request, err
 	return req, nil
 }
 
+// NewGetVehicleStateRequest constructs an http.Request for the GetVehicleState method
+func NewGetVehicleStateRequest(server string, vid Vid) (*http.Request, error) {
+	var err error
+
+	var pathParam0 string
+
+	pathParam0, err = runtime.StyleParamWithOptions("simple", false, "vid", vid, runtime.StyleParamOptions{ParamLocation: runtime.ParamLocationPath, Type: "string", Format: ""})
+	if err != nil {
+		return nil, err
+	}
+
+	serverURL, err := url.Parse(server)
+	if err != nil {
+		return nil, err
+	}
+
+	operationPath := fmt.Sprintf("/vehicles/%s/state", pathParam0)
+	if operationPath[0] == '/' {
+		operationPath = "." + operationPath
+	}
+
+	queryURL, err := serverURL.Parse(operationPath)
+	if err != nil {
+		return nil, err
+	}
+
+	req, err := http.NewRequest(http.MethodGet, queryURL.String(), nil)
+	if err != nil {
+		return nil, err
+	}
+
+	return req, nil
+}
+
 func (c *Client) applyEditors(ctx context.Context, req *http.Request, additionalEditors []RequestEditorFn) error {
 	for _, r := range c.RequestEditors {
 		if err := r(ctx, req); err != nil {
@@ -1257,6 +1559,20 @@ func WithBaseURL(baseURL string) ClientOption {
 
 // ClientWithResponsesInterface is the interface specification for the client with responses above.
 type ClientWithResponsesInterface interface {
+
+	// ListFleetStateWithResponse List the fleet's state
+	//
+	// One page of the vehicles' states, each vehicle once across the pages: 10,000 vehicles
+	// in 10 pages of 1,000. The filters select the vehicles that match all of those given,
+	// at the time of each page's request. A page may hold fewer states than `limit` (even
+	// none) when its vehicles' states are large or a filter selected few of the vehicles it
+	// read; follow `nextCursor` until a page has none. Vehicles that were never heard of are
+	// not listed; the stage's synthetic vehicle is not either.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /fleet/state (the `ListFleetState` operationId).
+	ListFleetStateWithResponse(ctx context.Context, params *ListFleetStateParams, reqEditors ...RequestEditorFn) (*ListFleetStateResponse, error)
 
 	// ListVehiclesWithResponse List vehicles
 	//
@@ -1366,6 +1682,106 @@ type ClientWithResponsesInterface interface {
 	//
 	// Corresponds with GET /vehicles/{vid}/events/{eid} (the `GetEvent` operationId).
 	GetEventWithResponse(ctx context.Context, vid Vid, eid EventId, reqEditors ...RequestEditorFn) (*GetEventResponse, error)
+
+	// GetVehicleStateWithResponse Get a vehicle's state
+	//
+	// The vehicle's latest state. A registered vehicle nothing was heard of yet has a state
+	// of its vid and no signals.
+	//
+	// Returns a wrapper object for the known response body format(s).
+	//
+	// Corresponds with GET /vehicles/{vid}/state (the `GetVehicleState` operationId).
+	GetVehicleStateWithResponse(ctx context.Context, vid Vid, reqEditors ...RequestEditorFn) (*GetVehicleStateResponse, error)
+}
+
+// ListFleetStateResponse429Headers the declared response headers of an HTTP 429 response for ListFleetState
+type ListFleetStateResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// ListFleetStateResponse503Headers the declared response headers of an HTTP 503 response for ListFleetState
+type ListFleetStateResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type ListFleetStateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VehicleStateList
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *ListFleetStateResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *ListFleetStateResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r ListFleetStateResponse) GetJSON200() *VehicleStateList {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r ListFleetStateResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r ListFleetStateResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r ListFleetStateResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r ListFleetStateResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r ListFleetStateResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r ListFleetStateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r ListFleetStateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r ListFleetStateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r ListFleetStateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
 }
 
 // ListVehiclesResponse429Headers the declared response headers of an HTTP 429 response for ListVehicles
@@ -2140,6 +2556,123 @@ func (r GetEventResponse) ContentType() string {
 	return ""
 }
 
+// GetVehicleStateResponse429Headers the declared response headers of an HTTP 429 response for GetVehicleState
+type GetVehicleStateResponse429Headers struct {
+	RetryAfter *int32
+}
+
+// GetVehicleStateResponse503Headers the declared response headers of an HTTP 503 response for GetVehicleState
+type GetVehicleStateResponse503Headers struct {
+	RetryAfter *int32
+}
+
+type GetVehicleStateResponse struct {
+	Body         []byte
+	HTTPResponse *http.Response
+	// JSON200 the response for an HTTP 200 `application/json` response
+	JSON200 *VehicleState
+	// JSON400 the response for an HTTP 400 `application/json` response
+	JSON400 *BadRequest
+	// JSON403 the response for an HTTP 403 `application/json` response
+	JSON403 *Forbidden
+	// JSON404 the response for an HTTP 404 `application/json` response
+	JSON404 *NotFound
+	// JSON429 the response for an HTTP 429 `application/json` response
+	JSON429 *TooManyRequests
+	// JSON500 the response for an HTTP 500 `application/json` response
+	JSON500 *InternalError
+	// JSON503 the response for an HTTP 503 `application/json` response
+	JSON503 *ServiceUnavailable
+	// Headers429 the parsed response headers for an HTTP 429 response
+	Headers429 *GetVehicleStateResponse429Headers
+	// Headers503 the parsed response headers for an HTTP 503 response
+	Headers503 *GetVehicleStateResponse503Headers
+}
+
+// GetJSON200 returns the response for an HTTP 200 `application/json` response
+func (r GetVehicleStateResponse) GetJSON200() *VehicleState {
+	return r.JSON200
+}
+
+// GetJSON400 returns the response for an HTTP 400 `application/json` response
+func (r GetVehicleStateResponse) GetJSON400() *BadRequest {
+	return r.JSON400
+}
+
+// GetJSON403 returns the response for an HTTP 403 `application/json` response
+func (r GetVehicleStateResponse) GetJSON403() *Forbidden {
+	return r.JSON403
+}
+
+// GetJSON404 returns the response for an HTTP 404 `application/json` response
+func (r GetVehicleStateResponse) GetJSON404() *NotFound {
+	return r.JSON404
+}
+
+// GetJSON429 returns the response for an HTTP 429 `application/json` response
+func (r GetVehicleStateResponse) GetJSON429() *TooManyRequests {
+	return r.JSON429
+}
+
+// GetJSON500 returns the response for an HTTP 500 `application/json` response
+func (r GetVehicleStateResponse) GetJSON500() *InternalError {
+	return r.JSON500
+}
+
+// GetJSON503 returns the response for an HTTP 503 `application/json` response
+func (r GetVehicleStateResponse) GetJSON503() *ServiceUnavailable {
+	return r.JSON503
+}
+
+// GetBody returns the raw response body bytes
+func (r GetVehicleStateResponse) GetBody() []byte {
+	return r.Body
+}
+
+// Status returns HTTPResponse.Status
+func (r GetVehicleStateResponse) Status() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Status
+	}
+	return http.StatusText(0)
+}
+
+// StatusCode returns HTTPResponse.StatusCode
+func (r GetVehicleStateResponse) StatusCode() int {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.StatusCode
+	}
+	return 0
+}
+
+// ContentType is a convenience method to retrieve the Content-Type value from the HTTP response headers
+func (r GetVehicleStateResponse) ContentType() string {
+	if r.HTTPResponse != nil {
+		return r.HTTPResponse.Header.Get("Content-Type")
+	}
+	return ""
+}
+
+// ListFleetStateWithResponse List the fleet's state
+//
+// One page of the vehicles' states, each vehicle once across the pages: 10,000 vehicles
+// in 10 pages of 1,000. The filters select the vehicles that match all of those given,
+// at the time of each page's request. A page may hold fewer states than `limit` (even
+// none) when its vehicles' states are large or a filter selected few of the vehicles it
+// read; follow `nextCursor` until a page has none. Vehicles that were never heard of are
+// not listed; the stage's synthetic vehicle is not either.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /fleet/state (the `ListFleetState` operationId).
+func (c *ClientWithResponses) ListFleetStateWithResponse(ctx context.Context, params *ListFleetStateParams, reqEditors ...RequestEditorFn) (*ListFleetStateResponse, error) {
+	rsp, err := c.ListFleetState(ctx, params, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseListFleetStateResponse(rsp)
+}
+
 // ListVehiclesWithResponse List vehicles
 //
 // One page of vehicles with their metadata; follow `nextCursor` for the next. The stage's
@@ -2307,6 +2840,106 @@ func (c *ClientWithResponses) GetEventWithResponse(ctx context.Context, vid Vid,
 		return nil, err
 	}
 	return ParseGetEventResponse(rsp)
+}
+
+// GetVehicleStateWithResponse Get a vehicle's state
+//
+// The vehicle's latest state. A registered vehicle nothing was heard of yet has a state
+// of its vid and no signals.
+//
+// Returns a wrapper object for the known response body format(s).
+//
+// Corresponds with GET /vehicles/{vid}/state (the `GetVehicleState` operationId).
+func (c *ClientWithResponses) GetVehicleStateWithResponse(ctx context.Context, vid Vid, reqEditors ...RequestEditorFn) (*GetVehicleStateResponse, error) {
+	rsp, err := c.GetVehicleState(ctx, vid, reqEditors...)
+	if err != nil {
+		return nil, err
+	}
+	return ParseGetVehicleStateResponse(rsp)
+}
+
+// ParseListFleetStateResponse parses an HTTP response from a ListFleetStateWithResponse call
+func ParseListFleetStateResponse(rsp *http.Response) (*ListFleetStateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &ListFleetStateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VehicleStateList
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers ListFleetStateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers ListFleetStateResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
 }
 
 // ParseListVehiclesResponse parses an HTTP response from a ListVehiclesWithResponse call
@@ -3056,6 +3689,97 @@ func ParseGetEventResponse(rsp *http.Response) (*GetEventResponse, error) {
 		response.Headers429 = &headers
 	case rsp.StatusCode == 503:
 		var headers GetEventResponse503Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers503 = &headers
+	}
+
+	return response, nil
+}
+
+// ParseGetVehicleStateResponse parses an HTTP response from a GetVehicleStateWithResponse call
+func ParseGetVehicleStateResponse(rsp *http.Response) (*GetVehicleStateResponse, error) {
+	bodyBytes, err := io.ReadAll(rsp.Body)
+	defer func() { _ = rsp.Body.Close() }()
+	if err != nil {
+		return nil, err
+	}
+
+	response := &GetVehicleStateResponse{
+		Body:         bodyBytes,
+		HTTPResponse: rsp,
+	}
+
+	switch {
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 200:
+		var dest VehicleState
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON200 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 400:
+		var dest BadRequest
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON400 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 403:
+		var dest Forbidden
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON403 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 404:
+		var dest NotFound
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON404 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 429:
+		var dest TooManyRequests
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON429 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 500:
+		var dest InternalError
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON500 = &dest
+
+	case strings.Contains(rsp.Header.Get("Content-Type"), "json") && rsp.StatusCode == 503:
+		var dest ServiceUnavailable
+		if err := json.Unmarshal(bodyBytes, &dest); err != nil {
+			return nil, err
+		}
+		response.JSON503 = &dest
+
+	}
+
+	switch {
+	case rsp.StatusCode == 429:
+		var headers GetVehicleStateResponse429Headers
+		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
+			var value int32
+			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {
+				return nil, err
+			}
+			headers.RetryAfter = &value
+		}
+		response.Headers429 = &headers
+	case rsp.StatusCode == 503:
+		var headers GetVehicleStateResponse503Headers
 		if values := rsp.Header.Values("Retry-After"); len(values) > 0 {
 			var value int32
 			if err := runtime.BindStyledParameterWithOptions("simple", "Retry-After", values[0], &value, runtime.BindStyledParameterOptions{ParamLocation: runtime.ParamLocationHeader, Explode: false, Required: false, Type: "integer", Format: "int32"}); err != nil {

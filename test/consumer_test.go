@@ -132,15 +132,16 @@ func TestConsumerApp(t *testing.T) {
 		t.Fatal(err)
 	}
 	for typ, want := range map[string]int{
-		"AWS::DynamoDB::Table": 2, "AWS::Lambda::Function": len(spec.Functions()) + 1, "AWS::ApiGateway::RestApi": 1,
-		"AWS::ApiGateway::Account": 0, "AWS::Lambda::Permission": len(spec.Operations),
+		// The tracker is a function, its figures' schedule a permission.
+		"AWS::DynamoDB::Table": 3, "AWS::Lambda::Function": len(spec.Functions()) + 2, "AWS::ApiGateway::RestApi": 1,
+		"AWS::ApiGateway::Account": 0, "AWS::Lambda::Permission": len(spec.Operations) + 1,
 	} {
 		if count[typ] != want {
 			t.Errorf("%d %s, want %d", count[typ], typ, want)
 		}
 	}
 	// Logical IDs depend only on the construct ID: the same as in FleetApi's own stacks.
-	for _, id := range []string{vehiclesTableID, eventsTableID} {
+	for _, id := range []string{vehiclesTableID, eventsTableID, stateTableID} {
 		if doc.Resources[id].Type != "AWS::DynamoDB::Table" {
 			t.Errorf("table %s not found", id)
 		}

@@ -61,8 +61,16 @@ func TestDeploymentsRollBack(t *testing.T) {
 			aliasOf[fnID] = id
 		}
 		groups := s.resourcesOfType("AWS::CodeDeploy::DeploymentGroup")
-		if len(groups) != len(spec.Functions()) {
-			t.Errorf("%d deployment groups, want one per function (%d)", len(groups), len(spec.Functions()))
+		if len(groups) != len(spec.Functions())+1 {
+			t.Errorf("%d deployment groups, want one per function (%d) and the tracker's", len(groups), len(spec.Functions()))
+		}
+		// The tracker's: its alias, rolled back on its errors.
+		tracker := s.resources[trackerAliasID]
+		policy, _ := tracker.UpdatePolicy["CodeDeployLambdaAliasUpdate"].(map[string]any)
+		if g := groups[resourceName(policy["DeploymentGroupName"])].Properties; g == nil ||
+			fmt.Sprint(asList(dig(g, "AlarmConfiguration", "Alarms"))) != fmt.Sprintf("[map[Name:map[Ref:%s]]]", alarmIDs["FleetApi-"+stageName+"-Fleet-Tracker-Errors"]) ||
+			g["DeploymentConfigName"] != wantConfig {
+			t.Errorf("the tracker's deployment group %v, want %s rolled back on Tracker-Errors", g, wantConfig)
 		}
 		var roles []string
 		for _, name := range spec.Functions() {
@@ -134,7 +142,7 @@ func TestDeploymentsRollBack(t *testing.T) {
 			}
 		}
 		if cfg.MqttUploads {
-			rule := s.resources[onlyID(t, s, "AWS::IoT::TopicRule")].Properties
+			rule := s.resources[s.idOfPath(t, "Fleet/UploadRule")].Properties
 			ingest := functionIDs[spec.Upload().Function]
 			if got := resourceName(dig(asList(dig(rule, "TopicRulePayload", "Actions"))[0], "Lambda", "FunctionArn")); got != aliasOf[ingest] {
 				t.Errorf("the upload rule invokes %s, want the ingest function's alias %s", got, aliasOf[ingest])

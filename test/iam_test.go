@@ -18,11 +18,13 @@ func TestLeastPrivilege(t *testing.T) {
 	const (
 		vehicles  = vehiclesTableID
 		events    = eventsTableID
+		state     = stateTableID
 		cursorKey = cursorKeyID
 	)
 	want := map[string][]string{ // function logical ID → "actions on resource"
 		vehiclesFunctionID: {
 			"dynamodb:GetItem,dynamodb:PutItem,dynamodb:Scan,dynamodb:UpdateItem on " + vehicles,
+			"dynamodb:GetItem,dynamodb:Scan on " + state,
 			"logs:CreateLogStream,logs:PutLogEvents on " + vehiclesLogsID,
 			"secretsmanager:DescribeSecret,secretsmanager:GetSecretValue on " + cursorKey,
 			"xray:PutTelemetryRecords,xray:PutTraceSegments on *",
@@ -44,7 +46,7 @@ func TestLeastPrivilege(t *testing.T) {
 		want := maps.Clone(want)
 		if stageSettings(t, stageName).MqttUploads {
 			// The failure destination of its asynchronous invocations.
-			want[ingestFunctionID] = slices.Sorted(slices.Values(append(slices.Clone(want[ingestFunctionID]), "sqs:SendMessage on "+onlyID(t, s, "AWS::SQS::Queue"))))
+			want[ingestFunctionID] = slices.Sorted(slices.Values(append(slices.Clone(want[ingestFunctionID]), "sqs:SendMessage on "+s.idOfPath(t, "Fleet/UploadFailures/Resource"))))
 		}
 		if stageSettings(t, stageName).SyntheticVehicle {
 			// The synthetic vehicle reads its own events as a fleet reader
@@ -70,6 +72,15 @@ func TestLeastPrivilege(t *testing.T) {
 				"logs:CreateLogStream,logs:PutLogEvents on " + s.idOfPath(t, "Fleet/SyntheticVehicleProviderLogs/Resource"),
 				"secretsmanager:PutSecretValue on " + secret,
 			}
+		}
+		// The tracker: its state read and put whole, the fleet scanned; a
+		// vehicle's registration read; the events' stream; its failure queue.
+		want[trackerFunctionID] = []string{
+			`dynamodb:DescribeStream,dynamodb:GetRecords,dynamodb:GetShardIterator,dynamodb:ListStreams on {"Fn::Join":["",[{"Fn::GetAtt":["` + events + `","Arn"]},"/stream/*"]]}`,
+			"dynamodb:GetItem on " + vehicles,
+			"dynamodb:GetItem,dynamodb:PutItem,dynamodb:Scan on " + state,
+			"logs:CreateLogStream,logs:PutLogEvents on " + s.idOfPath(t, "Fleet/TrackerLogs/Resource"),
+			"sqs:SendMessage on " + trackerQueueID,
 		}
 		fns := s.resourcesOfType("AWS::Lambda::Function")
 		if len(fns) != len(want) {
@@ -194,16 +205,16 @@ func TestNoCallerMayInvokeAFunction(t *testing.T) {
 				}
 			}
 		}
-		sources := map[string]string{
-			"apigateway.amazonaws.com": `{"Ref":"FleetApi9DCC32B9"}`,
-			"iot.amazonaws.com":        onlyID(t, s, "AWS::IoT::TopicRule"),
-			"events.amazonaws.com":     onlyID(t, s, "AWS::Events::Rule"),
+		sources := map[string][]string{
+			"apigateway.amazonaws.com": {`{"Ref":"FleetApi9DCC32B9"}`},
+			"iot.amazonaws.com":        {s.idOfPath(t, "Fleet/UploadRule"), s.idOfPath(t, "Fleet/LifecycleRule")},
+			"events.amazonaws.com":     {s.idOfPath(t, "Fleet/SyntheticVehicleSchedule/Resource"), s.idOfPath(t, "Fleet/FleetFiguresSchedule/Resource")},
 		}
 		for id, perm := range s.resourcesOfType("AWS::Lambda::Permission") {
 			principal, _ := perm.Properties["Principal"].(string)
 			src, _ := json.Marshal(perm.Properties["SourceArn"])
-			want, known := sources[principal]
-			if !known || perm.Properties["Action"] != "lambda:InvokeFunction" || !strings.Contains(string(src), want) {
+			allowed := slices.ContainsFunc(sources[principal], func(want string) bool { return strings.Contains(string(src), want) })
+			if !allowed || perm.Properties["Action"] != "lambda:InvokeFunction" {
 				t.Errorf("permission %s: %s may %v from %s", id, principal, perm.Properties["Action"], src)
 			}
 		}

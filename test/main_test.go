@@ -30,6 +30,7 @@ var update = flag.Bool("update", os.Getenv("UPDATE_SNAPSHOTS") == "1", "rewrite 
 const (
 	vehiclesTableID    = "FleetVehiclesED93DD14"
 	eventsTableID      = "FleetVehicleEvents3AE12A76"
+	stateTableID       = "FleetVehicleStateED3E1C06"
 	cursorKeyID        = "FleetCursorKey0DA9F18E"
 	vehiclesFunctionID = "FleetVehiclesFunctionBF4866FB"
 	eventsFunctionID   = "FleetEventsFunctionC221D635"
@@ -42,6 +43,10 @@ const (
 	// The synthetic vehicle's functions (TestSyntheticVehicle).
 	syntheticFunctionID = "FleetSyntheticVehicleFunctionF826A92C"
 	syntheticProviderID = "FleetSyntheticVehicleProviderFunction9568835F"
+	// The tracker (TestTracker).
+	trackerFunctionID = "FleetTrackerFunction1273CF74"
+	trackerAliasID    = "FleetTrackerLiveF1C6459D"
+	trackerQueueID    = "FleetTrackerFailures8DB602D9"
 )
 
 // cdkContext is the "context" object of cdk.json, the stage table included.

@@ -70,7 +70,7 @@ func TestAlarms(t *testing.T) {
 		wants["Api-Latency-p99"] = want{or(a.ApiLatencyP99Ms, d.ApiLatencyP99Ms), "ignore"}
 		wants["Api-4XXError-rate"] = want{pct(a.Api4xxRatePercent, d.Api4xxRatePercent) / 100, "ignore"}
 		wants["Api-AccessRefused"] = want{or(a.AccessRefused, d.AccessRefused), "notBreaching"}
-		for _, table := range []string{"Vehicles", "VehicleEvents"} {
+		for _, table := range []string{"Vehicles", "VehicleEvents", "VehicleState"} {
 			wants[table+"-ThrottledRequests"] = want{or(a.TableThrottledRequests, d.TableThrottledRequests), "notBreaching"}
 			wants[table+"-SystemErrors"] = want{or(a.TableSystemErrors, d.TableSystemErrors), "notBreaching"}
 		}
@@ -86,6 +86,14 @@ func TestAlarms(t *testing.T) {
 			// A failed run, or none (TestSyntheticVehicle).
 			wants["SyntheticVehicle-Failures"] = want{1, "breaching"}
 		}
+		// The tracker's: an error, a state behind by the stage's lag (the
+		// IteratorAge, in ms), anything given up on (TestTracker).
+		wants["Tracker-Errors"] = want{or(a.FunctionErrors, d.FunctionErrors), "notBreaching"}
+		wants["Tracker-IteratorAge"] = want{1000 * or(a.StateLagSeconds, d.StateLagSeconds), "ignore"}
+		wants["Tracker-Failures"] = want{1, "notBreaching"}
+		// Two counts in a row, every 5 minutes, whatever the stage's period.
+		silentVehicles := "Fleet-SilentVehicles"
+		wants[silentVehicles] = want{or(a.SilentVehicles, d.SilentVehicles), "ignore"}
 
 		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")
 		var names []string
@@ -106,11 +114,15 @@ func TestAlarms(t *testing.T) {
 			if p["Threshold"] != w.threshold || p["TreatMissingData"] != w.missing {
 				t.Errorf("%s: threshold %v, missing data %v; want %v, %v", name, p["Threshold"], p["TreatMissingData"], w.threshold, w.missing)
 			}
-			if p["EvaluationPeriods"] != evaluations || p["DatapointsToAlarm"] != datapoints {
-				t.Errorf("%s: %v of %v periods, want %v of %v", name, p["DatapointsToAlarm"], p["EvaluationPeriods"], datapoints, evaluations)
+			wantEvaluations, wantDatapoints, wantPeriod := evaluations, datapoints, period
+			if key == silentVehicles {
+				wantEvaluations, wantDatapoints, wantPeriod = 2, 2, 300
 			}
-			if got := alarmPeriod(p); got != period {
-				t.Errorf("%s: period %v s, want %v", name, got, period)
+			if p["EvaluationPeriods"] != wantEvaluations || p["DatapointsToAlarm"] != wantDatapoints {
+				t.Errorf("%s: %v of %v periods, want %v of %v", name, p["DatapointsToAlarm"], p["EvaluationPeriods"], wantDatapoints, wantEvaluations)
+			}
+			if got := alarmPeriod(p); got != wantPeriod {
+				t.Errorf("%s: period %v s, want %v", name, got, wantPeriod)
 			}
 			for _, actions := range []string{"AlarmActions", "OKActions"} {
 				if refs := fmt.Sprint(p[actions]); refs != "[map[Ref:"+topicID+"]]" {
@@ -418,7 +430,7 @@ func TestEveryAlarmHasARunbook(t *testing.T) {
 			switch head {
 			case "events", "ingest", "vehicles":
 				key = "FUNCTION-" + rest
-			case "Vehicles", "VehicleEvents":
+			case "Vehicles", "VehicleEvents", "VehicleState":
 				key = "TABLE-" + rest
 			}
 			if !strings.Contains(string(doc), "\n### `"+key+"`\n") {

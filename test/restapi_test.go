@@ -132,10 +132,13 @@ func TestRestApi(t *testing.T) {
 			src, _ := json.Marshal(perm.Properties["SourceArn"])
 			fn := resourceName(perm.Properties["FunctionName"])
 			if perm.Properties["Principal"] == "iot.amazonaws.com" {
-				continue // the upload rule's: TestMqttUploads
+				continue // the upload rule's and the lifecycle rule's: TestMqttUploads, TestTracker
 			}
-			if perm.Properties["Principal"] == "events.amazonaws.com" && getAttTarget(perm.Properties["SourceArn"]) == onlyID(t, s, "AWS::Events::Rule") {
+			if perm.Properties["Principal"] == "events.amazonaws.com" && getAttTarget(perm.Properties["SourceArn"]) == s.idOfPath(t, "Fleet/SyntheticVehicleSchedule/Resource") {
 				continue // the synthetic vehicle's schedule's: TestSyntheticVehicle
+			}
+			if perm.Properties["Principal"] == "events.amazonaws.com" && getAttTarget(perm.Properties["SourceArn"]) == s.idOfPath(t, "Fleet/FleetFiguresSchedule/Resource") {
+				continue // the figures' schedule's: TestTracker
 			}
 			if perm.Properties["Principal"] != "apigateway.amazonaws.com" || !strings.Contains(string(src), `{"Ref":"`+apiID+`"}`) {
 				t.Errorf("permission for %s: principal %v source %s", fn, perm.Properties["Principal"], src)
@@ -200,9 +203,9 @@ func TestOutputs(t *testing.T) {
 			"DashboardName": `{"Ref":"` + onlyID(t, s, "AWS::CloudWatch::Dashboard") + `"}`,
 		}
 		if stageSettings(t, stageName).MqttUploads {
-			rule := s.resources[onlyID(t, s, "AWS::IoT::TopicRule")].Properties["RuleName"].(string)
+			rule := s.resources[s.idOfPath(t, "Fleet/UploadRule")].Properties["RuleName"].(string)
 			want["UploadTopic"] = `"$aws/rules/` + rule + `/vehicles/${VID}/events"`
-			want["UploadFailureQueueUrl"] = `{"Ref":"` + onlyID(t, s, "AWS::SQS::Queue") + `"}`
+			want["UploadFailureQueueUrl"] = `{"Ref":"` + s.idOfPath(t, "Fleet/UploadFailures/Resource") + `"}`
 		}
 		if stageSettings(t, stageName).VehicleCredentials {
 			want["VehicleRoleAlias"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::RoleAlias") + `"}`

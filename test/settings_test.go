@@ -33,6 +33,9 @@ type settings struct {
 	VehicleCredentials        bool               `json:"vehicleCredentials"`
 	MqttUploads               bool               `json:"mqttUploads"`
 	SyntheticVehicle          bool               `json:"syntheticVehicle"`
+	StateBatchingWindowSecs   int                `json:"stateBatchingWindowSeconds"`
+	SilentAfterMinutes        int                `json:"silentAfterMinutes"`
+	NotSeenAfterDays          int                `json:"notSeenAfterDays"`
 }
 
 type thresholdSettings struct {
@@ -49,6 +52,8 @@ type thresholdSettings struct {
 	TableThrottledRequests     *int     `json:"tableThrottledRequests"`
 	TableSystemErrors          *int     `json:"tableSystemErrors"`
 	AccessRefused              *int     `json:"accessRefused"`
+	StateLagSeconds            *int     `json:"stateLagSeconds"`
+	SilentVehicles             *int     `json:"silentVehicles"`
 }
 
 type objectivesSettings struct {

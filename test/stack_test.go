@@ -32,8 +32,8 @@ func TestTables(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		cfg := stageSettings(t, stageName)
 		tables := s.resourcesOfType("AWS::DynamoDB::Table")
-		if len(tables) != 2 {
-			t.Fatalf("got %d tables, want 2", len(tables))
+		if len(tables) != 3 {
+			t.Fatalf("got %d tables, want 3", len(tables))
 		}
 		wantPolicy := map[string]string{"retain": "Retain", "destroy": "Delete"}[cfg.RemovalPolicy]
 		keysByTable := map[string]string{}
@@ -50,6 +50,7 @@ func TestTables(t *testing.T) {
 		want := map[string]string{
 			vehiclesTableID: "vid:HASH",
 			eventsTableID:   "vid:HASH,eid:RANGE",
+			stateTableID:    "vid:HASH",
 		}
 		for id, keys := range want {
 			if keysByTable[id] != keys {
@@ -73,8 +74,20 @@ func TestTables(t *testing.T) {
 			cfg.EventsTableClass == "standard" && class != nil {
 			t.Errorf("events table: TableClass %v for the stage's %q", class, cfg.EventsTableClass)
 		}
-		if class, set := tables[vehiclesTableID].Properties["TableClass"]; set {
-			t.Errorf("vehicles table: TableClass %v, want it unset (Standard)", class)
+		for _, id := range []string{vehiclesTableID, stateTableID} {
+			if class, set := tables[id].Properties["TableClass"]; set {
+				t.Errorf("table %s: TableClass %v, want it unset (Standard)", id, class)
+			}
+		}
+		// The events table's stream, the tracker's source: the new item of
+		// each put (an upload stored), nothing of the old.
+		if spec := fmt.Sprint(tables[eventsTableID].Properties["StreamSpecification"]); spec != "map[StreamViewType:NEW_IMAGE]" {
+			t.Errorf("events table: stream %s, want NEW_IMAGE", spec)
+		}
+		for _, id := range []string{vehiclesTableID, stateTableID} {
+			if spec, set := tables[id].Properties["StreamSpecification"]; set {
+				t.Errorf("table %s: stream %v, want none", id, spec)
+			}
 		}
 		cdktest.Check(t, "events TTL", func() {
 			tmpl.HasResourceProperties(jsii.String("AWS::DynamoDB::Table"), &map[string]any{

@@ -85,7 +85,7 @@ func TestSyntheticVehicle(t *testing.T) {
 			}
 			return fmt.Sprint(att[1])
 		}
-		rule := s.resources[onlyID(t, s, "AWS::IoT::TopicRule")].Properties["RuleName"].(string)
+		rule := s.resources[s.idOfPath(t, "Fleet/UploadRule")].Properties["RuleName"].(string)
 		if env[contract.EnvServes] != contract.ServesSyntheticVehicle || env[contract.EnvSyntheticVID] != vid || resourceName(env[contract.EnvSyntheticSecret]) != secretID ||
 			attr(contract.EnvCredentialsEndpoint) != synthetic.AttrCredentialsEndpoint || attr(contract.EnvDataEndpoint) != synthetic.AttrDataEndpoint ||
 			resourceName(env[contract.EnvRoleAlias]) != onlyID(t, s, "AWS::IoT::RoleAlias") || getAttTarget(env[contract.EnvVehicleRole]) != s.idOfPath(t, "Fleet/VehicleRole/Resource") ||
@@ -96,7 +96,7 @@ func TestSyntheticVehicle(t *testing.T) {
 			t.Errorf("timeout %v s: a run could outlast the minute", timeout)
 		}
 
-		schedule := s.resources[onlyID(t, s, "AWS::Events::Rule")].Properties
+		schedule := s.resources[s.idOfPath(t, "Fleet/SyntheticVehicleSchedule/Resource")].Properties
 		targets := asList(schedule["Targets"])
 		if schedule["ScheduleExpression"] != "rate(1 minute)" || len(targets) != 1 || getAttTarget(dig(targets[0], "Arn")) != syntheticFunctionID ||
 			dig(targets[0], "RetryPolicy", "MaximumRetryAttempts") != 0.0 {

@@ -18,6 +18,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 )
 
 // AlarmThresholds configures the alarms of a FleetApi. Every alarm is
@@ -68,6 +70,16 @@ type AlarmThresholds struct {
 	// policy let one through, or someone tries another vehicle's data.
 	// Default: 1.
 	AccessRefused *float64
+	// How far the vehicles' state may be behind the newest upload the
+	// tracker read (its IteratorAge, the batching window included), in
+	// whole seconds, before a period breaches.
+	// Default: 300.
+	StateLagSeconds *float64
+	// Vehicles connected and silent (the fleet's figures, every 5
+	// minutes) that breach, in two counts in a row: agents that stopped
+	// uploading.
+	// Default: 1.
+	SilentVehicles *float64
 }
 
 // DefaultAlarmThresholds returns the thresholds an unset field takes, every
@@ -106,6 +118,11 @@ var thresholdsDeclared = []prop[AlarmThresholds]{
 	count("tableThrottledRequests", func(t *AlarmThresholds) **float64 { return &t.TableThrottledRequests }),
 	count("tableSystemErrors", func(t *AlarmThresholds) **float64 { return &t.TableSystemErrors }),
 	count("accessRefused", func(t *AlarmThresholds) **float64 { return &t.AccessRefused }),
+	numberProp("stateLagSeconds", "stateLagSeconds", func(t *AlarmThresholds) **float64 { return &t.StateLagSeconds }, jsii.Number(300),
+		bounds{min: 60, max: trackerMaxRecordAgeHours * 3600, whole: true,
+			allowed: fmt.Sprintf("allowed are whole seconds from 60 to %d (the age at which the tracker gives a record up)", trackerMaxRecordAgeHours*3600)}),
+	numberProp("silentVehicles", "silentVehicles", func(t *AlarmThresholds) **float64 { return &t.SilentVehicles }, jsii.Number(1),
+		bounds{min: 1, max: math.Inf(1), whole: true, allowed: "allowed are whole numbers of at least 1 vehicle"}),
 }
 
 // count is a threshold of events in a period: 1 by default, whole.
@@ -160,6 +177,11 @@ func DefaultAlarmSeverities() map[string]string {
 		"Uploads-FailureQueue": SeverityCritical, "Uploads-FailureQueueAge": SeverityCritical,
 		// SyntheticVehicle: a vehicle could not get through end to end.
 		"SyntheticVehicle-Failures": SeverityCritical,
+		// The vehicles' state is behind or missing an update: the API
+		// answers, the fleet's view is stale.
+		"Tracker-Errors": SeverityWarning, "Tracker-IteratorAge": SeverityWarning, "Tracker-Failures": SeverityWarning,
+		// Vehicles connected that stopped uploading: their agents.
+		"Fleet-SilentVehicles": SeverityWarning,
 		// The objectives' composite alarms: the budget burns fast enough to
 		// be spent within days.
 		"Uploads-Availability-BurnRate": SeverityCritical, "Uploads-Latency-BurnRate": SeverityCritical,
@@ -213,6 +235,7 @@ type monitored struct {
 	// upload is nil without MqttUploads, synthetic without SyntheticVehicle.
 	upload    *uploadPath
 	synthetic *syntheticVehicle
+	tracker   *trackerResource
 }
 
 // alarmSpec is one alarm to define.
@@ -229,6 +252,11 @@ type alarmSpec struct {
 	// nothing, so the alarm keeps its state (ignore).
 	missing awscloudwatch.TreatMissingData
 }
+
+// ownPeriods are the evaluation periods, each breaching, of the kinds of
+// alarm whose metric has a period of its own (the fleet's figures, every
+// figuresEveryMinutes), not the thresholds'.
+var ownPeriods = map[string]float64{"Fleet-SilentVehicles": silentVehiclesPeriods}
 
 // Kinds of alarm whose subject is each function or each table: their key
 // in docs/operating.md starts with these words.
@@ -249,6 +277,8 @@ type alarms struct {
 	// rollback are, by function, the alarms that roll its deployment
 	// back: its errors and the API's 5XX of its operations.
 	rollback map[string][]awscloudwatch.Alarm
+	// trackerRollback roll the tracker's back: its errors.
+	trackerRollback []awscloudwatch.Alarm
 }
 
 // alarmSpecs lists the alarms of the functions, the API stage, the tables
@@ -320,6 +350,23 @@ func alarmSpecs(p FleetApiProps, m monitored) []alarmSpec {
 				u.failures.MetricApproximateAgeOfOldestMessage(withStat("Maximum")), uploadFailureAgeAlarmSeconds, gte, notBreaching},
 		)
 	}
+	if tr := m.tracker; tr != nil {
+		specs = append(specs,
+			// The tracker's errors: a lifecycle event or a count it failed
+			// (a stream batch answers its failures, and is retried).
+			alarmSpec{"TrackerErrors", "Tracker-Errors", "Tracker", "Errors", tr.function.MetricErrors(period), *t.FunctionErrors, gte, notBreaching},
+			// How far the state is behind the newest upload it read: the
+			// batching window, and a backlog beyond it.
+			alarmSpec{"TrackerIteratorAge", "Tracker-IteratorAge", "Tracker", "IteratorAge",
+				tr.function.Metric(jsii.String("IteratorAge"), withStat("Maximum")), *t.StateLagSeconds * 1000, gt, ignoreMissing},
+			alarmSpec{"TrackerFailures", "Tracker-Failures", "Tracker", "Failures",
+				tr.failures.MetricApproximateNumberOfMessagesVisible(withStat("Maximum")), 1, gte, notBreaching},
+		)
+	}
+	if tr := m.tracker; tr != nil {
+		specs = append(specs, alarmSpec{"FleetSilentVehicles", "Fleet-SilentVehicles", "Fleet", "SilentVehicles",
+			tr.fleetMetric(metrics.VehiclesSilent, nil), *t.SilentVehicles, gte, ignoreMissing})
+	}
 	if sv := m.synthetic; sv != nil {
 		// A failed run, or none: the schedule runs it every minute, so a
 		// period without a data point is a vehicle that did not get through.
@@ -362,14 +409,18 @@ func newAlarms(scope constructs.Construct, p FleetApiProps, m monitored) alarms 
 			panic(fmt.Errorf("fleetapi: alarm %s is of kind %s, which has no severity: known kinds are %s", s.id, s.kind, strings.Join(slices.Sorted(maps.Keys(severities)), ", ")))
 		}
 		action := actions[severity]
+		periods, datapoints := t.EvaluationPeriods, t.DatapointsToAlarm
+		if n, ok := ownPeriods[s.kind]; ok {
+			periods, datapoints = jsii.Number(n), jsii.Number(n)
+		}
 		alarm := awscloudwatch.NewAlarm(scope, jsii.String(s.id+"Alarm"), &awscloudwatch.AlarmProps{
 			AlarmName:          jsii.String(prefix + "-" + s.subject + "-" + s.what),
-			AlarmDescription:   jsii.String(fmt.Sprintf("FleetApi %s: %s %s %v in %v of %v periods (%s)", s.subject, s.what, opWords[s.op], s.threshold, *t.DatapointsToAlarm, *t.EvaluationPeriods, severity)),
+			AlarmDescription:   jsii.String(fmt.Sprintf("FleetApi %s: %s %s %v in %v of %v periods (%s)", s.subject, s.what, opWords[s.op], s.threshold, *datapoints, *periods, severity)),
 			Metric:             s.metric,
 			Threshold:          jsii.Number(s.threshold),
 			ComparisonOperator: s.op,
-			EvaluationPeriods:  t.EvaluationPeriods,
-			DatapointsToAlarm:  t.DatapointsToAlarm,
+			EvaluationPeriods:  periods,
+			DatapointsToAlarm:  datapoints,
 			TreatMissingData:   s.missing,
 		})
 		alarm.AddAlarmAction(action)
@@ -379,6 +430,8 @@ func newAlarms(scope constructs.Construct, p FleetApiProps, m monitored) alarms 
 		switch s.kind {
 		case kindFunction + "Errors", kindFunction + "Api5XXError":
 			a.rollback[s.subject] = append(a.rollback[s.subject], alarm)
+		case "Tracker-Errors":
+			a.trackerRollback = append(a.trackerRollback, alarm)
 		case "SyntheticVehicle-Failures":
 			// Every function's deployment: a vehicle that cannot get through
 			// end to end is a deploy to take back, whichever broke it.

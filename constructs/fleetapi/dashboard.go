@@ -11,8 +11,9 @@ import (
 )
 
 // newDashboard defines the stage's dashboard: the API, the upload rate,
-// the objectives' error budgets, the MQTT uploads, the synthetic vehicle's
-// steps, every function and every table.
+// the objectives' error budgets, the MQTT uploads, the fleet's figures and
+// the tracker, the synthetic vehicle's steps, every function and every
+// table.
 func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awscloudwatch.Dashboard {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
 	stat := func(s string) *awscloudwatch.MetricOptions {
@@ -44,6 +45,29 @@ func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awsc
 				u.ruleActionMetric("Success", "to the ingest function", minute), u.ruleActionMetric("Failure", "failed", minute),
 			}, uploadRuleMetric(u.ruleName, "RuleMessageThrottled", labeled("throttled"))),
 			graph("MQTT uploads not stored, waiting in the failure queue", []awscloudwatch.IMetric{u.failuresWaiting(labeled("messages"))}),
+		})
+	}
+	if tr := m.tracker; tr != nil {
+		labeled := func(name, label string) awscloudwatch.IMetric {
+			return tr.fleetMetric(name, &awscloudwatch.MetricOptions{Label: jsii.String(label)})
+		}
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("Fleet: vehicles connected, silent, not seen", []awscloudwatch.IMetric{
+				labeled(metrics.VehiclesConnected, "connected"), labeled(metrics.VehiclesSilent, "connected and silent"),
+			}, labeled(metrics.VehiclesNotSeen, "not seen")),
+			graph("Vehicles' state: how far behind the uploads (s)", []awscloudwatch.IMetric{
+				awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+					Expression:   jsii.String("age / 1000"),
+					UsingMetrics: &map[string]awscloudwatch.IMetric{"age": tr.function.Metric(jsii.String("IteratorAge"), stat("Maximum"))},
+					Label:        jsii.String("IteratorAge, the batching window included"), Period: minute,
+				}),
+			}),
+			graph("Tracker: what it gave up on, waiting in its failure queue", []awscloudwatch.IMetric{
+				tr.failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Label: jsii.String("messages")}),
+			}),
+		}, []awscloudwatch.IWidget{
+			graph("tracker: invocations and errors", []awscloudwatch.IMetric{tr.function.MetricInvocations(stat("Sum")), tr.function.MetricErrors(stat("Sum"))}),
+			graph("tracker: duration (ms)", []awscloudwatch.IMetric{tr.function.MetricDuration(stat("p50")), tr.function.MetricDuration(stat("p99"))}),
 		})
 	}
 	if sv := m.synthetic; sv != nil {

@@ -68,8 +68,9 @@ func lambdaDeploymentWords() []word[LambdaDeployment] {
 // deployments are the functions' CodeDeploy deployment groups, by the
 // spec's function names, and their service role.
 type deployments struct {
-	role   awsiam.Role
-	groups map[string]awscodedeploy.LambdaDeploymentGroup
+	role    awsiam.Role
+	groups  map[string]awscodedeploy.LambdaDeploymentGroup
+	tracker awscodedeploy.LambdaDeploymentGroup
 }
 
 // newDeployments defines a CodeDeploy deployment group per function, in
@@ -77,7 +78,7 @@ type deployments struct {
 // props' configuration says, and CodeDeploy moves the alias back when one
 // of the function's alarms goes off during the deployment, or the
 // deployment fails or is stopped.
-func newDeployments(scope constructs.Construct, p FleetApiProps, fns functions, rollback map[string][]awscloudwatch.Alarm) deployments {
+func newDeployments(scope constructs.Construct, p FleetApiProps, fns functions, tr *trackerResource, a alarms) deployments {
 	app := awscodedeploy.NewLambdaApplication(scope, jsii.String("Deployments"), nil)
 	// One service role for the groups: each group adds the policy the
 	// CodeDeploy User Guide names for Lambda deployments,
@@ -87,15 +88,15 @@ func newDeployments(scope constructs.Construct, p FleetApiProps, fns functions, 
 		Description: jsii.String("CodeDeploy's role for the functions' deployments: reads their alarms, moves their aliases"),
 	})
 	out := deployments{role: role, groups: map[string]awscodedeploy.LambdaDeploymentGroup{}}
-	for _, name := range fns.sorted() {
+	group := func(id string, alias awslambda.Alias, rollback []awscloudwatch.Alarm) awscodedeploy.LambdaDeploymentGroup {
 		var alarms []interfacesawscloudwatch.IAlarmRef
-		for _, a := range rollback[name] {
+		for _, a := range rollback {
 			alarms = append(alarms, a)
 		}
-		out.groups[name] = awscodedeploy.NewLambdaDeploymentGroup(scope, jsii.String(exportedName(name)+"Deployment"), &awscodedeploy.LambdaDeploymentGroupProps{
+		return awscodedeploy.NewLambdaDeploymentGroup(scope, jsii.String(id+"Deployment"), &awscodedeploy.LambdaDeploymentGroupProps{
 			Application:      app,
 			Role:             role,
-			Alias:            fns.aliases[name],
+			Alias:            alias,
 			DeploymentConfig: deploymentConfigs[p.Deployment](),
 			Alarms:           &alarms,
 			AutoRollback: &awscodedeploy.AutoRollbackConfig{
@@ -103,6 +104,11 @@ func newDeployments(scope constructs.Construct, p FleetApiProps, fns functions, 
 			},
 		})
 	}
+	for _, name := range fns.sorted() {
+		out.groups[name] = group(exportedName(name), fns.aliases[name], a.rollback[name])
+	}
+	// The tracker's: a version that fails its invocations goes back.
+	out.tracker = group("Tracker", tr.alias, a.trackerRollback)
 	return out
 }
 

@@ -32,7 +32,7 @@ func ExampleNewFleetApi() {
 	fmt.Println("tables:", len(*tmpl.FindResources(jsii.String("AWS::DynamoDB::Table"), nil)))
 	fmt.Println("critical alarms:", len(api.AlarmsOf(fleetapi.SeverityCritical)))
 	// Output:
-	// tables: 2
+	// tables: 3
 	// critical alarms: 8
 }
 

@@ -48,8 +48,9 @@ const (
 	EventExpiryAttribute = schema.EventExpiry
 )
 
-// FleetApi is the vehicle-telemetry API: the vehicles and vehicleEvents
-// tables and one function per service of the API.
+// FleetApi is the vehicle-telemetry API: the vehicles, vehicleEvents and
+// vehicleState tables, one function per service of the API, and the
+// tracker that keeps the vehicles' state.
 type FleetApi struct {
 	constructs.Construct
 	// FleetApiBase carries the metrics and class grants an imported
@@ -70,6 +71,7 @@ type FleetApi struct {
 	alarms            alarms
 	deployments       deployments
 	synthetic         *syntheticVehicle
+	tracker           *trackerResource
 	dashboard         awscloudwatch.Dashboard
 	budget            awsbudgets.CfnBudget
 }
@@ -125,21 +127,23 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 		f.GrantInvoke(synthetic.function.Role(), "getEvent")
 	}
 
-	watched := monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload, synthetic: synthetic}
+	tracker := newTracker(f, p, functions, tables, upload)
+
+	watched := monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload, synthetic: synthetic, tracker: tracker}
 	alarms := newAlarms(f, p, watched)
-	deployments := newDeployments(f, p, functions, alarms.rollback)
+	deployments := newDeployments(f, p, functions, tracker, alarms)
 	dashboard := newDashboard(f, p, watched)
 	budget := newBudget(f, p, alarms.topic)
-	suppressNagFindings(f, p, functions, restApi, callers, upload, tables, deployments, synthetic)
+	suppressNagFindings(f, p, functions, restApi, callers, upload, tables, deployments, synthetic, tracker)
 
-	f.credentials, f.upload, f.certificatePolicy, f.synthetic = credentials, upload, certificatePolicy, synthetic
+	f.credentials, f.upload, f.certificatePolicy, f.synthetic, f.tracker = credentials, upload, certificatePolicy, synthetic, tracker
 	f.alarms, f.deployments, f.dashboard, f.budget = alarms, deployments, dashboard, budget
 	return f
 }
 
-// tables are the API's two tables.
+// tables are the API's tables.
 type tables struct {
-	vehicles, events awsdynamodb.Table
+	vehicles, events, state awsdynamodb.Table
 }
 
 // each lists the tables with their construct IDs and the names the
@@ -151,18 +155,19 @@ func (t tables) each() []struct {
 	return []struct {
 		id, title string
 		table     awsdynamodb.Table
-	}{{"Vehicles", schema.Vehicles.Role, t.vehicles}, {"VehicleEvents", schema.VehicleEvents.Role, t.events}}
+	}{{"Vehicles", schema.Vehicles.Role, t.vehicles}, {"VehicleEvents", schema.VehicleEvents.Role, t.events}, {"VehicleState", schema.VehicleState.Role, t.state}}
 }
 
 // byRole returns the tables by their role in the spec's access
 // (schema.Table.Role).
 func (t tables) byRole() map[string]awsdynamodb.Table {
-	return map[string]awsdynamodb.Table{schema.Vehicles.Role: t.vehicles, schema.VehicleEvents.Role: t.events}
+	return map[string]awsdynamodb.Table{schema.Vehicles.Role: t.vehicles, schema.VehicleEvents.Role: t.events, schema.VehicleState.Role: t.state}
 }
 
 // newTables defines the tables: on demand, encrypted, with point-in-time
 // recovery, deletion protection and the removal policy of the props; the
-// events table of the props' class, its items expiring through TTL.
+// events table of the props' class, its items expiring through TTL, with
+// a stream of its new items (the tracker's source).
 func newTables(scope constructs.Construct, p FleetApiProps) tables {
 	props := func(t schema.Table) *awsdynamodb.TableProps {
 		props := &awsdynamodb.TableProps{
@@ -186,8 +191,13 @@ func newTables(scope constructs.Construct, p FleetApiProps) tables {
 	vehicles := awsdynamodb.NewTable(scope, jsii.String("Vehicles"), props(schema.Vehicles))
 	eventProps := props(schema.VehicleEvents)
 	eventProps.TableClass = p.EventsTableClass
+	// The new image of each item is what the tracker reads: an upload
+	// stored, whichever path it came by. DynamoDB adds a stream to a table
+	// in place.
+	eventProps.Stream = awsdynamodb.StreamViewType_NEW_IMAGE
 	events := awsdynamodb.NewTable(scope, jsii.String("VehicleEvents"), eventProps)
-	return tables{vehicles: vehicles, events: events}
+	state := awsdynamodb.NewTable(scope, jsii.String("VehicleState"), props(schema.VehicleState))
+	return tables{vehicles: vehicles, events: events, state: state}
 }
 
 func loadSpec(override []byte) *api.Spec {

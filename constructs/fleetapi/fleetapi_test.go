@@ -58,7 +58,7 @@ func mustBuild(t *testing.T, props *fleetapi.FleetApiProps, compose func(awscdk.
 
 func TestDefaultsKeepData(t *testing.T) {
 	tmpl := mustBuild(t, nil, nil)
-	cdktest.Check(t, "two tables", func() { tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(2)) })
+	cdktest.Check(t, "three tables", func() { tmpl.ResourceCountIs(jsii.String("AWS::DynamoDB::Table"), jsii.Number(3)) })
 	cdktest.Check(t, "retain + protection + PITR + encryption + on-demand", func() {
 		tmpl.AllResources(jsii.String("AWS::DynamoDB::Table"), &map[string]any{
 			"DeletionPolicy":      "Retain",
@@ -142,14 +142,22 @@ func TestFunctionsFollowTheProps(t *testing.T) {
 			t.Error("FunctionOf does not give the function of the spec")
 		}
 	})
-	cdktest.Check(t, "three functions", func() { tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(3)) })
+	cdktest.Check(t, "three functions and the tracker", func() { tmpl.ResourceCountIs(jsii.String("AWS::Lambda::Function"), jsii.Number(4)) })
 	cdktest.Check(t, "function settings", func() {
-		tmpl.AllResourcesProperties(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&map[string]any{
+		tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&map[string]any{
 			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
 			"MemorySize": 512, "Timeout": 20, "ReservedConcurrentExecutions": 5,
 			"TracingConfig": map[string]any{"Mode": "Active"},
 			"Environment":   map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"EVENT_RETENTION_DAYS": "30"})},
-		}))
+		}), jsii.Number(3))
+	})
+	// The tracker serves no request: the memory of the props, its own
+	// timeout (a batch of the stream), no reservation.
+	cdktest.Check(t, "tracker settings", func() {
+		tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&map[string]any{
+			"MemorySize": 512, "Timeout": 60, "ReservedConcurrentExecutions": assertions.Match_Absent(),
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"FLEETAPI_SERVES": "tracker"})},
+		}), jsii.Number(1))
 	})
 	cdktest.Check(t, "log groups", func() {
 		tmpl.AllResourcesProperties(jsii.String("AWS::Logs::LogGroup"), &map[string]any{"RetentionInDays": 14})

@@ -136,6 +136,7 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 			contract.EnvVehiclesTable:      t.vehicles.TableName(),
 			contract.EnvEventsTable:        t.events.TableName(),
 			contract.EnvEventRetentionDays: jsii.String(retentionDays),
+			contract.EnvStateTable:         t.state.TableName(),
 			contract.EnvVehicleRole:        vehicleRole.RoleArn(),
 		}
 		// Operations only vehicles call are never granted (GrantInvoke).

@@ -71,6 +71,20 @@ var (
 		reason: "execute-api:Invoke on this API's stage only, each resource one method and path of an operation of the caller class: '*' stands for a path parameter " +
 			"(any vehicle for the fleet classes, the eid of one of its events for a vehicle) and ${aws:PrincipalTag/vid} for the vehicle's own vid. " +
 			"Operations a pattern reaches beyond the class's are denied."}
+	nagTrackerQueue = []nagSuppression{
+		{id: "AwsSolutions-SQS3", reason: "The queue is where the tracker's failures end (its stream mapping's and its asynchronous invocations' on-failure destination, the lifecycle rule's error action), " +
+			"read by an operator only: nothing consumes it that could fail, so a dead-letter queue of it would receive nothing."},
+		{id: "Serverless-SQSRedrivePolicy", reason: "The queue is itself the end of the tracker's failure path (see AwsSolutions-SQS3): it has no consumer to redrive from."},
+	}
+	nagTrackerDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "The tracker's asynchronous invocations (lifecycle events, the figures' schedule) go, after Lambda's retries, to the on-failure destination " +
+		"(TrackerFailures), which records the function's error too; a dead-letter queue would only duplicate it. Its stream batches have their own on-failure destination, the same queue."}
+	nagTrackerRole = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{map[string]any{"regex": "/^Resource::<FleetVehicleEvents[A-Za-z0-9]*\\.Arn>\\/stream\\/\\*$/g"}},
+		reason: "The tracker reads the events table's stream as the DynamoDB Developer Guide's policy for a Lambda function writes it: dynamodb:DescribeStream, GetRecords, GetShardIterator and ListStreams " +
+			"on TABLE/stream/* (the table's streams, whose ARN ends in their creation time). Its tables and queue are named."}
+	nagTrackerTracing = nagSuppression{id: "Serverless-LambdaTracing", reason: "The tracker serves no caller: its stream batches, lifecycle events and counts have no request to trace, " +
+		"and with active tracing X-Ray would record most of its invocations (the first each second is sampled): traces of no use, billed each. Its log has a line per invocation."}
+	nagFiguresSchedule = nagSuppression{id: "Serverless-EventBusDLQ", reason: "The figures' schedule events carry nothing: one not delivered is a count skipped, and the next one, five minutes later, " +
+		"counts the same fleet; a dead-letter queue would hold stale triggers."}
 	nagNoPITR = nagSuppression{id: "AwsSolutions-DDB3", reason: "Point-in-time recovery is off on purpose, by the pointInTimeRecovery prop (a stage whose data is disposable); " +
 		"it is on by default."}
 )
@@ -79,7 +93,8 @@ var (
 // needs, as the metadata cdk-nag reads (cdk_nag.rules_to_suppress): the
 // construct depends on no cdk-nag package, and the suppressions travel with
 // it into every app that composes it.
-func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables, d deployments, sv *syntheticVehicle) {
+func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables, d deployments,
+	sv *syntheticVehicle, tr *trackerResource) {
 	for _, name := range fns.sorted() {
 		fn := fns.byName[name]
 		// Only the upload path invokes a function asynchronously.
@@ -112,9 +127,14 @@ func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functi
 		suppressNag(sv.schedule.Node().DefaultChild(), nagSyntheticSchedule)
 		suppressNag(sv.secret, nagSyntheticSecret)
 	}
+	suppressNag(tr.function.Node().DefaultChild(), nagTrackerDLQ, nagTrackerTracing)
+	suppressNag(tr.function.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagTrackerRole)
+	suppressNag(tr.failures.Node().DefaultChild(), nagTrackerQueue...)
+	suppressNag(tr.schedule.Node().DefaultChild(), nagFiguresSchedule)
 	if !*p.PointInTimeRecovery {
-		suppressNag(t.vehicles.Node().DefaultChild(), nagNoPITR)
-		suppressNag(t.events.Node().DefaultChild(), nagNoPITR)
+		for _, table := range t.each() {
+			suppressNag(table.table.Node().DefaultChild(), nagNoPITR)
+		}
 	}
 }
 

@@ -12,6 +12,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/jsii-runtime-go"
+
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
 // Bounds of the props, AWS's own where they name a service.
@@ -157,6 +159,25 @@ type FleetApiProps struct {
 	// MqttUploads.
 	// Default: false.
 	SyntheticVehicle *bool
+	// How long the events table's stream gathers records before the
+	// tracker gets them, from 0 to 300 seconds (Lambda's
+	// MaximumBatchingWindowInSeconds): the tracker writes a vehicle's state
+	// once per batch however many uploads of it the batch holds, so a
+	// longer window writes less and the state follows the samples later
+	// (docs/capacity.md, "The vehicles' state").
+	// Default: awscdk.Duration_Seconds(jsii.Number(60)).
+	StateBatchingWindow awscdk.Duration
+	// How long a vehicle connected over MQTT uploads nothing before the
+	// fleet's figures count it as silent (VehiclesSilent; its alarm's
+	// threshold is AlarmThresholds.SilentVehicles), whole minutes from 1 to
+	// 1440.
+	// Default: awscdk.Duration_Minutes(jsii.Number(10)).
+	SilentAfter awscdk.Duration
+	// How long a vehicle is not connected and not heard of before the
+	// fleet's figures count it as not seen (VehiclesNotSeen), whole days
+	// from 1 to 3650.
+	// Default: awscdk.Duration_Days(jsii.Number(7)).
+	NotSeenAfter awscdk.Duration
 
 	// A monthly cost budget in US dollars, notifying the alarm topic at 80 %
 	// of the forecast and 100 % of the actual cost of the resources that
@@ -194,6 +215,8 @@ const (
 	maxThrottlingBurstLimit = 5000
 	// DynamoDB's default on-demand throughput quota of a table.
 	maxTableRequestUnits = 40000
+	// Lambda's longest batching window of an event source mapping.
+	maxBatchingWindowSeconds = 300
 )
 
 // propsDeclared declares each prop of FleetApiProps once, in the order of
@@ -264,6 +287,13 @@ var propsDeclared = []prop[FleetApiProps]{
 		f.check = syntheticUnavailable
 		return f
 	}(),
+	durationProp("stateBatchingWindow", "stateBatchingWindowSeconds", inSeconds, inSeconds, func(p *FleetApiProps) *awscdk.Duration { return &p.StateBatchingWindow },
+		jsii.Number(contract.DefaultStateBatchingWindow.Seconds()),
+		bounds{min: 0, max: maxBatchingWindowSeconds, whole: true, allowed: fmt.Sprintf("allowed are whole seconds from 0 to %d (Lambda's MaximumBatchingWindowInSeconds)", maxBatchingWindowSeconds)}),
+	durationProp("silentAfter", "silentAfterMinutes", inMinutes, inMinutes, func(p *FleetApiProps) *awscdk.Duration { return &p.SilentAfter },
+		jsii.Number(contract.DefaultSilentAfter.Minutes()), bounds{min: 1, max: 1440, whole: true, allowed: "allowed are whole minutes from 1 to 1440"}),
+	durationProp("notSeenAfter", "notSeenAfterDays", inDays, inDays, func(p *FleetApiProps) *awscdk.Duration { return &p.NotSeenAfter },
+		jsii.Number(contract.DefaultNotSeenAfter.Hours()/24), bounds{min: 1, max: maxRetentionDays, whole: true, allowed: fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)}),
 	{name: "monthlyBudgetUsd", key: "monthlyBudgetUsd",
 		check: func(p *FleetApiProps) error {
 			if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {

@@ -71,6 +71,7 @@ func specBody(spec *api.Spec, functions map[string]awslambda.Alias) (map[string]
 		delete(operation, api.ExtCallers)
 		delete(operation, api.ExtDynamoDB)
 		delete(operation, api.ExtUpload)
+		delete(operation, api.ExtObjective)
 		integration := operation[api.ExtIntegration].(map[string]any)
 		integration["uri"] = fmt.Sprintf("arn:%s:apigateway:%s:lambda:path/2015-03-31/functions/%s/invocations",
 			*awscdk.Aws_PARTITION(), *awscdk.Aws_REGION(), *fn.FunctionArn())

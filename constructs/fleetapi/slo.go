@@ -131,7 +131,7 @@ func (o objective) threshold(burnRate float64) float64 {
 }
 
 // objectives lists the stage's objectives: the upload operation's and the
-// GET operations'.
+// GET operations' (those not out of them, api.ExtObjective).
 func objectives(p FleetApiProps, spec *api.Spec) []objective {
 	var s ServiceLevelObjectives
 	if p.ServiceLevelObjectives != nil {
@@ -139,7 +139,7 @@ func objectives(p FleetApiProps, spec *api.Spec) []objective {
 	}
 	var reads []api.Operation
 	for _, op := range spec.Operations {
-		if op.Method == "GET" {
+		if op.Method == "GET" && op.Objective {
 			reads = append(reads, op)
 		}
 	}

@@ -72,8 +72,8 @@ func newSyntheticVehicle(scope constructs.Construct, p FleetApiProps, fns functi
 	})
 	secret.ApplyRemovalPolicy(awscdk.RemovalPolicy_DESTROY, nil)
 
-	provider := newSyntheticFunction(scope, p, fns, "SyntheticVehicleProvider", "FleetApi synthetic vehicle: provisions its certificate (custom resource)",
-		syntheticProviderTimeout, map[string]*string{
+	provider := newServiceFunction(scope, p, fns, "SyntheticVehicleProvider", "FleetApi synthetic vehicle: provisions its certificate (custom resource)",
+		syntheticProviderTimeout, awslambda.Tracing_ACTIVE, "", map[string]*string{
 			contract.EnvServes:        jsii.String(contract.ServesSyntheticVehicleProvider),
 			contract.EnvVehiclesTable: t.vehicles.TableName(),
 			contract.EnvEventsTable:   t.events.TableName(),
@@ -109,8 +109,8 @@ func newSyntheticVehicle(scope constructs.Construct, p FleetApiProps, fns functi
 	// as the function exists.
 	resource.Node().AddDependency(provider.Role())
 
-	fn := newSyntheticFunction(scope, p, fns, "SyntheticVehicle", "FleetApi synthetic vehicle: runs every minute as a vehicle and a fleet reader",
-		syntheticTimeoutSeconds, map[string]*string{
+	fn := newServiceFunction(scope, p, fns, "SyntheticVehicle", "FleetApi synthetic vehicle: runs every minute as a vehicle and a fleet reader",
+		syntheticTimeoutSeconds, awslambda.Tracing_ACTIVE, "", map[string]*string{
 			contract.EnvServes:              jsii.String(contract.ServesSyntheticVehicle),
 			contract.EnvSyntheticVID:        jsii.String(vid),
 			contract.EnvSyntheticSecret:     secret.Ref(),
@@ -138,25 +138,27 @@ func newSyntheticVehicle(scope constructs.Construct, p FleetApiProps, fns functi
 
 // newSyntheticFunction defines a function of the synthetic vehicle: the
 // one binary, with a role and a log group of its own.
-func newSyntheticFunction(scope constructs.Construct, p FleetApiProps, fns functions, id, description string, timeoutSeconds float64, env map[string]*string) awslambda.Function {
+func newServiceFunction(scope constructs.Construct, p FleetApiProps, fns functions, id, description string, timeoutSeconds float64, tracing awslambda.Tracing,
+	systemLogLevel awslambda.SystemLogLevel, env map[string]*string) awslambda.Function {
 	logs := awslogs.NewLogGroup(scope, jsii.String(id+"Logs"), &awslogs.LogGroupProps{Retention: p.LogRetention, RemovalPolicy: p.RemovalPolicy})
 	role := awsiam.NewRole(scope, jsii.String(id+"Role"), &awsiam.RoleProps{
 		AssumedBy: awsiam.NewServicePrincipal(jsii.String("lambda.amazonaws.com"), nil), Description: jsii.String(description),
 	})
 	logs.GrantWrite(role)
 	return newFunction(fns.build, scope, id+"Function", &awslambda.FunctionProps{
-		Description:   jsii.String(description),
-		Runtime:       awslambda.Runtime_PROVIDED_AL2023(),
-		Architecture:  awslambda.Architecture_ARM_64(),
-		Handler:       jsii.String("bootstrap"),
-		Code:          fns.code,
-		MemorySize:    p.MemorySize,
-		Timeout:       awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
-		Tracing:       awslambda.Tracing_ACTIVE,
-		Role:          role,
-		LogGroup:      logs,
-		LoggingFormat: awslambda.LoggingFormat_JSON,
-		Environment:   &env,
+		Description:      jsii.String(description),
+		Runtime:          awslambda.Runtime_PROVIDED_AL2023(),
+		Architecture:     awslambda.Architecture_ARM_64(),
+		Handler:          jsii.String("bootstrap"),
+		Code:             fns.code,
+		MemorySize:       p.MemorySize,
+		Timeout:          awscdk.Duration_Seconds(jsii.Number(timeoutSeconds)),
+		Tracing:          tracing,
+		Role:             role,
+		LogGroup:         logs,
+		LoggingFormat:    awslambda.LoggingFormat_JSON,
+		SystemLogLevelV2: systemLogLevel,
+		Environment:      &env,
 	})
 }
 

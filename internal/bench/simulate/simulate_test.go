@@ -40,17 +40,18 @@ func localStack(t *testing.T, data string, port int) (*dynalite.Server, Config, 
 		t.Fatal(err)
 	}
 	db := srv.Client()
-	tables := dynamostore.Tables{Vehicles: "sim-vehicles", Events: "sim-events"}
-	for name, tb := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents} {
+	tables := dynamostore.Tables{Vehicles: "sim-vehicles", Events: "sim-events", State: "sim-state"}
+	for name, tb := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents, tables.State: schema.VehicleState} {
 		if err := dynalite.CreateTable(ctx, db, name, tb); err != nil {
 			t.Fatal(err)
 		}
 	}
-	store, err := dynamostore.New(db, tables, []byte(strings.Repeat("k", 32)))
+	tracking, err := localapi.NewTracking(db, tables, []byte(strings.Repeat("k", 32)), localapi.TrackingOptions{Window: 50 * time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
-	local := localapi.NewTestServer(t, localapi.Config{Vehicles: store, Events: store, EventRetention: 24 * time.Hour})
+	t.Cleanup(tracking.Close)
+	local := localapi.NewTestServer(t, localapi.Config{Vehicles: tracking.Store, Events: tracking.Store, Tracking: tracking, EventRetention: 24 * time.Hour})
 	ca := filepath.Join(t.TempDir(), "ca.pem")
 	if err := os.WriteFile(ca, local.CAPEM, 0o600); err != nil {
 		t.Fatal(err)

@@ -63,6 +63,11 @@ type Config struct {
 	// Store serves every function's operations.
 	Vehicles httpapi.VehicleStore
 	Events   httpapi.EventStore
+	States   httpapi.StateStore
+	// Tracking, when set, keeps the vehicles' state: its store serves
+	// the state's reads when States is nil, and the broker hands it the
+	// lifecycle events.
+	Tracking *Tracking
 	// EventRetention is the stage's event retention.
 	EventRetention time.Duration
 	// Auth knows the callers: it verifies their SigV4 signatures, decides
@@ -112,6 +117,9 @@ func New(cfg Config) (*Server, error) {
 	if cfg.Auth == nil {
 		return nil, errors.New("localapi: Auth is required")
 	}
+	if cfg.States == nil && cfg.Tracking != nil {
+		cfg.States = cfg.Tracking.Store
+	}
 	s := &Server{cfg: cfg, router: router, responses: map[string]gatewayResponse{}, functions: map[string]*httpapi.Handler{}, byName: map[string]*httpapi.Handler{},
 		sts: cfg.Auth.STS(), iot: cfg.Auth.Provisioning()}
 	gr, _ := spec.Doc.Extensions[api.ExtGatewayResponses].(map[string]any)
@@ -136,7 +144,7 @@ func New(cfg Config) (*Server, error) {
 	for _, fn := range spec.Functions() {
 		routes := spec.RoutesOf(fn)
 		h, err := httpapi.New(httpapi.Config{
-			Routes: routes, Callers: callers, Vehicles: cfg.Vehicles, Events: cfg.Events, EventRetention: cfg.EventRetention,
+			Routes: routes, Callers: callers, Vehicles: cfg.Vehicles, Events: cfg.Events, States: cfg.States, EventRetention: cfg.EventRetention,
 			Logger: cfg.Logger.With("function", fn), FunctionName: "local-" + fn,
 		})
 		if err != nil {

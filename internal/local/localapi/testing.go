@@ -40,6 +40,9 @@ type TestServer struct {
 	// Vehicles is the store the API serves, for what only a stage does
 	// without the API (registering its synthetic vehicle).
 	Vehicles httpapi.VehicleStore
+	// Tracking keeps the vehicles' state, when the server has one
+	// (NewTestServerOn): Tracking.Stream.Flush delivers the stream now.
+	Tracking *Tracking
 }
 
 // NewTestServer serves cfg (its Auth made here, with a registry in
@@ -75,9 +78,13 @@ func NewTestServer(t testing.TB, cfg Config) *TestServer {
 	creds.StartTLS()
 	t.Cleanup(creds.Close)
 	ts := &TestServer{URL: hs.URL, STSURL: hs.URL + localauth.STSPath, CredentialsURL: creds.URL, CAPEM: registry.CAPEM(), Auth: cfg.Auth, Registry: registry, Vehicles: cfg.Vehicles,
-		MQTTAddr: freeAddr(t), DeadLetters: filepath.Join(t.TempDir(), "upload-failures.jsonl")}
-	broker, err := localmqtt.Start(localmqtt.Options{Addr: ts.MQTTAddr, Registry: registry, Rule: UploadRule, Handle: srv.Upload,
-		DeadLetters: ts.DeadLetters, RetryDelay: 10 * time.Millisecond, Logger: cfg.Logger})
+		MQTTAddr: freeAddr(t), DeadLetters: filepath.Join(t.TempDir(), "upload-failures.jsonl"), Tracking: cfg.Tracking}
+	opts := localmqtt.Options{Addr: ts.MQTTAddr, Registry: registry, Rule: UploadRule, Handle: srv.Upload,
+		DeadLetters: ts.DeadLetters, RetryDelay: 10 * time.Millisecond, Logger: cfg.Logger}
+	if cfg.Tracking != nil {
+		opts.Lifecycle = cfg.Tracking.Lifecycle
+	}
+	broker, err := localmqtt.Start(opts)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -96,15 +103,24 @@ func (s *TestServer) Provision(t testing.TB, vid string) (tls.Certificate, strin
 }
 
 // NewTestServerOn is NewTestServer with a store of fresh tables on db (a
-// test's dynalite) for cfg's Vehicles and Events.
+// test's dynalite) for cfg's Vehicles, Events and States, and the stage's
+// tracker keeping the state, its stream's batching window that of
+// cfg.Tracking's options if set, else 50 ms.
 func NewTestServerOn(t testing.TB, db *dynamodb.Client, cfg Config) *TestServer {
 	t.Helper()
+	return NewTestServerTracking(t, db, cfg, TrackingOptions{Window: 50 * time.Millisecond})
+}
+
+// NewTestServerTracking is NewTestServerOn with the tracker's options.
+func NewTestServerTracking(t testing.TB, db *dynamodb.Client, cfg Config, o TrackingOptions) *TestServer {
+	t.Helper()
 	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, []byte(strings.Repeat("k", 32)))
+	tracking, err := NewTracking(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events, State: tables.State}, []byte(strings.Repeat("k", 32)), o)
 	if err != nil {
 		t.Fatal(err)
 	}
-	cfg.Vehicles, cfg.Events = store, store
+	t.Cleanup(tracking.Close)
+	cfg.Vehicles, cfg.Events, cfg.Tracking = tracking.Store, tracking.Store, tracking
 	return NewTestServer(t, cfg)
 }
 

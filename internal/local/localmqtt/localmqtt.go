@@ -59,7 +59,11 @@ type Options struct {
 	// ConnectTimeout closes a connection that has not sent its CONNECT by
 	// then. Default 10 s.
 	ConnectTimeout time.Duration
-	Logger         *slog.Logger
+	// Lifecycle, when set, receives IoT Core's lifecycle event of each
+	// connection established and of its end, as the lifecycle rule hands
+	// them to the tracker: asynchronously, so possibly out of order.
+	Lifecycle func(context.Context, contract.LifecycleEvent) error
+	Logger    *slog.Logger
 }
 
 // Server is a running broker.
@@ -72,6 +76,9 @@ type Server struct {
 	work          chan contract.RuleEvent
 	wg            sync.WaitGroup
 	mu            sync.Mutex // the dead-letter file
+	// refusals are why the policy disconnects a client, for its
+	// disconnect event: by client.
+	refusals sync.Map
 }
 
 // Start starts a broker; Close stops it.
@@ -116,6 +123,11 @@ func Start(o Options) (*Server, error) {
 	}
 	if err := broker.AddHook(&policy{server: s}, nil); err != nil {
 		return nil, err
+	}
+	if o.Lifecycle != nil {
+		if err := broker.AddHook(&lifecycle{server: s, versions: map[string]int64{}, conns: map[*mqtt.Client]connection{}}, nil); err != nil {
+			return nil, err
+		}
 	}
 	tcp, err := net.Listen("tcp", o.Addr)
 	if err != nil {
@@ -253,9 +265,11 @@ func (p *policy) OnPacketRead(cl *mqtt.Client, pk packets.Packet) (packets.Packe
 	switch {
 	case len(pk.Payload) > maxPayloadBytes:
 		log.Info("publish refused: payload over 128 KB, disconnected")
+		p.server.refusals.Store(cl, reasonClientError)
 		return pk, packets.ErrRejectPacket
 	case !p.OnACLCheck(cl, pk.TopicName, true):
 		log.Info("publish refused: not authorized by the certificate policy, disconnected")
+		p.server.refusals.Store(cl, reasonAuthError)
 		return pk, packets.ErrRejectPacket
 	}
 	return pk, nil
@@ -321,6 +335,104 @@ func (p *policy) OnPublished(cl *mqtt.Client, pk packets.Packet) {
 		Source: contract.RuleEventSource, Topic: topic, VID: vid, ClientID: cl.ID,
 		Payload: base64.StdEncoding.EncodeToString(pk.Payload), ReceivedAt: time.Now().UnixMilli(),
 	}
+}
+
+// The disconnect reasons of IoT Core's lifecycle events the stand-in gives
+// ("Lifecycle events", AWS IoT Core developer guide).
+const (
+	reasonClientInitiated = "CLIENT_INITIATED_DISCONNECT" // the client sent DISCONNECT
+	reasonAuthError       = "AUTH_ERROR"                  // authorization failed: a publish the policy refuses
+	reasonClientError     = "CLIENT_ERROR"                // a payload over the limit
+	reasonConnectionLost  = "CONNECTION_LOST"
+	reasonKeepAlive       = "MQTT_KEEP_ALIVE_TIMEOUT" // nothing for 1.5 times the keepalive
+	reasonDuplicateClient = "DUPLICATE_CLIENTID"      // another connection took the client ID
+	reasonServer          = "SERVER_INITIATED_DISCONNECT"
+)
+
+// lifecycle publishes the connect and disconnect events of the
+// connections the policy let in.
+type lifecycle struct {
+	mqtt.HookBase
+	server *Server
+	mu     sync.Mutex
+	// versions count each client ID's connections: a connection's connect
+	// and disconnect events carry the same version number, as IoT Core's.
+	versions map[string]int64
+	conns    map[*mqtt.Client]connection
+}
+
+type connection struct {
+	session string
+	version int64
+}
+
+func (l *lifecycle) ID() string { return "fleetapi-lifecycle-events" }
+
+func (l *lifecycle) Provides(b byte) bool {
+	return b == mqtt.OnSessionEstablished || b == mqtt.OnDisconnect
+}
+
+func (l *lifecycle) OnSessionEstablished(cl *mqtt.Client, _ packets.Packet) {
+	l.mu.Lock()
+	l.versions[cl.ID]++
+	c := connection{session: newID(), version: l.versions[cl.ID]}
+	l.conns[cl] = c
+	l.mu.Unlock()
+	l.publish(contract.LifecycleEvent{ClientID: cl.ID, Timestamp: time.Now().UnixMilli(), EventType: contract.LifecycleConnected,
+		SessionIdentifier: c.session, VersionNumber: c.version, IPAddress: host(cl.Net.Remote)})
+}
+
+func (l *lifecycle) OnDisconnect(cl *mqtt.Client, err error, _ bool) {
+	l.mu.Lock()
+	c, ok := l.conns[cl]
+	delete(l.conns, cl)
+	l.mu.Unlock()
+	if !ok {
+		return // never established
+	}
+	reason := reasonConnectionLost
+	cause := cl.StopCause()
+	var netErr net.Error
+	switch refusal, refused := l.server.refusals.LoadAndDelete(cl); {
+	case refused:
+		reason = refusal.(string)
+	case errors.Is(cause, packets.ErrSessionTakenOver) || cl.IsTakenOver():
+		reason = reasonDuplicateClient
+	case errors.Is(cause, packets.ErrServerShuttingDown) || errors.Is(err, packets.ErrServerShuttingDown):
+		reason = reasonServer
+	case errors.Is(cause, packets.CodeDisconnect):
+		reason = reasonClientInitiated
+	case errors.As(err, &netErr) && netErr.Timeout():
+		reason = reasonKeepAlive
+	}
+	initiated := reason == reasonClientInitiated
+	l.publish(contract.LifecycleEvent{ClientID: cl.ID, Timestamp: time.Now().UnixMilli(), EventType: contract.LifecycleDisconnected,
+		SessionIdentifier: c.session, VersionNumber: c.version, DisconnectReason: reason, ClientInitiatedDisconnect: &initiated})
+}
+
+// publish hands an event to the lifecycle rule's function, asynchronously
+// and with Lambda's two retries, as IoT Core's rule invokes it.
+func (l *lifecycle) publish(ev contract.LifecycleEvent) {
+	go func() {
+		var err error
+		for attempt := range 3 {
+			if attempt > 0 {
+				time.Sleep(l.server.o.RetryDelay)
+			}
+			if err = l.server.o.Lifecycle(context.Background(), ev); err == nil {
+				return
+			}
+		}
+		l.server.o.Logger.Error("lifecycle event not applied", "clientId", ev.ClientID, "eventType", ev.EventType, "error", err.Error())
+	}()
+}
+
+// host is an address without its port.
+func host(addr string) string {
+	if h, _, err := net.SplitHostPort(addr); err == nil {
+		return h
+	}
+	return addr
 }
 
 // newID is a request ID for a record.

@@ -182,16 +182,19 @@ func (s *Stream) run() {
 // the function has them: a test's "after the window".
 func (s *Stream) Flush() {
 	for {
+		// Holding delivering: a batch the run loop took is with the
+		// function until it is released.
+		s.delivering.Lock()
 		s.mu.Lock()
 		n := len(s.pending)
 		s.mu.Unlock()
+		if n > 0 {
+			s.deliverLocked()
+		}
+		s.delivering.Unlock()
 		if n == 0 {
-			// A batch the run loop took may still be with the function.
-			s.delivering.Lock()
-			s.delivering.Unlock()
 			return
 		}
-		s.deliver()
 	}
 }
 
@@ -200,6 +203,11 @@ func (s *Stream) Flush() {
 func (s *Stream) deliver() {
 	s.delivering.Lock()
 	defer s.delivering.Unlock()
+	s.deliverLocked()
+}
+
+// deliverLocked is deliver, delivering held.
+func (s *Stream) deliverLocked() {
 	s.mu.Lock()
 	n := min(len(s.pending), s.opts.BatchSize)
 	batch := append([]events.DynamoDBEventRecord(nil), s.pending[:n]...)

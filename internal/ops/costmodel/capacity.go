@@ -125,6 +125,20 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("Lambda concurrency: %s's reserved", f.LogicalID), Need: need, Limit: float64(f.ReservedConcurrency), Of: ofStage})
 		}
 	}
+	state := m.State(vehicles)
+	if t := s.Tracker; t != nil {
+		// A batch of each stream shard at a time (per parallelization),
+		// whatever the load: the tracker's concurrency grows with the
+		// events table's partitions, that is with what it stores.
+		concurrency += state.Concurrency
+		c.Limits = append(c.Limits,
+			Limit{Name: "Lambda concurrency: the tracker's, a batch per stream shard at a time", Need: state.Concurrency,
+				Limit: QuotaLambdaConcurrency - QuotaLambdaUnreserved, Of: ofQuota},
+			// A count of the fleet is one Scan, within the tracker's timeout.
+			Limit{Name: "seconds of the fleet's count (a Scan of every state) within the tracker's timeout",
+				Need: float64(vehicles) * StateItemBytes / 1e6 * figuresScanMsPerMB / 1000, Limit: float64(t.TimeoutSeconds), Of: ofStage},
+		)
+	}
 	// The functions' concurrency comes out of the Region's; 100 of it
 	// always stays unreserved, for functions without a reservation.
 	c.Limits = append(c.Limits, Limit{Name: "Lambda concurrency: the Region's, less the 100 kept unreserved",
@@ -132,6 +146,7 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 
 	units := m.tableUnits(requests)
 	writes, vehicleReads := peak(units.Events.Writes), peak(units.Vehicles.Reads)
+	stateWrites := peak(state.StateWrites * float64(WriteUnits(StateItemBytes)))
 	for _, t := range []struct {
 		name, unit string
 		table      Table
@@ -140,7 +155,11 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 	}{
 		{"events", "write", s.Events, writes, s.Events.MaxWriteUnits, s.Events.WriteCapacity},
 		{"vehicles", "read", s.Vehicles, vehicleReads, s.Vehicles.MaxReadUnits, s.Vehicles.ReadCapacity},
+		{"state", "write", s.State, stateWrites, s.State.MaxWriteUnits, s.State.WriteCapacity},
 	} {
+		if t.table.LogicalID == "" {
+			continue
+		}
 		switch {
 		case !t.table.OnDemand:
 			c.Limits = append(c.Limits, Limit{Name: fmt.Sprintf("%s table %s units/s: provisioned", t.name, t.unit), Need: t.need, Limit: t.prov, Of: ofStage})
@@ -157,6 +176,11 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 		Limit{Name: "write units/s of one vehicle (a partition key) while driving", Need: u.SamplesPerSecond / float64(u.SamplesPerUpload) * uploadWriteUnits(u.SamplesPerUpload),
 			Limit: QuotaPartitionWriteUnits, Of: ofScaling, PerVehicle: true},
 	)
+	if s.Tracker != nil {
+		// The tracker writes a driving vehicle's state about once a
+		// batching window.
+		c.Limits = append(c.Limits, Limit{Name: "state table write units/s: per-table quota", Need: stateWrites, Limit: QuotaTableWriteUnits, Of: ofQuota})
+	}
 	if u.UploadsOverMqtt {
 		// Connected while driving: the share of the day driven, at the
 		// peak; a connection a trip, each trip an equal share of it.

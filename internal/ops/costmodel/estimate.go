@@ -78,6 +78,8 @@ type Estimate struct {
 	FreeSteady float64 `json:"freeTierSteadyUsd"`
 	// Requests is the API requests a month.
 	Requests float64 `json:"requestsPerMonth"`
+	// State is the tracker's work a month (zero without a tracker).
+	State StateFigures `json:"state"`
 }
 
 // Service sums the steady-state lines of a service.
@@ -112,6 +114,9 @@ type bill struct {
 	// logBytes are what the functions log a month, their own lines and
 	// Lambda's platform lines.
 	logBytes float64
+	// units are the tables' request units a month: the operations' and
+	// the tracker's.
+	units tableUnits
 }
 
 // add writes a line of a quantity that is the same every month.
@@ -155,9 +160,11 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 	}
 	b.syntheticRequests()
 	e.Requests = b.total - b.mqtt - b.syntheticMqtt
+	b.units = b.tableUnits(b.requests)
 	b.apiGateway()
 	b.iotCore()
 	b.lambda()
+	b.tracker()
 	b.dynamoDB()
 	if err := b.cloudWatch(); err != nil {
 		return Estimate{}, err
@@ -273,7 +280,7 @@ func (b *bill) lambda() {
 // its storage and its backups.
 func (b *bill) dynamoDB() {
 	s, u := b.Stack, b.Usage
-	units := b.tableUnits(b.requests)
+	units := b.units
 	hours := u.DaysPerMonth * 24
 	for _, t := range []struct {
 		name           string
@@ -286,7 +293,11 @@ func (b *bill) dynamoDB() {
 	}{
 		{"vehicleEvents", s.Events, units.Events, b.vehicles * u.UploadsPerDay() * (EventItemBytes(u.SamplesPerUpload) + StorageOverheadBytes), s.EventRetentionDays, 0, true},
 		{"vehicles", s.Vehicles, units.Vehicles, 0, 0, b.vehicles * (VehicleItemBytes + StorageOverheadBytes), false},
+		{"vehicleState", s.State, units.State, 0, 0, b.vehicles * (StateItemBytes + StorageOverheadBytes), false},
 	} {
+		if t.table.LogicalID == "" {
+			continue // no state table
+		}
 		wp, rp, sp, class := PriceWriteUnits, PriceReadUnits, PriceStorage, "Standard"
 		wcp, rcp := PriceWriteCapacity, PriceReadCapacity
 		if t.table.InfrequentAccess {

@@ -44,6 +44,7 @@ func smallUsage() Usage {
 	u := DefaultUsage()
 	u.DrivingMinutesPerDay, u.SamplesPerSecond, u.SamplesPerUpload, u.DaysPerMonth = 10, 1, 10, 30
 	u.VehicleReadsPerDay, u.DayReadsPerDay, u.EventReadsPerDay, u.FleetListingsPerDay, u.VehicleUpdatesPerMonth = 0, 0, 0, 0, 0
+	u.VehicleStateReadsPerDay, u.FleetStateListingsPerDay = 0, 0
 	u.ResponseHeaderBytes, u.ColdStartsPerMillion, u.InitMs = 0, 0, 0
 	for op := range u.DurationMsByOperationID {
 		u.DurationMsByOperationID[op] = 10

@@ -20,6 +20,15 @@ const (
 	UploadResponseBytes  = 214
 	VehicleResponseBytes = 207
 	EventsPageGzipBytes  = 35154
+	// StateItemBytes is the talk's vehicle's state item (ten signals, a
+	// position, connected over MQTT); StateResponseBytes its answer;
+	// StatePageGzipBytes a full page of the fleet's states (the largest
+	// limit) as gzip sends it; StreamRecordBytes a stream record of the
+	// talk's upload as Lambda hands it to the tracker (JSON, the new image).
+	StateItemBytes     = 252
+	StateResponseBytes = 1078
+	StatePageGzipBytes = 59878
+	StreamRecordBytes  = 938
 	// LogCompressedFraction is how small the functions' log lines gzip
 	// (3.3-3.7 % measured, with the load); CloudWatch Logs bills stored
 	// logs by their compressed size.

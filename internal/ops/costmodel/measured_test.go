@@ -22,6 +22,7 @@ import (
 	"github.com/fleetapi/fleetapi/api"
 	"github.com/fleetapi/fleetapi/internal/bench/workload"
 	"github.com/fleetapi/fleetapi/internal/local/dynalite"
+	"github.com/fleetapi/fleetapi/internal/local/localstream"
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
@@ -95,7 +96,7 @@ func vidOf(i int) string { return fmt.Sprintf("WBY1Z21000V12%04d", i) }
 func newStore(t *testing.T) (*dynamostore.Store, dynalite.Tables) {
 	t.Helper()
 	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, make([]byte, 32))
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events, State: tables.State}, make([]byte, 32))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -140,7 +141,7 @@ func TestMeasuredRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	h, err := httpapi.New(httpapi.Config{Routes: routes, Callers: callers, Vehicles: store, Events: store, EventRetention: 365 * 24 * time.Hour,
+	h, err := httpapi.New(httpapi.Config{Routes: routes, Callers: callers, Vehicles: store, Events: store, States: store, EventRetention: 365 * 24 * time.Hour,
 		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now },
 		// A name as CloudFormation makes them: stack, logical ID, suffix.
 		FunctionName: "FleetApi-prod-IngestFunction4C8D5E1B-Xy3kP9qRt2Lm"})
@@ -267,4 +268,130 @@ func (w *countingWriter) Write(p []byte) (int, error) {
 	w.n += len(p)
 	w.all.Write(p)
 	return len(p), nil
+}
+
+// The state's figures are what the code writes and answers: the talk's
+// vehicle's day of uploads stored through a store whose event puts reach
+// a stream (the stream records as Lambda hands them, in JSON), applied by
+// the tracker's code; its state item sized by DynamoDB's rules, read
+// through the handler (getVehicleState), and a full page of the fleet's
+// states (listFleetState, the largest limit) as gzip sends it.
+func TestMeasuredState(t *testing.T) {
+	ctx := context.Background()
+	spec, err := api.Load()
+	if err != nil {
+		t.Fatal(err)
+	}
+	tables := dynalite.NewTables(t, db)
+	var records []events.DynamoDBEventRecord
+	stream := localstream.New(func(_ context.Context, p json.RawMessage) (any, error) {
+		var ev events.DynamoDBEvent
+		err := json.Unmarshal(p, &ev)
+		records = append(records, ev.Records...)
+		return nil, err
+	}, localstream.Options{Window: time.Hour, BatchSize: 10000})
+	defer stream.Close()
+	store, err := dynamostore.New(stream.Table(db, tables.Events), dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events, State: tables.State}, make([]byte, 32))
+	if err != nil {
+		t.Fatal(err)
+	}
+	const vid = "WBY1Z21000V123456"
+	now := time.Now().UTC().Truncate(time.Second)
+	if _, err := store.CreateVehicle(ctx, fleet.NewVehicle{VID: vid, VehicleFields: fleet.VehicleFields{Make: "BMW", Model: "i3", Year: 2017}}, now); err != nil {
+		t.Fatal(err)
+	}
+	drive := workload.NewDrive(7, now.Add(-workload.DrivingPerDay))
+	var uploaded []fleet.Event
+	for range int(DefaultUsage().UploadsPerDay()) {
+		e, err := fleet.NewEvent(vid, drive.Upload(workload.SamplesPerUpload), "", now, 365*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.PutEvent(ctx, e); err != nil {
+			t.Fatal(err)
+		}
+		uploaded = append(uploaded, e)
+	}
+	stream.Flush()
+	recordBytes := 0
+	for _, r := range records {
+		b, err := json.Marshal(r)
+		if err != nil {
+			t.Fatal(err)
+		}
+		recordBytes += len(b)
+	}
+	if len(records) != len(uploaded) {
+		t.Fatalf("%d stream records of %d uploads", len(records), len(uploaded))
+	}
+	// Connected over MQTT: the state's largest form.
+	_, err = store.UpdateState(ctx, dynamostore.StateUpdate{VID: vid, Apply: func(st *fleet.VehicleState) bool {
+		for _, e := range uploaded {
+			st.ApplyEvent(e)
+		}
+		st.ApplyLifecycle(fleet.LifecycleEvent{ClientID: vid, Connectivity: fleet.Connectivity{Connected: true, Since: now, Session: "a4666d2a7d844ae4ac5d7b38c9cb7967", Version: 12}})
+		return true
+	}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	key := map[string]types.AttributeValue{schema.VehicleID: &types.AttributeValueMemberS{Value: vid}}
+	out, err := db.GetItem(ctx, &dynamodb.GetItemInput{TableName: aws.String(tables.State), Key: key})
+	if err != nil || out.Item == nil {
+		t.Fatalf("read back the state: %v", err)
+	}
+	itemBytes := ItemSize(out.Item)
+	// The fleet: a thousand vehicles, each the state of a drive of its own.
+	for i := range fleet.MaxStateLimit - 1 {
+		other := fmt.Sprintf("WBY1Z21000V%06d", i)
+		e, err := fleet.NewEvent(other, workload.NewDrive(uint64(1000+i), now.Add(-time.Hour)).Upload(workload.SamplesPerUpload), "", now, 365*24*time.Hour)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if _, err := store.UpdateState(ctx, dynamostore.StateUpdate{VID: other, Apply: func(st *fleet.VehicleState) bool {
+			st.ApplyLifecycle(fleet.LifecycleEvent{ClientID: other, Connectivity: fleet.Connectivity{Connected: true, Since: now.Add(-time.Duration(i) * time.Second), Session: fmt.Sprintf("%032x", i), Version: 3}})
+			return st.ApplyEvent(e)
+		}}); err != nil {
+			t.Fatal(err)
+		}
+	}
+	callers, err := authz.New("arn:aws:iam::111122223333:role/vehicles", map[string][]string{"arn:aws:iam::111122223333:role/fleet": spec.IDs()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	var logs countingWriter
+	h, err := httpapi.New(httpapi.Config{Routes: spec.RoutesOf("vehicles"), Callers: callers, Vehicles: store, States: store, EventRetention: 365 * 24 * time.Hour,
+		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), FunctionName: "FleetApi-prod-VehiclesFunctionBF4866FB-Xy3kP9qRt2Lm"})
+	if err != nil {
+		t.Fatal(err)
+	}
+	call := func(op, resource, path string, query map[string]string) (events.APIGatewayProxyResponse, int) {
+		t.Helper()
+		before := logs.n
+		res, err := h.Handle(ctx, events.APIGatewayProxyRequest{HTTPMethod: "GET", Resource: resource, Path: path, QueryStringParameters: query,
+			PathParameters: map[string]string{"vid": vid},
+			RequestContext: events.APIGatewayProxyRequestContext{OperationName: op, RequestID: "c0a8e1f2-3b4d-4e5f-8a9b-000000000001",
+				Identity: events.APIGatewayRequestIdentity{UserArn: "arn:aws:sts::111122223333:assumed-role/fleet/backend"}}})
+		if err != nil || res.StatusCode != 200 {
+			t.Fatalf("%s: %v %d %s", op, err, res.StatusCode, res.Body)
+		}
+		return res, logs.n - before
+	}
+	one, oneLog := call("getVehicleState", "/vehicles/{vid}/state", "/vehicles/"+vid+"/state", nil)
+	page, pageLog := call("listFleetState", "/fleet/state", "/fleet/state", map[string]string{"limit": strconv.Itoa(fleet.MaxStateLimit)})
+	var listed struct {
+		States []json.RawMessage `json:"states"`
+	}
+	if err := json.Unmarshal([]byte(page.Body), &listed); err != nil || len(listed.States) != fleet.MaxStateLimit {
+		t.Fatalf("a page of %d states (%v), want %d", len(listed.States), err, fleet.MaxStateLimit)
+	}
+	pageGzip := gzipSize(t, []byte(page.Body))
+	t.Logf("stream record %.0f bytes; state item %d bytes (%d write unit); getVehicleState %d bytes, log %d; listFleetState page of %d: %d bytes, gzip %d, log %d",
+		float64(recordBytes)/float64(len(records)), itemBytes, WriteUnits(itemBytes), len(one.Body), oneLog, fleet.MaxStateLimit, len(page.Body), pageGzip, pageLog)
+	near(t, "StreamRecordBytes", float64(recordBytes)/float64(len(records)), StreamRecordBytes)
+	near(t, "StateItemBytes", float64(itemBytes), StateItemBytes)
+	near(t, "StateResponseBytes", float64(len(one.Body)), StateResponseBytes)
+	near(t, "StatePageGzipBytes", float64(pageGzip), StatePageGzipBytes)
+	near(t, "operations[getVehicleState].logBytes", float64(oneLog), operations["getVehicleState"].logBytes)
+	near(t, "operations[listFleetState].logBytes", float64(pageLog), operations["listFleetState"].logBytes)
 }

@@ -36,12 +36,16 @@ func TestUploadsOverMqtt(t *testing.T) {
 		quantities[l.price] += l.Quantity
 	}
 	// The synthetic vehicle's run a minute: a connection minute, a message
-	// of one increment, whichever way the fleet uploads.
+	// of one increment, whichever way the fleet uploads. The lifecycle
+	// rule: a connect and a disconnect a trip and a run, each a message,
+	// a rule triggered and an action.
 	runs := m.Usage.DaysPerMonth * 24 * 60
+	lifecycle := (10000*m.Usage.TripsPerDay*m.Usage.DaysPerMonth + runs) * 2
 	want := map[string]float64{
 		PriceIoTConnectivity: 10000*m.Usage.DrivingMinutesPerDay*m.Usage.DaysPerMonth + runs,
-		PriceIoTRules:        uploads*math.Ceil(float64(msg)/5120) + runs,
-		PriceIoTActions:      uploads*math.Ceil(float64(ev)/5120) + runs,
+		PriceIoTRules:        uploads*math.Ceil(float64(msg)/5120) + runs + lifecycle,
+		PriceIoTActions:      uploads*math.Ceil(float64(ev)/5120) + runs + lifecycle,
+		PriceIoTMessages:     lifecycle,
 		PriceRestRequests:    rest.Requests - uploads,
 	}
 	for price, q := range want {
@@ -63,4 +67,34 @@ func TestUploadsOverMqtt(t *testing.T) {
 	if _, err := m.Estimate(10000); err == nil || !strings.Contains(err.Error(), "no upload rule") {
 		t.Errorf("uploads over MQTT without the rule: %v", err)
 	}
+}
+
+// The tracker writes a vehicle's state once per batch of the stream that
+// holds an upload of it: at the talk's workload (two 20-minute trips a
+// day, an upload every 10 s) and prod's 60-second window, 21 batches a
+// trip, 42 writes a vehicle-day for 240 uploads; a write per upload would
+// be 72 million write units a month at 10,000 vehicles, about $45, the
+// window's $7.88. Without a window a batch holds one upload of a vehicle;
+// a window the peak fills first is shorter.
+func TestStateCoalesces(t *testing.T) {
+	m := prodModel(t)
+	f := m.State(10000)
+	if f.WritesPerVehicleDay != 42 || f.WindowSeconds != 60 || f.Shards < 4 || f.Concurrency != f.Shards {
+		t.Errorf("at 10,000 vehicles: %+v, want 42 writes a vehicle-day in 60 s windows", f)
+	}
+	perUpload := 10000 * m.Usage.UploadsPerDay() * m.Usage.DaysPerMonth * 0.625 / 1e6
+	coalesced := f.StateWrites * 0.625 / 1e6
+	if math.Abs(perUpload-45.05) > 0.1 || coalesced > perUpload/5 {
+		t.Errorf("a write per upload $%.2f, coalesced $%.2f: want about $45 and a fifth of it at most", perUpload, coalesced)
+	}
+	m.Stack.Tracker.BatchingWindowSeconds = 0
+	if f := m.State(10000); f.WritesPerVehicleDay != m.Usage.UploadsPerDay() {
+		t.Errorf("without a window: %v writes a vehicle-day, want one per upload (%v)", f.WritesPerVehicleDay, m.Usage.UploadsPerDay())
+	}
+	m.Stack.Tracker.BatchingWindowSeconds, m.Stack.Tracker.BatchSize = 60, 100
+	if f := m.State(10000); f.WindowSeconds >= 60 || f.WritesPerVehicleDay <= 42 {
+		t.Errorf("batches of 100 records: a window of %v s, %v writes; want the peak to fill them before 60 s", f.WindowSeconds, f.WritesPerVehicleDay)
+	}
+	t.Logf("at 10,000 vehicles: %d shards, %.1f writes a vehicle-day, $%.2f of state writes a month against $%.2f for a write per upload",
+		int(f.Shards), f.WritesPerVehicleDay, coalesced, perUpload)
 }

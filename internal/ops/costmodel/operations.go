@@ -86,6 +86,26 @@ var operations = map[string]operation{
 		},
 		responseBytes: VehicleResponseBytes, logBytes: 203, durationMs: 10,
 	},
+	// A vehicle's state, read eventually consistently (one that was never
+	// heard of reads its registration too: not counted).
+	"getVehicleState": {
+		perMonth: func(u Usage, v float64) float64 { return v * u.VehicleStateReadsPerDay * u.DaysPerMonth },
+		units: func(_ Usage, n float64, t *tableUnits) {
+			t.State.Reads += n * readUnits(StateItemBytes) * eventuallyConsistent
+		},
+		responseBytes: StateResponseBytes, logBytes: 203, durationMs: 8,
+	},
+	// The fleet's states in pages of the largest limit, each a Scan of one
+	// state more than it returns.
+	"listFleetState": {
+		perMonth: func(u Usage, v float64) float64 {
+			return u.FleetStateListingsPerDay * math.Ceil(v/fleet.MaxStateLimit) * u.DaysPerMonth
+		},
+		units: func(_ Usage, n float64, t *tableUnits) {
+			t.State.Reads += n * readUnits((fleet.MaxStateLimit+1)*StateItemBytes) * eventuallyConsistent
+		},
+		responseBytes: StatePageGzipBytes, logBytes: 197, durationMs: 150,
+	},
 	// The fleet listed in pages of the largest limit; each page scans one
 	// vehicle more than it returns.
 	"listVehicles": {
@@ -102,8 +122,8 @@ var operations = map[string]operation{
 // Units are a table's request units a month.
 type Units struct{ Writes, Reads float64 }
 
-// tableUnits are both tables' request units a month.
-type tableUnits struct{ Events, Vehicles Units }
+// tableUnits are the tables' request units a month.
+type tableUnits struct{ Events, Vehicles, State Units }
 
 // operationOf returns the figures of an operation.
 func operationOf(id string) (operation, error) {

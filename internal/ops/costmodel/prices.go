@@ -18,6 +18,7 @@ const (
 	PriceIoTConnectivity     = "iotConnectivityMinutes"
 	PriceIoTRules            = "iotRulesTriggered"
 	PriceIoTActions          = "iotActionsExecuted"
+	PriceIoTMessages         = "iotMessages"
 	PriceHTTPRequests        = "apiGatewayHttpRequests"
 	PriceLambdaRequests      = "lambdaRequests"
 	PriceLambdaArm64         = "lambdaArm64Duration"
@@ -54,7 +55,7 @@ const (
 
 // RequiredPrices lists every price a price file must hold.
 var RequiredPrices = []string{
-	PriceRestRequests, PriceHTTPRequests, PriceIoTConnectivity, PriceIoTRules, PriceIoTActions, PriceLambdaRequests, PriceLambdaArm64, PriceLambdaX8664,
+	PriceRestRequests, PriceHTTPRequests, PriceIoTConnectivity, PriceIoTRules, PriceIoTActions, PriceIoTMessages, PriceLambdaRequests, PriceLambdaArm64, PriceLambdaX8664,
 	PriceWriteUnits, PriceReadUnits, PriceIAWriteUnits, PriceIAReadUnits,
 	PriceWriteCapacity, PriceReadCapacity, PriceIAWriteCapacity, PriceIAReadCapacity, PriceStorage, PriceIAStorage, PricePITR,
 	PriceAlarmMetrics, PriceHighResAlarmMetrics, PriceCompositeAlarms, PriceDashboards, PriceCustomMetrics,

@@ -59,10 +59,15 @@ func BillingOf(resourceType string) (Billing, error) {
 	case "AWS::ApiGateway::Deployment", "AWS::ApiGateway::Account":
 		return Billing{Note: "configuration; requests are billed on the REST API"}, nil
 	case "AWS::IoT::TopicRule":
-		return Billing{Meters: []string{"rules triggered", "actions executed"},
-			Note: "per message, in 5 KB increments; through Basic Ingest without the messaging charge; not yet in the usage model: make cost prices uploads over HTTPS"}, nil
+		return Billing{Meters: []string{"rules triggered", "actions executed", "messages"},
+			Note: "per message, in 5 KB increments: the upload rule's through Basic Ingest without the messaging charge, the lifecycle rule's per connect and disconnect, each counted as a message"}, nil
 	case "AWS::SQS::Queue":
-		return Billing{Meters: []string{"requests"}, Note: "the failure queue of MQTT uploads: a message per upload not stored, none in the steady state"}, nil
+		return Billing{Meters: []string{"requests"}, Note: "the failure queues of MQTT uploads and of the tracker: a message per failure, none in the steady state"}, nil
+	case "AWS::Lambda::EventSourceMapping":
+		// "Read requests made by AWS Lambda-based consumers of DynamoDB
+		// Streams are free" (DynamoDB Developer Guide, "Evaluate your
+		// DynamoDB streams usage").
+		return Billing{Note: "the tracker's mapping of the events table's stream: Lambda's reads of a DynamoDB stream are free; its invocations are priced as the tracker's lines"}, nil
 	case "AWS::Lambda::Version", "AWS::Lambda::Alias":
 		return Billing{Note: "a published version and the alias its callers invoke: invocations are billed on the function"}, nil
 	case "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup":
@@ -81,7 +86,7 @@ func BillingOf(resourceType string) (Billing, error) {
 		// requests are not among them, and STS has no charge.
 		return Billing{Note: "configuration of the AWS IoT Core credentials provider; its requests are not metered"}, nil
 	case "AWS::Events::Rule":
-		return Billing{Note: "the synthetic vehicle's schedule: EventBridge has no charge for scheduled rules; its runs are priced as the synthetic vehicle's lines"}, nil
+		return Billing{Note: "the synthetic vehicle's and the fleet's figures' schedules: EventBridge has no charge for scheduled rules; their runs are priced as the synthetic vehicle's and the tracker's lines"}, nil
 	case "Custom::FleetApiSyntheticVehicle":
 		return Billing{Note: "the synthetic vehicle's certificate, made when the stack is deployed by a function billed as Lambda; IoT Core has no charge for certificates or things"}, nil
 	case "AWS::CDK::Metadata":

@@ -21,8 +21,10 @@ type Stack struct {
 	// Stage is the template's Stage tag.
 	Stage     string
 	Functions []Function
-	// Events and Vehicles are the two tables, told apart by their keys.
-	Events, Vehicles Table
+	// Events and Vehicles are the tables of the API, told apart by their
+	// keys; State is the vehicles' state table, the one the functions are
+	// told of as contract.EnvStateTable.
+	Events, Vehicles, State Table
 	// EventRetentionDays is the events' TTL, as the functions are told it.
 	EventRetentionDays int
 	// AccessLogFormat is the stage's access log format; AccessLogRetentionDays
@@ -42,10 +44,26 @@ type Stack struct {
 	Dashboards, KMSKeys, Secrets, Topics, Budgets, EmailSubscriptions int
 	// UploadRule: vehicles may upload over MQTT (an AWS::IoT::TopicRule).
 	UploadRule bool
+	// LifecycleRule: IoT Core's connect and disconnect events reach the
+	// tracker (the topic rule on contract.LifecycleTopicFilter).
+	LifecycleRule bool
 	// Synthetic is the synthetic vehicle's function, nil without one;
 	// SyntheticEveryMinutes its schedule.
 	Synthetic             *Function
 	SyntheticEveryMinutes int
+	// Tracker keeps the vehicles' state; nil in a template without one.
+	Tracker *Tracker
+}
+
+// Tracker is the function that keeps the vehicles' state: how the events
+// table's stream reaches it, and how often it counts the fleet.
+type Tracker struct {
+	Function
+	// BatchingWindowSeconds, BatchSize and Parallelization are its stream
+	// mapping's.
+	BatchingWindowSeconds, BatchSize, Parallelization int
+	// FiguresEveryMinutes is its schedule's.
+	FiguresEveryMinutes int
 }
 
 // Function is one Lambda function of the stack.
@@ -62,6 +80,9 @@ type Function struct {
 	ReservedConcurrency int // 0: none reserved
 	// ReadsSecret says the function reads a secret (the cursor key).
 	ReadsSecret bool
+	// QuietPlatform: its system log level is WARN, so Lambda writes no
+	// start and report lines of its invocations.
+	QuietPlatform bool
 }
 
 // Table is one DynamoDB table of the stack.
@@ -124,15 +145,27 @@ func ParseStack(data []byte) (*Stack, error) {
 	}
 	s := &Stack{}
 	logRetention := map[string]int{}
+	stateTable := ""
+	aliasOf := map[string]string{} // alias logical ID → its function's
 	for id, r := range resources {
-		if r.Type == "AWS::Logs::LogGroup" {
+		switch r.Type {
+		case "AWS::Logs::LogGroup":
 			days, err := intProp(r.Properties, "RetentionInDays", 0)
 			if err != nil {
 				return nil, fmt.Errorf("%s: %w", id, err)
 			}
 			logRetention[id] = days
+		case "AWS::Lambda::Function":
+			env, _ := r.Properties["Environment"].(map[string]any)
+			vars, _ := env["Variables"].(map[string]any)
+			if ref := findRef(vars[contract.EnvStateTable]); ref != "" {
+				stateTable = ref
+			}
+		case "AWS::Lambda::Alias":
+			aliasOf[id] = findRef(r.Properties["FunctionName"])
 		}
 	}
+	var schedules []schedule
 	for _, id := range sortedKeys(resources) {
 		r := resources[id]
 		var err error
@@ -140,7 +173,14 @@ func ParseStack(data []byte) (*Stack, error) {
 		case "AWS::Lambda::Function":
 			err = s.addFunction(id, r.Properties, logRetention)
 		case "AWS::DynamoDB::Table":
+			if id == stateTable {
+				s.State = Table{LogicalID: id}
+				err = s.State.read(r.Properties)
+				break
+			}
 			err = s.addTable(id, r.Properties)
+		case "AWS::Lambda::EventSourceMapping":
+			err = s.readMapping(r.Properties)
 		case "AWS::ApiGateway::Stage":
 			err = s.readStage(r.Properties, logRetention)
 		case "AWS::CloudWatch::Alarm":
@@ -160,14 +200,32 @@ func ParseStack(data []byte) (*Stack, error) {
 				s.EmailSubscriptions++
 			}
 		case "AWS::IoT::TopicRule":
-			s.UploadRule = true
+			sql, _ := dig(r.Properties, "TopicRulePayload", "Sql").(string)
+			if strings.Contains(sql, "'"+contract.LifecycleTopicFilter+"'") {
+				s.LifecycleRule = true
+			} else {
+				s.UploadRule = true
+			}
 		case "AWS::Events::Rule":
-			err = s.readSchedule(r.Properties)
+			var sc schedule
+			if sc, err = readSchedule(r.Properties, aliasOf); err == nil {
+				schedules = append(schedules, sc)
+			}
 		case "AWS::Budgets::Budget":
 			s.Budgets++
 		}
 		if err != nil {
 			return nil, fmt.Errorf("%s (%s): %w", id, r.Type, err)
+		}
+	}
+	for _, sc := range schedules {
+		switch {
+		case s.Synthetic != nil && sc.target == s.Synthetic.LogicalID && s.SyntheticEveryMinutes == 0:
+			s.SyntheticEveryMinutes = sc.minutes
+		case s.Tracker != nil && sc.target == s.Tracker.LogicalID && s.Tracker.FiguresEveryMinutes == 0:
+			s.Tracker.FiguresEveryMinutes = sc.minutes
+		default:
+			return nil, fmt.Errorf("a schedule of function %s: the cost model knows one of the synthetic vehicle's and one of the tracker's", sc.target)
 		}
 	}
 	switch {
@@ -181,30 +239,76 @@ func ParseStack(data []byte) (*Stack, error) {
 		return nil, fmt.Errorf("no function is told the event retention (%s)", contract.EnvEventRetentionDays)
 	case (s.Synthetic != nil) != (s.SyntheticEveryMinutes > 0):
 		return nil, errors.New("a synthetic vehicle's function and its schedule come together")
+	case s.Tracker != nil && (s.State.LogicalID == "" || s.Tracker.BatchSize == 0 || s.Tracker.FiguresEveryMinutes == 0):
+		return nil, errors.New("the tracker comes with the state table, its stream mapping and its schedule")
+	case s.Tracker == nil && s.State.LogicalID != "":
+		return nil, errors.New("a state table without the tracker that keeps it")
 	}
 	return s, nil
+}
+
+// schedule is an EventBridge rule's rate and the function it runs.
+type schedule struct {
+	minutes int
+	target  string // the function's logical ID
 }
 
 // scheduleRate reads a schedule's rate(N minute|minutes|hour|hours).
 var scheduleRate = regexp.MustCompile(`^rate\((\d+) (minute|minutes|hour|hours)\)$`)
 
-// readSchedule reads the synthetic vehicle's schedule, the template's one
-// EventBridge rule.
-func (s *Stack) readSchedule(p map[string]any) error {
+// readSchedule reads an EventBridge schedule and the function of its one
+// target (its ARN, or an alias of it).
+func readSchedule(p map[string]any, aliasOf map[string]string) (schedule, error) {
 	expr, _ := p["ScheduleExpression"].(string)
 	m := scheduleRate.FindStringSubmatch(expr)
 	if m == nil {
-		return fmt.Errorf("schedule %q: the cost model reads rate(N minutes) or rate(N hours)", expr)
+		return schedule{}, fmt.Errorf("schedule %q: the cost model reads rate(N minutes) or rate(N hours)", expr)
 	}
 	n, _ := strconv.Atoi(m[1])
 	if strings.HasPrefix(m[2], "hour") {
 		n *= 60
 	}
-	if n < 1 || s.SyntheticEveryMinutes != 0 {
-		return fmt.Errorf("schedule %q: one schedule of at least a minute", expr)
+	targets, _ := p["Targets"].([]any)
+	if n < 1 || len(targets) != 1 {
+		return schedule{}, fmt.Errorf("schedule %q: one target, at least a minute apart", expr)
 	}
-	s.SyntheticEveryMinutes = n
-	return nil
+	arn := dig(targets[0], "Arn")
+	target := findRef(arn)
+	if fn, ok := aliasOf[target]; ok {
+		target = fn
+	}
+	if att, _ := dig(arn, "Fn::GetAtt").([]any); len(att) == 2 {
+		target, _ = att[0].(string)
+	}
+	return schedule{minutes: n, target: target}, nil
+}
+
+// readMapping reads the tracker's stream mapping.
+func (s *Stack) readMapping(p map[string]any) error {
+	if s.Tracker == nil {
+		s.Tracker = &Tracker{}
+	}
+	t := s.Tracker
+	var err error
+	if t.BatchingWindowSeconds, err = intProp(p, "MaximumBatchingWindowInSeconds", 0); err != nil {
+		return err
+	}
+	// Lambda's defaults for a DynamoDB stream: 100 records, one batch a
+	// shard at a time.
+	if t.BatchSize, err = intProp(p, "BatchSize", 100); err != nil {
+		return err
+	}
+	t.Parallelization, err = intProp(p, "ParallelizationFactor", 1)
+	return err
+}
+
+// dig follows keys through nested objects, nil when one is missing.
+func dig(v any, keys ...string) any {
+	for _, k := range keys {
+		m, _ := v.(map[string]any)
+		v = m[k]
+	}
+	return v
 }
 
 func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string]int) error {
@@ -228,6 +332,7 @@ func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string
 		f.Tracing = tc["Mode"] == "Active"
 	}
 	if lc, ok := p["LoggingConfig"].(map[string]any); ok {
+		f.QuietPlatform = lc["SystemLogLevel"] == "WARN"
 		if ref, ok := lc["LogGroup"].(map[string]any); ok {
 			group, _ := ref["Ref"].(string)
 			days, ok := logRetention[group]
@@ -242,6 +347,13 @@ func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string
 	switch vars[contract.EnvServes] {
 	case contract.ServesSyntheticVehicle:
 		s.Synthetic = &f
+		return nil
+	case contract.ServesTracker:
+		// The mapping may have been read first.
+		if s.Tracker == nil {
+			s.Tracker = &Tracker{}
+		}
+		s.Tracker.Function = f
 		return nil
 	case contract.ServesSyntheticVehicleProvider:
 		// Runs when the stack is deployed: a few invocations a month.
@@ -274,7 +386,32 @@ func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string
 }
 
 func (s *Stack) addTable(id string, p map[string]any) error {
-	t := Table{LogicalID: id, OnDemand: p["BillingMode"] == "PAY_PER_REQUEST"}
+	t := Table{LogicalID: id}
+	if err := t.read(p); err != nil {
+		return err
+	}
+	keys, _ := p["KeySchema"].([]any)
+	names := map[string]string{}
+	for _, k := range keys {
+		k, _ := k.(map[string]any)
+		name, _ := k["AttributeName"].(string)
+		typ, _ := k["KeyType"].(string)
+		names[typ] = name
+	}
+	switch {
+	case names["HASH"] == schema.VehicleEvents.PartitionKey && names["RANGE"] == schema.VehicleEvents.SortKey:
+		s.Events = t
+	case names["HASH"] == schema.Vehicles.PartitionKey && names["RANGE"] == "":
+		s.Vehicles = t
+	default:
+		return fmt.Errorf("key schema %v is neither table's", names)
+	}
+	return nil
+}
+
+// read reads a table's billing: its mode, capacity, class and backups.
+func (t *Table) read(p map[string]any) error {
+	t.OnDemand = p["BillingMode"] == "PAY_PER_REQUEST"
 	if !t.OnDemand {
 		pt, _ := p["ProvisionedThroughput"].(map[string]any)
 		r, err := intProp(pt, "ReadCapacityUnits", -1)
@@ -307,22 +444,6 @@ func (s *Stack) addTable(id string, p map[string]any) error {
 	}
 	if pitr, ok := p["PointInTimeRecoverySpecification"].(map[string]any); ok {
 		t.PITR = pitr["PointInTimeRecoveryEnabled"] == true
-	}
-	keys, _ := p["KeySchema"].([]any)
-	names := map[string]string{}
-	for _, k := range keys {
-		k, _ := k.(map[string]any)
-		name, _ := k["AttributeName"].(string)
-		typ, _ := k["KeyType"].(string)
-		names[typ] = name
-	}
-	switch {
-	case names["HASH"] == schema.VehicleEvents.PartitionKey && names["RANGE"] == schema.VehicleEvents.SortKey:
-		s.Events = t
-	case names["HASH"] == schema.Vehicles.PartitionKey && names["RANGE"] == "":
-		s.Vehicles = t
-	default:
-		return fmt.Errorf("key schema %v is neither table's", names)
 	}
 	return nil
 }

@@ -56,13 +56,20 @@ func TestParseProdStack(t *testing.T) {
 	// each a Metrics Insights query, its throttles, the function's dropped
 	// events and destination failures, the failure queue's depth and age).
 	// And the synthetic vehicle's failures, 1; its secret beside the
-	// cursor key's.
-	if s.AlarmMetrics != 32+7+80+7+1 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 2 || s.Topics != 1 || s.Budgets != 1 {
+	// cursor key's. The tracker's errors, iterator age and failure queue
+	// and the silent vehicles, 4; the state table's throttles and errors,
+	// 6 (its three operations each); the vehicles function's rollback
+	// alarm, 2 more (the state's two reads).
+	if s.AlarmMetrics != 32+7+80+7+1+4+6+2 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 2 || s.Topics != 1 || s.Budgets != 1 {
 		t.Errorf("alarm metrics %d (+%d high resolution), composite alarms %d, dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
 			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.CompositeAlarms, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
 	}
 	if f := s.Synthetic; f == nil || f.MemoryMiB != 256 || f.Architecture != "arm64" || s.SyntheticEveryMinutes != 1 || len(s.Functions) != 3 {
 		t.Errorf("synthetic vehicle %+v every %d minutes; %d API functions", f, s.SyntheticEveryMinutes, len(s.Functions))
+	}
+	if tr := s.Tracker; tr == nil || tr.BatchingWindowSeconds != 60 || tr.BatchSize != 1000 || tr.Parallelization != 1 || tr.FiguresEveryMinutes != 5 ||
+		!tr.QuietPlatform || tr.Tracing || s.State.LogicalID == "" || !s.State.OnDemand || !s.LifecycleRule || !s.UploadRule {
+		t.Errorf("tracker %+v, state table %+v, lifecycle rule %v", tr, s.State, s.LifecycleRule)
 	}
 	if s.ThrottleRate != 1000 || s.ThrottleBurst != 2000 {
 		t.Errorf("throttle %g/%g", s.ThrottleRate, s.ThrottleBurst)

@@ -55,6 +55,15 @@ type Usage struct {
 	// way through the rule).
 	SyntheticRunMs       float64 `yaml:"syntheticRunMs" json:"syntheticRunMs"`
 	SyntheticReadsPerRun float64 `yaml:"syntheticReadsPerRun" json:"syntheticReadsPerRun"`
+	// The vehicles' state: how often a vehicle's state is read
+	// (getVehicleState) and the fleet's listed in full pages
+	// (listFleetState, per fleet); how long the tracker runs for a batch
+	// of the stream besides its vehicles, and for each vehicle's state it
+	// writes (its read and conditional put, 16 at a time).
+	VehicleStateReadsPerDay  float64 `yaml:"vehicleStateReadsPerDay" json:"vehicleStateReadsPerDay"`
+	FleetStateListingsPerDay float64 `yaml:"fleetStateListingsPerDay" json:"fleetStateListingsPerDay"`
+	TrackerBatchMs           float64 `yaml:"trackerBatchMs" json:"trackerBatchMs"`
+	TrackerStateMs           float64 `yaml:"trackerStateMs" json:"trackerStateMs"`
 }
 
 // DurationMs is each operation's billed duration, milliseconds.
@@ -93,6 +102,15 @@ func DefaultUsage() Usage {
 		// second of polling (three getEvent calls).
 		SyntheticRunMs:       2000,
 		SyntheticReadsPerRun: 3,
+		// A fleet view refreshed every 15 minutes; one vehicle in ten
+		// looked up a day (a support tool).
+		VehicleStateReadsPerDay:  0.1,
+		FleetStateListingsPerDay: 96,
+		// Estimates above make local's: a batch's decoding and its log
+		// line; a state's strongly consistent read and conditional put,
+		// two round trips of about 8 ms, 16 vehicles at a time.
+		TrackerBatchMs: 50,
+		TrackerStateMs: 2,
 	}
 }
 
@@ -145,6 +163,10 @@ func (u Usage) Validate() error {
 		{"syntheticReadsPerRun", u.SyntheticReadsPerRun, 2, 100},
 		{"peakToAverage", u.PeakToAverage, 1, 1000},
 		{"tripsPerDay", u.TripsPerDay, 1, 100},
+		{"vehicleStateReadsPerDay", u.VehicleStateReadsPerDay, 0, 1e6},
+		{"fleetStateListingsPerDay", u.FleetStateListingsPerDay, 0, 1e6},
+		{"trackerBatchMs", u.TrackerBatchMs, 1, 60000},
+		{"trackerStateMs", u.TrackerStateMs, 0.1, 60000},
 	} {
 		if math.IsNaN(c.v) || c.v < c.min || c.v > c.max {
 			return fmt.Errorf("%s %g is invalid: allowed are numbers from %g to %g", c.name, c.v, c.min, c.max)

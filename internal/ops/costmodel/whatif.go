@@ -65,13 +65,18 @@ func (m Model) WhatIfs(vehicles int) ([]WhatIf, error) {
 			func(v *Model) { v.Stack.EventRetentionDays = retention }},
 		{fmt.Sprintf("events table class %s", class), classNote,
 			func(v *Model) { v.Stack.Events.InfrequentAccess = !v.Stack.Events.InfrequentAccess }},
-		{fmt.Sprintf("point-in-time recovery %s on both tables", pitr), "",
-			func(v *Model) { v.Stack.Events.PITR, v.Stack.Vehicles.PITR = !s.Events.PITR, !s.Events.PITR }},
+		{fmt.Sprintf("point-in-time recovery %s on every table", pitr), "",
+			func(v *Model) {
+				v.Stack.Events.PITR, v.Stack.Vehicles.PITR = !s.Events.PITR, !s.Events.PITR
+				if v.Stack.State.LogicalID != "" {
+					v.Stack.State.PITR = !s.Events.PITR
+				}
+			}},
 		{"functions at 128 MB", "durations held equal: an estimate; CPU-bound work would take longer",
 			func(v *Model) { v.setMemory(128) }},
 		{"functions at 512 MB", "durations held equal: an estimate; CPU-bound work would finish sooner",
 			func(v *Model) { v.setMemory(512) }},
-		{"tables provisioned for the peak", fmt.Sprintf("capacity for %gx the average all month; no throttling at the peak", u.PeakToAverage),
+		{"tables provisioned for the peak", fmt.Sprintf("capacity for %gx the average all month; no throttling at the peak (the state table stays on demand)", u.PeakToAverage),
 			func(v *Model) { v.provision(vehicles, u.PeakToAverage) }},
 		{"tables provisioned with auto scaling", "capacity following the load at 70 % utilization: a lower bound, auto scaling lags a rising load",
 			func(v *Model) { v.provision(vehicles, 1/0.7) }},
@@ -132,12 +137,19 @@ func (m *Model) setMemory(mib int) {
 	for i := range m.Stack.Functions {
 		m.Stack.Functions[i].MemoryMiB = mib
 	}
+	if m.Stack.Tracker != nil {
+		m.Stack.Tracker.MemoryMiB = mib
+	}
 }
 
 // clone copies the model so that a what-if can change its stack and usage.
 func (m Model) clone() Model {
 	s := *m.Stack
 	s.Functions = slices.Clone(s.Functions)
+	if s.Tracker != nil {
+		t := *s.Tracker
+		s.Tracker = &t
+	}
 	u := m.Usage
 	u.DurationMsByOperationID = maps.Clone(u.DurationMsByOperationID)
 	return Model{Stack: &s, Usage: u, Prices: m.Prices}

@@ -54,7 +54,8 @@ type StateUpdate struct {
 
 // UpdateState reads a vehicle's state, applies the update and writes the
 // state back if it changed, on the condition that nobody wrote it since
-// the read: a conflicting writer makes it read and apply again. The
+// the read: a conflicting writer (or a stale read) makes it read and
+// apply again. The
 // changes of fleet.VehicleState commute, so concurrent updates of one
 // vehicle never lose one. It reports whether it wrote.
 func (s *Store) UpdateState(ctx context.Context, u StateUpdate) (bool, error) {
@@ -62,8 +63,11 @@ func (s *Store) UpdateState(ctx context.Context, u StateUpdate) (bool, error) {
 		return false, errNoStateTable
 	}
 	for attempt := range maxStateWrites {
+		// The first read is eventually consistent, half the read units:
+		// a stale one fails the write's condition, and the next reads
+		// strongly consistent.
 		out, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-			TableName: aws.String(s.tables.State), Key: keyS(schema.VehicleID, u.VID), ConsistentRead: aws.Bool(true),
+			TableName: aws.String(s.tables.State), Key: keyS(schema.VehicleID, u.VID), ConsistentRead: aws.Bool(attempt > 0),
 		})
 		if err != nil {
 			return false, classify(fmt.Sprintf("read the state of vehicle %q", u.VID), err)

@@ -61,12 +61,12 @@ func (r *recordingDB) Scan(ctx context.Context, in *dynamodb.ScanInput, opts ...
 // declared action is made (or the policy grants more than needed).
 func TestDeclaredAccessIsWhatTheCodeDoes(t *testing.T) {
 	tables := dynalite.NewTables(t, db)
-	rec := &recordingDB{API: db, roles: map[string]string{tables.Vehicles: schema.Vehicles.Role, tables.Events: schema.VehicleEvents.Role}}
-	store, err := dynamostore.New(rec, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	rec := &recordingDB{API: db, roles: map[string]string{tables.Vehicles: schema.Vehicles.Role, tables.Events: schema.VehicleEvents.Role, tables.State: schema.VehicleState.Role}}
+	store, err := dynamostore.New(rec, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events, State: tables.State}, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAPIWith(t, store, store)
+	a := newAPIWith(t, store)
 	rec.calls = map[string]bool{}
 	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
 	body := uploadJSON(t, 1, testNow.Add(-time.Hour))

@@ -43,6 +43,8 @@ var stricterRules = []struct {
 	{"from is not after to", regexp.MustCompile(`^from: must not be after to`)},
 	{"If-Match is an ETag of the API or *", regexp.MustCompile(`^If-Match: must be the ETag of the vehicle`)},
 	{"query parameters are those of the operation", regexp.MustCompile(`^.+: is not a query parameter of this operation`)},
+	{"a duration has a part, is longer than zero and at most 3650 days", regexp.MustCompile(`^(silentFor|notSeenFor): must (be an ISO 8601 duration|be longer than zero|be at most 3650 days)`)},
+	{"a bbox's longitudes are within ±180, latitudes within ±90, south not north of north", regexp.MustCompile(`^bbox: (longitude .* is outside \[-180, 180\]|latitude .* is outside \[-90, 90\]|south .* is north of north)`)},
 }
 
 // genRequest is one generated request and what the spec says of it.

@@ -58,7 +58,7 @@ func BenchmarkCreateEvent(b *testing.B) {
 		}
 	}
 	b.Run("cpu", func(b *testing.B) {
-		store, err := dynamostore.New(instantDB{}, dynamostore.Tables{Vehicles: "v", Events: "e"}, nil)
+		store, err := dynamostore.New(instantDB{}, dynamostore.Tables{Vehicles: "v", Events: "e", State: "s"}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -74,7 +74,7 @@ func BenchmarkCreateEvent(b *testing.B) {
 			}
 		}
 		before := anchorNsPerOp(b, decode)
-		run(b, newAPIWith(b, store, store).handlers[functionOf("POST", "/vehicles/{vid}/events")])
+		run(b, newAPIWith(b, store).handlers[functionOf("POST", "/vehicles/{vid}/events")])
 		elapsed := float64(b.Elapsed().Nanoseconds()) / float64(b.N)
 		// Timed before and after, so that a change of the machine's pace
 		// during the run falls on both sides of the ratio.
@@ -98,11 +98,11 @@ func BenchmarkCreateEvent(b *testing.B) {
 		defer srv.Close()
 		client := dynamodb.New(dynamodb.Options{Region: "eu-west-1", BaseEndpoint: aws.String(srv.URL),
 			Credentials: credentials.NewStaticCredentialsProvider("local", "local", "")})
-		store, err := dynamostore.New(client, dynamostore.Tables{Vehicles: "v", Events: "e"}, nil)
+		store, err := dynamostore.New(client, dynamostore.Tables{Vehicles: "v", Events: "e", State: "s"}, nil)
 		if err != nil {
 			b.Fatal(err)
 		}
-		run(b, newAPIWith(b, store, store).handlers[functionOf("POST", "/vehicles/{vid}/events")])
+		run(b, newAPIWith(b, store).handlers[functionOf("POST", "/vehicles/{vid}/events")])
 	})
 	b.Run("dynalite", func(b *testing.B) {
 		a := newAPI(b)
@@ -155,11 +155,11 @@ func (r *recordedDB) Query(_ context.Context, in *dynamodb.QueryInput, _ ...func
 // DynamoDB answering the items the store wrote.
 func BenchmarkReads(b *testing.B) {
 	db := &recordedDB{}
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: "v", Events: "e"}, testKey)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: "v", Events: "e", State: "s"}, testKey)
 	if err != nil {
 		b.Fatal(err)
 	}
-	a := newAPIWith(b, store, store)
+	a := newAPIWith(b, store)
 	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
 	drive := workload.NewDrive(1, testNow.Add(-2*time.Hour))
 	for range 101 {

@@ -99,6 +99,10 @@ func requestOf(t *testing.T, op, vid, eid string) call {
 		return call{method: "POST", path: "/vehicles/" + vid + "/events", body: uploadJSON(t, 7, testNow.Add(-time.Hour))}
 	case "getEvent":
 		return call{method: "GET", path: "/vehicles/" + vid + "/events/" + eid}
+	case "getVehicleState":
+		return call{method: "GET", path: "/vehicles/" + vid + "/state"}
+	case "listFleetState":
+		return call{method: "GET", path: "/fleet/state", query: map[string]string{"silentFor": "PT10M", "bbox": "11,48,12,49"}}
 	}
 	t.Fatalf("no request of operation %s", op)
 	return call{}
@@ -113,7 +117,7 @@ func requestOf(t *testing.T, op, vid, eid string) call {
 func TestCallersAreChecked(t *testing.T) {
 	tables := dynalite.NewTables(t, db)
 	counting := &countingDB{API: db}
-	store, err := dynamostore.New(counting, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	store, err := dynamostore.New(counting, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events, State: tables.State}, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -137,7 +141,7 @@ func TestCallersAreChecked(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAPIFor(t, callers, store, store)
+	a := newAPIFor(t, callers, store)
 	// Vehicles A and B, each with an upload.
 	eids := map[string]string{}
 	for _, vid := range []string{"car-A", "car-B"} {

@@ -29,11 +29,11 @@ func (throttledDB) Scan(context.Context, *dynamodb.ScanInput, ...func(*dynamodb.
 }
 
 func TestThrottlingIs503WithRetryAfter(t *testing.T) {
-	store, err := dynamostore.New(throttledDB{}, dynamostore.Tables{Vehicles: "v", Events: "e"}, testKey)
+	store, err := dynamostore.New(throttledDB{}, dynamostore.Tables{Vehicles: "v", Events: "e", State: "s"}, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAPIWith(t, store, store)
+	a := newAPIWith(t, store)
 	for _, c := range []call{
 		{method: "GET", path: "/vehicles/car-1"},
 		{method: "GET", path: "/vehicles"},

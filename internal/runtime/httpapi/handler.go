@@ -33,6 +33,12 @@ type VehicleStore interface {
 	ListVehicles(ctx context.Context, limit int, cursor string) (fleet.VehiclePage, error)
 }
 
+// StateStore keeps the vehicles' latest state.
+type StateStore interface {
+	GetState(ctx context.Context, vid string) (fleet.VehicleState, error)
+	ListStates(ctx context.Context, q fleet.StateQuery, now time.Time) (fleet.StatePage, error)
+}
+
 // EventStore keeps events.
 type EventStore interface {
 	PutEvent(ctx context.Context, e fleet.Event) (fleet.PutResult, error)
@@ -49,10 +55,11 @@ type Config struct {
 	// Callers says who may call which operation, on which vehicle: every
 	// request is checked against it before any store call. Required.
 	Callers *authz.Policy
-	// Vehicles and Events are the stores; each may be nil when the
-	// operations do not use it.
+	// Vehicles, Events and States are the stores; each may be nil when
+	// the operations do not use it.
 	Vehicles VehicleStore
 	Events   EventStore
+	States   StateStore
 	// EventRetention is how long events are kept (their TTL).
 	EventRetention time.Duration
 	// Logger receives one structured line per request. Default: slog.Default().
@@ -100,9 +107,9 @@ type route struct {
 // each is registered beside its code (vehicleOperations, eventOperations).
 type operation struct {
 	serve func(h *Handler, ctx context.Context, r *request) response
-	// events marks an operation of the event store; the others use the
-	// vehicle store.
-	events bool
+	// events marks an operation of the event store, state one of the
+	// state store; the others use the vehicle store.
+	events, state bool
 	// paginated operations sign cursors: their store needs the cursor key.
 	paginated bool
 	// uploads marks the operation that stores uploads (through the ingest
@@ -112,17 +119,22 @@ type operation struct {
 }
 
 func lookup(id string) (operation, bool) {
-	if op, ok := vehicleOperations[id]; ok {
-		return op, true
+	for _, ops := range operationSets {
+		if op, ok := ops[id]; ok {
+			return op, true
+		}
 	}
-	op, ok := eventOperations[id]
-	return op, ok
+	return operation{}, false
 }
+
+// operationSets are the operations the handler implements, by their
+// operationId in api/swagger.yaml, registered beside their code.
+var operationSets = []map[string]operation{vehicleOperations, eventOperations, stateOperations}
 
 // Operations lists the operationIds the handler implements, sorted.
 func Operations() []string {
 	return slices.Sorted(func(yield func(string) bool) {
-		for _, ops := range []map[string]operation{vehicleOperations, eventOperations} {
+		for _, ops := range operationSets {
 			for id := range ops {
 				if !yield(id) {
 					return
@@ -138,6 +150,15 @@ func Paginates(routes []contract.Route) bool {
 	return slices.ContainsFunc(routes, func(r contract.Route) bool {
 		op, _ := lookup(r.Operation)
 		return op.paginated
+	})
+}
+
+// ReadsState reports whether any of the routes reads the vehicles' state,
+// so that its store needs the state table.
+func ReadsState(routes []contract.Route) bool {
+	return slices.ContainsFunc(routes, func(r contract.Route) bool {
+		op, _ := lookup(r.Operation)
+		return op.state
 	})
 }
 
@@ -167,7 +188,7 @@ func New(cfg Config) (*Handler, error) {
 		if !ok {
 			return nil, fmt.Errorf("httpapi: operation %s has no implementation: implemented are %s", rt.Operation, strings.Join(Operations(), ", "))
 		}
-		if op.events && cfg.Events == nil || !op.events && cfg.Vehicles == nil {
+		if op.state && cfg.States == nil || op.events && cfg.Events == nil || !op.events && !op.state && cfg.Vehicles == nil {
 			return nil, fmt.Errorf("httpapi: operation %s needs its store", rt.Operation)
 		}
 		h.byOperation[rt.Operation] = route{Route: rt, operation: op}

@@ -50,25 +50,32 @@ type testAPI struct {
 func newAPI(t testing.TB) *testAPI {
 	t.Helper()
 	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events, State: tables.State}, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	return newAPIWith(t, store, store)
+	return newAPIWith(t, store)
 }
 
-func newAPIWith(t testing.TB, vehicles VehicleStore, evs EventStore) *testAPI {
+// stores are the stores of every operation, as a *dynamostore.Store is.
+type stores interface {
+	VehicleStore
+	EventStore
+	StateStore
+}
+
+func newAPIWith(t testing.TB, store stores) *testAPI {
 	t.Helper()
-	return newAPIFor(t, testCallers, vehicles, evs)
+	return newAPIFor(t, testCallers, store)
 }
 
 // newAPIFor is newAPIWith with the callers of a policy of the test's own.
-func newAPIFor(t testing.TB, callers *authz.Policy, vehicles VehicleStore, evs EventStore) *testAPI {
+func newAPIFor(t testing.TB, callers *authz.Policy, store stores) *testAPI {
 	t.Helper()
 	a := &testAPI{t: t, handlers: map[string]*Handler{}, logs: &bytes.Buffer{}}
 	for _, fn := range spec.Functions() {
 		h, err := New(Config{
-			Routes: routesOf(fn), Callers: callers, Vehicles: vehicles, Events: evs, EventRetention: testRetention,
+			Routes: routesOf(fn), Callers: callers, Vehicles: store, Events: store, States: store, EventRetention: testRetention,
 			Logger:       slog.New(slog.NewJSONHandler(a.logs, nil)),
 			Now:          func() time.Time { return testNow },
 			FunctionName: "FleetApi-test-" + fn,
@@ -536,14 +543,14 @@ func TestLargestUploadIsReadable(t *testing.T) {
 // in pages of 7 end without a cursor, in pages of 3 after three pages.
 func TestListingsPageThrough(t *testing.T) {
 	tables := dynalite.NewTables(t, db)
-	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	store, err := dynamostore.New(db, dynamostore.Tables{Vehicles: tables.Vehicles, Events: tables.Events, State: tables.State}, testKey)
 	if err != nil {
 		t.Fatal(err)
 	}
-	a := newAPIWith(t, store, store)
+	a := newAPIWith(t, store)
 	// Every request of this API sees the clock one second later.
 	ticks := 0
-	ticking := newAPIWith(t, store, store)
+	ticking := newAPIWith(t, store)
 	for _, h := range ticking.handlers {
 		h.cfg.Now = func() time.Time { ticks++; return testNow.Add(time.Duration(ticks) * time.Second) }
 	}

@@ -53,7 +53,7 @@ func TestHungDynamoDBUnderTheRuntimeEmulator(t *testing.T) {
 		// The SDK's service-specific endpoint variable.
 		"AWS_ENDPOINT_URL_DYNAMODB=" + faultnet.Hung(t),
 		contract.EnvRoutes + "=" + contract.FormatRoutes(routes),
-		contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents",
+		contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents", contract.EnvStateTable + "=vehicleState",
 		contract.EnvEventRetentionDays + "=30",
 		contract.EnvVehicleRole + "=" + testVehicleRole,
 	}}
@@ -174,7 +174,7 @@ func TestNoNetworkCallDuringInit(t *testing.T) {
 				"AWS_LAMBDA_FUNCTION_NAME=fleetapi-" + fn, "AWS_REGION=eu-west-1", "AWS_ACCESS_KEY_ID=local", "AWS_SECRET_ACCESS_KEY=local",
 				"AWS_ENDPOINT_URL_DYNAMODB=" + endpoints[0].URL, "AWS_ENDPOINT_URL_SECRETS_MANAGER=" + endpoints[1].URL,
 				contract.EnvRoutes + "=" + contract.FormatRoutes(routes),
-				contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents", contract.EnvEventRetentionDays + "=30",
+				contract.EnvVehiclesTable + "=vehicles", contract.EnvEventsTable + "=vehicleEvents", contract.EnvStateTable + "=vehicleState", contract.EnvEventRetentionDays + "=30",
 				contract.EnvCursorKeySecret + "=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key",
 				contract.EnvVehicleRole + "=" + testVehicleRole,
 			}})

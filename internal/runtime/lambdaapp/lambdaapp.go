@@ -24,6 +24,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
+	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
@@ -43,7 +44,7 @@ type Env struct {
 // The cursor key secret is checked by the functions that list.
 func ReadEnv(getenv func(string) string) (Env, error) {
 	e := Env{
-		Tables:       dynamostore.Tables{Vehicles: getenv(contract.EnvVehiclesTable), Events: getenv(contract.EnvEventsTable)},
+		Tables:       dynamostore.Tables{Vehicles: getenv(contract.EnvVehiclesTable), Events: getenv(contract.EnvEventsTable), State: getenv(contract.EnvStateTable)},
 		CursorSecret: getenv(contract.EnvCursorKeySecret),
 	}
 	var missing []string
@@ -65,6 +66,9 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		}
 	}
 	e.Routes = routes
+	if httpapi.ReadsState(routes) && e.Tables.State == "" {
+		return Env{}, fmt.Errorf("missing environment variable %s: %s reads the vehicles' state", contract.EnvStateTable, contract.EnvRoutes)
+	}
 	days, err := strconv.Atoi(getenv(contract.EnvEventRetentionDays))
 	if err != nil || days < 1 {
 		return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", contract.EnvEventRetentionDays, getenv(contract.EnvEventRetentionDays))
@@ -132,10 +136,58 @@ func handler(getenv func(string) string, logger *slog.Logger) (any, error) {
 			return nil, err
 		}
 		return cfn.LambdaWrap(p.Handle), nil
+	case contract.ServesTracker:
+		t, err := BuildTracker(getenv, logger)
+		if err != nil {
+			return nil, err
+		}
+		return t.Invoke, nil
 	default:
-		return nil, fmt.Errorf("%s %q: allowed are unset (the operations of %s), %s and %s", contract.EnvServes, serves, contract.EnvRoutes,
-			contract.ServesSyntheticVehicle, contract.ServesSyntheticVehicleProvider)
+		return nil, fmt.Errorf("%s %q: allowed are unset (the operations of %s), %s, %s and %s", contract.EnvServes, serves, contract.EnvRoutes,
+			contract.ServesSyntheticVehicle, contract.ServesSyntheticVehicleProvider, contract.ServesTracker)
 	}
+}
+
+// BuildTracker wires the tracker from its environment: the three tables
+// and the stage's silentAfter and notSeenAfter, whole seconds.
+func BuildTracker(getenv func(string) string, logger *slog.Logger) (*tracker.Tracker, error) {
+	tables := dynamostore.Tables{Vehicles: getenv(contract.EnvVehiclesTable), Events: getenv(contract.EnvEventsTable), State: getenv(contract.EnvStateTable)}
+	var missing []string
+	for _, name := range []string{contract.EnvVehiclesTable, contract.EnvEventsTable, contract.EnvStateTable} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing environment variables %v", missing)
+	}
+	seconds := func(name string) (time.Duration, error) {
+		n, err := strconv.Atoi(getenv(name))
+		if err != nil || n < 1 {
+			return 0, fmt.Errorf("%s must be a positive whole number of seconds, got %q", name, getenv(name))
+		}
+		return time.Duration(n) * time.Second, nil
+	}
+	silent, err := seconds(contract.EnvSilentAfter)
+	if err != nil {
+		return nil, err
+	}
+	notSeen, err := seconds(contract.EnvNotSeenAfter)
+	if err != nil {
+		return nil, err
+	}
+	cfg, err := AWSConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(getenv, "DYNAMODB") })
+	store, err := dynamostore.New(db, tables, nil)
+	if err != nil {
+		return nil, err
+	}
+	return tracker.New(tracker.Config{Store: store, SilentAfter: silent, NotSeenAfter: notSeen, Logger: logger,
+		// Set by Lambda in every function's environment.
+		FunctionName: getenv("AWS_LAMBDA_FUNCTION_NAME")})
 }
 
 func build(logger *slog.Logger) (*httpapi.Handler, error) {
@@ -163,7 +215,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 		return nil, err
 	}
 	return httpapi.New(httpapi.Config{
-		Routes: env.Routes, Callers: env.Callers, Vehicles: store, Events: store,
+		Routes: env.Routes, Callers: env.Callers, Vehicles: store, Events: store, States: store,
 		EventRetention: env.EventRetention, Logger: logger,
 		// Set by Lambda in every function's environment.
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),

@@ -1,6 +1,7 @@
 package lambdaapp
 
 import (
+	"bytes"
 	"context"
 	"crypto/ecdsa"
 	"crypto/x509"
@@ -172,7 +173,10 @@ func TestServesNamesWhatIsWrong(t *testing.T) {
 		env  map[string]string
 		want string
 	}{
-		{map[string]string{contract.EnvServes: "canary"}, `FLEETAPI_SERVES "canary": allowed are unset (the operations of FLEETAPI_ROUTES), synthetic-vehicle and synthetic-vehicle-provider`},
+		{map[string]string{contract.EnvServes: "canary"}, `FLEETAPI_SERVES "canary": allowed are unset (the operations of FLEETAPI_ROUTES), synthetic-vehicle, synthetic-vehicle-provider and tracker`},
+		{map[string]string{contract.EnvServes: contract.ServesTracker, contract.EnvVehiclesTable: "v"}, "missing environment variables [VEHICLE_EVENTS_TABLE VEHICLE_STATE_TABLE]"},
+		{map[string]string{contract.EnvServes: contract.ServesTracker, contract.EnvVehiclesTable: "v", contract.EnvEventsTable: "e", contract.EnvStateTable: "s",
+			contract.EnvSilentAfter: "10m", contract.EnvNotSeenAfter: "604800"}, `FLEETAPI_SILENT_AFTER_SECONDS must be a positive whole number of seconds, got "10m"`},
 		{map[string]string{contract.EnvServes: contract.ServesSyntheticVehicle, contract.EnvSyntheticVID: testVID}, "missing environment variables [AWS_REGION FLEETAPI_API_URL"},
 		{map[string]string{contract.EnvServes: contract.ServesSyntheticVehicle, contract.EnvSyntheticVID: "car-1", contract.EnvSyntheticSecret: testSecret,
 			contract.EnvAPIURL: "https://x", contract.EnvCredentialsEndpoint: "c", contract.EnvDataEndpoint: "d", contract.EnvRoleAlias: "r",
@@ -200,5 +204,36 @@ func TestSyntheticVehicleWithoutCertificate(t *testing.T) {
 	failed, ok := report.Failed()
 	if !ok || failed.Step != "Credentials" || !strings.Contains(failed.Err.Error(), "holds no certificate and key") || report.OK() {
 		t.Errorf("report %+v, want Credentials failed: no certificate", report)
+	}
+}
+
+// The tracker, wired from the environment the construct gives it, counts
+// the fleet on its schedule's event: a log line of the figures' embedded
+// metrics, named after its function.
+func TestTrackerFromItsEnvironment(t *testing.T) {
+	ctx := context.Background()
+	db, err := dynalite.Start(ctx, dynalite.Options{Instant: true})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer db.Stop()
+	tables := dynalite.NewTables(t, db.Client())
+	env := map[string]string{
+		EnvRegion: "eu-west-1", EnvAccessKeyID: "AKIDTRACKER", EnvSecretAccessKey: "secret", "AWS_ENDPOINT_URL_DYNAMODB": db.Endpoint,
+		"AWS_LAMBDA_FUNCTION_NAME": "FleetApi-dev-TrackerFunction1273CF74-abc",
+		contract.EnvServes:         contract.ServesTracker, contract.EnvVehiclesTable: tables.Vehicles, contract.EnvEventsTable: tables.Events,
+		contract.EnvStateTable: tables.State, contract.EnvSilentAfter: "600", contract.EnvNotSeenAfter: "604800",
+	}
+	var logs bytes.Buffer
+	h, err := handler(func(k string) string { return env[k] }, slog.New(slog.NewJSONHandler(&logs, nil)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	invoke := h.(func(context.Context, json.RawMessage) (any, error))
+	if _, err := invoke(ctx, json.RawMessage(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)); err != nil {
+		t.Fatal(err)
+	}
+	if !strings.Contains(logs.String(), `"msg":"fleet figures"`) || !strings.Contains(logs.String(), `"FunctionName":"FleetApi-dev-TrackerFunction1273CF74-abc"`) {
+		t.Errorf("the count's log: %s", logs.String())
 	}
 }

@@ -137,6 +137,9 @@ func (t *Tracker) HandleStream(ctx context.Context, ev events.DynamoDBEvent) eve
 			failed = append(failed, i)
 			continue
 		}
+		if contract.IsSyntheticVID(e.VID) {
+			continue // not the fleet's: its state is kept nowhere
+		}
 		v := byVID[e.VID]
 		if v == nil {
 			v = &vehicle{first: i}
@@ -187,7 +190,7 @@ func (t *Tracker) HandleStream(ctx context.Context, ev events.DynamoDBEvent) eve
 // account, whose events the rule sees too) is left alone; an error is
 // Lambda's to retry.
 func (t *Tracker) HandleLifecycle(ctx context.Context, ev contract.LifecycleEvent) error {
-	if fleet.ValidateVID("clientId", ev.ClientID) != nil || ev.Timestamp <= 0 {
+	if fleet.ValidateVID("clientId", ev.ClientID) != nil || ev.Timestamp <= 0 || contract.IsSyntheticVID(ev.ClientID) {
 		t.cfg.Logger.InfoContext(ctx, "lifecycle event of no vehicle", "clientId", truncate(ev.ClientID), "eventType", ev.EventType)
 		return nil
 	}

@@ -66,6 +66,19 @@ const (
 	EnvNotSeenAfter = "FLEETAPI_NOT_SEEN_AFTER_SECONDS"
 )
 
+// The tracker's defaults, a stage's unless it sets its own.
+const (
+	// DefaultStateBatchingWindow is how long the events table's stream
+	// gathers records before the tracker gets them: a vehicle uploading
+	// every 10 s is one write of its state a minute, its state at most a
+	// minute and a half behind its samples.
+	DefaultStateBatchingWindow = time.Minute
+	// DefaultSilentAfter and DefaultNotSeenAfter count the fleet's
+	// figures.
+	DefaultSilentAfter  = 10 * time.Minute
+	DefaultNotSeenAfter = 7 * 24 * time.Hour
+)
+
 // LifecycleTopicFilter is the topics of AWS IoT Core's connect and
 // disconnect events of every client ($aws/events/presence/connected/
 // clientId and .../disconnected/clientId), which the lifecycle rule

@@ -209,6 +209,8 @@ func TestParseBoundingBox(t *testing.T) {
 		"11.5,-91,11.7,48.2":    "latitude -91 is outside [-90, 90]",
 		"11.5,48.3,11.7,48.2":   "south 48.3 is north of north 48.2",
 		"11.5,48.1,11.7,48.2,1": "must be four numbers",
+		"1e1,48.1,11.7,48.2":    "must be four numbers",
+		"+11.5,48.1,11.7,48.2":  "must be four numbers",
 	} {
 		b, err := ParseBoundingBox("bbox", in)
 		switch {
@@ -248,7 +250,8 @@ func TestParseDuration(t *testing.T) {
 		"-PT10M": "must not be negative", "10m": "must be an ISO 8601 duration", "P": "must be an ISO 8601 duration",
 		"PT": "must be an ISO 8601 duration", "P1H": "must be an ISO 8601 duration", "PT1D": "must be an ISO 8601 duration",
 		"PT30M1H": "must be an ISO 8601 duration", "PT1.5H": "must be an ISO 8601 duration", "PT0S": "must be longer than zero",
-		"P99999999D": "must be at most 3650 days", "P9999999999D": "must be at most 3650 days", "": "must be an ISO 8601 duration",
+		"P9999D": "must be at most 3650 days", "PT99999999M": "must be at most 3650 days", "P99999D": "must be an ISO 8601 duration",
+		"": "must be an ISO 8601 duration", "P1DT": "must be an ISO 8601 duration",
 	} {
 		if _, err := ParseDuration("silentFor", in); err == nil || !strings.Contains(err.Error(), "silentFor: "+want) {
 			t.Errorf("%q: %v, want %q", in, err, want)

@@ -1,6 +1,8 @@
 package fleet
 
 import (
+	"cmp"
+	"regexp"
 	"strconv"
 	"strings"
 	"time"
@@ -14,19 +16,25 @@ type BoundingBox struct {
 	West, South, East, North float64
 }
 
+// coordinatePattern is a coordinate of a bounding box in degrees, as the
+// spec's pattern of bbox has it: no exponent, no sign but a minus.
+var coordinatePattern = regexp.MustCompile(`^-?[0-9]{1,3}(\.[0-9]{1,15})?$`)
+
 // ParseBoundingBox reads "west,south,east,north" from parameter field.
 func ParseBoundingBox(field, s string) (*BoundingBox, error) {
 	parts := strings.Split(s, ",")
+	bad := func() (*BoundingBox, error) {
+		return nil, invalid(field, "must be four numbers west,south,east,north in degrees, such as 11.36,48.06,11.72,48.25, got %q", truncate(s))
+	}
 	if len(parts) != 4 {
-		return nil, invalid(field, "must be four numbers west,south,east,north in degrees, got %q", truncate(s))
+		return bad()
 	}
 	var v [4]float64
 	for i, p := range parts {
-		f, err := strconv.ParseFloat(strings.TrimSpace(p), 64)
-		if err != nil || f != f {
-			return nil, invalid(field, "must be four numbers west,south,east,north in degrees, got %q", truncate(s))
+		if !coordinatePattern.MatchString(p) {
+			return bad()
 		}
-		v[i] = f
+		v[i], _ = strconv.ParseFloat(p, 64)
 	}
 	b := &BoundingBox{West: v[0], South: v[1], East: v[2], North: v[3]}
 	for _, lon := range []float64{b.West, b.East} {
@@ -66,64 +74,28 @@ func (b BoundingBox) String() string {
 // MaxDuration bounds a duration of a query: ten years.
 const MaxDuration = 3650 * 24 * time.Hour
 
+// durationPattern is an ISO 8601 duration of whole days, hours, minutes
+// and seconds, as the spec's Duration schema has it.
+var durationPattern = regexp.MustCompile(`^P(?:([0-9]{1,4})D)?(?:T(?:([0-9]{1,6})H)?(?:([0-9]{1,8})M)?(?:([0-9]{1,9})S)?)?$`)
+
 // ParseDuration reads a positive ISO 8601 duration of days, hours, minutes
 // and seconds, whole numbers each: P7D, PT10M, P1DT12H, PT90S.
 func ParseDuration(field, s string) (time.Duration, error) {
 	if strings.HasPrefix(s, "-") {
 		return 0, invalid(field, "must not be negative, got %q", truncate(s))
 	}
-	bad := func() (time.Duration, error) {
+	m := durationPattern.FindStringSubmatch(s)
+	// At least one part, and one after a T.
+	if m == nil || m[1]+m[2]+m[3]+m[4] == "" || strings.HasSuffix(s, "T") {
 		return 0, invalid(field, "must be an ISO 8601 duration of days, hours, minutes and seconds, such as PT10M or P7D, got %q", truncate(s))
 	}
-	rest, ok := strings.CutPrefix(s, "P")
-	if !ok || rest == "" {
-		return bad()
-	}
 	var total time.Duration
-	units := []struct {
-		designator byte
-		unit       time.Duration
-	}{{'D', 24 * time.Hour}, {'T', 0}, {'H', time.Hour}, {'M', time.Minute}, {'S', time.Second}}
-	next, inTime, digits := 0, false, 0
-	for rest != "" {
-		if rest[0] == 'T' {
-			if inTime || next > 1 || len(rest) == 1 {
-				return bad()
-			}
-			inTime, next, rest = true, 2, rest[1:]
-			continue
-		}
-		i := 0
-		for i < len(rest) && '0' <= rest[i] && rest[i] <= '9' {
-			i++
-		}
-		if i == 0 || i == len(rest) || i > 10 {
-			return bad()
-		}
-		n, _ := strconv.ParseInt(rest[:i], 10, 64)
-		found := false
-		for ; next < len(units); next++ {
-			u := units[next]
-			if u.designator == rest[i] && u.unit != 0 && (u.designator == 'D') != inTime {
-				if time.Duration(n) > MaxDuration/u.unit {
-					return 0, invalid(field, "must be at most %d days, got %q", int(MaxDuration.Hours()/24), truncate(s))
-				}
-				total += time.Duration(n) * u.unit
-				next, found = next+1, true
-				break
-			}
-		}
-		if !found {
-			return bad()
-		}
-		digits++
-		rest = rest[i+1:]
-		if total > MaxDuration {
-			return 0, invalid(field, "must be at most %d days, got %q", int(MaxDuration.Hours()/24), truncate(s))
-		}
+	for i, unit := range []time.Duration{24 * time.Hour, time.Hour, time.Minute, time.Second} {
+		n, _ := strconv.ParseInt(cmp.Or(m[i+1], "0"), 10, 64)
+		total += time.Duration(n) * unit
 	}
-	if digits == 0 {
-		return bad()
+	if total > MaxDuration {
+		return 0, invalid(field, "must be at most %d days, got %q", int(MaxDuration.Hours()/24), truncate(s))
 	}
 	if total == 0 {
 		return 0, invalid(field, "must be longer than zero, got %q", truncate(s))

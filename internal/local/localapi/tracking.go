@@ -1,0 +1,82 @@
+package localapi
+
+import (
+	"cmp"
+	"context"
+	"encoding/json"
+	"errors"
+	"fmt"
+	"log/slog"
+	"time"
+
+	"github.com/fleetapi/fleetapi/internal/local/localstream"
+	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
+)
+
+// TrackingOptions are a stage's settings of its tracker.
+type TrackingOptions struct {
+	// Window is the stream's batching window; default
+	// contract.DefaultStateBatchingWindow, a stage's.
+	Window time.Duration
+	// SilentAfter and NotSeenAfter count the fleet's figures; defaults
+	// contract.DefaultSilentAfter and DefaultNotSeenAfter.
+	SilentAfter, NotSeenAfter time.Duration
+	Logger                    *slog.Logger
+}
+
+// Tracking is a stage's tracker, run locally: the events table's stream
+// (package localstream, dynalite having none) mapped to the tracker code
+// with the stage's batching window, the broker's connects and disconnects
+// handed to it as the lifecycle rule hands IoT Core's, and its figures.
+type Tracking struct {
+	// Store is the store to serve the API with: its puts of events reach
+	// the stream.
+	Store   *dynamostore.Store
+	Stream  *localstream.Stream
+	Tracker *tracker.Tracker
+}
+
+// NewTracking builds a store on db whose event puts feed the tracker.
+func NewTracking(db dynamostore.API, tables dynamostore.Tables, cursorKey []byte, o TrackingOptions) (*Tracking, error) {
+	if tables.State == "" {
+		return nil, errors.New("localapi: tracking needs the state table")
+	}
+	o.Window = cmp.Or(o.Window, contract.DefaultStateBatchingWindow)
+	o.SilentAfter = cmp.Or(o.SilentAfter, contract.DefaultSilentAfter)
+	o.NotSeenAfter = cmp.Or(o.NotSeenAfter, contract.DefaultNotSeenAfter)
+	if o.Logger == nil {
+		o.Logger = slog.New(slog.DiscardHandler)
+	}
+	t := &Tracking{}
+	t.Stream = localstream.New(func(ctx context.Context, payload json.RawMessage) (any, error) { return t.Tracker.Invoke(ctx, payload) },
+		localstream.Options{Window: o.Window, Logger: o.Logger})
+	store, err := dynamostore.New(t.Stream.Table(db, tables.Events), tables, cursorKey)
+	if err != nil {
+		t.Stream.Close()
+		return nil, err
+	}
+	tr, err := tracker.New(tracker.Config{Store: store, SilentAfter: o.SilentAfter, NotSeenAfter: o.NotSeenAfter,
+		FunctionName: "local-tracker", Logger: o.Logger.With("function", "tracker")})
+	if err != nil {
+		t.Stream.Close()
+		return nil, err
+	}
+	t.Store, t.Tracker = store, tr
+	return t, nil
+}
+
+// Lifecycle hands a lifecycle event to the tracker as the lifecycle rule
+// does: the event's JSON as its payload.
+func (t *Tracking) Lifecycle(ctx context.Context, ev contract.LifecycleEvent) error {
+	payload, err := json.Marshal(ev)
+	if err != nil {
+		return fmt.Errorf("lifecycle event: %w", err)
+	}
+	_, err = t.Tracker.Invoke(ctx, payload)
+	return err
+}
+
+// Close stops the stream's mapping.
+func (t *Tracking) Close() { t.Stream.Close() }
