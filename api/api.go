@@ -36,7 +36,10 @@ const (
 	ExtIntegration      = "x-amazon-apigateway-integration"
 	ExtRequestValidator = "x-amazon-apigateway-request-validator"
 	ExtGatewayResponses = "x-amazon-apigateway-gateway-responses"
-	ExtAuthType         = "x-amazon-apigateway-authtype"
+	// ExtMinimumCompressionSize is the smallest answer the stage
+	// compresses, in bytes.
+	ExtMinimumCompressionSize = "x-amazon-apigateway-minimum-compression-size"
+	ExtAuthType               = "x-amazon-apigateway-authtype"
 )
 
 // ExtCallers is the spec's own extension beside an operation's

@@ -42,6 +42,10 @@ func main() {
 	flag.IntVar(&o.retentionDays, "event-retention-days", 30, "event retention, as a stage's")
 	flag.StringVar(&o.docs, "docs", "", "the API reference to serve at /docs (make docs renders it)")
 	flag.DurationVar(&o.syntheticEvery, "synthetic-every", time.Minute, "how often the synthetic vehicle runs end to end against the stand-ins, as a stage's does (0: never)")
+	flag.DurationVar(&o.stateWindow, "state-window", contract.DefaultStateBatchingWindow, "the events stream's batching window before the tracker keeps the vehicles' state, as a stage's stateBatchingWindowSeconds")
+	flag.DurationVar(&o.silentAfter, "silent-after", contract.DefaultSilentAfter, "how long a connected vehicle uploads nothing before the fleet's figures count it silent")
+	flag.DurationVar(&o.notSeenAfter, "not-seen-after", contract.DefaultNotSeenAfter, "how long a vehicle is not heard of before the fleet's figures count it not seen")
+	flag.DurationVar(&o.figuresEvery, "figures-every", 5*time.Minute, "how often the tracker counts the fleet, as a stage's schedule (0: never)")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "localapi:", err)
@@ -50,10 +54,10 @@ func main() {
 }
 
 type options struct {
-	addr, credentialsAddr, mqttAddr, data, iot, docs string
-	dbPort, retentionDays                            int
-	noAuth                                           bool
-	syntheticEvery                                   time.Duration
+	addr, credentialsAddr, mqttAddr, data, iot, docs                     string
+	dbPort, retentionDays                                                int
+	noAuth                                                               bool
+	syntheticEvery, stateWindow, silentAfter, notSeenAfter, figuresEvery time.Duration
 }
 
 func run(o options) error {
@@ -92,19 +96,24 @@ func run(o options) error {
 	}
 	defer srv.Stop()
 	db := srv.Client()
-	tables := dynamostore.Tables{Vehicles: "fleetapi-local-vehicles", Events: "fleetapi-local-vehicleEvents"}
-	for name, t := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents} {
+	tables := dynamostore.Tables{Vehicles: "fleetapi-local-vehicles", Events: "fleetapi-local-vehicleEvents", State: "fleetapi-local-vehicleState"}
+	for name, t := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents, tables.State: schema.VehicleState} {
 		if err := dynalite.CreateTable(ctx, db, name, t); err != nil {
 			return err
 		}
 	}
-	// The functions' bounds of every DynamoDB attempt, as deployed.
-	store, err := dynamostore.New(dynamodb.New(db.Options(), dynamostore.BoundedAttempts), tables, []byte("fleetapi-local-cursor-key-0123456789"))
+	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
+	// The functions' bounds of every DynamoDB attempt, as deployed; the
+	// events' puts reach the tracker through the stream's stand-in.
+	tracking, err := localapi.NewTracking(dynamodb.New(db.Options(), dynamostore.BoundedAttempts), tables, []byte("fleetapi-local-cursor-key-0123456789"),
+		localapi.TrackingOptions{Window: o.stateWindow, SilentAfter: o.silentAfter, NotSeenAfter: o.notSeenAfter, Logger: logger})
 	if err != nil {
 		return err
 	}
-	cfg := localapi.Config{Vehicles: store, Events: store, EventRetention: time.Duration(o.retentionDays) * 24 * time.Hour,
-		Logger: slog.New(slog.NewJSONHandler(os.Stdout, nil)), Auth: auth, AllowUnsigned: o.noAuth}
+	defer tracking.Close()
+	store := tracking.Store
+	cfg := localapi.Config{Vehicles: store, Events: store, Tracking: tracking, EventRetention: time.Duration(o.retentionDays) * 24 * time.Hour,
+		Logger: logger, Auth: auth, AllowUnsigned: o.noAuth}
 	if o.docs != "" {
 		if cfg.DocsHTML, err = os.ReadFile(o.docs); err != nil {
 			return fmt.Errorf("the API reference: %w", err)
@@ -117,7 +126,7 @@ func run(o options) error {
 	// Uploads over MQTT: the broker, the certificate policy and the upload
 	// rule, into the same ingest code; failures to a dead-letter file.
 	broker, err := localmqtt.Start(localmqtt.Options{Addr: o.mqttAddr, Registry: registry, Rule: localapi.UploadRule, Handle: api.Upload,
-		DeadLetters: filepath.Join(o.iot, "upload-failures.jsonl"), Logger: cfg.Logger})
+		DeadLetters: filepath.Join(o.iot, "upload-failures.jsonl"), Lifecycle: tracking.Lifecycle, Logger: cfg.Logger})
 	if err != nil {
 		return fmt.Errorf("the MQTT broker on %s (in use? pass -mqtt-addr): %w", o.mqttAddr, err)
 	}
@@ -133,6 +142,9 @@ func run(o options) error {
 			return err
 		}
 		go runSynthetic(ctx, probe, o.syntheticEvery, cfg.Logger)
+	}
+	if o.figuresEvery > 0 {
+		go countFleet(ctx, tracking, o.figuresEvery)
 	}
 	var dbDied error
 	shutdownDone := make(chan struct{})
@@ -162,6 +174,8 @@ func run(o options) error {
 	if o.syntheticEvery > 0 {
 		fmt.Fprintf(os.Stderr, "  the synthetic vehicle %s runs every %v: its steps' metrics in the log, a failure also here\n", localapi.SyntheticVID, o.syntheticEvery)
 	}
+	fmt.Fprintf(os.Stderr, "the vehicles' state: GET /vehicles/VID/state and /fleet/state, the uploads' stream in batches of %v (-state-window), connects and disconnects from the broker; the fleet counted every %v (-figures-every)\n",
+		o.stateWindow, o.figuresEvery)
 	if o.noAuth {
 		fmt.Fprintln(os.Stderr, "unsigned requests are the local developer's: both fleet classes, no vehicle (-no-auth)")
 	}
@@ -201,6 +215,23 @@ func runSynthetic(ctx context.Context, probe synthetic.Config, every time.Durati
 		case <-ctx.Done():
 			return
 		case <-t.C:
+		}
+	}
+}
+
+// countFleet counts the fleet every interval until ctx ends, as the
+// stage's schedule invokes the tracker: its figures are a log line.
+func countFleet(ctx context.Context, tracking *localapi.Tracking, every time.Duration) {
+	t := time.NewTicker(every)
+	defer t.Stop()
+	for {
+		select {
+		case <-ctx.Done():
+			return
+		case <-t.C:
+		}
+		if _, err := tracking.Tracker.Invoke(ctx, []byte(`{"source":"aws.events","detail-type":"Scheduled Event","detail":{}}`)); err != nil && ctx.Err() == nil {
+			fmt.Fprintln(os.Stderr, "fleet figures:", err)
 		}
 	}
 }

@@ -40,6 +40,8 @@ func main() {
 	protocols := flag.String("protocol", "https", "how the vehicles upload: https, mqtt, or both in turn (https,mqtt), each a run of its own")
 	mqttEndpoint := flag.String("mqtt-endpoint", "127.0.0.1:8883", "mqtt: the device data endpoint (aws iot describe-endpoint --endpoint-type iot:Data-ATS), or make local's broker")
 	topic := flag.String("topic", contract.BasicIngestTopic(localauth.UploadRule, agent.VIDVariable), "mqtt: the stack output UploadTopic")
+	stateEvery := flag.Duration("state-every", time.Second, "how often to read the fleet's state during the run, for its freshness and the fleet view at the end (0: never)")
+	stateSettle := flag.Duration("state-settle", 3*time.Minute, "how long, after the last upload, to wait for every vehicle's state to hold its newest sample")
 	flag.Parse()
 	ctx, stop := signal.NotifyContext(context.Background(), os.Interrupt)
 	defer stop()
@@ -86,6 +88,7 @@ func main() {
 	}
 	cfg.Vehicle, cfg.Publisher = id.Vehicles(*url), id.Publishers()
 	cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Progress = *vehicles, time.Duration(*minutes*float64(time.Minute)), *speedup, os.Stderr
+	cfg.StateEvery, cfg.StateSettle = *stateEvery, *stateSettle
 	bad := false
 	for p := range strings.SplitSeq(*protocols, ",") {
 		retries.Store(0)
@@ -95,7 +98,7 @@ func main() {
 			fail(err)
 		}
 		fmt.Println(r)
-		bad = bad || r.Lost > 0 || r.Duplicated > 0 || r.Failed > 0
+		bad = bad || r.Lost > 0 || r.Duplicated > 0 || r.Failed > 0 || r.StateUnseen > 0
 	}
 	if bad {
 		os.Exit(1)

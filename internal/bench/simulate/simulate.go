@@ -51,6 +51,12 @@ type Config struct {
 	Progress io.Writer
 	// Retries counts the client's retries (client.Options.OnRetry); may be nil.
 	Retries *atomic.Int64
+	// StateEvery, when positive, polls the fleet's state at that interval
+	// from the first upload until every vehicle's state holds its newest
+	// acknowledged sample (at most StateSettle after the last upload,
+	// default 3 minutes): the report's freshness of the state and its
+	// fleet view.
+	StateEvery, StateSettle time.Duration
 }
 
 // Report is what a run measured.
@@ -71,14 +77,25 @@ type Report struct {
 	Wall                     time.Duration
 	// FirstFailure says why the first failed call failed, "" if none did.
 	FirstFailure string
+	// With Config.StateEvery: how long after a sample was taken its
+	// vehicle's state held it or a newer one (p50, p99, max), the samples
+	// it never did, and the fleet's state as the run left it.
+	FreshP50, FreshP99, FreshMax time.Duration
+	StateUnseen                  int
+	Fleet                        *FleetView
 	// acked are the timestamps of each vehicle's acknowledged samples.
 	acked map[string][]time.Time
 	from  time.Time
 }
 
 func (r Report) String() string {
-	return fmt.Sprintf("%s: uploads sent %d, acknowledged %d, retried %d, failed %d; latency to acknowledgement p50 %v, p99 %v, max %v (first upload of a vehicle p99 %v); %.1f uploads/s; samples acknowledged %d, stored %d, lost %d, duplicated %d",
+	s := fmt.Sprintf("%s: uploads sent %d, acknowledged %d, retried %d, failed %d; latency to acknowledgement p50 %v, p99 %v, max %v (first upload of a vehicle p99 %v); %.1f uploads/s; samples acknowledged %d, stored %d, lost %d, duplicated %d",
 		r.Protocol, r.Sent, r.Accepted, r.Retried, r.Failed, r.P50, r.P99, r.Max, r.FirstP99, r.UploadsPerSecond, r.AckedSamples(), r.Stored, r.Lost, r.Duplicated) + r.firstFailure()
+	if r.Fleet != nil {
+		s += fmt.Sprintf("\n%s: state freshness (sample taken → in its vehicle's state) p50 %v, p99 %v, max %v; %d samples never seen\n%s",
+			r.Protocol, r.FreshP50.Round(100*time.Millisecond), r.FreshP99.Round(100*time.Millisecond), r.FreshMax.Round(100*time.Millisecond), r.StateUnseen, r.Fleet)
+	}
+	return s
 }
 
 // AckedSamples counts the samples of acknowledged uploads.
@@ -147,6 +164,18 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			firstFail = why
 		}
 	}
+	var (
+		watch      *stateWatch
+		stopWatch  = make(chan struct{})
+		watchErrs  = make(chan error, 1)
+		takes      = map[string][]taken{}
+		newest     = map[string]time.Time{}
+		stateEvery = cfg.StateEvery
+	)
+	if stateEvery > 0 {
+		watch = newStateWatch(cfg.Reader)
+		go watch.run(ctx, stateEvery, stopWatch, watchErrs)
+	}
 	stopProgress := progress(cfg.Progress, func() string {
 		mu.Lock()
 		p99 := percentile(latencies, 0.99)
@@ -185,6 +214,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 				mu.Unlock()
 				return
 			}
+			if watch != nil {
+				watch.watch(vid)
+			}
 			drive := workload.NewDrive(uint64(v)+1, first)
 			// Vehicles spread over an interval, as a fleet's are, rather
 			// than all uploading at the same instant.
@@ -211,9 +243,15 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 					latencies = append(latencies, took)
 				}
 				if ok {
+					last := samples[len(samples)-1].Timestamp
 					for _, s := range samples {
-						acked[vid] = append(acked[vid], s.Timestamp.UTC().Truncate(time.Millisecond))
+						ts := s.Timestamp.UTC().Truncate(time.Millisecond)
+						acked[vid] = append(acked[vid], ts)
+						// Taken before the upload by its distance from the
+						// newest, at the run's speed.
+						takes[vid] = append(takes[vid], taken{ts: ts, at: began.Add(-time.Duration(float64(last.Sub(s.Timestamp)) / cfg.Speedup))})
 					}
+					newest[vid] = last.UTC().Truncate(time.Millisecond)
 					accepted.Add(1)
 				} else {
 					fail(1, why)
@@ -251,9 +289,33 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 			last, lastChange = r.Stored, time.Now()
 		}
 		if r.Lost == 0 || time.Now().After(deadline) || time.Since(lastChange) > 2*time.Second {
-			return r, nil
+			break
 		}
 	}
+	if watch == nil {
+		return r, nil
+	}
+	// The state follows the uploads by the stream's batching window: wait
+	// until each vehicle's holds its newest acknowledged sample.
+	stateSettle := cfg.StateSettle
+	if stateSettle <= 0 {
+		stateSettle = 3 * time.Minute
+	}
+	for deadline := time.Now().Add(stateSettle); !watch.caughtUp(newest) && time.Now().Before(deadline) && ctx.Err() == nil; {
+		time.Sleep(stateEvery)
+	}
+	close(stopWatch)
+	if err := <-watchErrs; err != nil {
+		return r, err
+	}
+	fresh, unseen := watch.freshness(takes)
+	r.FreshP50, r.FreshP99, r.FreshMax, r.StateUnseen = percentile(fresh, 0.5), percentile(fresh, 0.99), percentile(fresh, 1), unseen
+	view, err := fleetView(ctx, cfg.Reader, watch.vids)
+	if err != nil {
+		return r, err
+	}
+	r.Fleet = &view
+	return r, nil
 }
 
 // ReadBack reads every vehicle's events and counts in r the samples

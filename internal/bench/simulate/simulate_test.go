@@ -83,11 +83,16 @@ func localStack(t *testing.T, data string, port int) (*dynalite.Server, Config, 
 		retries, not503, local
 }
 
+// Every acknowledged sample is stored, once, over both paths; and the
+// vehicles' state follows: each vehicle's newest sample reaches its state
+// (the stream's window here is 50 ms), the fleet's view lists them in the
+// drive area, and over MQTT, disconnected at the end, none is connected.
 func TestSimulatedFleetIsStoredOnce(t *testing.T) {
 	srv, cfg, retries, _, _ := localStack(t, t.TempDir(), 0)
 	defer srv.Stop()
 	for _, protocol := range []string{"https", "mqtt"} {
 		cfg.Protocol, cfg.Vehicles, cfg.Driving, cfg.Speedup, cfg.Retries = protocol, 3, 2*time.Minute, 600, retries
+		cfg.StateEvery, cfg.StateSettle = 50*time.Millisecond, 30*time.Second
 		r, err := Run(context.Background(), cfg)
 		if err != nil {
 			t.Fatal(err)
@@ -95,6 +100,10 @@ func TestSimulatedFleetIsStoredOnce(t *testing.T) {
 		t.Log(r)
 		if r.Sent != 36 || r.Accepted != 36 || r.Failed != 0 || r.Stored != 360 || r.Lost != 0 || r.Duplicated != 0 {
 			t.Errorf("%s: report %v, want 36 uploads accepted and 360 samples stored, once", protocol, r)
+		}
+		if f := r.Fleet; f == nil || f.Listed != 3 || f.InArea != 3 || f.Connected != 0 || f.Silent != 0 || r.StateUnseen != 0 || r.FreshMax <= 0 {
+			t.Errorf("%s: fleet view %+v, %d samples unseen, freshness max %v: want the 3 vehicles listed in the area, none connected, every sample seen",
+				protocol, f, r.StateUnseen, r.FreshMax)
 		}
 	}
 }

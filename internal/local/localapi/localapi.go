@@ -11,6 +11,7 @@ package localapi
 
 import (
 	"bytes"
+	"compress/gzip"
 	"context"
 	"crypto/rand"
 	"encoding/base64"
@@ -92,6 +93,8 @@ type Server struct {
 	byName    map[string]*httpapi.Handler // by function name, local-FUNCTION
 	sts       http.Handler
 	iot       http.Handler
+	// minCompression is the spec's minimum compression size, -1 for none.
+	minCompression int
 }
 
 type gatewayResponse struct {
@@ -121,7 +124,10 @@ func New(cfg Config) (*Server, error) {
 		cfg.States = cfg.Tracking.Store
 	}
 	s := &Server{cfg: cfg, router: router, responses: map[string]gatewayResponse{}, functions: map[string]*httpapi.Handler{}, byName: map[string]*httpapi.Handler{},
-		sts: cfg.Auth.STS(), iot: cfg.Auth.Provisioning()}
+		sts: cfg.Auth.STS(), iot: cfg.Auth.Provisioning(), minCompression: -1}
+	if n, ok := spec.Doc.Extensions[api.ExtMinimumCompressionSize].(float64); ok {
+		s.minCompression = int(n)
+	}
 	gr, _ := spec.Doc.Extensions[api.ExtGatewayResponses].(map[string]any)
 	for kind, v := range gr {
 		r, _ := v.(map[string]any)
@@ -257,8 +263,20 @@ func (s *Server) ServeHTTP(w http.ResponseWriter, req *http.Request) {
 	for k, v := range headers {
 		w.Header().Set(k, v)
 	}
+	// The stage compresses an answer of the minimum compression size and
+	// more for a client that accepts gzip (API Gateway Developer Guide,
+	// "Content encoding for REST APIs").
+	sent := []byte(body)
+	if s.minCompression >= 0 && len(body) >= s.minCompression && acceptsGzip(req.Header.Get("Accept-Encoding")) {
+		var buf bytes.Buffer
+		zw := gzip.NewWriter(&buf)
+		zw.Write(sent)
+		zw.Close()
+		sent = buf.Bytes()
+		w.Header().Set("Content-Encoding", "gzip")
+	}
 	w.WriteHeader(status)
-	io.WriteString(w, body)
+	w.Write(sent)
 	entry["$context.status"] = strconv.Itoa(status)
 	entry["$context.responseLength"] = strconv.Itoa(len(body))
 	entry["$context.responseLatency"] = strconv.FormatInt(time.Since(start).Milliseconds(), 10)
@@ -315,6 +333,17 @@ func (s *Server) serve(req *http.Request, id string, entry accessLog) (int, map[
 	entry["$context.integration.status"] = "200" // the invocation's, not the answer's
 	entry["$context.integration.latency"] = strconv.FormatInt(time.Since(start).Milliseconds(), 10)
 	return resp.StatusCode, resp.Headers, resp.Body
+}
+
+// acceptsGzip reports whether an Accept-Encoding header accepts gzip.
+func acceptsGzip(header string) bool {
+	for part := range strings.SplitSeq(header, ",") {
+		coding, params, _ := strings.Cut(strings.TrimSpace(part), ";")
+		if strings.EqualFold(strings.TrimSpace(coding), "gzip") && strings.ReplaceAll(strings.TrimSpace(params), " ", "") != "q=0" {
+			return true
+		}
+	}
+	return false
 }
 
 // gatewayKinds are the gateway responses the local gateway answers.

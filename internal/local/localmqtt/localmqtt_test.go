@@ -2,6 +2,7 @@ package localmqtt
 
 import (
 	"bufio"
+	"cmp"
 	"context"
 	"crypto/ecdsa"
 	"crypto/elliptic"
@@ -13,8 +14,10 @@ import (
 	"encoding/json"
 	"encoding/pem"
 	"errors"
+	"io"
 	"os"
 	"path/filepath"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -53,7 +56,48 @@ type fixture struct {
 	addr     string
 	registry *localauth.Registry
 	rec      *recorder
+	life     *lifecycleRecorder
 	dead     string
+}
+
+// lifecycleRecorder is the tracker's stand-in: it records the lifecycle
+// events the rule hands it.
+type lifecycleRecorder struct {
+	mu     sync.Mutex
+	events []contract.LifecycleEvent
+}
+
+func (r *lifecycleRecorder) handle(_ context.Context, ev contract.LifecycleEvent) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	r.events = append(r.events, ev)
+	return nil
+}
+
+// of waits for n events of clientID and sorts them.
+func (r *lifecycleRecorder) of(t *testing.T, clientID string, n int) []contract.LifecycleEvent {
+	t.Helper()
+	var got []contract.LifecycleEvent
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(10 * time.Millisecond) {
+		got = got[:0]
+		r.mu.Lock()
+		for _, ev := range r.events {
+			if ev.ClientID == clientID {
+				got = append(got, ev)
+			}
+		}
+		r.mu.Unlock()
+		if len(got) >= n {
+			// Handed over asynchronously, as the rule does: in the order
+			// of the connections, connected before disconnected.
+			slices.SortStableFunc(got, func(a, b contract.LifecycleEvent) int {
+				return cmp.Or(cmp.Compare(a.VersionNumber, b.VersionNumber), cmp.Compare(a.EventType, b.EventType))
+			})
+			return got
+		}
+	}
+	t.Fatalf("%s: %d lifecycle events %+v, want %d", clientID, len(got), got, n)
+	return nil
 }
 
 func start(t *testing.T) *fixture {
@@ -62,8 +106,8 @@ func start(t *testing.T) *fixture {
 	if err != nil {
 		t.Fatal(err)
 	}
-	f := &fixture{addr: faultnet.FreeAddr(t), registry: reg, rec: &recorder{}, dead: filepath.Join(t.TempDir(), "dead-letters.jsonl")}
-	s, err := Start(Options{Addr: f.addr, Registry: reg, Rule: rule, Handle: f.rec.handle, DeadLetters: f.dead, RetryDelay: time.Millisecond})
+	f := &fixture{addr: faultnet.FreeAddr(t), registry: reg, rec: &recorder{}, life: &lifecycleRecorder{}, dead: filepath.Join(t.TempDir(), "dead-letters.jsonl")}
+	s, err := Start(Options{Addr: f.addr, Registry: reg, Rule: rule, Handle: f.rec.handle, Lifecycle: f.life.handle, DeadLetters: f.dead, RetryDelay: time.Millisecond})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -246,4 +290,85 @@ func readDeadLetters(t *testing.T, path string) []contract.DestinationRecord {
 		out = append(out, d)
 	}
 	return out
+}
+
+// Each connection is a connected event and a disconnected one, as IoT
+// Core publishes them on $aws/events/presence/...: one session and one
+// version number for both, a version more for the client's next
+// connection, and the reason of the end as the developer guide names it
+// ("Lifecycle events": CLIENT_INITIATED_DISCONNECT, DUPLICATE_CLIENTID,
+// CONNECTION_LOST, AUTH_ERROR, CLIENT_ERROR).
+func TestLifecycleEvents(t *testing.T) {
+	f := start(t)
+	cert, _ := f.certificate(t, "car-1")
+	first, err := f.connect(t, "car-1", cert)
+	if err != nil {
+		t.Fatal(err)
+	}
+	first.Disconnect(250)
+	evs := f.life.of(t, "car-1", 2)
+	conn, disc := evs[0], evs[1]
+	if conn.EventType != contract.LifecycleConnected || conn.VersionNumber != 1 || conn.SessionIdentifier == "" || conn.IPAddress != "127.0.0.1" || conn.ClientInitiatedDisconnect != nil || conn.DisconnectReason != "" {
+		t.Errorf("connected: %+v", conn)
+	}
+	if disc.EventType != contract.LifecycleDisconnected || disc.VersionNumber != 1 || disc.SessionIdentifier != conn.SessionIdentifier ||
+		disc.DisconnectReason != "CLIENT_INITIATED_DISCONNECT" || disc.ClientInitiatedDisconnect == nil || !*disc.ClientInitiatedDisconnect || disc.Timestamp < conn.Timestamp {
+		t.Errorf("disconnected: %+v after %+v", disc, conn)
+	}
+
+	// The same client ID again takes the connection over.
+	if _, err := f.connect(t, "car-1", cert); err != nil {
+		t.Fatal(err)
+	}
+	if _, err := f.connect(t, "car-1", cert); err != nil {
+		t.Fatal(err)
+	}
+	evs = f.life.of(t, "car-1", 5)
+	if evs[2].VersionNumber != 2 || evs[2].SessionIdentifier == conn.SessionIdentifier {
+		t.Errorf("the next connection: %+v, want version 2 in a session of its own", evs[2])
+	}
+	var taken *contract.LifecycleEvent
+	for i := range evs[2:] {
+		if ev := evs[2+i]; ev.EventType == contract.LifecycleDisconnected {
+			taken = &ev
+		}
+	}
+	if taken == nil || taken.VersionNumber != 2 || taken.DisconnectReason != "DUPLICATE_CLIENTID" || *taken.ClientInitiatedDisconnect {
+		t.Errorf("taken over: %+v, want version 2 ended by DUPLICATE_CLIENTID", taken)
+	}
+
+	// A publish the policy refuses, a payload over the limit, a dropped
+	// connection.
+	ends := map[string]func(c paho.Client){
+		"AUTH_ERROR": func(c paho.Client) {
+			c.Publish(contract.BasicIngestTopic(rule, "car-9"), 1, false, "{}").WaitTimeout(2 * time.Second)
+		},
+		"CLIENT_ERROR": func(c paho.Client) {
+			c.Publish(contract.BasicIngestTopic(rule, "car-2"), 1, false, make([]byte, 128*1024+1)).WaitTimeout(2 * time.Second)
+		},
+	}
+	for reason, end := range ends {
+		end(f.thing(t, "car-2"))
+		evs := f.life.of(t, "car-2", 2)
+		if last := evs[len(evs)-1]; last.DisconnectReason != reason || *last.ClientInitiatedDisconnect {
+			t.Errorf("%s: %+v", reason, last)
+		}
+		f.life.mu.Lock()
+		f.life.events = nil
+		f.life.mu.Unlock()
+	}
+	conn3 := f.dialTLS(t, "car-3")
+	connect := []byte{0x10, 20, 0, 4, 'M', 'Q', 'T', 'T', 4, 2, 0, 30, 0, 5, 'c', 'a', 'r', '-', '3'}
+	connect[1] = byte(len(connect) - 2)
+	if _, err := conn3.Write(connect); err != nil {
+		t.Fatal(err)
+	}
+	ack := make([]byte, 4)
+	if _, err := io.ReadFull(conn3, ack); err != nil || ack[0] != 0x20 || ack[3] != 0 {
+		t.Fatalf("CONNACK %x: %v", ack, err)
+	}
+	conn3.Close()
+	if last := f.life.of(t, "car-3", 2)[1]; last.DisconnectReason != "CONNECTION_LOST" || *last.ClientInitiatedDisconnect {
+		t.Errorf("dropped: %+v", last)
+	}
 }
