@@ -29,7 +29,6 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
-	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 func main() {
@@ -80,7 +79,7 @@ func run(args []string, stdout io.Writer) error {
 		return err
 	}
 	defer db.Stop()
-	tables := dynamostore.Tables{Vehicles: "vehicles", Events: "vehicleEvents"}
+	tables := dynamostore.Tables{Vehicles: "vehicles", Events: "vehicleEvents", State: "vehicleState"}
 	if err := seed(ctx, db, tables); err != nil {
 		return err
 	}
@@ -111,7 +110,7 @@ func run(args []string, stdout io.Writer) error {
 		return append(append([]string{}, common...),
 			"AWS_LAMBDA_FUNCTION_NAME=FleetApi-bench-"+name,
 			contract.EnvRoutes+"="+contract.FormatRoutes(spec.RoutesOf(name)),
-			contract.EnvVehiclesTable+"="+tables.Vehicles, contract.EnvEventsTable+"="+tables.Events,
+			contract.EnvVehiclesTable+"="+tables.Vehicles, contract.EnvEventsTable+"="+tables.Events, contract.EnvStateTable+"="+tables.State,
 			contract.EnvEventRetentionDays+"=30", contract.EnvCursorKeySecret+"=arn:aws:secretsmanager:eu-west-1:111122223333:secret:cursor-key",
 			contract.EnvVehicleRole+"="+vehicleRole,
 			contract.EnvPrincipals+"="+contract.FormatPrincipals(map[string][]string{readerRole: spec.IDs()}))
@@ -286,10 +285,7 @@ func proxyEventFor(vid, caller string, op api.Operation, body string) []byte {
 // seed creates the tables, the vehicle, and more events than a page holds.
 func seed(ctx context.Context, db *dynalite.Server, tables dynamostore.Tables) error {
 	client := db.Client()
-	if err := dynalite.CreateTable(ctx, client, tables.Vehicles, schema.Vehicles); err != nil {
-		return err
-	}
-	if err := dynalite.CreateTable(ctx, client, tables.Events, schema.VehicleEvents); err != nil {
+	if err := dynalite.CreateTables(ctx, client, dynalite.Tables(tables)); err != nil {
 		return err
 	}
 	store, err := dynamostore.New(client, tables, []byte(cursorValue))

@@ -27,7 +27,6 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/synthetic"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
-	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 func main() {
@@ -97,10 +96,8 @@ func run(o options) error {
 	defer srv.Stop()
 	db := srv.Client()
 	tables := dynamostore.Tables{Vehicles: "fleetapi-local-vehicles", Events: "fleetapi-local-vehicleEvents", State: "fleetapi-local-vehicleState"}
-	for name, t := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents, tables.State: schema.VehicleState} {
-		if err := dynalite.CreateTable(ctx, db, name, t); err != nil {
-			return err
-		}
+	if err := dynalite.CreateTables(ctx, db, dynalite.Tables(tables)); err != nil {
+		return err
 	}
 	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil))
 	// The functions' bounds of every DynamoDB attempt, as deployed; the

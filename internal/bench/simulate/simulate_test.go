@@ -24,7 +24,6 @@ import (
 	"github.com/fleetapi/fleetapi/internal/ops/redrive"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
-	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 // localStack starts dynalite with its data on disk, the tables and the
@@ -41,10 +40,8 @@ func localStack(t *testing.T, data string, port int) (*dynalite.Server, Config, 
 	}
 	db := srv.Client()
 	tables := dynamostore.Tables{Vehicles: "sim-vehicles", Events: "sim-events", State: "sim-state"}
-	for name, tb := range map[string]schema.Table{tables.Vehicles: schema.Vehicles, tables.Events: schema.VehicleEvents, tables.State: schema.VehicleState} {
-		if err := dynalite.CreateTable(ctx, db, name, tb); err != nil {
-			t.Fatal(err)
-		}
+	if err := dynalite.CreateTables(ctx, db, dynalite.Tables(tables)); err != nil {
+		t.Fatal(err)
 	}
 	tracking, err := localapi.NewTracking(db, tables, []byte(strings.Repeat("k", 32)), localapi.TrackingOptions{Window: 50 * time.Millisecond})
 	if err != nil {

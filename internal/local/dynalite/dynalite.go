@@ -163,6 +163,26 @@ func (s *Server) Client() *dynamodb.Client {
 	})
 }
 
+// Tables are the names of a set of FleetApi tables (a test's, make
+// local's, a benchmark's).
+type Tables struct {
+	Vehicles, Events, State string
+}
+
+// CreateTables creates the tables of t, each with the key schema the
+// construct declares for it, unless it exists.
+func CreateTables(ctx context.Context, db *dynamodb.Client, t Tables) error {
+	for _, table := range []struct {
+		name   string
+		schema schema.Table
+	}{{t.Vehicles, schema.Vehicles}, {t.Events, schema.VehicleEvents}, {t.State, schema.VehicleState}} {
+		if err := CreateTable(ctx, db, table.name, table.schema); err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // CreateTable creates a table named name with t's key schema, on demand,
 // and waits until it is active.
 func CreateTable(ctx context.Context, db *dynamodb.Client, name string, t schema.Table) error {

@@ -8,8 +8,6 @@ import (
 	"testing"
 
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-
-	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
 // Main runs a test binary against a fresh server: it starts the server,
@@ -26,11 +24,6 @@ func Main(m *testing.M, setup func(db *dynamodb.Client)) int {
 	return m.Run()
 }
 
-// Tables are the names of one test's tables.
-type Tables struct {
-	Vehicles, Events, State string
-}
-
 var tableSeq atomic.Int64
 
 // NewTables creates a fresh set of FleetApi tables for one test, so that
@@ -39,14 +32,7 @@ func NewTables(tb testing.TB, db *dynamodb.Client) Tables {
 	tb.Helper()
 	n := tableSeq.Add(1)
 	t := Tables{Vehicles: fmt.Sprintf("vehicles-%d", n), Events: fmt.Sprintf("vehicleEvents-%d", n), State: fmt.Sprintf("vehicleState-%d", n)}
-	ctx := context.Background()
-	if err := CreateTable(ctx, db, t.Vehicles, schema.Vehicles); err != nil {
-		tb.Fatal(err)
-	}
-	if err := CreateTable(ctx, db, t.Events, schema.VehicleEvents); err != nil {
-		tb.Fatal(err)
-	}
-	if err := CreateTable(ctx, db, t.State, schema.VehicleState); err != nil {
+	if err := CreateTables(context.Background(), db, t); err != nil {
 		tb.Fatal(err)
 	}
 	return t
