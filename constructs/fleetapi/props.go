@@ -165,7 +165,7 @@ type FleetApiProps struct {
 	// once per batch however many uploads of it the batch holds, so a
 	// longer window writes less and the state follows the samples later
 	// (docs/capacity.md, "The vehicles' state").
-	// Default: awscdk.Duration_Seconds(jsii.Number(60)).
+	// Default: awscdk.Duration_Seconds(jsii.Number(70)).
 	StateBatchingWindow awscdk.Duration
 	// How long a vehicle connected over MQTT uploads nothing before the
 	// fleet's figures count it as silent (VehiclesSilent; its alarm's

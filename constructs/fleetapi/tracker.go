@@ -25,10 +25,6 @@ const (
 	// trackerTimeoutSeconds bounds one batch of the stream, one lifecycle
 	// event, or one count of the fleet (a Scan of the state table).
 	trackerTimeoutSeconds = 60
-	// trackerBatchSize is the most records of one batch; the batching
-	// window usually ends a batch first (docs/capacity.md). A batch also
-	// ends at Lambda's 6 MB payload.
-	trackerBatchSize = 1000
 	// A batch that fails is split in two and retried, at most this often,
 	// and for at most this long, before its records go to the tracker's
 	// failure queue: the vehicles' state is then behind until their next
@@ -134,7 +130,7 @@ func newTracker(scope constructs.Construct, p FleetApiProps, fns functions, t ta
 		FunctionName:                   alias.FunctionArn(),
 		EventSourceArn:                 t.events.TableStreamArn(),
 		StartingPosition:               jsii.String("LATEST"),
-		BatchSize:                      jsii.Number(trackerBatchSize),
+		BatchSize:                      jsii.Number(contract.StateBatchSize),
 		MaximumBatchingWindowInSeconds: p.StateBatchingWindow.ToSeconds(nil),
 		ParallelizationFactor:          jsii.Number(1),
 		BisectBatchOnFunctionError:     jsii.Bool(true),

@@ -48,7 +48,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"vehicleCredentials":         true,
 		"mqttUploads":                true,
 		"syntheticVehicle":           true,
-		"stateBatchingWindowSeconds": 60,
+		"stateBatchingWindowSeconds": 70,
 		"silentAfterMinutes":         10,
 		"notSeenAfterDays":           7,
 	}

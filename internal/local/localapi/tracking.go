@@ -51,7 +51,7 @@ func NewTracking(db dynamostore.API, tables dynamostore.Tables, cursorKey []byte
 	}
 	t := &Tracking{}
 	t.Stream = localstream.New(func(ctx context.Context, payload json.RawMessage) (any, error) { return t.Tracker.Invoke(ctx, payload) },
-		localstream.Options{Window: o.Window, Logger: o.Logger})
+		localstream.Options{Window: o.Window, BatchSize: contract.StateBatchSize, Logger: o.Logger})
 	store, err := dynamostore.New(t.Stream.Table(db, tables.Events), tables, cursorKey)
 	if err != nil {
 		t.Stream.Close()

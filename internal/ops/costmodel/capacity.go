@@ -127,12 +127,12 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 	}
 	state := m.State(vehicles)
 	if t := s.Tracker; t != nil {
-		// A batch of each stream shard at a time (per parallelization),
-		// whatever the load: the tracker's concurrency grows with the
-		// events table's partitions, that is with what it stores.
+		// At most a batch of each stream shard at a time (per
+		// parallelization); a batch holds its invocation only while it
+		// runs, tens of milliseconds a window.
 		concurrency += state.Concurrency
 		c.Limits = append(c.Limits,
-			Limit{Name: "Lambda concurrency: the tracker's, a batch per stream shard at a time", Need: state.Concurrency,
+			Limit{Name: "Lambda concurrency: the tracker's (its batches and states a second times their durations)", Need: state.Concurrency,
 				Limit: QuotaLambdaConcurrency - QuotaLambdaUnreserved, Of: ofQuota},
 			// A count of the fleet is one Scan, within the tracker's timeout.
 			Limit{Name: "seconds of the fleet's count (a Scan of every state) within the tracker's timeout",

@@ -71,16 +71,16 @@ func TestUploadsOverMqtt(t *testing.T) {
 
 // The tracker writes a vehicle's state once per batch of the stream that
 // holds an upload of it: at the talk's workload (two 20-minute trips a
-// day, an upload every 10 s) and prod's 60-second window, 21 batches a
-// trip, 42 writes a vehicle-day for 240 uploads; a write per upload would
+// day, an upload every 10 s) and prod's 70-second window, 19 batches a
+// trip, 38 writes a vehicle-day for 240 uploads; a write per upload would
 // be 72 million write units a month at 10,000 vehicles, about $45, the
-// window's $7.88. Without a window a batch holds one upload of a vehicle;
+// window's $7.13. Without a window a batch holds one upload of a vehicle;
 // a window the peak fills first is shorter.
 func TestStateCoalesces(t *testing.T) {
 	m := prodModel(t)
 	f := m.State(10000)
-	if f.WritesPerVehicleDay != 42 || f.WindowSeconds != 60 || f.Shards < 4 || f.Concurrency != f.Shards {
-		t.Errorf("at 10,000 vehicles: %+v, want 42 writes a vehicle-day in 60 s windows", f)
+	if f.WritesPerVehicleDay != 38 || f.WindowSeconds != 70 || f.Shards < 4 || f.Readers != f.Shards || f.Concurrency < 1 || f.Concurrency >= f.Readers {
+		t.Errorf("at 10,000 vehicles: %+v, want 38 writes a vehicle-day in 70 s windows", f)
 	}
 	perUpload := 10000 * m.Usage.UploadsPerDay() * m.Usage.DaysPerMonth * 0.625 / 1e6
 	coalesced := f.StateWrites * 0.625 / 1e6
@@ -91,9 +91,9 @@ func TestStateCoalesces(t *testing.T) {
 	if f := m.State(10000); f.WritesPerVehicleDay != m.Usage.UploadsPerDay() {
 		t.Errorf("without a window: %v writes a vehicle-day, want one per upload (%v)", f.WritesPerVehicleDay, m.Usage.UploadsPerDay())
 	}
-	m.Stack.Tracker.BatchingWindowSeconds, m.Stack.Tracker.BatchSize = 60, 100
-	if f := m.State(10000); f.WindowSeconds >= 60 || f.WritesPerVehicleDay <= 42 {
-		t.Errorf("batches of 100 records: a window of %v s, %v writes; want the peak to fill them before 60 s", f.WindowSeconds, f.WritesPerVehicleDay)
+	m.Stack.Tracker.BatchingWindowSeconds, m.Stack.Tracker.BatchSize = 70, 100
+	if f := m.State(10000); f.WindowSeconds >= 70 || f.WritesPerVehicleDay <= 38 {
+		t.Errorf("batches of 100 records: a window of %v s, %v writes; want the peak to fill them before 70 s", f.WindowSeconds, f.WritesPerVehicleDay)
 	}
 	t.Logf("at 10,000 vehicles: %d shards, %.1f writes a vehicle-day, $%.2f of state writes a month against $%.2f for a write per upload",
 		int(f.Shards), f.WritesPerVehicleDay, coalesced, perUpload)

@@ -67,7 +67,7 @@ func TestParseProdStack(t *testing.T) {
 	if f := s.Synthetic; f == nil || f.MemoryMiB != 256 || f.Architecture != "arm64" || s.SyntheticEveryMinutes != 1 || len(s.Functions) != 3 {
 		t.Errorf("synthetic vehicle %+v every %d minutes; %d API functions", f, s.SyntheticEveryMinutes, len(s.Functions))
 	}
-	if tr := s.Tracker; tr == nil || tr.BatchingWindowSeconds != 60 || tr.BatchSize != 1000 || tr.Parallelization != 1 || tr.FiguresEveryMinutes != 5 ||
+	if tr := s.Tracker; tr == nil || tr.BatchingWindowSeconds != 70 || tr.BatchSize != 1000 || tr.Parallelization != 1 || tr.FiguresEveryMinutes != 5 ||
 		!tr.QuietPlatform || tr.Tracing || s.State.LogicalID == "" || !s.State.OnDemand || !s.LifecycleRule || !s.UploadRule {
 		t.Errorf("tracker %+v, state table %+v, lifecycle rule %v", tr, s.State, s.LifecycleRule)
 	}

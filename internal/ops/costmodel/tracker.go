@@ -37,9 +37,12 @@ const (
 
 // StateFigures are the tracker's work a month at a fleet size.
 type StateFigures struct {
-	// Shards are the events table's stream shards, Concurrency the
-	// tracker's invocations at once (a batch per shard and parallelization).
-	Shards, Concurrency float64
+	// Shards are the events table's stream shards; Readers the batches
+	// Lambda may have in flight at once (a batch per shard and
+	// parallelization); Concurrency the tracker's invocations at once at
+	// the peak (Little's law: batches and states a second times their
+	// durations), at most Readers.
+	Shards, Readers, Concurrency float64
 	// WindowSeconds is how long a batch gathers uploads at the peak: the
 	// mapping's window, less when a batch fills first; never less than the
 	// time between two uploads of a vehicle.
@@ -72,12 +75,12 @@ func (m Model) State(vehicles int) StateFigures {
 	var f StateFigures
 	f.Shards = math.Max(minStreamShards, math.Max(math.Ceil(eventsBytes/partitionBytes),
 		math.Ceil(peakRate*uploadWriteUnits(u.SamplesPerUpload)/partitionWritesPerSec)))
-	f.Concurrency = f.Shards * float64(max(t.Parallelization, 1))
+	f.Readers = f.Shards * float64(max(t.Parallelization, 1))
 	interval := float64(u.SamplesPerUpload) / u.SamplesPerSecond // between two uploads of a vehicle
 	perBatch := math.Min(float64(t.BatchSize), math.Floor(lambdaPayloadBytes/StreamRecordBytes))
 	window := float64(t.BatchingWindowSeconds)
 	if peakRate > 0 {
-		window = math.Min(window, perBatch*f.Concurrency/peakRate)
+		window = math.Min(window, perBatch*f.Readers/peakRate)
 	}
 	f.WindowSeconds = math.Max(window, interval)
 	trip := u.DrivingMinutesPerDay * 60 / u.TripsPerDay
@@ -103,6 +106,11 @@ func (m Model) State(vehicles int) StateFigures {
 		}
 	}
 	f.FiguresRuns = seconds / 60 / float64(t.FiguresEveryMinutes)
+	// A batch holds its invocation only while it runs, not while its
+	// window gathers: at the peak every shard's batch has records, and
+	// the states are written at the peak's rate.
+	peakStates := v * f.WritesPerVehicleDay / 86400 * u.PeakToAverage
+	f.Concurrency = math.Min(f.Readers, math.Ceil(f.Readers/f.WindowSeconds*u.TrackerBatchMs/1000+peakStates*u.TrackerStateMs/1000))
 	return f
 }
 

@@ -87,6 +87,15 @@ func (m Model) WhatIfs(vehicles int) ([]WhatIf, error) {
 			return nil, err
 		}
 	}
+	// The state's coalescing: without the stream's batching window, a
+	// write of the state per upload.
+	if t := s.Tracker; t != nil && t.BatchingWindowSeconds > 0 {
+		if err := try(fmt.Sprintf("no state batching window (now %d s)", t.BatchingWindowSeconds),
+			"a write of a vehicle's state per upload: its state within seconds of each upload",
+			func(v *Model) { v.Stack.Tracker.BatchingWindowSeconds = 0 }); err != nil {
+			return nil, err
+		}
+	}
 	// The MQTT path, where the stack has the upload rule: at these samples
 	// per upload, and at the other batch size.
 	if s.UploadRule && !u.UploadsOverMqtt {

@@ -111,7 +111,7 @@ func (t *Tracker) Invoke(ctx context.Context, payload json.RawMessage) (any, err
 }
 
 // HandleStream applies a batch of the events table's stream: each
-// vehicle's new events in one update of its state (a batch of a minute's
+// vehicle's new events in one update of its state (a batch of a window's
 // uploads is one write per vehicle), the vehicles in parallel. It answers
 // Lambda's partial batch response: the first record of the first vehicle
 // whose update failed, from which Lambda retries; the vehicles applied

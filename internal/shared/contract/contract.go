@@ -70,9 +70,15 @@ const (
 const (
 	// DefaultStateBatchingWindow is how long the events table's stream
 	// gathers records before the tracker gets them: a vehicle uploading
-	// every 10 s is one write of its state a minute, its state at most a
-	// minute and a half behind its samples.
-	DefaultStateBatchingWindow = time.Minute
+	// every 10 s is one write of its state per window, its state at most
+	// the window and the upload's batching (about 10 s) behind its
+	// samples. 70 s keeps that within 90 s and the state's cost at 10,000
+	// vehicles under $15 a month (docs/capacity.md).
+	DefaultStateBatchingWindow = 70 * time.Second
+	// StateBatchSize is the most records of one batch of the stream; the
+	// batching window usually ends a batch first (docs/capacity.md). A
+	// batch also ends at Lambda's 6 MB payload.
+	StateBatchSize = 1000
 	// DefaultSilentAfter and DefaultNotSeenAfter count the fleet's
 	// figures.
 	DefaultSilentAfter  = 10 * time.Minute
