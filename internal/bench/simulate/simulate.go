@@ -314,6 +314,9 @@ func Run(ctx context.Context, cfg Config) (Report, error) {
 	if err != nil {
 		return r, err
 	}
+	watch.mu.Lock()
+	view.ConnectedPeak = watch.connectedPeak
+	watch.mu.Unlock()
 	r.Fleet = &view
 	return r, nil
 }

@@ -83,7 +83,8 @@ func localStack(t *testing.T, data string, port int) (*dynalite.Server, Config, 
 // Every acknowledged sample is stored, once, over both paths; and the
 // vehicles' state follows: each vehicle's newest sample reaches its state
 // (the stream's window here is 50 ms), the fleet's view lists them in the
-// drive area, and over MQTT, disconnected at the end, none is connected.
+// drive area, and over MQTT the vehicles show connected while they drive
+// and, disconnected at the end, none is.
 func TestSimulatedFleetIsStoredOnce(t *testing.T) {
 	srv, cfg, retries, _, _ := localStack(t, t.TempDir(), 0)
 	defer srv.Stop()
@@ -101,6 +102,8 @@ func TestSimulatedFleetIsStoredOnce(t *testing.T) {
 		if f := r.Fleet; f == nil || f.Listed != 3 || f.InArea != 3 || f.Connected != 0 || f.Silent != 0 || r.StateUnseen != 0 || r.FreshMax <= 0 {
 			t.Errorf("%s: fleet view %+v, %d samples unseen, freshness max %v: want the 3 vehicles listed in the area, none connected, every sample seen",
 				protocol, f, r.StateUnseen, r.FreshMax)
+		} else if wantPeak := map[string]bool{"https": false, "mqtt": true}[protocol]; (f.ConnectedPeak > 0) != wantPeak {
+			t.Errorf("%s: at most %d vehicles connected while driving; want some: %v", protocol, f.ConnectedPeak, wantPeak)
 		}
 	}
 }

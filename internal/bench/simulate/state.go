@@ -23,14 +23,18 @@ type FleetView struct {
 	// MQTT; Silent connected and silent for more than 10 minutes; InArea
 	// with a position in DriveArea.
 	Listed, Connected, Silent, InArea int
+	// ConnectedPeak is the most of the run's vehicles the state showed
+	// connected at once while the run polled it (over MQTT, while they
+	// drove).
+	ConnectedPeak int
 	// Pages and Took are what reading the whole fleet's state took.
 	Pages int
 	Took  time.Duration
 }
 
 func (v FleetView) String() string {
-	return fmt.Sprintf("fleet view: %d of the run's vehicles listed (%d connected, %d silent for 10 minutes, %d in the drive area %s); the whole fleet's state in %d pages, %v",
-		v.Listed, v.Connected, v.Silent, v.InArea, DriveArea, v.Pages, v.Took.Round(time.Millisecond))
+	return fmt.Sprintf("fleet view: %d of the run's vehicles listed (%d connected, at most %d while the run polled; %d silent for 10 minutes; %d in the drive area %s); the whole fleet's state in %d pages, %v",
+		v.Listed, v.Connected, v.ConnectedPeak, v.Silent, v.InArea, DriveArea, v.Pages, v.Took.Round(time.Millisecond))
 }
 
 // taken is an acknowledged sample: its timestamp, and when the vehicle
@@ -47,6 +51,8 @@ type stateWatch struct {
 	vids   map[string]bool
 	mu     sync.Mutex
 	seen   map[string][]observation
+	// connectedPeak is the most of the vehicles a poll found connected.
+	connectedPeak int
 }
 
 type observation struct {
@@ -73,8 +79,16 @@ func (w *stateWatch) poll(ctx context.Context) error {
 	now := time.Now()
 	w.mu.Lock()
 	defer w.mu.Unlock()
+	connected := 0
+	defer func() { w.connectedPeak = max(w.connectedPeak, connected) }()
 	for _, st := range states {
-		if !w.vids[st.Vid] || st.LastSampleAt == nil {
+		if !w.vids[st.Vid] {
+			continue
+		}
+		if st.Connectivity != nil && st.Connectivity.Connected {
+			connected++
+		}
+		if st.LastSampleAt == nil {
 			continue
 		}
 		obs := w.seen[st.Vid]

@@ -284,28 +284,40 @@ func TestFleetStateAnswersCompressed(t *testing.T) {
 		}
 	}
 	c.local.Tracking.Stream.Flush()
-	get := func(path string) (*http.Response, []byte) {
-		t.Helper()
-		req, _ := http.NewRequest("GET", c.base+path, nil)
-		req.Header.Set("Accept-Encoding", "gzip")
-		sum := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // of no body
-		if err := v4.NewSigner().SignHTTP(req.Context(), localauth.ReaderKeys, req, sum, "execute-api", localauth.Region, time.Now()); err != nil {
-			t.Fatal(err)
-		}
-		// A transport of its own: the default one would ask for gzip
-		// itself and hide the encoding.
-		res, err := (&http.Transport{DisableCompression: true}).RoundTrip(req)
-		if err != nil {
-			t.Fatal(err)
-		}
-		defer res.Body.Close()
-		b, _ := io.ReadAll(res.Body)
-		return res, b
-	}
+	// A transport of its own: the default one would ask for gzip itself
+	// and hide the encoding.
+	rt := &http.Transport{DisableCompression: true}
+	defer rt.CloseIdleConnections()
+	get := func(path string) (*http.Response, []byte) { return readerGet(t, rt, c.base+path) }
 	if res, b := get("/fleet/state"); res.StatusCode != 200 || res.Header.Get("Content-Encoding") != "gzip" || len(b) < 2 || b[0] != 0x1f || b[1] != 0x8b {
 		t.Errorf("a page of states: %d, encoding %q, %d bytes", res.StatusCode, res.Header.Get("Content-Encoding"), len(b))
 	}
 	if res, _ := get("/vehicles/car-I"); res.Header.Get("Content-Encoding") != "" {
 		t.Errorf("an answer under 1 KiB is encoded %q", res.Header.Get("Content-Encoding"))
 	}
+}
+
+// readerGet is a GET of url signed with the fleet reader's keys that
+// accepts gzip, over rt; it returns the answer and its body as sent.
+func readerGet(t testing.TB, rt http.RoundTripper, url string) (*http.Response, []byte) {
+	t.Helper()
+	req, err := http.NewRequest("GET", url, nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	req.Header.Set("Accept-Encoding", "gzip")
+	sum := "e3b0c44298fc1c149afbf4c8996fb92427ae41e4649b934ca495991b7852b855" // of no body
+	if err := v4.NewSigner().SignHTTP(req.Context(), localauth.ReaderKeys, req, sum, "execute-api", localauth.Region, time.Now()); err != nil {
+		t.Fatal(err)
+	}
+	res, err := rt.RoundTrip(req)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer res.Body.Close()
+	b, err := io.ReadAll(res.Body)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return res, b
 }
