@@ -84,28 +84,8 @@ func newUploadPath(scope constructs.Construct, p FleetApiProps, fn awslambda.Fun
 	// Guide, "SQS" rule action).
 	ruleRole.AddToPolicy(sendFailures)
 	ruleName := uploadRuleName(*stack.StackName(), *scope.Node().Id())
-	rule := awsiot.NewCfnTopicRule(scope, jsii.String("UploadRule"), &awsiot.CfnTopicRuleProps{
-		RuleName: jsii.String(ruleName),
-		TopicRulePayload: &awsiot.CfnTopicRule_TopicRulePayloadProperty{
-			Description:      jsii.String("FleetApi uploads over MQTT (Basic Ingest): each message to the ingest function"),
-			Sql:              jsii.String(contract.UploadRuleSQL),
-			AwsIotSqlVersion: jsii.String("2016-03-23"),
-			RuleDisabled:     jsii.Bool(false),
-			Actions: &[]any{&awsiot.CfnTopicRule_ActionProperty{
-				Lambda: &awsiot.CfnTopicRule_LambdaActionProperty{FunctionArn: alias.FunctionArn()},
-			}},
-			ErrorAction: &awsiot.CfnTopicRule_ActionProperty{
-				Sqs: &awsiot.CfnTopicRule_SqsActionProperty{QueueUrl: failures.QueueUrl(), RoleArn: ruleRole.RoleArn()},
-			},
-		},
-	})
-	rule.Node().AddDependency(ruleRole)
-	// Only this rule of this account may invoke the alias for IoT Core.
-	alias.AddPermission(jsii.String("InvokeByUploadRule"), &awslambda.Permission{
-		Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
-		SourceArn:     rule.AttrArn(),
-		SourceAccount: stack.Account(),
-	})
+	rule := newLambdaTopicRule(scope, "UploadRule", ruleName, "FleetApi uploads over MQTT (Basic Ingest): each message to the ingest function",
+		contract.UploadRuleSQL, alias, failures, ruleRole)
 	return &uploadPath{function: fn, rule: rule, ruleName: ruleName, failures: failures,
 		certificateStatements: access.MqttUpload(iotArn(stack, "client/"), iotArn(stack, "topic/"), ruleName)}
 }
@@ -116,6 +96,35 @@ func iotArn(stack awscdk.Stack, resource string) string {
 }
 
 var notRuleName = regexp.MustCompile(`[^A-Za-z0-9_]`)
+
+// newLambdaTopicRule defines a topic rule named name whose one action
+// invokes alias, and whose error action sends what it could not hand over
+// to failures with role. Only this rule of this account may invoke the
+// alias for IoT Core (permission "InvokeBy" + id).
+func newLambdaTopicRule(scope constructs.Construct, id, name, description, sql string, alias awslambda.Alias, failures awssqs.Queue, role awsiam.IRole) awsiot.CfnTopicRule {
+	rule := awsiot.NewCfnTopicRule(scope, jsii.String(id), &awsiot.CfnTopicRuleProps{
+		RuleName: jsii.String(name),
+		TopicRulePayload: &awsiot.CfnTopicRule_TopicRulePayloadProperty{
+			Description:      jsii.String(description),
+			Sql:              jsii.String(sql),
+			AwsIotSqlVersion: jsii.String("2016-03-23"),
+			RuleDisabled:     jsii.Bool(false),
+			Actions: &[]any{&awsiot.CfnTopicRule_ActionProperty{
+				Lambda: &awsiot.CfnTopicRule_LambdaActionProperty{FunctionArn: alias.FunctionArn()},
+			}},
+			ErrorAction: &awsiot.CfnTopicRule_ActionProperty{
+				Sqs: &awsiot.CfnTopicRule_SqsActionProperty{QueueUrl: failures.QueueUrl(), RoleArn: role.RoleArn()},
+			},
+		},
+	})
+	rule.Node().AddDependency(role)
+	alias.AddPermission(jsii.String("InvokeBy"+id), &awslambda.Permission{
+		Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
+		SourceArn:     rule.AttrArn(),
+		SourceAccount: awscdk.Stack_Of(scope).Account(),
+	})
+	return rule
+}
 
 // uploadRuleName names the upload rule after the stack and the construct:
 // IoT rule names hold letters, digits and '_' only, are unique in an

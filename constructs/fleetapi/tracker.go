@@ -184,28 +184,8 @@ func newLifecycleRule(scope constructs.Construct, stack awscdk.Stack, alias awsl
 		Description: jsii.String("FleetApi lifecycle rule: its error action writes to the tracker's failure queue"),
 	})
 	role.AddToPolicy(sendFailures)
-	rule := awsiot.NewCfnTopicRule(scope, jsii.String("LifecycleRule"), &awsiot.CfnTopicRuleProps{
-		RuleName: jsii.String(notRuleName.ReplaceAllString(*stack.StackName()+"_"+*scope.Node().Id()+"_Lifecycle", "_")),
-		TopicRulePayload: &awsiot.CfnTopicRule_TopicRulePayloadProperty{
-			Description:      jsii.String("FleetApi vehicles' connects and disconnects (IoT Core lifecycle events) to the tracker"),
-			Sql:              jsii.String(contract.LifecycleRuleSQL),
-			AwsIotSqlVersion: jsii.String("2016-03-23"),
-			RuleDisabled:     jsii.Bool(false),
-			Actions: &[]any{&awsiot.CfnTopicRule_ActionProperty{
-				Lambda: &awsiot.CfnTopicRule_LambdaActionProperty{FunctionArn: alias.FunctionArn()},
-			}},
-			ErrorAction: &awsiot.CfnTopicRule_ActionProperty{
-				Sqs: &awsiot.CfnTopicRule_SqsActionProperty{QueueUrl: failures.QueueUrl(), RoleArn: role.RoleArn()},
-			},
-		},
-	})
-	rule.Node().AddDependency(role)
-	alias.AddPermission(jsii.String("InvokeByLifecycleRule"), &awslambda.Permission{
-		Principal:     awsiam.NewServicePrincipal(jsii.String("iot.amazonaws.com"), nil),
-		SourceArn:     rule.AttrArn(),
-		SourceAccount: stack.Account(),
-	})
-	return rule
+	return newLambdaTopicRule(scope, "LifecycleRule", notRuleName.ReplaceAllString(*stack.StackName()+"_"+*scope.Node().Id()+"_Lifecycle", "_"),
+		"FleetApi vehicles' connects and disconnects (IoT Core lifecycle events) to the tracker", contract.LifecycleRuleSQL, alias, failures, role)
 }
 
 // fleetMetric is one of the fleet's figures, which the tracker writes.
