@@ -194,8 +194,8 @@ cost: synth ## estimate STAGE's monthly AWS bill at 100 to 100,000 vehicles, wit
 cost-docs: ## rewrite the figures of docs/cost.md and docs/capacity.md from prod's committed template; reread the prose around them
 	$(GO_TEST) ./cmd/cost -run TestDocsAreCurrent -update
 
-local-reset: ## clear the data of make local: its DynamoDB's, its thing registry (CA and vehicle certificates), the agents' journals
-	rm -rf .local/dynalite .local/iot .local/agent
+local-reset: ## clear the data of make local: its DynamoDB's, its thing registry (CA and vehicle certificates), the agents' journals, its history
+	rm -rf .local/dynalite .local/iot .local/agent .local/history
 
 mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); fails under 90 % efficacy
 	@for p in $(MUTATION_PKGS); do \

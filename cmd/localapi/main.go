@@ -23,6 +23,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 	"github.com/fleetapi/fleetapi/internal/local/localapi"
 	"github.com/fleetapi/fleetapi/internal/local/localauth"
+	"github.com/fleetapi/fleetapi/internal/local/localhistory"
 	"github.com/fleetapi/fleetapi/internal/local/localmqtt"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/synthetic"
@@ -45,6 +46,8 @@ func main() {
 	flag.DurationVar(&o.silentAfter, "silent-after", contract.DefaultSilentAfter, "how long a connected vehicle uploads nothing before the fleet's figures count it silent")
 	flag.DurationVar(&o.notSeenAfter, "not-seen-after", contract.DefaultNotSeenAfter, "how long a vehicle is not heard of before the fleet's figures count it not seen")
 	flag.DurationVar(&o.figuresEvery, "figures-every", 5*time.Minute, "how often the tracker counts the fleet, as a stage's schedule (0: never)")
+	flag.StringVar(&o.history, "history", ".local/history", "directory of the fleet's history: Parquet files as the stage's bucket keeps them (make history-sql queries them)")
+	flag.DurationVar(&o.historyWindow, "history-window", contract.DefaultHistoryBatchingWindow, "the events stream's batching window before the history writer gets the uploads, as a stage's")
 	flag.Parse()
 	if err := run(o); err != nil {
 		fmt.Fprintln(os.Stderr, "localapi:", err)
@@ -53,10 +56,11 @@ func main() {
 }
 
 type options struct {
-	addr, credentialsAddr, mqttAddr, data, iot, docs                     string
+	addr, credentialsAddr, mqttAddr, data, iot, docs, history            string
 	dbPort, retentionDays                                                int
 	noAuth                                                               bool
 	syntheticEvery, stateWindow, silentAfter, notSeenAfter, figuresEvery time.Duration
+	historyWindow                                                        time.Duration
 }
 
 func run(o options) error {
@@ -103,7 +107,8 @@ func run(o options) error {
 	// The functions' bounds of every DynamoDB attempt, as deployed; the
 	// events' puts reach the tracker through the stream's stand-in.
 	tracking, err := localapi.NewTracking(dynamodb.New(db.Options(), dynamostore.BoundedAttempts), tables, []byte("fleetapi-local-cursor-key-0123456789"),
-		localapi.TrackingOptions{Window: o.stateWindow, SilentAfter: o.silentAfter, NotSeenAfter: o.notSeenAfter, Logger: logger})
+		localapi.TrackingOptions{Window: o.stateWindow, SilentAfter: o.silentAfter, NotSeenAfter: o.notSeenAfter, Logger: logger,
+			History: &localhistory.Dir{Root: o.history}, HistoryWindow: o.historyWindow, HistoryFailures: filepath.Join(o.history, "failures.jsonl")})
 	if err != nil {
 		return err
 	}
@@ -173,6 +178,8 @@ func run(o options) error {
 	}
 	fmt.Fprintf(os.Stderr, "the vehicles' state: GET /vehicles/VID/state and /fleet/state, the uploads' stream in batches of %v (-state-window), connects and disconnects from the broker; the fleet counted every %v (-figures-every)\n",
 		o.stateWindow, o.figuresEvery)
+	fmt.Fprintf(os.Stderr, "the fleet's history: the uploads' stream in batches of %v (-history-window) as Parquet files in %s, the records it could not decode in %s\n",
+		o.historyWindow, o.history, filepath.Join(o.history, "failures.jsonl"))
 	if o.noAuth {
 		fmt.Fprintln(os.Stderr, "unsigned requests are the local developer's: both fleet classes, no vehicle (-no-auth)")
 	}

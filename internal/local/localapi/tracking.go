@@ -9,8 +9,10 @@ import (
 	"log/slog"
 	"time"
 
+	"github.com/fleetapi/fleetapi/internal/local/localhistory"
 	"github.com/fleetapi/fleetapi/internal/local/localstream"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
@@ -23,7 +25,14 @@ type TrackingOptions struct {
 	// SilentAfter and NotSeenAfter count the fleet's figures; defaults
 	// contract.DefaultSilentAfter and DefaultNotSeenAfter.
 	SilentAfter, NotSeenAfter time.Duration
-	Logger                    *slog.Logger
+	// History, when set, writes the stage's history as its writer does:
+	// the stream's INSERTs, batched by HistoryWindow (default
+	// contract.DefaultHistoryBatchingWindow), as Parquet files below
+	// History.Root; the records it cannot decode in HistoryFailures.
+	History         *localhistory.Dir
+	HistoryWindow   time.Duration
+	HistoryFailures string
+	Logger          *slog.Logger
 }
 
 // Tracking is a stage's tracker, run locally: the events table's stream
@@ -36,6 +45,10 @@ type Tracking struct {
 	Store   *dynamostore.Store
 	Stream  *localstream.Stream
 	Tracker *tracker.Tracker
+	// HistoryStream maps the same table's stream to the history writer:
+	// its second reader, as in a stage. Nil without History.
+	HistoryStream *localstream.Stream
+	History       *history.Writer
 }
 
 // NewTracking builds a store on db whose event puts feed the tracker.
@@ -52,15 +65,26 @@ func NewTracking(db dynamostore.API, tables dynamostore.Tables, cursorKey []byte
 	t := &Tracking{}
 	t.Stream = localstream.New(func(ctx context.Context, payload json.RawMessage) (any, error) { return t.Tracker.Invoke(ctx, payload) },
 		localstream.Options{Window: o.Window, BatchSize: contract.StateBatchSize, Logger: o.Logger})
-	store, err := dynamostore.New(t.Stream.Table(db, tables.Events), tables, cursorKey)
+	events := t.Stream.Table(db, tables.Events)
+	if o.History != nil {
+		t.History = &history.Writer{Objects: o.History, Failures: &localhistory.FailureFile{Path: o.HistoryFailures}, Prefix: contract.HistoryPrefix,
+			Logger: o.Logger.With("function", "history")}
+		t.HistoryStream = localstream.New(func(ctx context.Context, payload json.RawMessage) (any, error) { return t.History.Invoke(ctx, payload) },
+			localstream.Options{Window: cmp.Or(o.HistoryWindow, contract.DefaultHistoryBatchingWindow), BatchSize: contract.HistoryBatchSize, Logger: o.Logger})
+		events = t.HistoryStream.Table(events, tables.Events)
+	}
+	store, err := dynamostore.New(events, tables, cursorKey)
 	if err != nil {
-		t.Stream.Close()
+		t.Close()
 		return nil, err
+	}
+	if t.History != nil {
+		t.History.Decoder = store
 	}
 	tr, err := tracker.New(tracker.Config{Store: store, SilentAfter: o.SilentAfter, NotSeenAfter: o.NotSeenAfter,
 		FunctionName: "local-tracker", Logger: o.Logger.With("function", "tracker")})
 	if err != nil {
-		t.Stream.Close()
+		t.Close()
 		return nil, err
 	}
 	t.Store, t.Tracker = store, tr
@@ -78,5 +102,14 @@ func (t *Tracking) Lifecycle(ctx context.Context, ev contract.LifecycleEvent) er
 	return err
 }
 
-// Close stops the stream's mapping.
-func (t *Tracking) Close() { t.Stream.Close() }
+// Close stops the streams' mappings. The history's pending records are
+// written first: a stage's stream keeps them for its writer across a
+// restart, and the local history would otherwise lose them for good; the
+// state's catch up with the vehicles' next uploads.
+func (t *Tracking) Close() {
+	t.Stream.Close()
+	if t.HistoryStream != nil {
+		t.HistoryStream.Flush()
+		t.HistoryStream.Close()
+	}
+}

@@ -81,12 +81,6 @@ func (s *Store) eventItem(e fleet.Event) map[string]types.AttributeValue {
 	}
 }
 
-// EventFromItem decodes an item of the events table, such as the new
-// image of a record of its stream.
-func (s *Store) EventFromItem(item map[string]types.AttributeValue) (fleet.Event, error) {
-	return s.eventFromItem(item)
-}
-
 func (s *Store) eventFromItem(item map[string]types.AttributeValue) (fleet.Event, error) {
 	str := func(name string) string {
 		if v, ok := item[name].(*types.AttributeValueMemberS); ok {

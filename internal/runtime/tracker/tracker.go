@@ -17,7 +17,6 @@ import (
 	"time"
 
 	"github.com/aws/aws-lambda-go/events"
-	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
@@ -29,7 +28,7 @@ import (
 type Store interface {
 	UpdateState(ctx context.Context, u dynamostore.StateUpdate) (bool, error)
 	EachState(ctx context.Context, fn func(fleet.VehicleState) error) error
-	EventFromItem(item map[string]types.AttributeValue) (fleet.Event, error)
+	EventFromImage(image map[string]events.DynamoDBAttributeValue) (fleet.Event, error)
 }
 
 // Config wires a Tracker.
@@ -131,7 +130,7 @@ func (t *Tracker) HandleStream(ctx context.Context, ev events.DynamoDBEvent) eve
 		if r.EventName != string(events.DynamoDBOperationTypeInsert) {
 			continue
 		}
-		e, err := t.cfg.Store.EventFromItem(itemOf(r.Change.NewImage))
+		e, err := t.cfg.Store.EventFromImage(r.Change.NewImage)
 		if err != nil {
 			t.cfg.Logger.ErrorContext(ctx, "stream record not applied", "sequenceNumber", r.Change.SequenceNumber, "error", err.Error())
 			failed = append(failed, i)
@@ -250,43 +249,4 @@ func truncate(s string) string {
 		return s[:80] + "..."
 	}
 	return s
-}
-
-// itemOf turns a stream record's image, as Lambda hands it, into the
-// SDK's item.
-func itemOf(image map[string]events.DynamoDBAttributeValue) map[string]types.AttributeValue {
-	item := make(map[string]types.AttributeValue, len(image))
-	for k, v := range image {
-		item[k] = attributeValue(v)
-	}
-	return item
-}
-
-func attributeValue(v events.DynamoDBAttributeValue) types.AttributeValue {
-	switch v.DataType() {
-	case events.DataTypeBinary:
-		return &types.AttributeValueMemberB{Value: v.Binary()}
-	case events.DataTypeBoolean:
-		return &types.AttributeValueMemberBOOL{Value: v.Boolean()}
-	case events.DataTypeBinarySet:
-		return &types.AttributeValueMemberBS{Value: v.BinarySet()}
-	case events.DataTypeList:
-		l := make([]types.AttributeValue, len(v.List()))
-		for i, e := range v.List() {
-			l[i] = attributeValue(e)
-		}
-		return &types.AttributeValueMemberL{Value: l}
-	case events.DataTypeMap:
-		return &types.AttributeValueMemberM{Value: itemOf(v.Map())}
-	case events.DataTypeNumber:
-		return &types.AttributeValueMemberN{Value: v.Number()}
-	case events.DataTypeNumberSet:
-		return &types.AttributeValueMemberNS{Value: v.NumberSet()}
-	case events.DataTypeString:
-		return &types.AttributeValueMemberS{Value: v.String()}
-	case events.DataTypeStringSet:
-		return &types.AttributeValueMemberSS{Value: v.StringSet()}
-	default:
-		return &types.AttributeValueMemberNULL{Value: true}
-	}
 }

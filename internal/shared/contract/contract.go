@@ -79,6 +79,17 @@ const (
 	// batching window usually ends a batch first (docs/capacity.md). A
 	// batch also ends at Lambda's 6 MB payload.
 	StateBatchSize = 1000
+	// DefaultHistoryBatchingWindow is how long the events table's stream
+	// gathers records before the history writer gets them: Lambda's
+	// longest, for the fewest and largest objects (S3 requests and
+	// Athena's reads are per object); the history is that far behind the
+	// table, which the API serves meanwhile.
+	DefaultHistoryBatchingWindow = 300 * time.Second
+	// HistoryBatchSize is the most records of one batch of the writer's.
+	HistoryBatchSize = 10000
+	// HistoryPrefix is the key prefix of the history's objects in their
+	// bucket: the Glue table's location.
+	HistoryPrefix = "samples"
 	// DefaultSilentAfter and DefaultNotSeenAfter count the fleet's
 	// figures.
 	DefaultSilentAfter  = 10 * time.Minute
