@@ -106,7 +106,7 @@ func put(t *testing.T, store *dynamostore.Store, vid string, seed uint64, start 
 func TestEveryStoredSampleIsARow(t *testing.T) {
 	var sent []fleet.Event
 	batch, store := streamed(t, func(s *dynamostore.Store) {
-		sent = append(sent, put(t, s, "car-1", 1, now.Add(-5*time.Second))) // 08:57:55 to 08:58:04
+		sent = append(sent, put(t, s, "car-1", 1, now.Add(-5*time.Second)))  // 08:57:55 to 08:58:04
 		sent = append(sent, put(t, s, "car-2", 2, now.Add(115*time.Second))) // 08:59:55 to 09:00:04
 	})
 	objs := &memObjects{}
