@@ -48,7 +48,7 @@ CONSUMER_VERSION := $(shell awk '$$1 == "github.com/fleetapi/fleetapi" { print $
 CONSUMER_GO := cd .modproxy/consumer && GOPROXY=file://$(CURDIR)/.modproxy,$$(go env GOPROXY) \
 	GONOSUMDB=github.com/fleetapi/fleetapi
 
-.PHONY: agent redrive api-check breaking-check bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy preflight vet tidy-check consumer-module bench fuzz mutation lambdas clean
+.PHONY: history-sql agent redrive api-check breaking-check bench-coldstart bench-synth cost cost-docs local local-reset simulate help install synth synth-all test lint docs snapshots diff diff-all deploy preflight vet tidy-check consumer-module bench fuzz mutation lambdas clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-10s %s\n", $$1, $$2}'
@@ -193,6 +193,11 @@ cost: synth ## estimate STAGE's monthly AWS bill at 100 to 100,000 vehicles, wit
 
 cost-docs: ## rewrite the figures of docs/cost.md and docs/capacity.md from prod's committed template; reread the prose around them
 	$(GO_TEST) ./cmd/cost -run TestDocsAreCurrent -update
+
+# Passed through the environment: SQL has quotes of its own.
+export QUERY SQL
+history-sql: $(NPM_STAMP) ## run SQL over make local's history as Athena runs it over a stage's: QUERY=NAME (an example of api/history/queries; none lists them) or SQL="SELECT ... FROM samples"
+	go run ./cmd/historysql -query "$$QUERY" -sql "$$SQL"
 
 local-reset: ## clear the data of make local: its DynamoDB's, its thing registry (CA and vehicle certificates), the agents' journals, its history
 	rm -rf .local/dynalite .local/iot .local/agent .local/history

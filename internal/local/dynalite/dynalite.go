@@ -22,6 +22,7 @@ import (
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/fleetapi/fleetapi/internal/local/nodetool"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
@@ -53,7 +54,7 @@ type Options struct {
 
 // Start launches dynalite and waits until it answers.
 func Start(ctx context.Context, opts Options) (*Server, error) {
-	root, err := moduleRoot()
+	root, err := nodetool.ModuleRoot()
 	if err != nil {
 		return nil, err
 	}
@@ -61,10 +62,7 @@ func Start(ctx context.Context, opts Options) (*Server, error) {
 	if _, err := os.Stat(cli); err != nil {
 		return nil, fmt.Errorf("dynalite is not installed (%v): run `make install` or `npm ci`", err)
 	}
-	node := filepath.Join(root, "node_modules", ".bin", "node")
-	if _, err := os.Stat(node); err != nil {
-		node = "node"
-	}
+	node := nodetool.Node(root)
 	port := opts.Port
 	if port == 0 {
 		if port, err = freePort(); err != nil {
@@ -207,24 +205,6 @@ func CreateTable(ctx context.Context, db *dynamodb.Client, name string, t schema
 		return fmt.Errorf("wait for table %s: %w", name, err)
 	}
 	return nil
-}
-
-// moduleRoot finds the directory of go.mod above the working directory.
-func moduleRoot() (string, error) {
-	dir, err := os.Getwd()
-	if err != nil {
-		return "", err
-	}
-	for {
-		if _, err := os.Stat(filepath.Join(dir, "go.mod")); err == nil {
-			return dir, nil
-		}
-		parent := filepath.Dir(dir)
-		if parent == dir {
-			return "", errors.New("no go.mod above the working directory: run from the FleetApi checkout")
-		}
-		dir = parent
-	}
 }
 
 func freePort() (int, error) {
