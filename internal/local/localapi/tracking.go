@@ -67,7 +67,7 @@ func NewTracking(db dynamostore.API, tables dynamostore.Tables, cursorKey []byte
 		localstream.Options{Window: o.Window, BatchSize: contract.StateBatchSize, Logger: o.Logger})
 	events := t.Stream.Table(db, tables.Events)
 	if o.History != nil {
-		t.History = &history.Writer{Objects: o.History, Failures: &localhistory.FailureFile{Path: o.HistoryFailures}, Prefix: contract.HistoryPrefix,
+		t.History = &history.Writer{Objects: o.History, Failures: &localhistory.FailureFile{Path: o.HistoryFailures}, Decoder: dynamostore.NewEventCodec(), Prefix: contract.HistoryPrefix,
 			Logger: o.Logger.With("function", "history")}
 		t.HistoryStream = localstream.New(func(ctx context.Context, payload json.RawMessage) (any, error) { return t.History.Invoke(ctx, payload) },
 			localstream.Options{Window: cmp.Or(o.HistoryWindow, contract.DefaultHistoryBatchingWindow), BatchSize: contract.HistoryBatchSize, Logger: o.Logger})
@@ -77,9 +77,6 @@ func NewTracking(db dynamostore.API, tables dynamostore.Tables, cursorKey []byte
 	if err != nil {
 		t.Close()
 		return nil, err
-	}
-	if t.History != nil {
-		t.History.Decoder = store
 	}
 	tr, err := tracker.New(tracker.Config{Store: store, SilentAfter: o.SilentAfter, NotSeenAfter: o.NotSeenAfter,
 		FunctionName: "local-tracker", Logger: o.Logger.With("function", "tracker")})

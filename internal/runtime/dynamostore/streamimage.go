@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb/types"
 
+	"github.com/fleetapi/fleetapi/internal/runtime/samplecodec"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
 
@@ -12,6 +13,22 @@ import (
 func (s *Store) EventFromImage(image map[string]events.DynamoDBAttributeValue) (fleet.Event, error) {
 	return s.eventFromItem(itemOf(image))
 }
+
+// EventCodec encodes and decodes the events table's items without a
+// table: the history writer, which reads the stream and calls no table,
+// decodes with it.
+type EventCodec struct{ s *Store }
+
+// NewEventCodec returns the codec of the items PutEvent writes.
+func NewEventCodec() EventCodec { return EventCodec{&Store{codec: samplecodec.New()}} }
+
+// EventFromImage decodes a stream record's new image.
+func (c EventCodec) EventFromImage(image map[string]events.DynamoDBAttributeValue) (fleet.Event, error) {
+	return c.s.EventFromImage(image)
+}
+
+// Item is the item PutEvent writes for e.
+func (c EventCodec) Item(e fleet.Event) map[string]types.AttributeValue { return c.s.eventItem(e) }
 
 // itemOf turns a stream record's image, as Lambda hands it, into the
 // SDK's item.

@@ -19,10 +19,13 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
+	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
 	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
@@ -142,10 +145,46 @@ func handler(getenv func(string) string, logger *slog.Logger) (any, error) {
 			return nil, err
 		}
 		return t.Invoke, nil
+	case contract.ServesHistory:
+		w, err := BuildHistoryWriter(getenv, logger)
+		if err != nil {
+			return nil, err
+		}
+		return w.Invoke, nil
 	default:
-		return nil, fmt.Errorf("%s %q: allowed are unset (the operations of %s), %s, %s and %s", contract.EnvServes, serves, contract.EnvRoutes,
-			contract.ServesSyntheticVehicle, contract.ServesSyntheticVehicleProvider, contract.ServesTracker)
+		return nil, fmt.Errorf("%s %q: allowed are unset (the operations of %s), %s, %s, %s and %s", contract.EnvServes, serves, contract.EnvRoutes,
+			contract.ServesSyntheticVehicle, contract.ServesSyntheticVehicleProvider, contract.ServesTracker, contract.ServesHistory)
 	}
+}
+
+// BuildHistoryWriter wires the history writer from its environment: the
+// bucket and the failure queue. It decodes the events table's stream and
+// calls no table.
+func BuildHistoryWriter(getenv func(string) string, logger *slog.Logger) (*history.Writer, error) {
+	var missing []string
+	for _, name := range []string{contract.EnvHistoryBucket, contract.EnvHistoryFailures} {
+		if getenv(name) == "" {
+			missing = append(missing, name)
+		}
+	}
+	if len(missing) > 0 {
+		return nil, fmt.Errorf("missing environment variables %v", missing)
+	}
+	cfg, err := AWSConfig(getenv)
+	if err != nil {
+		return nil, err
+	}
+	objects := s3.NewFromConfig(cfg, func(o *s3.Options) {
+		// A local endpoint (a test's) has no bucket host names.
+		o.BaseEndpoint = endpoint(getenv, "S3")
+		o.UsePathStyle = o.BaseEndpoint != nil
+	})
+	queue := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = endpoint(getenv, "SQS") })
+	return &history.Writer{
+		Objects:  history.Bucket{S3: objects, Name: getenv(contract.EnvHistoryBucket)},
+		Failures: history.Queue{SQS: queue, URL: getenv(contract.EnvHistoryFailures)},
+		Decoder:  dynamostore.NewEventCodec(), Prefix: contract.HistoryPrefix, Logger: logger,
+	}, nil
 }
 
 // BuildTracker wires the tracker from its environment: the three tables

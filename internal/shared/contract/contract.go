@@ -36,8 +36,8 @@ const (
 	// operations, with those operations, as FormatPrincipals writes them.
 	EnvPrincipals = "FLEETAPI_PRINCIPALS"
 	// EnvServes says what a function serves: unset, the operations of
-	// EnvRoutes; ServesSyntheticVehicle, ServesSyntheticVehicleProvider or
-	// ServesTracker.
+	// EnvRoutes; ServesSyntheticVehicle, ServesSyntheticVehicleProvider,
+	// ServesTracker or ServesHistory.
 	EnvServes = "FLEETAPI_SERVES"
 	// EnvStateTable names the vehicles' state table.
 	EnvStateTable = "VEHICLE_STATE_TABLE"
@@ -54,6 +54,17 @@ const (
 	// events table's stream and IoT Core's lifecycle events, and writes
 	// the fleet's figures on a schedule.
 	ServesTracker = "tracker"
+	// ServesHistory: the history writer, which writes the events table's
+	// stream into the history bucket as Parquet.
+	ServesHistory = "history"
+)
+
+// Environment of the history writer, besides the events table's.
+const (
+	// EnvHistoryBucket names the history bucket.
+	EnvHistoryBucket = "HISTORY_BUCKET"
+	// EnvHistoryFailures is the URL of the writer's failure queue.
+	EnvHistoryFailures = "HISTORY_FAILURE_QUEUE_URL"
 )
 
 // Environment of the tracker, besides the tables'.
