@@ -663,7 +663,10 @@ type ClientInterface interface {
 	// ListEvents List a vehicle's events
 	//
 	// Events whose first sample lies between `from` and `to` (inclusive), oldest first
-	// unless `order=desc`. Default range: the stage's event retention up to now.
+	// unless `order=desc`. The API holds the stage's hot window, its event retention (prod:
+	// 30 days): a `from` or `to` before it is a 400 that names the parameter and says where
+	// the older samples are (the history, queried with SQL), never an empty page. Default
+	// range: the hot window up to now.
 	//
 	// Corresponds with GET /vehicles/{vid}/events (the `ListEvents` operationId).
 	ListEvents(ctx context.Context, vid Vid, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -696,7 +699,8 @@ type ClientInterface interface {
 
 	// GetEvent Get an event
 	//
-	// One stored upload with all its samples.
+	// One stored upload with all its samples. An event of before the hot window (the stage's
+	// event retention) is a 404 that says where the older samples are.
 	//
 	// Corresponds with GET /vehicles/{vid}/events/{eid} (the `GetEvent` operationId).
 	GetEvent(ctx context.Context, vid Vid, eid EventId, reqEditors ...RequestEditorFn) (*http.Response, error)
@@ -855,7 +859,10 @@ func (c *Client) UpdateVehicle(ctx context.Context, vid Vid, params *UpdateVehic
 // ListEvents List a vehicle's events
 //
 // Events whose first sample lies between `from` and `to` (inclusive), oldest first
-// unless `order=desc`. Default range: the stage's event retention up to now.
+// unless `order=desc`. The API holds the stage's hot window, its event retention (prod:
+// 30 days): a `from` or `to` before it is a 400 that names the parameter and says where
+// the older samples are (the history, queried with SQL), never an empty page. Default
+// range: the hot window up to now.
 //
 // Corresponds with GET /vehicles/{vid}/events (the `ListEvents` operationId).
 func (c *Client) ListEvents(ctx context.Context, vid Vid, params *ListEventsParams, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -918,7 +925,8 @@ func (c *Client) CreateEvent(ctx context.Context, vid Vid, params *CreateEventPa
 
 // GetEvent Get an event
 //
-// One stored upload with all its samples.
+// One stored upload with all its samples. An event of before the hot window (the stage's
+// event retention) is a 404 that says where the older samples are.
 //
 // Corresponds with GET /vehicles/{vid}/events/{eid} (the `GetEvent` operationId).
 func (c *Client) GetEvent(ctx context.Context, vid Vid, eid EventId, reqEditors ...RequestEditorFn) (*http.Response, error) {
@@ -1641,7 +1649,10 @@ type ClientWithResponsesInterface interface {
 	// ListEventsWithResponse List a vehicle's events
 	//
 	// Events whose first sample lies between `from` and `to` (inclusive), oldest first
-	// unless `order=desc`. Default range: the stage's event retention up to now.
+	// unless `order=desc`. The API holds the stage's hot window, its event retention (prod:
+	// 30 days): a `from` or `to` before it is a 400 that names the parameter and says where
+	// the older samples are (the history, queried with SQL), never an empty page. Default
+	// range: the hot window up to now.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -1676,7 +1687,8 @@ type ClientWithResponsesInterface interface {
 
 	// GetEventWithResponse Get an event
 	//
-	// One stored upload with all its samples.
+	// One stored upload with all its samples. An event of before the hot window (the stage's
+	// event retention) is a 404 that says where the older samples are.
 	//
 	// Returns a wrapper object for the known response body format(s).
 	//
@@ -2776,7 +2788,10 @@ func (c *ClientWithResponses) UpdateVehicleWithResponse(ctx context.Context, vid
 // ListEventsWithResponse List a vehicle's events
 //
 // Events whose first sample lies between `from` and `to` (inclusive), oldest first
-// unless `order=desc`. Default range: the stage's event retention up to now.
+// unless `order=desc`. The API holds the stage's hot window, its event retention (prod:
+// 30 days): a `from` or `to` before it is a 400 that names the parameter and says where
+// the older samples are (the history, queried with SQL), never an empty page. Default
+// range: the hot window up to now.
 //
 // Returns a wrapper object for the known response body format(s).
 //
@@ -2829,7 +2844,8 @@ func (c *ClientWithResponses) CreateEventWithResponse(ctx context.Context, vid V
 
 // GetEventWithResponse Get an event
 //
-// One stored upload with all its samples.
+// One stored upload with all its samples. An event of before the hot window (the stage's
+// event retention) is a 404 that says where the older samples are.
 //
 // Returns a wrapper object for the known response body format(s).
 //

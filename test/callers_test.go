@@ -20,7 +20,7 @@ const (
 
 // resolve renders a template value as CloudFormation would in the test
 // account: pseudo parameters, a role's or role alias's ARN (Fn::GetAtt),
-// the REST API's ID and a stage's name (Ref), Fn::Join.
+// a bucket's ARN, the REST API's ID and a stage's name (Ref), Fn::Join.
 func (s *synthesis) resolve(t *testing.T, v any) any {
 	t.Helper()
 	switch v := v.(type) {
@@ -59,6 +59,8 @@ func (s *synthesis) resolve(t *testing.T, v any) any {
 				return roleArn(id)
 			case r.Type == "AWS::IoT::RoleAlias" && attr == "RoleAliasArn":
 				return "arn:aws:iot:" + testRegion + ":" + testAccount + ":rolealias/" + id
+			case r.Type == "AWS::S3::Bucket" && attr == "Arn":
+				return "arn:aws:s3:::" + strings.ToLower(id) // CloudFormation names it
 			}
 			t.Fatalf("cannot resolve Fn::GetAtt %s.%s", id, attr)
 		}

@@ -82,6 +82,15 @@ func TestLeastPrivilege(t *testing.T) {
 			"logs:CreateLogStream,logs:PutLogEvents on " + s.idOfPath(t, "Fleet/TrackerLogs/Resource"),
 			"sqs:SendMessage on " + trackerQueueID,
 		}
+		// The history writer: the events' stream, its objects under the
+		// table's prefix, its failure queue; no table.
+		bucket := s.idOfPath(t, "Fleet/HistoryBucket/Resource")
+		want[s.idOfPath(t, "Fleet/HistoryWriterFunction/Resource")] = []string{
+			`dynamodb:DescribeStream,dynamodb:GetRecords,dynamodb:GetShardIterator,dynamodb:ListStreams on {"Fn::Join":["",[{"Fn::GetAtt":["` + events + `","Arn"]},"/stream/*"]]}`,
+			"logs:CreateLogStream,logs:PutLogEvents on " + s.idOfPath(t, "Fleet/HistoryWriterLogs/Resource"),
+			`s3:PutObject on {"Fn::Join":["",[{"Fn::GetAtt":["` + bucket + `","Arn"]},"/samples/*"]]}`,
+			"sqs:SendMessage on " + s.idOfPath(t, "Fleet/HistoryFailures/Resource"),
+		}
 		fns := s.resourcesOfType("AWS::Lambda::Function")
 		if len(fns) != len(want) {
 			t.Fatalf("got %d functions, want %d", len(fns), len(want))

@@ -94,6 +94,13 @@ func TestAlarms(t *testing.T) {
 		// Two counts in a row, every 5 minutes, whatever the stage's period.
 		silentVehicles := "Fleet-SilentVehicles"
 		wants[silentVehicles] = want{or(a.SilentVehicles, d.SilentVehicles), "ignore"}
+		if cfg.History {
+			// The history writer's: a failed batch, a history behind by
+			// the stage's lag (ms), anything given up on (TestHistory).
+			wants["History-WriterErrors"] = want{or(a.FunctionErrors, d.FunctionErrors), "notBreaching"}
+			wants["History-IteratorAge"] = want{1000 * or(a.HistoryLagSeconds, d.HistoryLagSeconds), "ignore"}
+			wants["History-Failures"] = want{1, "notBreaching"}
+		}
 
 		alarms := s.resourcesOfType("AWS::CloudWatch::Alarm")
 		var names []string

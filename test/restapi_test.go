@@ -207,6 +207,13 @@ func TestOutputs(t *testing.T) {
 			want["UploadTopic"] = `"$aws/rules/` + rule + `/vehicles/${VID}/events"`
 			want["UploadFailureQueueUrl"] = `{"Ref":"` + s.idOfPath(t, "Fleet/UploadFailures/Resource") + `"}`
 		}
+		if stageSettings(t, stageName).History {
+			want["HistoryBucket"] = `{"Ref":"` + s.idOfPath(t, "Fleet/HistoryBucket/Resource") + `"}`
+			want["HistoryDatabase"] = `"fleetapi_` + stageName + `_fleet"`
+			want["HistoryTable"] = `"samples"`
+			want["HistoryWorkGroup"] = `{"Ref":"` + s.idOfPath(t, "Fleet/HistoryWorkGroup") + `"}`
+			want["HistoryFailureQueueUrl"] = `{"Ref":"` + s.idOfPath(t, "Fleet/HistoryFailures/Resource") + `"}`
+		}
 		if stageSettings(t, stageName).VehicleCredentials {
 			want["VehicleRoleAlias"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::RoleAlias") + `"}`
 			want["VehicleCertificatePolicy"] = `{"Ref":"` + onlyID(t, s, "AWS::IoT::Policy") + `"}`

@@ -36,6 +36,9 @@ type settings struct {
 	StateBatchingWindowSecs   int                `json:"stateBatchingWindowSeconds"`
 	SilentAfterMinutes        int                `json:"silentAfterMinutes"`
 	NotSeenAfterDays          int                `json:"notSeenAfterDays"`
+	History                   bool               `json:"history"`
+	HistoryRetentionDays      int                `json:"historyRetentionDays"`
+	HistoryScanLimitGB        float64            `json:"historyScanLimitGB"`
 }
 
 type thresholdSettings struct {
@@ -54,6 +57,7 @@ type thresholdSettings struct {
 	AccessRefused              *int     `json:"accessRefused"`
 	StateLagSeconds            *int     `json:"stateLagSeconds"`
 	SilentVehicles             *int     `json:"silentVehicles"`
+	HistoryLagSeconds          *int     `json:"historyLagSeconds"`
 }
 
 type objectivesSettings struct {

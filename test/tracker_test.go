@@ -19,13 +19,13 @@ import (
 func TestTracker(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		cfg := stageSettings(t, stageName)
-		mapping := s.resources[onlyID(t, s, "AWS::Lambda::EventSourceMapping")].Properties
+		mapping := s.resources[s.idOfPath(t, "Fleet/TrackerStream")].Properties
 		for key, want := range map[string]string{
 			"FunctionName":                   "map[Ref:" + trackerAliasID + "]",
 			"EventSourceArn":                 "map[Fn::GetAtt:[" + eventsTableID + " StreamArn]]",
 			"StartingPosition":               "LATEST",
 			"MaximumBatchingWindowInSeconds": strconv.Itoa(cfg.StateBatchingWindowSecs),
-			"BatchSize":                      "1000",
+			"BatchSize":                      "10000",
 			"ParallelizationFactor":          "1",
 			"BisectBatchOnFunctionError":     "true",
 			"MaximumRetryAttempts":           "5",

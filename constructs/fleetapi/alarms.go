@@ -80,6 +80,11 @@ type AlarmThresholds struct {
 	// uploading.
 	// Default: 1.
 	SilentVehicles *float64
+	// How far the history may be behind the newest upload its writer read
+	// (its IteratorAge, the 5-minute batching window included), in whole
+	// seconds, before a period breaches.
+	// Default: 900.
+	HistoryLagSeconds *float64
 }
 
 // DefaultAlarmThresholds returns the thresholds an unset field takes, every
@@ -123,6 +128,9 @@ var thresholdsDeclared = []prop[AlarmThresholds]{
 			allowed: fmt.Sprintf("allowed are whole seconds from 60 to %d (the age at which the tracker gives a record up)", trackerMaxRecordAgeHours*3600)}),
 	numberProp("silentVehicles", "silentVehicles", func(t *AlarmThresholds) **float64 { return &t.SilentVehicles }, jsii.Number(1),
 		bounds{min: 1, max: math.Inf(1), whole: true, allowed: "allowed are whole numbers of at least 1 vehicle"}),
+	numberProp("historyLagSeconds", "historyLagSeconds", func(t *AlarmThresholds) **float64 { return &t.HistoryLagSeconds }, jsii.Number(900),
+		bounds{min: 360, max: historyMaxRecordAgeHours * 3600, whole: true,
+			allowed: fmt.Sprintf("allowed are whole seconds from 360 (past the 300-second batching window) to %d (the age at which the writer gives a batch up)", historyMaxRecordAgeHours*3600)}),
 }
 
 // count is a threshold of events in a period: 1 by default, whole.
@@ -182,6 +190,10 @@ func DefaultAlarmSeverities() map[string]string {
 		"Tracker-Errors": SeverityWarning, "Tracker-IteratorAge": SeverityWarning, "Tracker-Failures": SeverityWarning,
 		// Vehicles connected that stopped uploading: their agents.
 		"Fleet-SilentVehicles": SeverityWarning,
+		// The history is behind, or the writer gave up on records: a gap
+		// in the history unless someone writes them from the stream
+		// within the hour before it trims them.
+		"History-WriterErrors": SeverityWarning, "History-IteratorAge": SeverityWarning, "History-Failures": SeverityCritical,
 		// The objectives' composite alarms: the budget burns fast enough to
 		// be spent within days.
 		"Uploads-Availability-BurnRate": SeverityCritical, "Uploads-Latency-BurnRate": SeverityCritical,
@@ -236,6 +248,8 @@ type monitored struct {
 	upload    *uploadPath
 	synthetic *syntheticVehicle
 	tracker   *trackerResource
+	// history is nil without History.
+	history *historyResource
 }
 
 // alarmSpec is one alarm to define.
@@ -366,6 +380,19 @@ func alarmSpecs(p FleetApiProps, m monitored) []alarmSpec {
 	if tr := m.tracker; tr != nil {
 		specs = append(specs, alarmSpec{"FleetSilentVehicles", "Fleet-SilentVehicles", "Fleet", "SilentVehicles",
 			tr.fleetMetric(metrics.VehiclesSilent, nil), *t.SilentVehicles, gte, ignoreMissing})
+	}
+	if h := m.history; h != nil {
+		specs = append(specs,
+			// A batch that failed, retried whole.
+			alarmSpec{"HistoryWriterErrors", "History-WriterErrors", "History", "WriterErrors", h.function.MetricErrors(period), *t.FunctionErrors, gte, notBreaching},
+			// How far the history is behind the table: the batching window,
+			// and a backlog beyond it.
+			alarmSpec{"HistoryIteratorAge", "History-IteratorAge", "History", "IteratorAge",
+				h.function.Metric(jsii.String("IteratorAge"), withStat("Maximum")), *t.HistoryLagSeconds * 1000, gt, ignoreMissing},
+			// Records it could not decode, or batches it gave up on.
+			alarmSpec{"HistoryFailures", "History-Failures", "History", "Failures",
+				h.failures.MetricApproximateNumberOfMessagesVisible(withStat("Maximum")), 1, gte, notBreaching},
+		)
 	}
 	if sv := m.synthetic; sv != nil {
 		// A failed run, or none: the schedule runs it every minute, so a

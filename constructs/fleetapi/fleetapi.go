@@ -34,6 +34,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
+	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
@@ -72,8 +73,10 @@ type FleetApi struct {
 	deployments       deployments
 	synthetic         *syntheticVehicle
 	tracker           *trackerResource
-	dashboard         awscloudwatch.Dashboard
-	budget            awsbudgets.CfnBudget
+	// history is nil without History.
+	history   *historyResource
+	dashboard awscloudwatch.Dashboard
+	budget    awsbudgets.CfnBudget
 }
 
 // NewFleetApi defines the API's resources in scope. Like every CDK
@@ -128,15 +131,20 @@ func NewFleetApi(scope constructs.Construct, id string, props *FleetApiProps) *F
 	}
 
 	tracker := newTracker(f, p, functions, tables, upload)
+	var history *historyResource
+	if *p.History {
+		history = newHistory(f, p, functions, tables)
+		history.grantRead(callers.fleet[contract.CallerFleetRead])
+	}
 
-	watched := monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload, synthetic: synthetic, tracker: tracker}
+	watched := monitored{base: f.FleetApiBase, functions: functions, tables: tables, restApi: restApi, upload: upload, synthetic: synthetic, tracker: tracker, history: history}
 	alarms := newAlarms(f, p, watched)
 	deployments := newDeployments(f, p, functions, tracker, alarms)
 	dashboard := newDashboard(f, p, watched)
 	budget := newBudget(f, p, alarms.topic)
-	suppressNagFindings(f, p, functions, restApi, callers, upload, tables, deployments, synthetic, tracker)
+	suppressNagFindings(f, p, functions, restApi, callers, upload, tables, deployments, synthetic, tracker, history)
 
-	f.credentials, f.upload, f.certificatePolicy, f.synthetic, f.tracker = credentials, upload, certificatePolicy, synthetic, tracker
+	f.credentials, f.upload, f.certificatePolicy, f.synthetic, f.tracker, f.history = credentials, upload, certificatePolicy, synthetic, tracker, history
 	f.alarms, f.deployments, f.dashboard, f.budget = alarms, deployments, dashboard, budget
 	return f
 }

@@ -19,6 +19,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/api"
+	apihistory "github.com/fleetapi/fleetapi/api/history"
 	"github.com/fleetapi/fleetapi/internal/construct/gobuild"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
@@ -138,6 +139,10 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 			contract.EnvEventRetentionDays: jsii.String(retentionDays),
 			contract.EnvStateTable:         t.state.TableName(),
 			contract.EnvVehicleRole:        vehicleRole.RoleArn(),
+		}
+		if *p.History {
+			database, workGroup := historyNames(scope)
+			env[contract.EnvHistory] = jsii.String(contract.FormatHistory(database, apihistory.Table, workGroup))
 		}
 		// Operations only vehicles call are never granted (GrantInvoke).
 		if slices.ContainsFunc(routes, func(r contract.Route) bool { return slices.ContainsFunc(r.Callers, contract.IsFleetClass) }) {

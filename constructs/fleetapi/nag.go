@@ -76,7 +76,26 @@ var (
 			"read by an operator only: nothing consumes it that could fail, so a dead-letter queue of it would receive nothing."},
 		{id: "Serverless-SQSRedrivePolicy", reason: "The queue is itself the end of the tracker's failure path (see AwsSolutions-SQS3): it has no consumer to redrive from."},
 	}
-	nagTrackerDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "The tracker's asynchronous invocations (lifecycle events, the figures' schedule) go, after Lambda's retries, to the on-failure destination " +
+	nagHistoryQueue = []nagSuppression{
+		{id: "AwsSolutions-SQS3", reason: "The queue is where the history writer's failures end (the records it cannot decode, its stream mapping's on-failure destination): " +
+			"read by an operator to write the missing history, nothing consumes it that could fail."},
+		{id: "Serverless-SQSRedrivePolicy", reason: "The queue is itself the end of the history writer's failure path (see AwsSolutions-SQS3): it has no consumer to redrive from."},
+	}
+	nagHistoryDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "Only its stream mapping invokes the history writer, synchronously; " +
+		"a batch it gives up on goes to the mapping's on-failure destination (HistoryFailures)."}
+	nagHistoryTracing = nagSuppression{id: "Serverless-LambdaTracing", reason: "The history writer serves no caller: its stream batches have no request to trace; " +
+		"its log line per batch says what it wrote, and its IteratorAge how far behind it is."}
+	nagHistoryRole = nagSuppression{id: "AwsSolutions-IAM5",
+		appliesTo: []any{map[string]any{"regex": "/^Resource::<FleetVehicleEvents[A-Za-z0-9]*\\.Arn>\\/stream\\/\\*$/g"}, map[string]any{"regex": "/^Resource::<FleetHistoryBucket[A-Za-z0-9]*\\.Arn>\\/samples\\/\\*$/g"}},
+		reason: "The history writer reads the events table's stream as the DynamoDB Developer Guide's policy for a Lambda function writes it (TABLE/stream/*: the stream's label is known only once it exists), " +
+			"and puts objects under the history table's prefix alone (samples/*): their keys are the batches'."}
+	nagHistoryReader = nagSuppression{id: "AwsSolutions-IAM5",
+		appliesTo: []any{map[string]any{"regex": "/^Resource::<FleetHistory(Bucket|Results)[A-Za-z0-9]*\\.Arn>\\/(samples\\/)?\\*$/g"}},
+		reason:    "A fleet reader's queries read the history's objects (samples/*, Athena reads the partitions the query selects) and write and read their results in the results bucket (*: Athena names them per query)."}
+	nagHistoryAccessLogs = nagSuppression{id: "AwsSolutions-S1", reason: "The history bucket is written by the history writer alone and read through Athena, whose query history and CloudTrail record who read what; " +
+		"server access logs would be a second bucket of logs of every object the writer puts."}
+	nagResultsAccessLogs = nagSuppression{id: "AwsSolutions-S1", reason: "The results bucket holds Athena's query results for 7 days; Athena's query history records each query and who ran it."}
+	nagTrackerDLQ        = nagSuppression{id: "Serverless-LambdaDLQ", reason: "The tracker's asynchronous invocations (lifecycle events, the figures' schedule) go, after Lambda's retries, to the on-failure destination " +
 		"(TrackerFailures), which records the function's error too; a dead-letter queue would only duplicate it. Its stream batches have their own on-failure destination, the same queue."}
 	nagTrackerRole = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{map[string]any{"regex": "/^Resource::<FleetVehicleEvents[A-Za-z0-9]*\\.Arn>\\/stream\\/\\*$/g"}},
 		reason: "The tracker reads the events table's stream as the DynamoDB Developer Guide's policy for a Lambda function writes it: dynamodb:DescribeStream, GetRecords, GetShardIterator and ListStreams " +
@@ -94,7 +113,7 @@ var (
 // construct depends on no cdk-nag package, and the suppressions travel with
 // it into every app that composes it.
 func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functions, restApi awsapigateway.SpecRestApi, callers callerRoles, upload *uploadPath, t tables, d deployments,
-	sv *syntheticVehicle, tr *trackerResource) {
+	sv *syntheticVehicle, tr *trackerResource, h *historyResource) {
 	for _, name := range fns.sorted() {
 		fn := fns.byName[name]
 		// Only the upload path invokes a function asynchronously.
@@ -131,6 +150,14 @@ func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functi
 	suppressNag(tr.function.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagTrackerRole)
 	suppressNag(tr.failures.Node().DefaultChild(), nagTrackerQueue...)
 	suppressNag(tr.schedule.Node().DefaultChild(), nagFiguresSchedule)
+	if h != nil {
+		suppressNag(h.function.Node().DefaultChild(), nagHistoryDLQ, nagHistoryTracing)
+		suppressNag(h.function.Role().Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagHistoryRole)
+		suppressNag(h.failures.Node().DefaultChild(), nagHistoryQueue...)
+		suppressNag(h.bucket.Node().DefaultChild(), nagHistoryAccessLogs)
+		suppressNag(h.results.Node().DefaultChild(), nagResultsAccessLogs)
+		suppressNag(callers.fleet[contract.CallerFleetRead].Node().FindChild(jsii.String("DefaultPolicy")).Node().DefaultChild(), nagHistoryReader)
+	}
 	if !*p.PointInTimeRecovery {
 		for _, table := range t.each() {
 			suppressNag(table.table.Node().DefaultChild(), nagNoPITR)

@@ -178,6 +178,22 @@ type FleetApiProps struct {
 	// from 1 to 3650.
 	// Default: awscdk.Duration_Days(jsii.Number(7)).
 	NotSeenAfter awscdk.Duration
+	// Whether to keep the fleet's history: every upload the events table
+	// stores, written from its stream as Parquet into a bucket, queried
+	// with Athena through a Glue table and a workgroup
+	// (docs/history.md). EventRetention is then the hot window the API
+	// reads.
+	// Default: false.
+	History *bool
+	// How long the history keeps a sample, in whole days from 1 to 3650,
+	// at least EventRetention.
+	// Default: awscdk.Duration_Days(jsii.Number(365)).
+	HistoryRetention awscdk.Duration
+	// The most a query of the history may scan, in GB, from 0.01
+	// (Athena's least, 10 MB) to 1000: the workgroup cancels a query past
+	// it.
+	// Default: 10.
+	HistoryScanLimitGB *float64
 
 	// A monthly cost budget in US dollars, notifying the alarm topic at 80 %
 	// of the forecast and 100 % of the actual cost of the resources that
@@ -294,6 +310,25 @@ var propsDeclared = []prop[FleetApiProps]{
 		jsii.Number(contract.DefaultSilentAfter.Minutes()), bounds{min: 1, max: 1440, whole: true, allowed: "allowed are whole minutes from 1 to 1440"}),
 	durationProp("notSeenAfter", "notSeenAfterDays", inDays, inDays, func(p *FleetApiProps) *awscdk.Duration { return &p.NotSeenAfter },
 		jsii.Number(contract.DefaultNotSeenAfter.Hours()/24), bounds{min: 1, max: maxRetentionDays, whole: true, allowed: fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)}),
+	flagProp("history", "history", func(p *FleetApiProps) **bool { return &p.History }, false),
+	func() prop[FleetApiProps] {
+		d := durationProp("historyRetention", "historyRetentionDays", inDays, inDays, func(p *FleetApiProps) *awscdk.Duration { return &p.HistoryRetention }, jsii.Number(365),
+			bounds{min: 1, max: maxRetentionDays, whole: true, allowed: fmt.Sprintf("allowed are whole days from 1 to %d", maxRetentionDays)})
+		own := d.check
+		d.check = func(p *FleetApiProps) error {
+			if err := own(p); err != nil {
+				return err
+			}
+			h, e := p.HistoryRetention.ToDays(nil), p.EventRetention.ToDays(nil)
+			if *p.History && !unresolved(*h) && !unresolved(*e) && *h < *e {
+				return &PropError{"historyRetention", fmt.Sprintf("%v days", *h), fmt.Sprintf("must be at least eventRetention (%v days): the history keeps what the hot window has", *e)}
+			}
+			return nil
+		}
+		return d
+	}(),
+	numberProp("historyScanLimitGB", "historyScanLimitGB", func(p *FleetApiProps) **float64 { return &p.HistoryScanLimitGB }, jsii.Number(10),
+		bounds{min: 0.01, max: 1000, allowed: "allowed range is 0.01 (Athena's least cutoff, 10 MB) to 1000 GB"}),
 	{name: "monthlyBudgetUsd", key: "monthlyBudgetUsd",
 		check: func(p *FleetApiProps) error {
 			if b := p.MonthlyBudgetUsd; b != nil && !unresolved(*b) {

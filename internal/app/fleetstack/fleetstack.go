@@ -113,6 +113,13 @@ func New(scope constructs.Construct, cfg stage.Config) (awscdk.Stack, error) {
 		output("VehicleRoleAlias", "AWS IoT role alias vehicles get credentials through", alias.Ref())
 		output("VehicleCertificatePolicy", "AWS IoT policy to attach to each vehicle certificate", api.VehicleCertificatePolicy().Ref())
 	}
+	if db := api.HistoryDatabaseName(); db != nil {
+		output("HistoryBucket", "Bucket of the fleet's history (Parquet under samples/)", api.HistoryBucket().BucketName())
+		output("HistoryDatabase", "Glue database of the history's table", db)
+		output("HistoryTable", "Table of the history, a row per signal of a sample (docs/history.md)", api.HistoryTableName())
+		output("HistoryWorkGroup", "Athena workgroup to query the history with, and its example queries", api.HistoryWorkGroupName())
+		output("HistoryFailureQueueUrl", "Queue of what the history writer could not write", api.HistoryFailures().QueueUrl())
+	}
 	return stack, nil
 }
 

@@ -51,6 +51,9 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"stateBatchingWindowSeconds": 70,
 		"silentAfterMinutes":         10,
 		"notSeenAfterDays":           7,
+		"history":                    true,
+		"historyRetentionDays":       90,
+		"historyScanLimitGB":         10,
 	}
 	for k, v := range replace {
 		if v == nil {

@@ -94,6 +94,20 @@ func (h *Handler) listEvents(ctx context.Context, r *request) response {
 	if err != nil {
 		return errorResponse(err)
 	}
+	// A range before the hot window reads nothing the table still holds:
+	// say where those samples are rather than answer an empty page.
+	_, fromGiven := q["from"]
+	_, toGiven := q["to"]
+	windowStart := r.now.Add(-h.cfg.EventRetention)
+	for _, p := range []struct {
+		field string
+		t     time.Time
+		given bool
+	}{{"to", to, toGiven}, {"from", from, fromGiven}} {
+		if p.given && p.t.Before(windowStart.Add(-hotWindowGrace)) {
+			return errorResponse(&fleet.ValidationError{Field: p.field, Message: h.beforeHotWindow(p.t, windowStart)})
+		}
+	}
 	if from.After(to) {
 		return errorResponse(&fleet.ValidationError{Field: "from", Message: "must not be after to"})
 	}
@@ -105,8 +119,6 @@ func (h *Handler) listEvents(ctx context.Context, r *request) response {
 	default:
 		return errorResponse(&fleet.ValidationError{Field: "order", Message: `must be "asc" (oldest first) or "desc" (newest first), got "` + truncate(q["order"]) + `"`})
 	}
-	_, fromGiven := q["from"]
-	_, toGiven := q["to"]
 	page, err := h.cfg.Events.ListEvents(ctx, fleet.EventQuery{VID: vid, From: from, To: to, FromGiven: fromGiven, ToGiven: toGiven,
 		Limit: limit, NewestFirst: newest, Cursor: q["cursor"]})
 	if err != nil {
@@ -127,8 +139,30 @@ func (h *Handler) getEvent(ctx context.Context, r *request) response {
 		return errorResponse(err)
 	}
 	e, err := h.cfg.Events.GetEvent(ctx, vid, eid)
+	if errors.Is(err, fleet.ErrNotFound) {
+		// An event of before the hot window is not here any more, or never
+		// was: say where it would be.
+		if start, ok := fleet.EIDTime(eid); ok && start.Before(r.now.Add(-h.cfg.EventRetention)) {
+			return errorResponse(fmt.Errorf("event %q: %w: %s", eid, fleet.ErrNotFound, h.beforeHotWindow(start, r.now.Add(-h.cfg.EventRetention))))
+		}
+	}
 	if err != nil {
 		return errorResponse(err)
 	}
 	return response{status: http.StatusOK, body: e}
+}
+
+// hotWindowGrace lets a reader's clock run a minute ahead of the
+// function's before a range counts as before the hot window.
+const hotWindowGrace = time.Minute
+
+// beforeHotWindow says that t is before the hot window and where the
+// older samples are.
+func (h *Handler) beforeHotWindow(t, windowStart time.Time) string {
+	msg := fmt.Sprintf("%s is before the %d-day hot window of this API (it holds events since %s)",
+		t.UTC().Format(time.RFC3339), int(h.cfg.EventRetention.Hours()/24), windowStart.UTC().Format(time.RFC3339))
+	if h.cfg.History == "" {
+		return msg + "; this stage keeps no history"
+	}
+	return msg + ": older samples are in the history, " + h.cfg.History + " (docs/history.md)"
 }

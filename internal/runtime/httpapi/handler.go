@@ -60,8 +60,12 @@ type Config struct {
 	Vehicles VehicleStore
 	Events   EventStore
 	States   StateStore
-	// EventRetention is how long events are kept (their TTL).
+	// EventRetention is how long events are kept (their TTL): the hot
+	// window the reads serve.
 	EventRetention time.Duration
+	// History says where the samples older than the hot window are (a
+	// reader's words, contract.DescribeHistory); "" when none are kept.
+	History string
 	// Logger receives one structured line per request. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.

@@ -472,7 +472,7 @@ func TestListEventsFarFutureRange(t *testing.T) {
 	}
 	for _, q := range []map[string]string{
 		{"to": "2300-01-01T00:00:00Z"},
-		{"from": "1960-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"},
+		{"from": testNow.Add(-2 * time.Hour).Format(time.RFC3339), "to": "9999-12-31T23:59:59Z"},
 	} {
 		r := a.do(call{method: "GET", path: "/vehicles/car-1/events", query: q})
 		if evs, _ := r.body["events"].([]any); r.status != http.StatusOK || len(evs) != 1 {
@@ -483,6 +483,65 @@ func TestListEventsFarFutureRange(t *testing.T) {
 	if evs, _ := r.body["events"].([]any); r.status != http.StatusOK || len(evs) != 0 {
 		t.Errorf("list after 2300: %d %s, want 200 with no event", r.status, r.raw)
 	}
+}
+
+// A read of before the hot window (the stage's event retention) is no
+// empty page: a 400 naming the parameter, the window and where the older
+// samples are; an event of before it a 404 that says so too. Within the
+// window, and a minute before it (a reader's clock ahead), reads answer.
+func TestReadsBeforeTheHotWindow(t *testing.T) {
+	a := newAPI(t)
+	const history = "the Athena table fleetapi_prod_fleet.samples (workgroup FleetApi-prod-Fleet-History)"
+	a.handlers["events"].cfg.History = history
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	windowStart := testNow.Add(-testRetention)
+	for _, tt := range []struct {
+		query map[string]string
+		field string
+	}{
+		{map[string]string{"from": windowStart.Add(-time.Hour).Format(time.RFC3339)}, "from"},
+		{map[string]string{"from": "1960-01-01T00:00:00Z", "to": "9999-12-31T23:59:59Z"}, "from"},
+		{map[string]string{"to": windowStart.Add(-time.Hour).Format(time.RFC3339)}, "to"},
+	} {
+		r := a.do(call{method: "GET", path: "/vehicles/car-1/events", query: tt.query})
+		msg := errorMessage(r)
+		if r.status != http.StatusBadRequest || !strings.HasPrefix(msg, tt.field+": ") || !strings.Contains(msg, "before the 30-day hot window") ||
+			!strings.Contains(msg, windowStart.Format(time.RFC3339)) || !strings.Contains(msg, history) {
+			t.Errorf("list %v: %d %q, want 400 naming %s, the window and the history", tt.query, r.status, msg, tt.field)
+		}
+	}
+	for _, q := range []map[string]string{
+		{"from": windowStart.Add(-30 * time.Second).Format(time.RFC3339)},
+		{"from": windowStart.Add(time.Hour).Format(time.RFC3339), "to": testNow.Format(time.RFC3339)},
+		{},
+	} {
+		if r := a.do(call{method: "GET", path: "/vehicles/car-1/events", query: q}); r.status != http.StatusOK {
+			t.Errorf("list %v: %d %s, want 200", q, r.status, r.raw)
+		}
+	}
+	old := fmt.Sprintf("%013d-0123456789abcdef", windowStart.Add(-24*time.Hour).UnixMilli())
+	r := a.do(call{method: "GET", path: "/vehicles/car-1/events/" + old})
+	if msg := errorMessage(r); r.status != http.StatusNotFound || !strings.Contains(msg, "before the 30-day hot window") || !strings.Contains(msg, history) {
+		t.Errorf("an event of before the window: %d %q, want 404 saying where the history is", r.status, msg)
+	}
+	recent := fmt.Sprintf("%013d-0123456789abcdef", testNow.Add(-time.Hour).UnixMilli())
+	r = a.do(call{method: "GET", path: "/vehicles/car-1/events/" + recent})
+	if msg := errorMessage(r); r.status != http.StatusNotFound || strings.Contains(msg, "hot window") {
+		t.Errorf("a missing event in the window: %d %q, want a plain 404", r.status, msg)
+	}
+	// A stage without history says so.
+	a.handlers["events"].cfg.History = ""
+	r = a.do(call{method: "GET", path: "/vehicles/car-1/events", query: map[string]string{"from": "1960-01-01T00:00:00Z"}})
+	if msg := errorMessage(r); r.status != http.StatusBadRequest || !strings.Contains(msg, "this stage keeps no history") {
+		t.Errorf("without history: %d %q", r.status, msg)
+	}
+}
+
+// errorMessage is the message of an error answer's JSON.
+func errorMessage(r result) string {
+	e, _ := r.body["error"].(map[string]any)
+	m, _ := e["message"].(string)
+	return m
 }
 
 // The spec counts lengths in characters (JSON Schema's maxLength) and

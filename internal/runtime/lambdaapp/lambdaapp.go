@@ -255,7 +255,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 	}
 	return httpapi.New(httpapi.Config{
 		Routes: env.Routes, Callers: env.Callers, Vehicles: store, Events: store, States: store,
-		EventRetention: env.EventRetention, Logger: logger,
+		EventRetention: env.EventRetention, History: contract.DescribeHistory(os.Getenv(contract.EnvHistory)), Logger: logger,
 		// Set by Lambda in every function's environment.
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 	})

@@ -24,8 +24,14 @@ const (
 	// generates the names).
 	EnvVehiclesTable = "VEHICLES_TABLE"
 	EnvEventsTable   = "VEHICLE_EVENTS_TABLE"
-	// EnvEventRetentionDays is the TTL of events, whole days.
+	// EnvEventRetentionDays is the TTL of events, whole days: the hot
+	// window the API reads.
 	EnvEventRetentionDays = "EVENT_RETENTION_DAYS"
+	// EnvHistory says where the samples older than the hot window are,
+	// for the answers that point a reader there: the Athena table and its
+	// workgroup, "DATABASE.TABLE WORKGROUP" (FormatHistory); unset when
+	// the stage keeps no history.
+	EnvHistory = "FLEETAPI_HISTORY"
 	// EnvCursorKeySecret names the Secrets Manager secret whose string
 	// value signs pagination cursors; set for functions that paginate.
 	EnvCursorKeySecret = "CURSOR_KEY_SECRET_ARN"
@@ -86,10 +92,13 @@ const (
 	// samples. 70 s keeps that within 90 s and the state's cost at 10,000
 	// vehicles under $15 a month (docs/capacity.md).
 	DefaultStateBatchingWindow = 70 * time.Second
-	// StateBatchSize is the most records of one batch of the stream; the
-	// batching window usually ends a batch first (docs/capacity.md). A
-	// batch also ends at Lambda's 6 MB payload.
-	StateBatchSize = 1000
+	// StateBatchSize is the most records of one batch of the stream
+	// (Lambda's most for a DynamoDB stream): the batching window ends a
+	// batch first, or Lambda's 6 MB payload, about 6,700 uploads' records
+	// (docs/capacity.md); with fewer shards (a short hot window keeps the
+	// table small) a smaller batch would fill before the window and write
+	// the state more often.
+	StateBatchSize = 10000
 	// DefaultHistoryBatchingWindow is how long the events table's stream
 	// gathers records before the history writer gets them: Lambda's
 	// longest, for the fewest and largest objects (S3 requests and
@@ -346,3 +355,18 @@ func ParsePrincipals(s string) (map[string][]string, error) {
 // operationID is the form of an operationId the project writes: a
 // lower-camel-case word (api/swagger.yaml declares the operations).
 var operationID = regexp.MustCompile(`^[a-z][A-Za-z0-9]{0,63}$`)
+
+// FormatHistory writes the history's place as EnvHistory holds it.
+func FormatHistory(database, table, workGroup string) string {
+	return database + "." + table + " " + workGroup
+}
+
+// DescribeHistory says, for a reader, where EnvHistory's value is: "the
+// Athena table DATABASE.TABLE (workgroup WORKGROUP)"; "" for "".
+func DescribeHistory(v string) string {
+	table, workGroup, ok := strings.Cut(v, " ")
+	if !ok {
+		return ""
+	}
+	return "the Athena table " + table + " (workgroup " + workGroup + ")"
+}

@@ -318,3 +318,15 @@ func EventIDRange(from, to time.Time) (lo, hi string) {
 	// '.' sorts after '-', so every eid of the millisecond to is below hi.
 	return fmt.Sprintf("%013d", clamp(from)), fmt.Sprintf("%013d.", clamp(to))
 }
+
+// EIDTime is the start an eid holds: its first sample's time.
+func EIDTime(eid string) (time.Time, bool) {
+	if len(eid) < 13 {
+		return time.Time{}, false
+	}
+	ms, err := strconv.ParseInt(eid[:13], 10, 64)
+	if err != nil || ms < 0 {
+		return time.Time{}, false
+	}
+	return time.UnixMilli(ms).UTC(), true
+}
