@@ -15,11 +15,12 @@ const (
 	ServiceLambda     = "Lambda"
 	ServiceDynamoDB   = "DynamoDB"
 	ServiceCloudWatch = "CloudWatch"
+	ServiceHistory    = "S3 and Athena"
 	ServiceOther      = "Other"
 )
 
 // Services lists the services in print order.
-var Services = []string{ServiceAPIGateway, ServiceIoTCore, ServiceLambda, ServiceDynamoDB, ServiceCloudWatch, ServiceOther}
+var Services = []string{ServiceAPIGateway, ServiceIoTCore, ServiceLambda, ServiceDynamoDB, ServiceCloudWatch, ServiceHistory, ServiceOther}
 
 // Documented figures the estimate uses.
 const (
@@ -80,6 +81,8 @@ type Estimate struct {
 	Requests float64 `json:"requestsPerMonth"`
 	// State is the tracker's work a month (zero without a tracker).
 	State StateFigures `json:"state"`
+	// History is the history's work, zero without one.
+	History HistoryFigures `json:"history"`
 }
 
 // Service sums the steady-state lines of a service.
@@ -165,6 +168,7 @@ func (m Model) Estimate(vehicles int) (Estimate, error) {
 	b.iotCore()
 	b.lambda()
 	b.tracker()
+	b.history()
 	b.dynamoDB()
 	if err := b.cloudWatch(); err != nil {
 		return Estimate{}, err

@@ -25,6 +25,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/local/localstream"
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
@@ -394,4 +395,37 @@ func TestMeasuredState(t *testing.T) {
 	near(t, "StatePageGzipBytes", float64(pageGzip), StatePageGzipBytes)
 	near(t, "operations[getVehicleState].logBytes", float64(oneLog), operations["getVehicleState"].logBytes)
 	near(t, "operations[listFleetState].logBytes", float64(pageLog), operations["listFleetState"].logBytes)
+}
+
+// The history's bytes a sample: a 5-minute batch of the talk's workload
+// (60 vehicles, 30 uploads of 10 samples each) written by the history
+// writer's encoding, its partitions' objects summed.
+func TestMeasuredHistory(t *testing.T) {
+	start := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	var evs []fleet.Event
+	for v := range 60 {
+		d := workload.NewDrive(uint64(v+1), start)
+		for u := range 30 {
+			e, err := fleet.NewEvent(fmt.Sprintf("car-%05d", v), d.Upload(workload.SamplesPerUpload), "", start.Add(time.Duration(u*10+12)*time.Second), 30*24*time.Hour)
+			if err != nil {
+				t.Fatal(err)
+			}
+			evs = append(evs, e)
+		}
+	}
+	total, rows := 0, 0
+	for _, rs := range history.Partitioned(evs) {
+		b, err := history.Encode(rs)
+		if err != nil {
+			t.Fatal(err)
+		}
+		total += len(b)
+		rows += len(rs)
+	}
+	samples := 60 * 30 * workload.SamplesPerUpload
+	if rows != samples*historyRowsPerSample {
+		t.Errorf("%d rows for %d samples, want %d a sample", rows, samples, historyRowsPerSample)
+	}
+	near(t, "HistoryBytesPerSample", float64(total)/float64(samples), HistoryBytesPerSample)
+	t.Logf("%d samples: %d bytes of Parquet, %.1f a sample", samples, total, float64(total)/float64(samples))
 }

@@ -53,7 +53,7 @@ func TestUploadsOverMqtt(t *testing.T) {
 			t.Errorf("%s: %v, want %v", price, quantities[price], q)
 		}
 	}
-	if !m.Stack.Events.PITR || m.Stack.EventRetentionDays != 365 {
+	if !m.Stack.Events.PITR || m.Stack.EventRetentionDays != 30 || m.Stack.History == nil || m.Stack.History.RetentionDays != 365 {
 		t.Fatalf("prod's template has PITR %v, retention %d", m.Stack.Events.PITR, m.Stack.EventRetentionDays)
 	}
 	if mqtt.Steady > 350 {

@@ -50,7 +50,17 @@ const (
 	PriceSNSEmail            = "snsEmailDeliveries"
 	PriceBudgets             = "budgetsWithoutActions"
 	PriceDataTransferOut     = "dataTransferOut"
-	priceDateLayout          = time.DateOnly
+	// The history's: S3 storage by class, puts, lifecycle transitions and
+	// retrievals; Athena's bytes scanned.
+	PriceS3Standard             = "s3StandardStorage"
+	PriceS3StandardIA           = "s3StandardIAStorage"
+	PriceS3GlacierIR            = "s3GlacierInstantRetrievalStorage"
+	PriceS3Puts                 = "s3PutRequests"
+	PriceS3TransitionsIA        = "s3TransitionsToStandardIA"
+	PriceS3TransitionsGlacierIR = "s3TransitionsToGlacierInstantRetrieval"
+	PriceS3GlacierIRRetrieval   = "s3GlacierInstantRetrievalRetrieval"
+	PriceAthenaScanned          = "athenaDataScanned"
+	priceDateLayout             = time.DateOnly
 )
 
 // RequiredPrices lists every price a price file must hold.
@@ -61,6 +71,7 @@ var RequiredPrices = []string{
 	PriceAlarmMetrics, PriceHighResAlarmMetrics, PriceCompositeAlarms, PriceDashboards, PriceCustomMetrics,
 	PriceLogsIngestion, PriceLambdaLogsIngestion, PriceLogsStorage, PriceXRayTraces,
 	PriceKMSKeys, PriceKMSRequests, PriceSecrets, PriceSecretsAPICalls, PriceSNSEmail, PriceBudgets, PriceDataTransferOut,
+	PriceS3Standard, PriceS3StandardIA, PriceS3GlacierIR, PriceS3Puts, PriceS3TransitionsIA, PriceS3TransitionsGlacierIR, PriceS3GlacierIRRetrieval, PriceAthenaScanned,
 }
 
 // Prices is one Region's list prices, as a price file gives them.

@@ -67,13 +67,26 @@ func BillingOf(resourceType string) (Billing, error) {
 		// "Read requests made by AWS Lambda-based consumers of DynamoDB
 		// Streams are free" (DynamoDB Developer Guide, "Evaluate your
 		// DynamoDB streams usage").
-		return Billing{Note: "the tracker's mapping of the events table's stream: Lambda's reads of a DynamoDB stream are free; its invocations are priced as the tracker's lines"}, nil
+		return Billing{Note: "the tracker's and the history writer's mappings of the events table's stream: Lambda's reads of a DynamoDB stream are free; their invocations are priced as their functions' lines"}, nil
 	case "AWS::Lambda::Version", "AWS::Lambda::Alias":
 		return Billing{Note: "a published version and the alias its callers invoke: invocations are billed on the function"}, nil
 	case "AWS::CodeDeploy::Application", "AWS::CodeDeploy::DeploymentGroup":
 		// CodeDeploy's one meter in the AWS price list is the update of an
 		// on-premises instance; deployments to Lambda have no charge.
 		return Billing{Note: "CodeDeploy has no charge for deployments to Lambda; the rollback alarms are billed as alarms"}, nil
+	case "AWS::S3::Bucket":
+		return Billing{Meters: []string{"storage GB-month by class", "PUT requests", "lifecycle transitions", "retrievals"},
+			Note: "the history bucket (its Athena results bucket holds a week of small results)"}, nil
+	case "AWS::S3::BucketPolicy":
+		return Billing{Note: "a resource policy"}, nil
+	case "AWS::Athena::WorkGroup":
+		return Billing{Meters: []string{"TB scanned"}, Note: "at least 10 MB a query; the usage's query mix"}, nil
+	case "AWS::Athena::NamedQuery":
+		return Billing{Note: "a saved query: no charge"}, nil
+	case "AWS::Glue::Database", "AWS::Glue::Table":
+		// AWS Glue pricing: the first million objects stored and the first
+		// million requests a month of the Data Catalog are free.
+		return Billing{Note: "the Data Catalog's first million objects and requests a month are free: a database, a table, a few requests a query"}, nil
 	case "AWS::Lambda::EventInvokeConfig":
 		return Billing{Note: "configuration of asynchronous invocations"}, nil
 	case "AWS::SNS::TopicPolicy", "AWS::SQS::QueuePolicy":

@@ -53,6 +53,8 @@ type Stack struct {
 	SyntheticEveryMinutes int
 	// Tracker keeps the vehicles' state; nil in a template without one.
 	Tracker *Tracker
+	// History is the fleet's history; nil in a template without one.
+	History *History
 }
 
 // Tracker is the function that keeps the vehicles' state: how the events
@@ -145,8 +147,9 @@ func ParseStack(data []byte) (*Stack, error) {
 	}
 	s := &Stack{}
 	logRetention := map[string]int{}
-	stateTable := ""
+	stateTable, historyBucket := "", ""
 	aliasOf := map[string]string{} // alias logical ID → its function's
+	serves := map[string]any{}     // function logical ID → what it serves
 	for id, r := range resources {
 		switch r.Type {
 		case "AWS::Logs::LogGroup":
@@ -161,6 +164,10 @@ func ParseStack(data []byte) (*Stack, error) {
 			if ref := findRef(vars[contract.EnvStateTable]); ref != "" {
 				stateTable = ref
 			}
+			if ref := findRef(vars[contract.EnvHistoryBucket]); ref != "" {
+				historyBucket = ref
+			}
+			serves[id] = vars[contract.EnvServes]
 		case "AWS::Lambda::Alias":
 			aliasOf[id] = findRef(r.Properties["FunctionName"])
 		}
@@ -180,7 +187,23 @@ func ParseStack(data []byte) (*Stack, error) {
 			}
 			err = s.addTable(id, r.Properties)
 		case "AWS::Lambda::EventSourceMapping":
-			err = s.readMapping(r.Properties)
+			target := findRef(r.Properties["FunctionName"])
+			if fn, ok := aliasOf[target]; ok {
+				target = fn
+			}
+			if serves[target] == contract.ServesHistory {
+				err = s.readHistoryMapping(r.Properties)
+			} else {
+				err = s.readMapping(r.Properties)
+			}
+		case "AWS::S3::Bucket":
+			if id == historyBucket {
+				s.history().BucketLogicalID = id
+				err = s.history().readLifecycle(r.Properties)
+			}
+		case "AWS::Athena::WorkGroup":
+			cutoff, _ := dig(r.Properties, "WorkGroupConfiguration", "BytesScannedCutoffPerQuery").(float64)
+			s.history().ScanLimitBytes = cutoff
 		case "AWS::ApiGateway::Stage":
 			err = s.readStage(r.Properties, logRetention)
 		case "AWS::CloudWatch::Alarm":
@@ -243,6 +266,8 @@ func ParseStack(data []byte) (*Stack, error) {
 		return nil, errors.New("the tracker comes with the state table, its stream mapping and its schedule")
 	case s.Tracker == nil && s.State.LogicalID != "":
 		return nil, errors.New("a state table without the tracker that keeps it")
+	case s.History != nil && (s.History.LogicalID == "" || s.History.BatchSize == 0 || s.History.BucketLogicalID == ""):
+		return nil, errors.New("the history comes with its writer, its stream mapping and its bucket")
 	}
 	return s, nil
 }
@@ -281,6 +306,25 @@ func readSchedule(p map[string]any, aliasOf map[string]string) (schedule, error)
 		target, _ = att[0].(string)
 	}
 	return schedule{minutes: n, target: target}, nil
+}
+
+// history returns the stack's history, made on first use.
+func (s *Stack) history() *History {
+	if s.History == nil {
+		s.History = &History{}
+	}
+	return s.History
+}
+
+// readHistoryMapping reads the history writer's stream mapping.
+func (s *Stack) readHistoryMapping(p map[string]any) error {
+	h := s.history()
+	var err error
+	if h.BatchingWindowSeconds, err = intProp(p, "MaximumBatchingWindowInSeconds", 0); err != nil {
+		return err
+	}
+	h.BatchSize, err = intProp(p, "BatchSize", 100)
+	return err
 }
 
 // readMapping reads the tracker's stream mapping.
@@ -354,6 +398,9 @@ func (s *Stack) addFunction(id string, p map[string]any, logRetention map[string
 			s.Tracker = &Tracker{}
 		}
 		s.Tracker.Function = f
+		return nil
+	case contract.ServesHistory:
+		s.history().Function = f
 		return nil
 	case contract.ServesSyntheticVehicleProvider:
 		// Runs when the stack is deployed: a few invocations a month.

@@ -41,10 +41,10 @@ func TestParseProdStack(t *testing.T) {
 	if f, ok := s.FunctionOf("createEvent"); !ok || !strings.Contains(f.LogicalID, "Ingest") {
 		t.Errorf("createEvent served by %+v", f)
 	}
-	if s.EventRetentionDays != 365 || s.AccessLogRetentionDays != 90 || !s.APITracing || !s.DetailedMetrics {
+	if s.EventRetentionDays != 30 || s.AccessLogRetentionDays != 90 || !s.APITracing || !s.DetailedMetrics {
 		t.Errorf("retention %d/%d, tracing %v, detailed metrics %v", s.EventRetentionDays, s.AccessLogRetentionDays, s.APITracing, s.DetailedMetrics)
 	}
-	if !s.Events.OnDemand || !s.Events.PITR || !s.Vehicles.PITR || s.Events.MaxWriteUnits != 4000 || !s.Events.InfrequentAccess || s.Vehicles.InfrequentAccess {
+	if !s.Events.OnDemand || !s.Events.PITR || !s.Vehicles.PITR || s.Events.MaxWriteUnits != 4000 || s.Events.InfrequentAccess || s.Vehicles.InfrequentAccess {
 		t.Errorf("tables %+v %+v", s.Events, s.Vehicles)
 	}
 	// 20 alarms read 32 metrics (the functions' refusals and the tables'
@@ -59,15 +59,16 @@ func TestParseProdStack(t *testing.T) {
 	// cursor key's. The tracker's errors, iterator age and failure queue
 	// and the silent vehicles, 4; the state table's throttles and errors,
 	// 6 (its three operations each); the vehicles function's rollback
-	// alarm, 2 more (the state's two reads).
-	if s.AlarmMetrics != 32+7+80+7+1+4+6+2 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 2 || s.Topics != 1 || s.Budgets != 1 {
+	// alarm, 2 more (the state's two reads). The history writer's errors,
+	// iterator age and failure queue, 3.
+	if s.AlarmMetrics != 32+7+80+7+1+4+6+2+3 || s.HighResolutionAlarmMetrics != 0 || s.CompositeAlarms != 4 || s.Dashboards != 1 || s.KMSKeys != 1 || s.Secrets != 2 || s.Topics != 1 || s.Budgets != 1 {
 		t.Errorf("alarm metrics %d (+%d high resolution), composite alarms %d, dashboards %d, keys %d, secrets %d, topics %d, budgets %d",
 			s.AlarmMetrics, s.HighResolutionAlarmMetrics, s.CompositeAlarms, s.Dashboards, s.KMSKeys, s.Secrets, s.Topics, s.Budgets)
 	}
 	if f := s.Synthetic; f == nil || f.MemoryMiB != 256 || f.Architecture != "arm64" || s.SyntheticEveryMinutes != 1 || len(s.Functions) != 3 {
 		t.Errorf("synthetic vehicle %+v every %d minutes; %d API functions", f, s.SyntheticEveryMinutes, len(s.Functions))
 	}
-	if tr := s.Tracker; tr == nil || tr.BatchingWindowSeconds != 70 || tr.BatchSize != 1000 || tr.Parallelization != 1 || tr.FiguresEveryMinutes != 5 ||
+	if tr := s.Tracker; tr == nil || tr.BatchingWindowSeconds != 70 || tr.BatchSize != 10000 || tr.Parallelization != 1 || tr.FiguresEveryMinutes != 5 ||
 		!tr.QuietPlatform || tr.Tracing || s.State.LogicalID == "" || !s.State.OnDemand || !s.LifecycleRule || !s.UploadRule {
 		t.Errorf("tracker %+v, state table %+v, lifecycle rule %v", tr, s.State, s.LifecycleRule)
 	}
@@ -84,7 +85,7 @@ func TestStackErrors(t *testing.T) {
 	for _, tt := range []struct{ name, old, new, want string }{
 		{"unknown type", `"Type": "AWS::KMS::Key"`, `"Type": "AWS::EC2::NatGateway"`, "AWS::EC2::NatGateway"},
 		{"memory not literal", `"MemorySize": 256`, `"MemorySize": {"Ref": "Memory"}`, "MemorySize is not a literal whole number"},
-		{"unknown table class", `"TableClass": "STANDARD_INFREQUENT_ACCESS"`, `"TableClass": "GLACIER"`, "TableClass GLACIER"},
+		{"unknown table class", `"BillingMode": "PAY_PER_REQUEST"`, `"BillingMode": "PAY_PER_REQUEST", "TableClass": "GLACIER"`, "TableClass GLACIER"},
 		{"schedule not a rate", `"ScheduleExpression": "rate(1 minute)"`, `"ScheduleExpression": "cron(0/5 * * * ? *)"`, `schedule "cron(0/5 * * * ? *)": the cost model reads rate(N minutes)`},
 		{"rule without a schedule", `"ScheduleExpression": "rate(1 minute)"`, `"Description": "no schedule"`, `schedule "": the cost model reads rate(N minutes)`},
 	} {

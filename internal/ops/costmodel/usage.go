@@ -64,6 +64,13 @@ type Usage struct {
 	FleetStateListingsPerDay float64 `yaml:"fleetStateListingsPerDay" json:"fleetStateListingsPerDay"`
 	TrackerBatchMs           float64 `yaml:"trackerBatchMs" json:"trackerBatchMs"`
 	TrackerStateMs           float64 `yaml:"trackerStateMs" json:"trackerStateMs"`
+	// The history (per fleet): queries a day and the bytes each scans,
+	// the share of those bytes in the older storage classes, and the
+	// writer's time for a thousand rows.
+	HistoryQueriesPerDay      float64 `yaml:"historyQueriesPerDay" json:"historyQueriesPerDay"`
+	HistoryScanMBPerQuery     float64 `yaml:"historyScanMBPerQuery" json:"historyScanMBPerQuery"`
+	HistoryOldScanShare       float64 `yaml:"historyOldScanShare" json:"historyOldScanShare"`
+	HistoryWriterMsPerKiloRow float64 `yaml:"historyWriterMsPerKiloRow" json:"historyWriterMsPerKiloRow"`
 }
 
 // DurationMs is each operation's billed duration, milliseconds.
@@ -111,6 +118,17 @@ func DefaultUsage() Usage {
 		// two round trips of about 8 ms, 16 vehicles at a time.
 		TrackerBatchMs: 50,
 		TrackerStateMs: 2,
+		// A fleet team's day: a report of ten queries of a day of the
+		// fleet, and forty of a vehicle or an hour; a vehicle-day scans
+		// little, a fleet-day about a day's objects' columns it reads
+		// (docs/history.md). One byte in ten of the older classes.
+		HistoryQueriesPerDay:  50,
+		HistoryScanMBPerQuery: 200,
+		HistoryOldScanShare:   0.1,
+		// make local's writer encodes a thousand rows in 1.3-1.7 ms on
+		// this machine (docs/performance.md); arm64 Lambda at 1 GB about
+		// as fast.
+		HistoryWriterMsPerKiloRow: 2,
 	}
 }
 
@@ -167,6 +185,10 @@ func (u Usage) Validate() error {
 		{"fleetStateListingsPerDay", u.FleetStateListingsPerDay, 0, 1e6},
 		{"trackerBatchMs", u.TrackerBatchMs, 1, 60000},
 		{"trackerStateMs", u.TrackerStateMs, 0.1, 60000},
+		{"historyQueriesPerDay", u.HistoryQueriesPerDay, 0, 1e6},
+		{"historyScanMBPerQuery", u.HistoryScanMBPerQuery, 0, 1e7},
+		{"historyOldScanShare", u.HistoryOldScanShare, 0, 1},
+		{"historyWriterMsPerKiloRow", u.HistoryWriterMsPerKiloRow, 0.01, 1000},
 	} {
 		if math.IsNaN(c.v) || c.v < c.min || c.v > c.max {
 			return fmt.Errorf("%s %g is invalid: allowed are numbers from %g to %g", c.name, c.v, c.min, c.max)
