@@ -130,12 +130,13 @@ deploy: $(NPM_STAMP) ## deploy STAGE to the AWS account of your credentials (ref
 preflight: synth ## with AWS credentials, read calls only: check what a deploy of STAGE needs of the account (API Gateway's CloudWatch role, Lambda concurrency quota, CDK bootstrap, active cost allocation tags, an alarm subscriber)
 	go run ./cmd/preflight -stage $(STAGE) -assembly cdk.out/$(STAGE)
 
-bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, DynamoDB call latency, the handlers' benchmarks (BENCHTIME, default 1s), a read of a 10,000-vehicle fleet's state, binary size, cold starts (STARTS), synthesis (SYNTH_RUNS)
+bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units and bytes per upload, DynamoDB call latency, the handlers' benchmarks (BENCHTIME, default 1s), a read of a 10,000-vehicle fleet's state, the history's writing and the bytes its queries scan, binary size, cold starts (STARTS), synthesis (SYNTH_RUNS)
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/runtime/dynamostore | grep -E 'write units|ok|FAIL'
 	go test -run '^$$' -bench BenchmarkStoreCallLatency -benchtime 300x ./internal/runtime/dynamostore | grep -E 'Benchmark|ok|FAIL'
 	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/ops/costmodel | grep -E 'item|ok|FAIL'
 	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/runtime/httpapi ./internal/runtime/samplecodec ./internal/runtime/authz
 	go test -run '^$$' -bench BenchmarkFleetState -benchtime 5x ./internal/local/localapi
+	go test -run '^$$' -bench BenchmarkQueryScans -benchtime 1x ./internal/local/localathena
 	$(MAKE) --no-print-directory lambdas
 	$(MAKE) --no-print-directory bench-coldstart
 	$(MAKE) --no-print-directory bench-synth

@@ -23,6 +23,15 @@ func TestFunctions(t *testing.T) {
 				"Timeout":      {p["Timeout"], float64(cfg.LambdaTimeoutSeconds)},
 				"Tracing":      {fmt.Sprint(p["TracingConfig"]), "map[Mode:Active]"},
 			}
+			// The upload's function traces what the gateway sampled and
+			// logs no platform lines: it serves most invocations, most of
+			// them the upload rule's.
+			if id == ingestFunctionID {
+				checks["Tracing"] = [2]any{fmt.Sprint(p["TracingConfig"]), "map[Mode:PassThrough]"}
+				checks["SystemLogLevel"] = [2]any{dig(p, "LoggingConfig", "SystemLogLevel"), "WARN"}
+			} else {
+				checks["SystemLogLevel"] = [2]any{dig(p, "LoggingConfig", "SystemLogLevel"), "INFO"}
+			}
 			if cfg.LambdaReservedConcurrency > 0 {
 				checks["ReservedConcurrentExecutions"] = [2]any{p["ReservedConcurrentExecutions"], float64(cfg.LambdaReservedConcurrency)}
 			} else if _, set := p["ReservedConcurrentExecutions"]; set {

@@ -147,9 +147,19 @@ func TestFunctionsFollowTheProps(t *testing.T) {
 		tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&map[string]any{
 			"Runtime": "provided.al2023", "Architectures": []any{"arm64"}, "Handler": "bootstrap",
 			"MemorySize": 512, "Timeout": 20, "ReservedConcurrentExecutions": 5,
-			"TracingConfig": map[string]any{"Mode": "Active"},
-			"Environment":   map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"EVENT_RETENTION_DAYS": "30"})},
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"EVENT_RETENTION_DAYS": "30"})},
 		}), jsii.Number(3))
+	})
+	// The upload's function traces what API Gateway sampled, without
+	// platform lines; the others trace actively.
+	cdktest.Check(t, "tracing", func() {
+		tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&map[string]any{
+			"TracingConfig": map[string]any{"Mode": "Active"}, "LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"SystemLogLevel": "INFO"}),
+		}), jsii.Number(2))
+		tmpl.ResourcePropertiesCountIs(jsii.String("AWS::Lambda::Function"), assertions.Match_ObjectLike(&map[string]any{
+			"TracingConfig": map[string]any{"Mode": "PassThrough"}, "LoggingConfig": assertions.Match_ObjectLike(&map[string]any{"SystemLogLevel": "WARN"}),
+			"Environment": map[string]any{"Variables": assertions.Match_ObjectLike(&map[string]any{"FLEETAPI_ROUTES": assertions.Match_StringLikeRegexp(jsii.String("^createEvent "))})},
+		}), jsii.Number(1))
 	})
 	// The tracker serves no request: the memory of the props, its own
 	// timeout (a batch of the stream), no reservation.

@@ -56,6 +56,8 @@ type functions struct {
 	// functions perform on it (GetItem, as the Operation dimension names
 	// them): what the throttle and error metrics sum.
 	tableOperations map[awsdynamodb.Table][]string
+	// uploadName names the function that serves the upload.
+	uploadName string
 }
 
 // sorted lists the function names, sorted: the order of their alarms and
@@ -119,7 +121,7 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 	})
 
 	out := functions{byName: map[string]awslambda.Function{}, aliases: map[string]awslambda.Alias{}, tableOperations: map[awsdynamodb.Table][]string{},
-		code: code, build: build}
+		code: code, build: build, uploadName: spec.Upload().Function}
 	for _, name := range spec.Functions() {
 		routes := spec.RoutesOf(name)
 		var ops []string
@@ -158,6 +160,16 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 			Description: jsii.String(fmt.Sprintf("FleetApi %s function", name)),
 		})
 		logs.GrantWrite(role)
+		// The upload's function serves most invocations, most of them the
+		// upload rule's over MQTT: it traces what API Gateway sampled (the
+		// stage traces) and nothing else, the rule's invocations carrying no
+		// trace header, and writes no start and report lines (system log
+		// level WARN) beside its own line per upload. The others trace
+		// every request Lambda samples, and log its platform lines.
+		tracing, platform := awslambda.Tracing_ACTIVE, awslambda.SystemLogLevel_INFO
+		if name == spec.Upload().Function {
+			tracing, platform = awslambda.Tracing_PASS_THROUGH, awslambda.SystemLogLevel_WARN
+		}
 		fn := newFunction(build, scope, id+"Function", &awslambda.FunctionProps{
 			Description:                  jsii.String(fmt.Sprintf("FleetApi %s: %s", name, strings.Join(ops, ", "))),
 			Runtime:                      awslambda.Runtime_PROVIDED_AL2023(),
@@ -167,10 +179,11 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 			MemorySize:                   p.MemorySize,
 			Timeout:                      p.Timeout,
 			ReservedConcurrentExecutions: p.ReservedConcurrentExecutions,
-			Tracing:                      awslambda.Tracing_ACTIVE,
+			Tracing:                      tracing,
 			Role:                         role,
 			LogGroup:                     logs,
 			LoggingFormat:                awslambda.LoggingFormat_JSON,
+			SystemLogLevelV2:             platform,
 			Environment:                  &env,
 		})
 		for _, tableRole := range slices.Sorted(maps.Keys(access)) {

@@ -218,7 +218,7 @@ func newHistory(scope constructs.Construct, p FleetApiProps, fns functions, t ta
 			},
 		},
 	})
-	h.table.AddDependency(h.database)
+	h.table.Node().AddDependency(h.database)
 
 	h.workGroup = awsathena.NewCfnWorkGroup(scope, jsii.String("HistoryWorkGroup"), &awsathena.CfnWorkGroupProps{
 		Name:        jsii.String(h.workGroupName),
@@ -247,7 +247,7 @@ func newHistory(scope constructs.Construct, p FleetApiProps, fns functions, t ta
 			Name: jsii.String(q.Name), Description: jsii.String(q.Description), Database: jsii.String(h.databaseName),
 			QueryString: jsii.String(q.SQL), WorkGroup: h.workGroup.Ref(),
 		})
-		nq.AddDependency(h.workGroup)
+		nq.Node().AddDependency(h.workGroup)
 	}
 	return h
 }

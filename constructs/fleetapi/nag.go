@@ -95,7 +95,9 @@ var (
 	nagHistoryAccessLogs = nagSuppression{id: "AwsSolutions-S1", reason: "The history bucket is written by the history writer alone and read through Athena, whose query history and CloudTrail record who read what; " +
 		"server access logs would be a second bucket of logs of every object the writer puts."}
 	nagResultsAccessLogs = nagSuppression{id: "AwsSolutions-S1", reason: "The results bucket holds Athena's query results for 7 days; Athena's query history records each query and who ran it."}
-	nagTrackerDLQ        = nagSuppression{id: "Serverless-LambdaDLQ", reason: "The tracker's asynchronous invocations (lifecycle events, the figures' schedule) go, after Lambda's retries, to the on-failure destination " +
+	nagUploadTracing     = nagSuppression{id: "Serverless-LambdaTracing", reason: "The upload's function passes traces through: it traces the uploads API Gateway sampled (the stage traces), " +
+		"not the upload rule's invocations, which carry no trace header and are most of its invocations; each upload's log line says how long it took."}
+	nagTrackerDLQ = nagSuppression{id: "Serverless-LambdaDLQ", reason: "The tracker's asynchronous invocations (lifecycle events, the figures' schedule) go, after Lambda's retries, to the on-failure destination " +
 		"(TrackerFailures), which records the function's error too; a dead-letter queue would only duplicate it. Its stream batches have their own on-failure destination, the same queue."}
 	nagTrackerRole = nagSuppression{id: "AwsSolutions-IAM5", appliesTo: []any{map[string]any{"regex": "/^Resource::<FleetVehicleEvents[A-Za-z0-9]*\\.Arn>\\/stream\\/\\*$/g"}},
 		reason: "The tracker reads the events table's stream as the DynamoDB Developer Guide's policy for a Lambda function writes it: dynamodb:DescribeStream, GetRecords, GetShardIterator and ListStreams " +
@@ -118,7 +120,9 @@ func suppressNagFindings(scope constructs.Construct, p FleetApiProps, fns functi
 		fn := fns.byName[name]
 		// Only the upload path invokes a function asynchronously.
 		if upload != nil && fn == upload.function {
-			suppressNag(fn.Node().DefaultChild(), nagDLQAsync)
+			suppressNag(fn.Node().DefaultChild(), nagDLQAsync, nagUploadTracing)
+		} else if name == fns.uploadName {
+			suppressNag(fn.Node().DefaultChild(), nagDLQ, nagUploadTracing)
 		} else {
 			suppressNag(fn.Node().DefaultChild(), nagDLQ)
 		}

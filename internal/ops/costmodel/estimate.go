@@ -257,6 +257,14 @@ const iotIncrementBytes = 5 * 1024
 
 func increments(bytes int) int { return max(1, (bytes+iotIncrementBytes-1)/iotIncrementBytes) }
 
+// mqttShare is the share of the uploads that came over MQTT.
+func (b *bill) mqttShare() float64 {
+	if b.Usage.UploadsOverMqtt {
+		return 1
+	}
+	return 0
+}
+
 // lambda writes the requests, and GB-seconds per function from its memory
 // and architecture, durations billed by the started millisecond.
 func (b *bill) lambda() {
@@ -271,7 +279,9 @@ func (b *bill) lambda() {
 		}
 		b.coldStarts[f.LogicalID] = n * u.ColdStartsPerMillion / 1e6
 		ms += b.coldStarts[f.LogicalID] * math.Ceil(u.InitMs)
-		b.logBytes += n * float64(PlatformLogBytes(f.MemoryMiB, f.Tracing))
+		if !f.QuietPlatform {
+			b.logBytes += n * float64(PlatformLogBytes(f.MemoryMiB, f.Tracing))
+		}
 		price := PriceLambdaArm64
 		if f.Architecture == "x86_64" {
 			price = PriceLambdaX8664
@@ -379,12 +389,27 @@ func (b *bill) cloudWatch() error {
 // other writes everything else the template holds.
 func (b *bill) other() {
 	s, u := b.Stack, b.Usage
-	tracing := s.APITracing
+	// The REST API's requests are traced at the gateway (its stage
+	// traces) or at their function; an MQTT upload only when the upload's
+	// function traces actively (the rule's invocation carries no trace
+	// header for a function that passes traces through).
+	traced := 0.0
 	for _, f := range s.Functions {
-		tracing = tracing || f.Tracing
+		if s.APITracing || f.Tracing {
+			for _, op := range f.Operations {
+				traced += b.requests[op]
+			}
+		}
+		if !f.Tracing {
+			for _, op := range f.Operations {
+				if operations[op].upload {
+					traced -= b.requests[op] * b.mqttShare()
+				}
+			}
+		}
 	}
-	if tracing {
-		b.add(ServiceOther, "X-Ray traces recorded (default sampling)", PriceXRayTraces, sampledTraces(b.total, u.DaysPerMonth))
+	if traced > 0 {
+		b.add(ServiceOther, "X-Ray traces recorded (default sampling)", PriceXRayTraces, sampledTraces(traced, u.DaysPerMonth))
 	}
 	b.add(ServiceOther, "KMS keys (alarm topic)", PriceKMSKeys, float64(s.KMSKeys))
 	secrets := "Secrets Manager secrets (cursor key)"
