@@ -14,8 +14,10 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awskms"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssns"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awssnssubscriptions"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awssqs"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -365,34 +367,17 @@ func alarmSpecs(p FleetApiProps, m monitored) []alarmSpec {
 		)
 	}
 	if tr := m.tracker; tr != nil {
-		specs = append(specs,
-			// The tracker's errors: a lifecycle event or a count it failed
-			// (a stream batch answers its failures, and is retried).
-			alarmSpec{"TrackerErrors", "Tracker-Errors", "Tracker", "Errors", tr.function.MetricErrors(period), *t.FunctionErrors, gte, notBreaching},
-			// How far the state is behind the newest upload it read: the
-			// batching window, and a backlog beyond it.
-			alarmSpec{"TrackerIteratorAge", "Tracker-IteratorAge", "Tracker", "IteratorAge",
-				tr.function.Metric(jsii.String("IteratorAge"), withStat("Maximum")), *t.StateLagSeconds * 1000, gt, ignoreMissing},
-			alarmSpec{"TrackerFailures", "Tracker-Failures", "Tracker", "Failures",
-				tr.failures.MetricApproximateNumberOfMessagesVisible(withStat("Maximum")), 1, gte, notBreaching},
-		)
+		// Its errors: a lifecycle event or a count it failed (a stream
+		// batch answers its failures, and is retried).
+		specs = append(specs, streamReaderAlarms("Tracker", "Errors", tr.function, tr.failures, *t.FunctionErrors, *t.StateLagSeconds, t.Period)...)
 	}
 	if tr := m.tracker; tr != nil {
 		specs = append(specs, alarmSpec{"FleetSilentVehicles", "Fleet-SilentVehicles", "Fleet", "SilentVehicles",
 			tr.fleetMetric(metrics.VehiclesSilent, nil), *t.SilentVehicles, gte, ignoreMissing})
 	}
 	if h := m.history; h != nil {
-		specs = append(specs,
-			// A batch that failed, retried whole.
-			alarmSpec{"HistoryWriterErrors", "History-WriterErrors", "History", "WriterErrors", h.function.MetricErrors(period), *t.FunctionErrors, gte, notBreaching},
-			// How far the history is behind the table: the batching window,
-			// and a backlog beyond it.
-			alarmSpec{"HistoryIteratorAge", "History-IteratorAge", "History", "IteratorAge",
-				h.function.Metric(jsii.String("IteratorAge"), withStat("Maximum")), *t.HistoryLagSeconds * 1000, gt, ignoreMissing},
-			// Records it could not decode, or batches it gave up on.
-			alarmSpec{"HistoryFailures", "History-Failures", "History", "Failures",
-				h.failures.MetricApproximateNumberOfMessagesVisible(withStat("Maximum")), 1, gte, notBreaching},
-		)
+		// Its errors: a batch it failed, retried whole.
+		specs = append(specs, streamReaderAlarms("History", "WriterErrors", h.function, h.failures, *t.FunctionErrors, *t.HistoryLagSeconds, t.Period)...)
 	}
 	if sv := m.synthetic; sv != nil {
 		// A failed run, or none: the schedule runs it every minute, so a
@@ -401,6 +386,18 @@ func alarmSpecs(p FleetApiProps, m monitored) []alarmSpec {
 			sv.runMetric(t.Period), 1, lt, breaching})
 	}
 	return specs
+}
+
+// streamReaderAlarms are the alarms of a function that reads the events
+// table's stream: its errors (errorsName), how far it is behind the newest
+// upload it read past lagSeconds (its IteratorAge: the batching window,
+// and a backlog beyond it), and anything waiting in its failure queue.
+func streamReaderAlarms(group, errorsName string, fn awslambda.Function, failures awssqs.Queue, errors, lagSeconds float64, period awscdk.Duration) []alarmSpec {
+	return []alarmSpec{
+		{group + errorsName, group + "-" + errorsName, group, errorsName, fn.MetricErrors(&awscloudwatch.MetricOptions{Period: period}), errors, gte, notBreaching},
+		{group + "IteratorAge", group + "-IteratorAge", group, "IteratorAge", fn.Metric(jsii.String("IteratorAge"), &awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period}), lagSeconds * 1000, gt, ignoreMissing},
+		{group + "Failures", group + "-Failures", group, "Failures", failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Statistic: jsii.String("Maximum"), Period: period}), 1, gte, notBreaching},
+	}
 }
 
 // alarmActions are the actions of each severity: the props' topic of the
