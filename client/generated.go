@@ -676,8 +676,9 @@ type ClientInterface interface {
 	// Stores one batch of samples as one event. A retry of the same upload (same
 	// `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 	// answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-	// server's clock or older than the stage's event retention, and no two samples may share
-	// a millisecond.
+	// server's clock or older than the stage's history retention (its event retention when it
+	// keeps no history: samples older than the hot window go to the history), and no two
+	// samples may share a millisecond.
 	//
 	// Takes any type of body and a specified content type.
 	//
@@ -689,8 +690,9 @@ type ClientInterface interface {
 	// Stores one batch of samples as one event. A retry of the same upload (same
 	// `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 	// answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-	// server's clock or older than the stage's event retention, and no two samples may share
-	// a millisecond.
+	// server's clock or older than the stage's history retention (its event retention when it
+	// keeps no history: samples older than the hot window go to the history), and no two
+	// samples may share a millisecond.
 	//
 	// Takes a body of the `application/json` content type.
 	//
@@ -882,8 +884,9 @@ func (c *Client) ListEvents(ctx context.Context, vid Vid, params *ListEventsPara
 // Stores one batch of samples as one event. A retry of the same upload (same
 // `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 // answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-// server's clock or older than the stage's event retention, and no two samples may share
-// a millisecond.
+// server's clock or older than the stage's history retention (its event retention when it
+// keeps no history: samples older than the hot window go to the history), and no two
+// samples may share a millisecond.
 //
 // Takes any type of body and a specified content type.
 //
@@ -905,8 +908,9 @@ func (c *Client) CreateEventWithBody(ctx context.Context, vid Vid, params *Creat
 // Stores one batch of samples as one event. A retry of the same upload (same
 // `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 // answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-// server's clock or older than the stage's event retention, and no two samples may share
-// a millisecond.
+// server's clock or older than the stage's history retention (its event retention when it
+// keeps no history: samples older than the hot window go to the history), and no two
+// samples may share a millisecond.
 //
 // Takes a body of the `application/json` content type.
 //
@@ -1664,8 +1668,9 @@ type ClientWithResponsesInterface interface {
 	// Stores one batch of samples as one event. A retry of the same upload (same
 	// `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 	// answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-	// server's clock or older than the stage's event retention, and no two samples may share
-	// a millisecond.
+	// server's clock or older than the stage's history retention (its event retention when it
+	// keeps no history: samples older than the hot window go to the history), and no two
+	// samples may share a millisecond.
 	//
 	// Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -1677,8 +1682,9 @@ type ClientWithResponsesInterface interface {
 	// Stores one batch of samples as one event. A retry of the same upload (same
 	// `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 	// answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-	// server's clock or older than the stage's event retention, and no two samples may share
-	// a millisecond.
+	// server's clock or older than the stage's history retention (its event retention when it
+	// keeps no history: samples older than the hot window go to the history), and no two
+	// samples may share a millisecond.
 	//
 	// Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 	//
@@ -2809,8 +2815,9 @@ func (c *ClientWithResponses) ListEventsWithResponse(ctx context.Context, vid Vi
 // Stores one batch of samples as one event. A retry of the same upload (same
 // `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 // answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-// server's clock or older than the stage's event retention, and no two samples may share
-// a millisecond.
+// server's clock or older than the stage's history retention (its event retention when it
+// keeps no history: samples older than the hot window go to the history), and no two
+// samples may share a millisecond.
 //
 // Takes any type of body and a specified content type, and returns a wrapper object for the known response body format(s).
 //
@@ -2828,8 +2835,9 @@ func (c *ClientWithResponses) CreateEventWithBodyWithResponse(ctx context.Contex
 // Stores one batch of samples as one event. A retry of the same upload (same
 // `Idempotency-Key`, or the same samples when no key is sent) stores nothing new and
 // answers 200 with the same `eid`. No sample may be more than 5 minutes ahead of the
-// server's clock or older than the stage's event retention, and no two samples may share
-// a millisecond.
+// server's clock or older than the stage's history retention (its event retention when it
+// keeps no history: samples older than the hot window go to the history), and no two
+// samples may share a millisecond.
 //
 // Takes a body of the `application/json` content type, and returns a wrapper object for the known response body format(s).
 //

@@ -145,6 +145,7 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 		if *p.History {
 			database, workGroup := historyNames(scope)
 			env[contract.EnvHistory] = jsii.String(contract.FormatHistory(database, apihistory.Table, workGroup))
+			env[contract.EnvHistoryRetentionDays] = jsii.String(strconv.FormatFloat(*p.HistoryRetention.ToDays(nil), 'f', 0, 64))
 		}
 		// Operations only vehicles call are never granted (GrantInvoke).
 		if slices.ContainsFunc(routes, func(r contract.Route) bool { return slices.ContainsFunc(r.Callers, contract.IsFleetClass) }) {

@@ -66,6 +66,9 @@ type Config struct {
 	// History says where the samples older than the hot window are (a
 	// reader's words, contract.DescribeHistory); "" when none are kept.
 	History string
+	// HistoryRetention is how long the history keeps a sample: an upload
+	// may carry samples that old (0: EventRetention, no history).
+	HistoryRetention time.Duration
 	// Logger receives one structured line per request. Default: slog.Default().
 	Logger *slog.Logger
 	// Now is the clock. Default: time.Now.
@@ -202,6 +205,7 @@ func New(cfg Config) (*Handler, error) {
 			if err != nil {
 				return nil, fmt.Errorf("httpapi: %w", err)
 			}
+			svc.AcceptFor(cfg.HistoryRetention)
 			h.ingest = svc
 		}
 	}

@@ -537,6 +537,26 @@ func TestReadsBeforeTheHotWindow(t *testing.T) {
 	}
 }
 
+// With a history, an upload may carry samples older than the hot window,
+// up to the history's retention (an agent replaying its journal after a
+// long time offline): stored, and so written to the history; without one,
+// or past the history's retention, a 400 names the sample.
+func TestUploadsOlderThanTheHotWindow(t *testing.T) {
+	a := newAPI(t)
+	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	old := testNow.Add(-testRetention - 10*24*time.Hour)
+	if r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 1, old)}); r.status != http.StatusBadRequest || !strings.Contains(errorMessage(r), "older than the retention of 30 days") {
+		t.Errorf("without a history: %d %s, want 400 naming the retention", r.status, r.raw)
+	}
+	a.handlers["ingest"].ingest.AcceptFor(365 * 24 * time.Hour)
+	if r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 1, old)}); r.status != http.StatusCreated {
+		t.Errorf("with a year of history: %d %s, want 201", r.status, r.raw)
+	}
+	if r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 2, testNow.Add(-400*24*time.Hour))}); r.status != http.StatusBadRequest || !strings.Contains(errorMessage(r), "older than the retention of 365 days") {
+		t.Errorf("past the history: %d %s, want 400 naming its retention", r.status, r.raw)
+	}
+}
+
 // errorMessage is the message of an error answer's JSON.
 func errorMessage(r result) string {
 	e, _ := r.body["error"].(map[string]any)

@@ -31,6 +31,9 @@ type EventStore interface {
 type Service struct {
 	events    EventStore
 	retention time.Duration
+	// acceptFor is how old a sample may be: the history's retention
+	// when the stage keeps one, else retention.
+	acceptFor time.Duration
 	now       func() time.Time
 }
 
@@ -46,8 +49,12 @@ func New(events EventStore, retention time.Duration, now func() time.Time) (*Ser
 	if now == nil {
 		now = time.Now
 	}
-	return &Service{events: events, retention: retention, now: now}, nil
+	return &Service{events: events, retention: retention, acceptFor: retention, now: now}, nil
 }
+
+// AcceptFor lets the service take samples up to d old (never less than
+// the events' retention): a stage's history keeps them after the table.
+func (s *Service) AcceptFor(d time.Duration) { s.acceptFor = max(d, s.retention) }
 
 // Upload is one upload as an adapter received it.
 type Upload struct {
@@ -82,11 +89,11 @@ func (s Stored) SamplesIngested() int {
 // is not registered), ErrUnavailable (the store did not answer in time:
 // retry); anything else is a failure of the store.
 func (s *Service) Store(ctx context.Context, u Upload) (Stored, error) {
-	retention := s.retention
+	retention, acceptFor := s.retention, s.acceptFor
 	if contract.IsSyntheticVID(u.VID) {
-		retention = contract.SyntheticEventRetention
+		retention, acceptFor = contract.SyntheticEventRetention, contract.SyntheticEventRetention
 	}
-	e, err := fleet.NewEvent(u.VID, u.Body, u.IdempotencyKey, s.now(), retention)
+	e, err := fleet.NewEventAccepting(u.VID, u.Body, u.IdempotencyKey, s.now(), retention, acceptFor)
 	if err != nil {
 		return Stored{}, err
 	}

@@ -37,7 +37,9 @@ type Env struct {
 	Routes         []contract.Route
 	Tables         dynamostore.Tables
 	EventRetention time.Duration
-	CursorSecret   string
+	// HistoryRetention is the history's, 0 without one.
+	HistoryRetention time.Duration
+	CursorSecret     string
 	// Callers says who may call which operation (contract.EnvVehicleRole,
 	// contract.EnvPrincipals).
 	Callers *authz.Policy
@@ -77,6 +79,13 @@ func ReadEnv(getenv func(string) string) (Env, error) {
 		return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", contract.EnvEventRetentionDays, getenv(contract.EnvEventRetentionDays))
 	}
 	e.EventRetention = time.Duration(days) * 24 * time.Hour
+	if v := getenv(contract.EnvHistoryRetentionDays); v != "" {
+		days, err := strconv.Atoi(v)
+		if err != nil || days < 1 {
+			return Env{}, fmt.Errorf("%s must be a positive whole number, got %q", contract.EnvHistoryRetentionDays, v)
+		}
+		e.HistoryRetention = time.Duration(days) * 24 * time.Hour
+	}
 	principals, err := contract.ParsePrincipals(getenv(contract.EnvPrincipals))
 	if err != nil {
 		return Env{}, fmt.Errorf("%s: %w", contract.EnvPrincipals, err)
@@ -255,7 +264,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 	}
 	return httpapi.New(httpapi.Config{
 		Routes: env.Routes, Callers: env.Callers, Vehicles: store, Events: store, States: store,
-		EventRetention: env.EventRetention, History: contract.DescribeHistory(os.Getenv(contract.EnvHistory)), Logger: logger,
+		EventRetention: env.EventRetention, History: contract.DescribeHistory(os.Getenv(contract.EnvHistory)), HistoryRetention: env.HistoryRetention, Logger: logger,
 		// Set by Lambda in every function's environment.
 		FunctionName: os.Getenv("AWS_LAMBDA_FUNCTION_NAME"),
 	})

@@ -38,6 +38,22 @@ func TestReadEnv(t *testing.T) {
 	if env, err := ReadEnv(oneDay); err != nil || env.EventRetention != 24*time.Hour {
 		t.Errorf("one day of retention: %+v, %v", env, err)
 	}
+	// A history's retention lets uploads carry older samples; it must be
+	// a number of days.
+	withHistory := func(v string) func(string) string {
+		return func(k string) string {
+			if k == contract.EnvHistoryRetentionDays {
+				return v
+			}
+			return full[k]
+		}
+	}
+	if env, err := ReadEnv(withHistory("365")); err != nil || env.HistoryRetention != 365*24*time.Hour {
+		t.Errorf("a year of history: %+v, %v", env.HistoryRetention, err)
+	}
+	if _, err := ReadEnv(withHistory("a year")); err == nil || !strings.Contains(err.Error(), contract.EnvHistoryRetentionDays) {
+		t.Errorf("history retention %q: %v, want an error naming the variable", "a year", err)
+	}
 	// The callers read from the environment are the ones checked.
 	if _, err := env.Callers.Check(env.Routes[0], "arn:aws:sts::111122223333:assumed-role/reader/s", "car-1"); err != nil {
 		t.Errorf("the reader granted listEvents: %v", err)

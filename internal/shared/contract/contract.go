@@ -32,6 +32,10 @@ const (
 	// workgroup, "DATABASE.TABLE WORKGROUP" (FormatHistory); unset when
 	// the stage keeps no history.
 	EnvHistory = "FLEETAPI_HISTORY"
+	// EnvHistoryRetentionDays is how long the history keeps a sample,
+	// whole days: an upload may carry samples that old. Unset without a
+	// history.
+	EnvHistoryRetentionDays = "FLEETAPI_HISTORY_RETENTION_DAYS"
 	// EnvCursorKeySecret names the Secrets Manager secret whose string
 	// value signs pagination cursors; set for functions that paginate.
 	EnvCursorKeySecret = "CURSOR_KEY_SECRET_ARN"

@@ -121,13 +121,23 @@ func ValidateIdempotencyKey(key string) error {
 // sorts by time and is the same for every retry of the same upload (same
 // idempotency key, or same samples when no key is given).
 func NewEvent(vid string, up Upload, idempotencyKey string, now time.Time, retention time.Duration) (Event, error) {
+	return NewEventAccepting(vid, up, idempotencyKey, now, retention, retention)
+}
+
+// NewEventAccepting is NewEvent for a stage that keeps a history longer
+// than the table's retention: it accepts samples up to acceptFor old (at
+// least retention), and the event still expires retention after its last
+// sample, which for an old upload is already past: DynamoDB deletes it
+// soon, and its stream carries it into the history first.
+func NewEventAccepting(vid string, up Upload, idempotencyKey string, now time.Time, retention, acceptFor time.Duration) (Event, error) {
+	acceptFor = max(acceptFor, retention)
 	if err := ValidateVID("vid", vid); err != nil {
 		return Event{}, err
 	}
 	if err := ValidateIdempotencyKey(idempotencyKey); err != nil {
 		return Event{}, err
 	}
-	samples, err := normalizeSamples(up.Samples, now, retention)
+	samples, err := normalizeSamples(up.Samples, now, acceptFor)
 	if err != nil {
 		return Event{}, err
 	}
