@@ -96,6 +96,19 @@ func TestRestApi(t *testing.T) {
 			if p["StageName"] != stageName || p["TracingEnabled"] != true {
 				t.Errorf("stage name %v tracing %v", p["StageName"], p["TracingEnabled"])
 			}
+			// The stage's traces follow its sampling rule: the share of
+			// apiTraceSamplePercent, no reservoir, matched to the stage as
+			// the API Gateway Developer Guide names it ({api-name}/{stage-name},
+			// AWS::ApiGateway::Stage).
+			rule := s.resources[s.idOfPath(t, "Fleet/ApiTraceSampling")].Properties["SamplingRule"].(map[string]any)
+			want := map[string]any{"ServiceName": "FleetApi-" + stageName + "/" + stageName, "ServiceType": "AWS::ApiGateway::Stage",
+				"FixedRate": stageSettings(t, stageName).ApiTraceSamplePercent / 100, "ReservoirSize": 0.0, "Host": "*", "HTTPMethod": "*",
+				"URLPath": "*", "ResourceARN": "*", "RuleName": "FleetApi-" + stageName + "-Fleet-Api", "Version": 1.0}
+			for k, v := range want {
+				if rule[k] != v {
+					t.Errorf("sampling rule %s = %v, want %v", k, rule[k], v)
+				}
+			}
 			settings := fmt.Sprint(p["MethodSettings"])
 			for _, want := range []string{
 				"DataTraceEnabled:false", "HttpMethod:*", "LoggingLevel:ERROR", "MetricsEnabled:true", "ResourcePath:/*",

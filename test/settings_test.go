@@ -19,6 +19,7 @@ type settings struct {
 	EventsTableClass          string             `json:"eventsTableClass"`
 	ApiThrottleRateLimit      float64            `json:"apiThrottleRateLimit"`
 	ApiThrottleBurstLimit     int                `json:"apiThrottleBurstLimit"`
+	ApiTraceSamplePercent     float64            `json:"apiTraceSamplePercent"`
 	LambdaMemoryMiB           int                `json:"lambdaMemoryMiB"`
 	LambdaTimeoutSeconds      int                `json:"lambdaTimeoutSeconds"`
 	LambdaDeployment          string             `json:"lambdaDeployment"`

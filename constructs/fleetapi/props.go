@@ -79,6 +79,11 @@ type FleetApiProps struct {
 	// Burst capacity of the API stage, in requests.
 	// Default: 200.
 	ThrottlingBurstLimit *float64
+	// The percentage of the API's requests X-Ray traces, from 0 to 100
+	// (an X-Ray sampling rule of the stage, no reservoir): its traces are
+	// billed per request recorded.
+	// Default: 5.
+	TraceSamplePercent *float64
 	// Whether to create the role through which API Gateway writes execution
 	// logs and set it as the whole account and Region's
 	// (AWS::ApiGateway::Account); both are retained when the stack goes.
@@ -286,6 +291,8 @@ var propsDeclared = []prop[FleetApiProps]{
 		bounds{min: 0, aboveMin: true, max: maxThrottlingRateLimit, allowed: fmt.Sprintf("allowed range is (0, %d] requests per second (API Gateway's account throttle)", maxThrottlingRateLimit)}),
 	numberProp("throttlingBurstLimit", "apiThrottleBurstLimit", func(p *FleetApiProps) **float64 { return &p.ThrottlingBurstLimit }, jsii.Number(200),
 		bounds{min: 1, max: maxThrottlingBurstLimit, whole: true, allowed: fmt.Sprintf("allowed are whole numbers from 1 to %d (0 would refuse every request)", maxThrottlingBurstLimit)}),
+	numberProp("traceSamplePercent", "apiTraceSamplePercent", func(p *FleetApiProps) **float64 { return &p.TraceSamplePercent }, jsii.Number(5),
+		bounds{min: 0, max: 100, allowed: "allowed range is 0 to 100 percent of the API's requests"}),
 	flagProp("cloudWatchRole", "apiGatewayCloudWatchRole", func(p *FleetApiProps) **bool { return &p.CloudWatchRole }, false),
 	numberProp("maxReadRequestUnits", "tableMaxReadRequestUnits", func(p *FleetApiProps) **float64 { return &p.MaxReadRequestUnits }, nil, tableRequestUnits),
 	numberProp("maxWriteRequestUnits", "tableMaxWriteRequestUnits", func(p *FleetApiProps) **float64 { return &p.MaxWriteRequestUnits }, nil, tableRequestUnits),

@@ -1,6 +1,8 @@
 package fleetapi
 
 import (
+	"crypto/sha256"
+	"encoding/hex"
 	"encoding/json"
 	"fmt"
 	"regexp"
@@ -11,6 +13,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsiam"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awsxray"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -119,6 +122,26 @@ func newRestApi(scope constructs.Construct, p FleetApiProps, spec *api.Spec, fns
 	})
 	// The stack that uses the construct names its own outputs.
 	restApi.Node().TryRemoveChild(jsii.String("Endpoint"))
+	// The stage's traces: a share of its requests, no reservoir (X-Ray's
+	// default rule would trace the first request of every second, most of
+	// a small fleet's reads). API Gateway Developer Guide, "Configure AWS
+	// X-Ray sampling rules for API Gateway APIs": the service name is
+	// {api-name}/{stage-name}, the type AWS::ApiGateway::Stage.
+	awsxray.NewCfnSamplingRule(scope, jsii.String("ApiTraceSampling"), &awsxray.CfnSamplingRuleProps{
+		SamplingRule: &awsxray.CfnSamplingRule_SamplingRuleProperty{
+			RuleName:      jsii.String(traceRuleName(*awscdk.Stack_Of(scope).StackName(), *scope.Node().Id())),
+			Priority:      jsii.Number(1000),
+			FixedRate:     jsii.Number(*p.TraceSamplePercent / 100),
+			ReservoirSize: jsii.Number(0),
+			ServiceName:   jsii.String(*awscdk.Stack_Of(scope).StackName() + "/" + *p.ApiStageName),
+			ServiceType:   jsii.String("AWS::ApiGateway::Stage"),
+			Host:          jsii.String("*"),
+			HttpMethod:    jsii.String("*"),
+			UrlPath:       jsii.String("*"),
+			ResourceArn:   jsii.String("*"),
+			Version:       jsii.Number(1),
+		},
+	})
 	// A new deployment whenever the imported body changes: the spec, or the
 	// ARN of a function it points to.
 	restApi.LatestDeployment().AddToLogicalId(body)
@@ -230,4 +253,16 @@ func deepCopy(v any) any {
 	default:
 		return v
 	}
+}
+
+// traceRuleName names the stage's X-Ray sampling rule after its stack and
+// construct, within X-Ray's 32 characters (a hash of the whole when
+// longer): the account's rule names must differ between stages.
+func traceRuleName(stack, id string) string {
+	name := notRuleName.ReplaceAllString(stack+"-"+id, "-") + "-Api"
+	if len(name) <= 32 {
+		return name
+	}
+	sum := sha256.Sum256([]byte(name))
+	return name[:23] + "-" + hex.EncodeToString(sum[:4])
 }

@@ -51,6 +51,7 @@ func validStage(t *testing.T, replace map[string]any) map[string]any {
 		"stateBatchingWindowSeconds": 70,
 		"silentAfterMinutes":         10,
 		"notSeenAfterDays":           7,
+		"apiTraceSamplePercent":      5,
 		"history":                    true,
 		"historyRetentionDays":       90,
 		"historyScanLimitGB":         10,

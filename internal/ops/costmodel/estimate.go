@@ -393,23 +393,34 @@ func (b *bill) other() {
 	// traces) or at their function; an MQTT upload only when the upload's
 	// function traces actively (the rule's invocation carries no trace
 	// header for a function that passes traces through).
-	traced := 0.0
+	// With a sampling rule of the stage the gateway's share follows it
+	// (a function behind it keeps the gateway's decision).
+	traced, mqttTraced := 0.0, 0.0
 	for _, f := range s.Functions {
-		if s.APITracing || f.Tracing {
-			for _, op := range f.Operations {
-				traced += b.requests[op]
+		for _, op := range f.Operations {
+			mqtt := 0.0
+			if operations[op].upload {
+				mqtt = b.requests[op] * b.mqttShare()
 			}
-		}
-		if !f.Tracing {
-			for _, op := range f.Operations {
-				if operations[op].upload {
-					traced -= b.requests[op] * b.mqttShare()
-				}
+			if s.APITracing || f.Tracing {
+				traced += b.requests[op] - mqtt
+			}
+			if f.Tracing {
+				mqttTraced += mqtt
 			}
 		}
 	}
-	if traced > 0 {
-		b.add(ServiceOther, "X-Ray traces recorded (default sampling)", PriceXRayTraces, sampledTraces(traced, u.DaysPerMonth))
+	traces := sampledTraces(mqttTraced, u.DaysPerMonth)
+	item := "X-Ray traces recorded (default sampling)"
+	if rule := s.APITraceSampling; rule != nil && s.APITracing {
+		reservoir := math.Min(traced, rule.Reservoir*u.DaysPerMonth*86400)
+		traces += reservoir + rule.FixedRate*(traced-reservoir)
+		item = fmt.Sprintf("X-Ray traces recorded (the stage's rule: %g a second, then %g %%)", rule.Reservoir, rule.FixedRate*100)
+	} else {
+		traces += sampledTraces(traced, u.DaysPerMonth)
+	}
+	if traces > 0 {
+		b.add(ServiceOther, item, PriceXRayTraces, traces)
 	}
 	b.add(ServiceOther, "KMS keys (alarm topic)", PriceKMSKeys, float64(s.KMSKeys))
 	secrets := "Secrets Manager secrets (cursor key)"

@@ -77,6 +77,8 @@ func BillingOf(resourceType string) (Billing, error) {
 	case "AWS::S3::Bucket":
 		return Billing{Meters: []string{"storage GB-month by class", "PUT requests", "lifecycle transitions", "retrievals"},
 			Note: "the history bucket (its Athena results bucket holds a week of small results)"}, nil
+	case "AWS::XRay::SamplingRule":
+		return Billing{Note: "the API stage's sampling of traces: traces are billed where recorded (the stage's line)"}, nil
 	case "AWS::S3::BucketPolicy":
 		return Billing{Note: "a resource policy"}, nil
 	case "AWS::Athena::WorkGroup":

@@ -34,6 +34,9 @@ type Stack struct {
 	// APITracing is the stage's X-Ray tracing; DetailedMetrics its
 	// per-method CloudWatch metrics.
 	APITracing, DetailedMetrics bool
+	// APITraceSampling is the stage's X-Ray sampling rule, nil for X-Ray's
+	// default (a request a second, 5 % of the rest).
+	APITraceSampling *TraceSampling
 	// ThrottleRate and ThrottleBurst are the stage's default method throttle.
 	ThrottleRate, ThrottleBurst float64
 	// AlarmMetrics counts the metrics the alarms watch (a metric math alarm
@@ -55,6 +58,12 @@ type Stack struct {
 	Tracker *Tracker
 	// History is the fleet's history; nil in a template without one.
 	History *History
+}
+
+// TraceSampling is an X-Ray sampling rule: a reservoir of requests a
+// second, then a fixed rate of the rest.
+type TraceSampling struct {
+	Reservoir, FixedRate float64
 }
 
 // Tracker is the function that keeps the vehicles' state: how the events
@@ -200,6 +209,17 @@ func ParseStack(data []byte) (*Stack, error) {
 			if id == historyBucket {
 				s.history().BucketLogicalID = id
 				err = s.history().readLifecycle(r.Properties)
+			}
+		case "AWS::XRay::SamplingRule":
+			rule, _ := r.Properties["SamplingRule"].(map[string]any)
+			if rule["ServiceType"] == "AWS::ApiGateway::Stage" {
+				rate, ok1 := rule["FixedRate"].(float64)
+				reservoir, ok2 := rule["ReservoirSize"].(float64)
+				if !ok1 || !ok2 {
+					err = errors.New("a sampling rule without a literal FixedRate and ReservoirSize")
+					break
+				}
+				s.APITraceSampling = &TraceSampling{Reservoir: reservoir, FixedRate: rate}
 			}
 		case "AWS::Athena::WorkGroup":
 			cutoff, _ := dig(r.Properties, "WorkGroupConfiguration", "BytesScannedCutoffPerQuery").(float64)

@@ -44,6 +44,9 @@ func TestParseProdStack(t *testing.T) {
 	if f, ok := s.FunctionOf("createEvent"); !ok || !strings.Contains(f.LogicalID, "Ingest") {
 		t.Errorf("createEvent served by %+v", f)
 	}
+	if r := s.APITraceSampling; r == nil || r.Reservoir != 0 || r.FixedRate != 0.05 {
+		t.Errorf("the stage's sampling rule %+v, want 5 %% and no reservoir", r)
+	}
 	if s.EventRetentionDays != 30 || s.AccessLogRetentionDays != 90 || !s.APITracing || !s.DetailedMetrics {
 		t.Errorf("retention %d/%d, tracing %v, detailed metrics %v", s.EventRetentionDays, s.AccessLogRetentionDays, s.APITracing, s.DetailedMetrics)
 	}
