@@ -12,7 +12,7 @@ import (
 
 // newDashboard defines the stage's dashboard: the API, the upload rate,
 // the objectives' error budgets, the MQTT uploads, the fleet's figures and
-// the tracker, the synthetic vehicle's steps, every function and every
+// the tracker, the history writer, the synthetic vehicle's steps, every function and every
 // table.
 func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awscloudwatch.Dashboard {
 	minute := awscdk.Duration_Minutes(jsii.Number(1))
@@ -68,6 +68,21 @@ func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awsc
 		}, []awscloudwatch.IWidget{
 			graph("tracker: invocations and errors", []awscloudwatch.IMetric{tr.function.MetricInvocations(stat("Sum")), tr.function.MetricErrors(stat("Sum"))}),
 			graph("tracker: duration (ms)", []awscloudwatch.IMetric{tr.function.MetricDuration(stat("p50")), tr.function.MetricDuration(stat("p99"))}),
+		})
+	}
+	if h := m.history; h != nil {
+		rows = append(rows, []awscloudwatch.IWidget{
+			graph("History: how far behind the uploads (s)", []awscloudwatch.IMetric{
+				awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+					Expression:   jsii.String("age / 1000"),
+					UsingMetrics: &map[string]awscloudwatch.IMetric{"age": h.function.Metric(jsii.String("IteratorAge"), stat("Maximum"))},
+					Label:        jsii.String("IteratorAge, the 5-minute batching window included"), Period: minute,
+				}),
+			}),
+			graph("History writer: batches, errors, and what waits in its failure queue", []awscloudwatch.IMetric{
+				h.function.MetricInvocations(stat("Sum")), h.function.MetricErrors(stat("Sum")),
+				h.failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Label: jsii.String("failures waiting")}),
+			}),
 		})
 	}
 	if sv := m.synthetic; sv != nil {
