@@ -209,8 +209,8 @@ mutation: $(NPM_STAMP) ## mutation testing of each runtime package (gremlins); f
 		$(GREMLINS) unleash --invert-logical --invert-loopctrl --timeout-coefficient 10 --threshold-efficacy 90 ./internal/$$p || exit 1; \
 	done
 
-lambdas: ## build the functions' one bootstrap into bin/ as the synthesis does (package gobuild), and print its size
-	go run ./cmd/buildfunction bin/fleetapi/bootstrap
+lambdas: ## build the functions' bootstraps into bin/ as the synthesis does (package gobuild): the API's one, the history writer's; print their sizes
+	go run ./cmd/buildfunction bin
 
 clean: ## remove synthesized output, built functions, rendered docs and the local module proxy
 	rm -rf cdk.out bin docs/api.html .modproxy

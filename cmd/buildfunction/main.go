@@ -1,27 +1,33 @@
-// Command buildfunction builds the functions' bootstrap as synthesis does
-// (package gobuild) into the path given, and prints its size: `make lambdas`.
+// Command buildfunction builds the functions' binaries as synthesis does
+// (package gobuild) into the directory given, one bootstrap per main
+// package, and prints their sizes: `make lambdas`.
 package main
 
 import (
 	"fmt"
 	"os"
+	"path"
+	"path/filepath"
 
 	"github.com/fleetapi/fleetapi/internal/construct/gobuild"
 )
 
 func main() {
 	if len(os.Args) != 2 {
-		fmt.Fprintln(os.Stderr, "usage: buildfunction OUTPUT")
+		fmt.Fprintln(os.Stderr, "usage: buildfunction DIR")
 		os.Exit(2)
 	}
-	if err := gobuild.Build(".", gobuild.Package, os.Args[1]); err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
+	for _, pkg := range []string{gobuild.Package, gobuild.HistoryPackage} {
+		out := filepath.Join(os.Args[1], path.Base(pkg), "bootstrap")
+		if err := gobuild.Build(".", pkg, out); err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		info, err := os.Stat(out)
+		if err != nil {
+			fmt.Fprintln(os.Stderr, err)
+			os.Exit(1)
+		}
+		fmt.Printf("%s %d bytes\n", out, info.Size())
 	}
-	info, err := os.Stat(os.Args[1])
-	if err != nil {
-		fmt.Fprintln(os.Stderr, err)
-		os.Exit(1)
-	}
-	fmt.Printf("%s %d bytes\n", os.Args[1], info.Size())
 }

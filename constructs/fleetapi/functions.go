@@ -108,17 +108,7 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 	})
 	byRole := t.byRole()
 	retentionDays := strconv.FormatFloat(*p.EventRetention.ToDays(nil), 'f', 0, 64)
-	build := &goBuild{moduleDir: moduleDir, pkg: gobuild.Package, cacheDir: cacheDir}
-	code := awslambda.Code_FromAsset(jsii.String(filepath.Join(moduleDir, gobuild.Package)), &awss3assets.AssetOptions{
-		// The hash of the built binary: a change in any package it links
-		// changes it, whether or not the binary came from the build cache.
-		AssetHashType: awscdk.AssetHashType_OUTPUT,
-		Bundling: &awscdk.BundlingOptions{
-			// Required by the API, never pulled: local bundling always succeeds or fails the synthesis.
-			Image: awscdk.DockerImage_FromRegistry(jsii.String("local-go-toolchain-only")),
-			Local: build,
-		},
-	})
+	build, code := goBinary(moduleDir, gobuild.Package, cacheDir)
 
 	out := functions{byName: map[string]awslambda.Function{}, aliases: map[string]awslambda.Alias{}, tableOperations: map[awsdynamodb.Table][]string{},
 		code: code, build: build, uploadName: spec.Upload().Function}
@@ -214,6 +204,22 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 
 // newFunction defines a function whose code build bundles, failing with the
 // compiler's message when the build fails.
+// goBinary is the asset of a main package of the module, built with the
+// local Go toolchain (never Docker) through the cache when there is one.
+func goBinary(moduleDir, pkg, cacheDir string) (*goBuild, awslambda.Code) {
+	build := &goBuild{moduleDir: moduleDir, pkg: pkg, cacheDir: cacheDir}
+	return build, awslambda.Code_FromAsset(jsii.String(filepath.Join(moduleDir, pkg)), &awss3assets.AssetOptions{
+		// The hash of the built binary: a change in any package it links
+		// changes it, whether or not the binary came from the build cache.
+		AssetHashType: awscdk.AssetHashType_OUTPUT,
+		Bundling: &awscdk.BundlingOptions{
+			// Required by the API, never pulled: local bundling always succeeds or fails the synthesis.
+			Image: awscdk.DockerImage_FromRegistry(jsii.String("local-go-toolchain-only")),
+			Local: build,
+		},
+	})
+}
+
 func newFunction(build *goBuild, scope constructs.Construct, id string, props *awslambda.FunctionProps) awslambda.Function {
 	defer build.check()
 	return awslambda.NewFunction(scope, jsii.String(id), props)

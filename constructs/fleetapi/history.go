@@ -16,6 +16,7 @@ import (
 	"github.com/aws/jsii-runtime-go"
 
 	apihistory "github.com/fleetapi/fleetapi/api/history"
+	"github.com/fleetapi/fleetapi/internal/construct/gobuild"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
@@ -117,7 +118,10 @@ func newHistory(scope constructs.Construct, p FleetApiProps, fns functions, t ta
 	})
 	wp := p
 	wp.MemorySize = jsii.Number(historyWriterMemoryMiB)
-	h.function = newServiceFunction(scope, wp, fns, "HistoryWriter", "FleetApi history writer: the events stream into the history bucket as Parquet",
+	// A binary of its own: the API's functions link no Parquet, no S3.
+	hfns := fns
+	hfns.build, hfns.code = goBinary(fns.build.moduleDir, gobuild.HistoryPackage, fns.build.cacheDir)
+	h.function = newServiceFunction(scope, wp, hfns, "HistoryWriter", "FleetApi history writer: the events stream into the history bucket as Parquet",
 		// No tracing, no platform lines: as the tracker's, its own line per
 		// batch says what it wrote and how long it took.
 		historyWriterTimeoutSeconds, awslambda.Tracing_DISABLED, awslambda.SystemLogLevel_WARN, map[string]*string{

@@ -89,10 +89,15 @@ func tools(mod string) []string {
 // no CDK, no spec parser, no synthesis code, no developer tool.
 func TestFunctionBinaryLinksNoCDK(t *testing.T) {
 	mod := module(t)
-	deps := check(t, "the function binary", []string{"./lambdas/fleetapi"}, append(tools(mod),
+	banned := append(tools(mod),
 		"github.com/aws/aws-cdk-go", "github.com/aws/jsii-runtime-go", "github.com/aws/constructs-go", "github.com/getkin/kin-openapi",
-		mod+"/api", mod+"/constructs", mod+"/client", mod+"/internal/construct", mod+"/internal/app", mod+"/internal/testutil")...)
+		mod+"/api", mod+"/constructs", mod+"/client", mod+"/internal/construct", mod+"/internal/app", mod+"/internal/testutil")
+	// The history writer's Parquet and S3 are its binary's alone.
+	deps := check(t, "the function binary", []string{"./lambdas/fleetapi"}, append(banned,
+		"github.com/parquet-go", "github.com/aws/aws-sdk-go-v2/service/s3", mod+"/internal/runtime/history", mod+"/internal/runtime/historyapp")...)
 	t.Logf("the function binary links %d packages, %d of this module", len(deps), ofModule(mod, deps))
+	deps = check(t, "the history writer's binary", []string{"./lambdas/history"}, banned...)
+	t.Logf("the history writer's binary links %d packages, %d of this module", len(deps), ofModule(mod, deps))
 }
 
 // The construct, and the app that synthesizes the stages, link no runtime

@@ -18,8 +18,13 @@ import (
 	"github.com/rogpeppe/go-internal/lockedfile"
 )
 
-// Package is the main package of every function, in the FleetApi module.
+// Package is the main package of every function but the history writer,
+// in the FleetApi module.
 const Package = "lambdas/fleetapi"
+
+// HistoryPackage is the history writer's main package: a binary of its
+// own, which keeps Parquet and S3 out of the others.
+const HistoryPackage = "lambdas/history"
 
 // Env is what the build adds to the environment: Linux on arm64 (Graviton),
 // a static binary.

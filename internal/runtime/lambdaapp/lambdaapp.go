@@ -19,13 +19,10 @@ import (
 	"github.com/aws/aws-sdk-go-v2/aws"
 	"github.com/aws/aws-sdk-go-v2/credentials"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
-	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/secretsmanager"
-	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
-	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
 	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
@@ -155,45 +152,11 @@ func handler(getenv func(string) string, logger *slog.Logger) (any, error) {
 		}
 		return t.Invoke, nil
 	case contract.ServesHistory:
-		w, err := BuildHistoryWriter(getenv, logger)
-		if err != nil {
-			return nil, err
-		}
-		return w.Invoke, nil
+		return nil, fmt.Errorf("%s %q: the history writer is a binary of its own (lambdas/history), which keeps Parquet and S3 out of this one", contract.EnvServes, serves)
 	default:
-		return nil, fmt.Errorf("%s %q: allowed are unset (the operations of %s), %s, %s, %s and %s", contract.EnvServes, serves, contract.EnvRoutes,
-			contract.ServesSyntheticVehicle, contract.ServesSyntheticVehicleProvider, contract.ServesTracker, contract.ServesHistory)
+		return nil, fmt.Errorf("%s %q: allowed are unset (the operations of %s), %s, %s and %s", contract.EnvServes, serves, contract.EnvRoutes,
+			contract.ServesSyntheticVehicle, contract.ServesSyntheticVehicleProvider, contract.ServesTracker)
 	}
-}
-
-// BuildHistoryWriter wires the history writer from its environment: the
-// bucket and the failure queue. It decodes the events table's stream and
-// calls no table.
-func BuildHistoryWriter(getenv func(string) string, logger *slog.Logger) (*history.Writer, error) {
-	var missing []string
-	for _, name := range []string{contract.EnvHistoryBucket, contract.EnvHistoryFailures} {
-		if getenv(name) == "" {
-			missing = append(missing, name)
-		}
-	}
-	if len(missing) > 0 {
-		return nil, fmt.Errorf("missing environment variables %v", missing)
-	}
-	cfg, err := AWSConfig(getenv)
-	if err != nil {
-		return nil, err
-	}
-	objects := s3.NewFromConfig(cfg, func(o *s3.Options) {
-		// A local endpoint (a test's) has no bucket host names.
-		o.BaseEndpoint = endpoint(getenv, "S3")
-		o.UsePathStyle = o.BaseEndpoint != nil
-	})
-	queue := sqs.NewFromConfig(cfg, func(o *sqs.Options) { o.BaseEndpoint = endpoint(getenv, "SQS") })
-	return &history.Writer{
-		Objects:  history.Bucket{S3: objects, Name: getenv(contract.EnvHistoryBucket)},
-		Failures: history.Queue{SQS: queue, URL: getenv(contract.EnvHistoryFailures)},
-		Decoder:  dynamostore.NewEventCodec(), Prefix: contract.HistoryPrefix, Logger: logger,
-	}, nil
 }
 
 // BuildTracker wires the tracker from its environment: the three tables
@@ -306,7 +269,12 @@ func AWSConfig(getenv func(string) string) (aws.Config, error) {
 // endpoint returns the endpoint the SDK's service-specific variable
 // (AWS_ENDPOINT_URL_<SERVICE>) or the global one (AWS_ENDPOINT_URL) names,
 // nil for the service's own: local runs point a function at dynalite so.
-func endpoint(getenv func(string) string, service string) *string {
+func endpoint(getenv func(string) string, service string) *string { return Endpoint(getenv, service) }
+
+// Endpoint is the endpoint of a service's client from the SDK's
+// environment variables (AWS_ENDPOINT_URL_SERVICE, then AWS_ENDPOINT_URL),
+// nil for the Region's; a local test's stand-ins set them.
+func Endpoint(getenv func(string) string, service string) *string {
 	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
 		if v := getenv(name); v != "" {
 			return aws.String(v)
