@@ -137,7 +137,7 @@ func handler(getenv func(string) string, logger *slog.Logger) (any, error) {
 		if err != nil {
 			return nil, err
 		}
-		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(getenv, "SECRETS_MANAGER") })
+		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = Endpoint(getenv, "SECRETS_MANAGER") })
 		return NewSyntheticHandler(env, sm, cfg.Credentials, logger).Invoke, nil
 	case contract.ServesSyntheticVehicleProvider:
 		p, err := BuildProvisioner(getenv)
@@ -191,7 +191,7 @@ func BuildTracker(getenv func(string) string, logger *slog.Logger) (*tracker.Tra
 	if err != nil {
 		return nil, err
 	}
-	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(getenv, "DYNAMODB") })
+	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = Endpoint(getenv, "DYNAMODB") })
 	store, err := dynamostore.New(db, tables, nil)
 	if err != nil {
 		return nil, err
@@ -210,7 +210,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 	if err != nil {
 		return nil, err
 	}
-	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(os.Getenv, "DYNAMODB") })
+	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = Endpoint(os.Getenv, "DYNAMODB") })
 	// The cursor key is read when a listing first needs it: no network
 	// call at cold start.
 	var key dynamostore.CursorKey
@@ -218,7 +218,7 @@ func build(logger *slog.Logger) (*httpapi.Handler, error) {
 		if env.CursorSecret == "" {
 			return nil, fmt.Errorf("missing environment variable %s", contract.EnvCursorKeySecret)
 		}
-		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(os.Getenv, "SECRETS_MANAGER") })
+		sm := secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = Endpoint(os.Getenv, "SECRETS_MANAGER") })
 		key = func(ctx context.Context) ([]byte, error) { return cursorKey(ctx, sm, env.CursorSecret) }
 	}
 	store, err := dynamostore.NewWithCursorKey(db, env.Tables, key)
@@ -266,14 +266,9 @@ func AWSConfig(getenv func(string) string) (aws.Config, error) {
 	}, nil
 }
 
-// endpoint returns the endpoint the SDK's service-specific variable
+// Endpoint returns the endpoint the SDK's service-specific variable
 // (AWS_ENDPOINT_URL_<SERVICE>) or the global one (AWS_ENDPOINT_URL) names,
 // nil for the service's own: local runs point a function at dynalite so.
-func endpoint(getenv func(string) string, service string) *string { return Endpoint(getenv, service) }
-
-// Endpoint is the endpoint of a service's client from the SDK's
-// environment variables (AWS_ENDPOINT_URL_SERVICE, then AWS_ENDPOINT_URL),
-// nil for the Region's; a local test's stand-ins set them.
 func Endpoint(getenv func(string) string, service string) *string {
 	for _, name := range []string{"AWS_ENDPOINT_URL_" + service, "AWS_ENDPOINT_URL"} {
 		if v := getenv(name); v != "" {

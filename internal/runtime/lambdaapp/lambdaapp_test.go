@@ -162,13 +162,13 @@ func TestAWSConfigFromLambdasEnvironment(t *testing.T) {
 func TestEndpoint(t *testing.T) {
 	env := map[string]string{"AWS_ENDPOINT_URL": "http://global", "AWS_ENDPOINT_URL_DYNAMODB": "http://dynamodb"}
 	getenv := func(k string) string { return env[k] }
-	if got := endpoint(getenv, "DYNAMODB"); got == nil || *got != "http://dynamodb" {
+	if got := Endpoint(getenv, "DYNAMODB"); got == nil || *got != "http://dynamodb" {
 		t.Errorf("DYNAMODB: %v", got)
 	}
-	if got := endpoint(getenv, "SECRETS_MANAGER"); got == nil || *got != "http://global" {
+	if got := Endpoint(getenv, "SECRETS_MANAGER"); got == nil || *got != "http://global" {
 		t.Errorf("SECRETS_MANAGER: %v", got)
 	}
-	if got := endpoint(func(string) string { return "" }, "DYNAMODB"); got != nil {
+	if got := Endpoint(func(string) string { return "" }, "DYNAMODB"); got != nil {
 		t.Errorf("none set: %v", *got)
 	}
 }

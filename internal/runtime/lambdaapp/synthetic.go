@@ -138,14 +138,14 @@ func BuildProvisioner(getenv func(string) string) (*synthetic.Provisioner, error
 		return nil, err
 	}
 	tables := dynamostore.Tables{Vehicles: getenv(contract.EnvVehiclesTable), Events: getenv(contract.EnvEventsTable)}
-	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = endpoint(getenv, "DYNAMODB") })
+	db := dynamodb.NewFromConfig(cfg, dynamostore.BoundedAttempts, func(o *dynamodb.Options) { o.BaseEndpoint = Endpoint(getenv, "DYNAMODB") })
 	store, err := dynamostore.NewWithCursorKey(db, tables, nil)
 	if err != nil {
 		return nil, fmt.Errorf("%s, %s: %w", contract.EnvVehiclesTable, contract.EnvEventsTable, err)
 	}
 	return &synthetic.Provisioner{
-		IoT:      iot.NewFromConfig(cfg, func(o *iot.Options) { o.BaseEndpoint = endpoint(getenv, "IOT") }),
-		Secrets:  secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = endpoint(getenv, "SECRETS_MANAGER") }),
+		IoT:      iot.NewFromConfig(cfg, func(o *iot.Options) { o.BaseEndpoint = Endpoint(getenv, "IOT") }),
+		Secrets:  secretsmanager.NewFromConfig(cfg, func(o *secretsmanager.Options) { o.BaseEndpoint = Endpoint(getenv, "SECRETS_MANAGER") }),
 		Vehicles: store,
 	}, nil
 }
