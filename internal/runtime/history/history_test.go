@@ -5,6 +5,7 @@ import (
 	"context"
 	"encoding/json"
 	"errors"
+	"fmt"
 	"maps"
 	"os"
 	"slices"
@@ -15,7 +16,9 @@ import (
 
 	"github.com/aws/aws-lambda-go/events"
 	"github.com/aws/aws-sdk-go-v2/service/dynamodb"
+	"github.com/parquet-go/parquet-go"
 
+	apihistory "github.com/fleetapi/fleetapi/api/history"
 	"github.com/fleetapi/fleetapi/internal/bench/workload"
 	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 	"github.com/fleetapi/fleetapi/internal/local/localstream"
@@ -253,6 +256,40 @@ func TestUndecodableRecordIsKept(t *testing.T) {
 			if r.VID != "car-1" {
 				t.Fatalf("row of %s", r.VID)
 			}
+		}
+	}
+}
+
+// The objects' columns are the Glue table's (api/history), in its order,
+// each in the Parquet type Athena reads as the column's type: string as
+// BYTE_ARRAY of logical type STRING, double as DOUBLE, and timestamp as
+// an INT64 TIMESTAMP in milliseconds not adjusted to UTC, Athena's
+// TIMESTAMP without a time zone (Athena User Guide, "Work with timestamp
+// data": a TIMESTAMP column reads "a built-in time type such as those for
+// Parquet"; "Data types in Amazon Athena": TIMESTAMP is without a time
+// zone).
+func TestObjectsHaveTheTablesColumns(t *testing.T) {
+	body, err := Encode([]Row{{VID: "car-1", Signal: "Vehicle.Speed", Time: now, Value: 52.3, EID: "e", ReceivedAt: now}})
+	if err != nil {
+		t.Fatal(err)
+	}
+	f, err := parquet.OpenFile(bytes.NewReader(body), int64(len(body)))
+	if err != nil {
+		t.Fatal(err)
+	}
+	want := map[string]string{
+		"string":    "BYTE_ARRAY STRING",
+		"double":    "DOUBLE <nil>",
+		"timestamp": "INT64 TIMESTAMP(isAdjustedToUTC=false,unit=MILLIS)",
+	}
+	fields := f.Schema().Fields()
+	if len(fields) != len(apihistory.Columns) {
+		t.Fatalf("%d columns, want the table's %d", len(fields), len(apihistory.Columns))
+	}
+	for i, c := range apihistory.Columns {
+		got := fmt.Sprintf("%v %v", fields[i].Type().Kind(), fields[i].Type().LogicalType())
+		if fields[i].Name() != c.Name || got != want[c.Type] {
+			t.Errorf("column %d: %s %s, want %s %s (the table's %s)", i, fields[i].Name(), got, c.Name, want[c.Type], c.Type)
 		}
 	}
 }
