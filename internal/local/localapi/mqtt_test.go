@@ -74,4 +74,19 @@ func TestUploadsOverMQTT(t *testing.T) {
 	if again := c.as(c.vehicle("car-A")).do("POST", "/vehicles/car-A/events", string(up), true, nil); again.status != 200 {
 		t.Errorf("the same upload over HTTPS: %d %v, want 200 (stored over MQTT)", again.status, again.body)
 	}
+	// The next upload compressed, as the agent publishes it, is stored as
+	// its JSON would be.
+	next, _ := json.Marshal(workload.NewDrive(3, time.Now().Add(-30*time.Minute)).Upload(10))
+	if tok := a.Publish(contract.BasicIngestTopic(UploadRule, "car-A"), 1, false, contract.GzipUpload(next)); !tok.WaitTimeout(5*time.Second) || tok.Error() != nil {
+		t.Fatalf("publish compressed: %v", tok.Error())
+	}
+	for deadline := time.Now().Add(10 * time.Second); len(events) < 2 && time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
+		events, _ = reader.do("GET", "/vehicles/car-A/events", "", true, nil).body["events"].([]any)
+	}
+	if len(events) != 2 {
+		t.Fatalf("car-A has %d events after a compressed upload, want 2", len(events))
+	}
+	if again := c.as(c.vehicle("car-A")).do("POST", "/vehicles/car-A/events", string(next), true, nil); again.status != 200 {
+		t.Errorf("the compressed upload's JSON over HTTPS: %d %v, want 200 (the same event)", again.status, again.body)
+	}
 }

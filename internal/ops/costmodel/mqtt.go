@@ -13,14 +13,16 @@ import (
 const mqttVID = "WBA00000000000017"
 
 // MqttUploadBytes is what IoT Core meters of an upload of n samples of the
-// talk's workload over MQTT: the message (the upload body and its Basic
-// Ingest topic) and the event the upload rule's SQL hands the Lambda
-// action (contract.RuleEvent, the body base64).
+// talk's workload over MQTT as the agent publishes it: the message (the
+// upload body gzip-compressed, and its Basic Ingest topic) and the event
+// the upload rule's SQL hands the Lambda action (contract.RuleEvent, the
+// payload base64).
 func MqttUploadBytes(n int) (message, event int) {
-	body, err := json.Marshal(workload.NewDrive(1, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)).Upload(n))
+	upload, err := json.Marshal(workload.NewDrive(1, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)).Upload(n))
 	if err != nil {
 		panic(err) // a fleet.Upload always marshals
 	}
+	body := contract.GzipUpload(upload)
 	topic := contract.BasicIngestTopic("FleetApi_prod_Fleet_Uploads", mqttVID)
 	ev, err := json.Marshal(contract.RuleEvent{
 		Source: contract.RuleEventSource, Topic: contract.UploadTopic(mqttVID), VID: mqttVID, ClientID: mqttVID,

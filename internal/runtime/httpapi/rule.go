@@ -106,6 +106,16 @@ func (h *Handler) ruleUpload(ctx context.Context, ev contract.RuleEvent) (ingest
 	if err != nil {
 		return ingest.Stored{}, err
 	}
+	if contract.IsGzip(payload) {
+		// An agent's compressed upload: inflated within the body's limit.
+		payload, err = contract.InflateUpload(payload, MaxBodyBytes)
+		switch {
+		case errors.Is(err, contract.ErrInflatedTooLarge):
+			return ingest.Stored{}, fmt.Errorf("%w: payload %w", errTooLarge, err)
+		case err != nil:
+			return ingest.Stored{}, &fleet.ValidationError{Field: "payload", Message: "is " + err.Error()}
+		}
+	}
 	var body fleet.Upload
 	if err := decodeStrict(payload, &body); err != nil {
 		return ingest.Stored{}, err

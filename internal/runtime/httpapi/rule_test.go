@@ -60,7 +60,23 @@ func TestRuleUploadIsTheRESTUpload(t *testing.T) {
 	if evs, _ := list.body["events"].([]any); len(evs) != 1 {
 		t.Errorf("%d events, want 1", len(evs))
 	}
+	// Compressed as the agent publishes it, the same upload is the same
+	// event: stored before.
+	if err := a.invokeRule(ruleEvent("car-1", string(contract.GzipUpload([]byte(body))))); err != nil {
+		t.Fatalf("the upload compressed: %v", err)
+	}
+	// A new upload compressed is stored, as its JSON would be.
+	if err := a.invokeRule(ruleEvent("car-1", string(contract.GzipUpload([]byte(uploadJSON(t, 2, testNow.Add(-time.Hour))))))); err != nil {
+		t.Fatalf("a new upload compressed: %v", err)
+	}
+	list = a.do(call{method: "GET", path: "/vehicles/car-1/events"})
+	if evs, _ := list.body["events"].([]any); len(evs) != 2 {
+		t.Errorf("%d events after a compressed redelivery and a compressed upload, want 2", len(evs))
+	}
 	logs := a.logs.String()
+	if n := strings.Count(logs, `"outcome":"stored before"`); n != 2 {
+		t.Errorf("%d redeliveries logged, want 2 (the JSON one, the compressed one)", n)
+	}
 	for _, want := range []string{`"source":"mqtt"`, `"outcome":"stored"`, `"outcome":"stored before"`, `"SamplesIngested":10`} {
 		if !strings.Contains(logs, want) {
 			t.Errorf("logs lack %s:\n%s", want, logs)
@@ -103,6 +119,17 @@ func TestRuleBadInput(t *testing.T) {
 			return e
 		}, "invalid: topic"},
 		{"unregistered vehicle", func() contract.RuleEvent { return ruleEvent("car-9", good) }, "refused: vehicle car-9 is not registered"},
+		{"gzip cut short", func() contract.RuleEvent {
+			z := contract.GzipUpload([]byte(good))
+			return ruleEvent("car-1", string(z[:len(z)-1]))
+		},
+			"invalid: payload: is not valid gzip"},
+		{"gzip of no JSON", func() contract.RuleEvent { return ruleEvent("car-1", string(contract.GzipUpload([]byte("samples=1")))) }, "invalid: body: malformed JSON"},
+		// A few hundred bytes that inflate to 16 MB are refused by the
+		// body's limit, not read whole.
+		{"gzip bomb", func() contract.RuleEvent {
+			return ruleEvent("car-1", string(contract.GzipUpload([]byte(strings.Repeat(" ", 16<<20)))))
+		}, "invalid: request body too large: payload inflates past the limit of 131072 bytes"},
 	} {
 		err := a.invokeRule(tt.ev())
 		if err == nil || !strings.Contains(err.Error(), tt.want) {

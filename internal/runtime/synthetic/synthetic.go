@@ -191,10 +191,12 @@ func (r *run) mqttUpload(ctx context.Context) error {
 	if e.EID == r.https.EID {
 		return errors.New("the MQTT upload's event is the HTTPS one's: the clock did not move")
 	}
-	payload, err := json.Marshal(up)
+	body, err := json.Marshal(up)
 	if err != nil {
 		return err
 	}
+	// Compressed, as the agent publishes it.
+	payload := contract.GzipUpload(body)
 	conn, err := vehicleconn.DialMQTT(ctx, r.c.MQTTAddr, r.c.VID, r.c.MQTTTLS, time.Minute, r.c.StepTimeout)
 	if err != nil {
 		return err
