@@ -324,8 +324,8 @@ func TestBudget(t *testing.T) {
 
 // TestDashboard: the stage's dashboard graphs the API, every function and
 // table, and the samples ingested per minute: the metric the ingest
-// function writes in embedded metric format, under the same namespace,
-// name and dimension (internal/shared/metrics), for the ingest function.
+// function's metric filter makes, under the same namespace, name and
+// dimension (internal/shared/metrics), for the ingest function.
 func TestDashboard(t *testing.T) {
 	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
 		d := s.resources[onlyID(t, s, "AWS::CloudWatch::Dashboard")].Properties
@@ -352,6 +352,41 @@ func TestDashboard(t *testing.T) {
 			}
 		}
 	})
+}
+
+// TestSamplesIngestedFilter: the one metric filter reads the ingest
+// function's log group (the one its LoggingConfig names) with the pattern,
+// value and dimension the handlers' lines are tested against
+// (internal/runtime/httpapi TestSamplesIngestedByTheMetricFilter): the
+// dimension's value is the line's function member, which the functions'
+// logger sets to AWS_LAMBDA_FUNCTION_NAME, the name the dashboard's and
+// the alarms' metric names by Ref.
+func TestSamplesIngestedFilter(t *testing.T) {
+	forEachStage(t, func(t *testing.T, stageName string, s *synthesis) {
+		f := s.resources[onlyID(t, s, "AWS::Logs::MetricFilter")].Properties
+		var logGroup any
+		for _, fn := range s.resourcesOfType("AWS::Lambda::Function") {
+			if strings.HasPrefix(fmt.Sprint(fn.Properties["Description"]), "FleetApi ingest:") {
+				logGroup = fn.Properties["LoggingConfig"].(map[string]any)["LogGroup"]
+			}
+		}
+		if got, want := mustJSON(f["LogGroupName"]), mustJSON(logGroup); got != want || want == "null" {
+			t.Errorf("the filter reads %s, want the ingest function's log group %s", got, want)
+		}
+		if f["FilterPattern"] != metrics.SamplesIngestedFilterPattern {
+			t.Errorf("pattern %v, want %s", f["FilterPattern"], metrics.SamplesIngestedFilterPattern)
+		}
+		want := fmt.Sprintf(`[{"Dimensions":[{"Key":"%s","Value":"$.%s"}],"MetricName":"%s","MetricNamespace":"%s","MetricValue":"$.%s","Unit":"Count"}]`,
+			metrics.DimensionFunctionName, metrics.FieldFunction, metrics.SamplesIngested, metrics.Namespace, metrics.SamplesIngested)
+		if got := mustJSON(f["MetricTransformations"]); got != want {
+			t.Errorf("transformations %s, want %s", got, want)
+		}
+	})
+}
+
+func mustJSON(v any) string {
+	b, _ := json.Marshal(v)
+	return string(b)
 }
 
 // TestHardening: access logs hold what on-call needs; the tables' on-demand

@@ -196,6 +196,9 @@ func newFunctions(scope constructs.Construct, p FleetApiProps, spec *api.Spec, t
 		if spec.Paginates(name) {
 			cursorKey.GrantRead(fn, nil)
 		}
+		if name == out.uploadName {
+			newSamplesIngestedFilter(scope, logs)
+		}
 		out.byName[name] = fn
 		out.aliases[name] = newAlias(scope, id, fn)
 	}

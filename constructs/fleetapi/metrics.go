@@ -10,6 +10,8 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslogs"
+	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
 	"github.com/fleetapi/fleetapi/internal/shared/metrics"
@@ -136,8 +138,8 @@ func (b *FleetApiBase) MetricUploads(opts *awscloudwatch.MetricOptions) awscloud
 }
 
 // MetricSamplesIngested is the number of samples stored by uploads (a
-// retried upload stores none), which the ingest function writes into its
-// log lines in CloudWatch embedded metric format.
+// retried upload stores none), which a metric filter of the upload
+// function's log group reads from its log lines.
 // Default statistic: Sum, over 5 minutes.
 func (b *FleetApiBase) MetricSamplesIngested(opts *awscloudwatch.MetricOptions) awscloudwatch.Metric {
 	return functionMetric(metrics.SamplesIngested, b.functionNames[b.spec.Upload().Function], b.metricOptions(opts, "Sum"))
@@ -222,4 +224,21 @@ func (f *FleetApi) MetricTableThrottledRequests(opts *awscloudwatch.MetricOption
 func (f *FleetApi) sumOverFunctions(what string, opts *awscloudwatch.MetricOptions, metric func(awslambda.Function, *awscloudwatch.MetricOptions) awscloudwatch.IMetric) awscloudwatch.IMetric {
 	o := metricOptions(opts, "Sum")
 	return sumOf("function "+what, f.functions.byName, o, func(fn awslambda.Function) awscloudwatch.IMetric { return metric(fn, o) })
+}
+
+// newSamplesIngestedFilter makes metrics.SamplesIngested, in the stage's
+// function's dimension, from the upload function's log lines: a metric
+// filter has no charge of its own (its metric is a custom metric, as an
+// embedded one is) and leaves the line without the embedded format's
+// directive.
+func newSamplesIngestedFilter(scope constructs.Construct, logs awslogs.ILogGroup) awslogs.MetricFilter {
+	return awslogs.NewMetricFilter(scope, jsii.String("SamplesIngestedFilter"), &awslogs.MetricFilterProps{
+		LogGroup:        logs,
+		FilterPattern:   awslogs.FilterPattern_Literal(jsii.String(metrics.SamplesIngestedFilterPattern)),
+		MetricNamespace: jsii.String(metrics.Namespace),
+		MetricName:      jsii.String(metrics.SamplesIngested),
+		MetricValue:     jsii.String("$." + metrics.SamplesIngested),
+		Dimensions:      &map[string]*string{metrics.DimensionFunctionName: jsii.String("$." + metrics.FieldFunction)},
+		Unit:            awscloudwatch.Unit_COUNT,
+	})
 }

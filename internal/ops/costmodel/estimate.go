@@ -275,7 +275,11 @@ func (b *bill) lambda() {
 		for _, op := range f.Operations {
 			n += b.requests[op]
 			ms += b.requests[op] * math.Ceil(u.DurationMsByOperationID[op])
-			b.logBytes += b.requests[op] * operations[op].logBytes
+			logBytes := operations[op].logBytes
+			if operations[op].upload {
+				logBytes = b.mqttShare()*MqttUploadLogBytes + (1-b.mqttShare())*logBytes
+			}
+			b.logBytes += b.requests[op] * logBytes
 		}
 		b.coldStarts[f.LogicalID] = n * u.ColdStartsPerMillion / 1e6
 		ms += b.coldStarts[f.LogicalID] * math.Ceil(u.InitMs)

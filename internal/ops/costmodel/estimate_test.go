@@ -85,8 +85,10 @@ func TestEstimateSmallCase(t *testing.T) {
 		// Storage: 30 days held once steady; half a month's on average in month 1.
 		"vehicleEvents storage (Standard, 30-day TTL)": {30 * eventsPerDay / gib, 15 * eventsPerDay / gib},
 		"vehicles write request units":                 {0, 0},
-		// Each upload checks its vehicle: half a unit, eventually consistent.
-		"vehicles read request units":                {0.009, 0.009},
+		// A trip's uploads check their vehicle once with one execution
+		// environment: 10 × 2 trips × 30 days, half a unit each,
+		// eventually consistent.
+		"vehicles read request units":                {0.0003, 0.0003},
 		"vehicles storage (Standard)":                {10 * 256.0 / gib, 10 * 256.0 / gib},
 		"Lambda logs ingested":                       {requests * fnLog / gib, requests * fnLog / gib},
 		"API access logs ingested":                   {2 * requests * 46 / gib, 2 * requests * 46 / gib},

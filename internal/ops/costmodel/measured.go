@@ -17,7 +17,10 @@ const (
 	// UploadResponseBytes, VehicleResponseBytes: the response bodies of an
 	// upload and of a vehicle read; EventsPageGzipBytes: a full page of
 	// events (the largest limit) as gzip sends it.
-	UploadResponseBytes  = 214
+	UploadResponseBytes = 214
+	// MqttUploadLogBytes is the ingest function's log line of an upload
+	// the upload rule brought (a stored upload's: no topic, no client).
+	MqttUploadLogBytes   = 200
 	VehicleResponseBytes = 207
 	EventsPageGzipBytes  = 35154
 	// StateItemBytes is the talk's vehicle's state item (ten signals, a
@@ -32,7 +35,7 @@ const (
 	// LogCompressedFraction is how small the functions' log lines gzip
 	// (3.3-3.7 % measured, with the load); CloudWatch Logs bills stored
 	// logs by their compressed size.
-	LogCompressedFraction = 0.035
+	LogCompressedFraction = 0.017
 )
 
 // MeasuredTolerance is the relative drift of a measured figure that fails

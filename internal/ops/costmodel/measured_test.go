@@ -4,6 +4,7 @@ import (
 	"bytes"
 	"compress/gzip"
 	"context"
+	"encoding/base64"
 	"encoding/json"
 	"fmt"
 	"log/slog"
@@ -11,6 +12,7 @@ import (
 	"os"
 	"slices"
 	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -27,6 +29,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
+	"github.com/fleetapi/fleetapi/internal/runtime/lambdalog"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
@@ -142,10 +145,12 @@ func TestMeasuredRequests(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	// A name as CloudFormation makes them: stack, logical ID, suffix.
+	const functionName = "FleetApi-prod-FleetIngestFunction1206F197-Xy3kP9qRt2Lm"
 	h, err := httpapi.New(httpapi.Config{Routes: routes, Callers: callers, Vehicles: store, Events: store, States: store, EventRetention: 365 * 24 * time.Hour,
-		Logger: slog.New(slog.NewJSONHandler(&logs, nil)), Now: func() time.Time { return now },
-		// A name as CloudFormation makes them: stack, logical ID, suffix.
-		FunctionName: "FleetApi-prod-IngestFunction4C8D5E1B-Xy3kP9qRt2Lm"})
+		// The functions' logger, as Lambda runs them.
+		Logger: lambdalog.New(&logs, functionName), Now: func() time.Time { return now },
+		FunctionName: functionName})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -198,6 +203,24 @@ func TestMeasuredRequests(t *testing.T) {
 	}
 	logs0 = logs.n - before
 	uploadLog, uploadRes := float64(logs0)/float64(uploads), float64(res0)/float64(uploads)
+	// The same day's uploads over MQTT, compressed as the agent publishes
+	// them, as the upload rule invokes the function.
+	mqttVID := "WBY1Z21000V654321"
+	call("createVehicle", "POST", "/vehicles", "/vehicles", nil, strings.ReplaceAll(vehicle, vid, mqttVID), 201)
+	drive = workload.NewDrive(8, now.Add(-workload.DrivingPerDay))
+	before = logs.n
+	for range uploads {
+		body, err := json.Marshal(drive.Upload(workload.SamplesPerUpload))
+		if err != nil {
+			t.Fatal(err)
+		}
+		ev, _ := json.Marshal(contract.RuleEvent{Source: contract.RuleEventSource, Topic: contract.UploadTopic(mqttVID), VID: mqttVID, ClientID: mqttVID,
+			Payload: base64.StdEncoding.EncodeToString(contract.GzipUpload(body)), ReceivedAt: now.UnixMilli()})
+		if _, err := h.Invoke(context.Background(), ev); err != nil {
+			t.Fatal(err)
+		}
+	}
+	mqttLog := float64(logs.n-before) / float64(uploads)
 	listLog, listRes := measure(func() int {
 		return len(call("listVehicles", "GET", "/vehicles", "/vehicles", map[string]string{"limit": "100"}, "", 200).Body)
 	})
@@ -232,10 +255,11 @@ func TestMeasuredRequests(t *testing.T) {
 	}
 	compressed := float64(gzipSize(t, logs.all.Bytes())) / float64(logs.all.Len())
 
-	t.Logf("function log bytes per request: createEvent %.0f, getVehicle %.0f, listVehicles %.0f, listEvents %.0f", uploadLog, getLog, listLog, pageLog)
+	t.Logf("function log bytes per request: createEvent %.0f (over MQTT %.0f), getVehicle %.0f, listVehicles %.0f, listEvents %.0f", uploadLog, mqttLog, getLog, listLog, pageLog)
 	t.Logf("response bytes: createEvent %.0f, getVehicle %.0f, listVehicles (1 vehicle) %.0f, listEvents page of %d gzip %.0f", uploadRes, getRes, listRes, fleet.MaxLimit, float64(pageBytes)/float64(pages))
 	t.Logf("log lines gzip to %.1f %% of their size", 100*compressed)
 	near(t, "operations[createEvent].logBytes", uploadLog, operations["createEvent"].logBytes)
+	near(t, "MqttUploadLogBytes", mqttLog, MqttUploadLogBytes)
 	near(t, "operations[getVehicle].logBytes", getLog, operations["getVehicle"].logBytes)
 	near(t, "operations[listVehicles].logBytes", listLog, operations["listVehicles"].logBytes)
 	near(t, "operations[listEvents].logBytes", pageLog, operations["listEvents"].logBytes)

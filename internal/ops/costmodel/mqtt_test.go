@@ -8,9 +8,9 @@ import (
 
 // Prod at 10,000 vehicles with the uploads over MQTT: the REST API serves
 // the reads alone, IoT Core bills the connection minutes while driving and
-// the rule and its Lambda action per 5 KB of each upload; the goal
-// is a steady-state month of at most $350, with prod's PITR and 365-day
-// retention kept.
+// the rule and its Lambda action per 5 KB of each upload; the goal is a
+// steady-state month of at most $175, with PITR on the hot window and 365
+// days of history queryable.
 func TestUploadsOverMqtt(t *testing.T) {
 	m := prodModel(t)
 	rest, err := m.Estimate(10000)
@@ -56,8 +56,13 @@ func TestUploadsOverMqtt(t *testing.T) {
 	if !m.Stack.Events.PITR || m.Stack.EventRetentionDays != 30 || m.Stack.History == nil || m.Stack.History.RetentionDays != 365 {
 		t.Fatalf("prod's template has PITR %v, retention %d", m.Stack.Events.PITR, m.Stack.EventRetentionDays)
 	}
-	if mqtt.Steady > 350 {
-		t.Errorf("prod at 10,000 vehicles over MQTT: $%.2f a month, above the goal of $350", mqtt.Steady)
+	if mqtt.Steady > 175 {
+		t.Errorf("prod at 10,000 vehicles over MQTT: $%.2f a month, above the goal of $175", mqtt.Steady)
+	}
+	// Compressed, a 10-sample upload is one increment of the rule and of
+	// its action.
+	if increments(msg) != 1 || increments(ev) != 1 {
+		t.Errorf("a %d B message and a %d B event: want one 5 KB increment each", msg, ev)
 	}
 	t.Logf("prod at 10,000 vehicles: $%.2f over HTTPS, $%.2f over MQTT (REST $%.2f → $%.2f, IoT Core $%.2f); a %d-sample upload is a %d B message (%d × 5 KB) and a %d B rule event (%d × 5 KB)",
 		rest.Steady, mqtt.Steady, rest.Service(ServiceAPIGateway), mqtt.Service(ServiceAPIGateway), mqtt.Service(ServiceIoTCore),
@@ -97,4 +102,36 @@ func TestStateCoalesces(t *testing.T) {
 	}
 	t.Logf("at 10,000 vehicles: %d shards, %.1f writes a vehicle-day, $%.2f of state writes a month against $%.2f for a write per upload",
 		int(f.Shards), f.WritesPerVehicleDay, coalesced, perUpload)
+}
+
+// A trip's uploads read the vehicle's item once per execution environment
+// that serves one of them: once with one environment, about as many as
+// the environments when they are few against the trip's uploads, nearly
+// every upload when they are many.
+func TestVehicleChecks(t *testing.T) {
+	u := DefaultUsage()
+	perTrip := u.UploadsPerDay() / u.TripsPerDay
+	// Uploads a month at which the peak needs c environments of 12 ms.
+	uploadsFor := func(c float64) float64 {
+		return c / (u.DurationMsByOperationID["createEvent"] / 1000) / u.PeakToAverage * u.DaysPerMonth * 86400
+	}
+	for _, c := range []struct {
+		name       string
+		n, perTrip float64
+	}{
+		{"one environment", uploadsFor(0.5), 1},
+		{"two", uploadsFor(1.99), 2},
+		{"as many environments as a trip has uploads", uploadsFor(perTrip - 0.01), perTrip * (1 - math.Pow(1-1/perTrip, perTrip))},
+	} {
+		got := VehicleChecks(u, c.n) / (c.n / perTrip)
+		if math.Abs(got-c.perTrip) > 0.01 {
+			t.Errorf("%s: %.2f reads a trip, want %.2f", c.name, got, c.perTrip)
+		}
+	}
+	if n := uploadsFor(100 * perTrip); VehicleChecks(u, n) < 0.99*n || VehicleChecks(u, n) > n {
+		t.Errorf("environments far more than a trip's uploads: %.0f reads of %.0f uploads, want nearly each", VehicleChecks(u, n), n)
+	}
+	if VehicleChecks(u, 0) != 0 {
+		t.Error("no uploads read something")
+	}
 }

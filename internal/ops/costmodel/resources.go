@@ -38,6 +38,9 @@ func BillingOf(resourceType string) (Billing, error) {
 			Note: "X-Ray only with TracingEnabled; cache only with CacheClusterEnabled"}, nil
 	case "AWS::Logs::LogGroup":
 		return Billing{Meters: []string{"log ingestion GB", "log storage GB-month"}}, nil
+	case "AWS::Logs::MetricFilter":
+		return Billing{Meters: []string{"custom metrics per month"},
+			Note: "no charge of the filter's own; the metric it publishes is a custom metric (SamplesIngested, priced with the custom metrics)"}, nil
 	case "AWS::CloudWatch::Alarm":
 		return Billing{Meters: []string{"alarm metrics per month"}}, nil
 	case "AWS::CloudWatch::CompositeAlarm":

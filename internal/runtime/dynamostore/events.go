@@ -25,22 +25,35 @@ const (
 	hashBytes      = 16
 )
 
+// checkVehicle says whether vid is registered: fleet.ErrNoVehicle if not.
+// Vehicles are never deleted, so this check cannot race with a delete, and
+// a vehicle found once needs no read again (knownVehicles).
+func (s *Store) checkVehicle(ctx context.Context, vid string) error {
+	if s.known.has(vid) {
+		return nil
+	}
+	exists, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
+		TableName:            aws.String(s.tables.Vehicles),
+		Key:                  keyS(schema.VehicleID, vid),
+		ProjectionExpression: aws.String(schema.VehicleID),
+	})
+	if err != nil {
+		return classify(fmt.Sprintf("check vehicle %q", vid), err)
+	}
+	if exists.Item == nil {
+		return fmt.Errorf("vehicle %q: %w", vid, fleet.ErrNoVehicle)
+	}
+	s.known.add(vid)
+	return nil
+}
+
 // PutEvent stores e unless an event with its eid exists. A retry of the same
 // upload finds the stored event and returns it with Created false; the same
 // eid with other samples (an idempotency key reused for another upload) is
 // fleet.ErrConflict. The vehicle must exist: fleet.ErrNotFound otherwise.
 func (s *Store) PutEvent(ctx context.Context, e fleet.Event) (fleet.PutResult, error) {
-	// Vehicles are never deleted, so this check cannot race with a delete.
-	exists, err := s.db.GetItem(ctx, &dynamodb.GetItemInput{
-		TableName:            aws.String(s.tables.Vehicles),
-		Key:                  keyS(schema.VehicleID, e.VID),
-		ProjectionExpression: aws.String(schema.VehicleID),
-	})
-	if err != nil {
-		return fleet.PutResult{}, classify(fmt.Sprintf("check vehicle %q", e.VID), err)
-	}
-	if exists.Item == nil {
-		return fleet.PutResult{}, fmt.Errorf("vehicle %q: %w", e.VID, fleet.ErrNoVehicle)
+	if err := s.checkVehicle(ctx, e.VID); err != nil {
+		return fleet.PutResult{}, err
 	}
 
 	out, err := s.db.PutItem(ctx, &dynamodb.PutItemInput{

@@ -51,6 +51,41 @@ type Store struct {
 	// eventAbsent conditions a new event's put, built once: it is the
 	// same for every upload.
 	eventAbsent expression.Expression
+	// known are the vehicles found registered.
+	known *knownVehicles
+}
+
+// MaxKnownVehicles bounds the vehicles a Store remembers as registered
+// (about 8 MB of a function's memory); past it, it starts over.
+const MaxKnownVehicles = 100_000
+
+// knownVehicles remembers the vids a Store found registered, so that the
+// next upload of one reads no vehicle item: vehicles are never deleted (no
+// operation deletes one), so a vehicle found once stays registered. An
+// upload of a vehicle not registered is read every time. A function's
+// Store lives as long as its execution environment, which Lambda keeps
+// for many invocations (and replaces every few hours even when invoked
+// continuously, "Understanding the Lambda execution environment
+// lifecycle"): a vehicle's trip reads its item once per environment.
+type knownVehicles struct {
+	mu   sync.Mutex
+	vids map[string]struct{}
+}
+
+func (k *knownVehicles) has(vid string) bool {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	_, ok := k.vids[vid]
+	return ok
+}
+
+func (k *knownVehicles) add(vid string) {
+	k.mu.Lock()
+	defer k.mu.Unlock()
+	if len(k.vids) >= MaxKnownVehicles {
+		clear(k.vids)
+	}
+	k.vids[vid] = struct{}{}
 }
 
 // errNoCursorKey is returned by listings of a Store made without a cursor key.
@@ -88,7 +123,7 @@ func NewWithCursorKey(db API, tables Tables, load CursorKey) (*Store, error) {
 	if err != nil {
 		return nil, fmt.Errorf("dynamostore: build condition: %w", err)
 	}
-	s := &Store{db: db, tables: tables, codec: samplecodec.New(), eventAbsent: eventAbsent}
+	s := &Store{db: db, tables: tables, codec: samplecodec.New(), eventAbsent: eventAbsent, known: &knownVehicles{vids: map[string]struct{}{}}}
 	if load != nil {
 		s.cursors = &lazyCursors{load: load}
 	}

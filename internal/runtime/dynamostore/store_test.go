@@ -6,6 +6,7 @@ import (
 	"fmt"
 	"os"
 	"reflect"
+	"strconv"
 	"strings"
 	"sync"
 	"sync/atomic"
@@ -590,5 +591,66 @@ func TestCursorKeyIsLoadedWhenFirstNeeded(t *testing.T) {
 	lazy, _ := s.ListVehicles(ctx, 2, "")
 	if first.NextCursor != lazy.NextCursor {
 		t.Errorf("cursors differ: %q and %q", first.NextCursor, lazy.NextCursor)
+	}
+}
+
+// countingGets counts the GetItem calls on each table.
+type countingGets struct {
+	API
+	mu   sync.Mutex
+	gets map[string]int
+}
+
+func (c *countingGets) GetItem(ctx context.Context, in *dynamodb.GetItemInput, opts ...func(*dynamodb.Options)) (*dynamodb.GetItemOutput, error) {
+	c.mu.Lock()
+	c.gets[aws.ToString(in.TableName)]++
+	c.mu.Unlock()
+	return c.API.GetItem(ctx, in, opts...)
+}
+
+// A vehicle found registered is not read again by the same Store (vehicles
+// are never deleted); one not registered is read every time, so that it
+// can upload as soon as it is registered; a Store of its own (another
+// execution environment) reads it once too.
+func TestRegisteredVehicleIsReadOnce(t *testing.T) {
+	ctx := context.Background()
+	tables := dynalite.NewTables(t, db)
+	counting := &countingGets{API: db, gets: map[string]int{}}
+	s, err := New(counting, Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	if err != nil {
+		t.Fatal(err)
+	}
+	for range 2 {
+		if _, err := s.PutEvent(ctx, upload(t, "car-1", now.Add(-time.Hour), "")); !errors.Is(err, fleet.ErrNoVehicle) {
+			t.Fatalf("upload of a vehicle not registered: %v", err)
+		}
+	}
+	if _, err := s.CreateVehicle(ctx, newVehicle("car-1"), now); err != nil {
+		t.Fatal(err)
+	}
+	for i := range 5 {
+		if _, err := s.PutEvent(ctx, upload(t, "car-1", now.Add(-time.Duration(i+1)*time.Minute), "")); err != nil {
+			t.Fatalf("upload %d: %v", i, err)
+		}
+	}
+	if n := counting.gets[tables.Vehicles]; n != 3 {
+		t.Errorf("%d reads of the vehicles table, want 3: two while not registered, one for five uploads", n)
+	}
+	other, _ := New(counting, Tables{Vehicles: tables.Vehicles, Events: tables.Events}, testKey)
+	if _, err := other.PutEvent(ctx, upload(t, "car-1", now.Add(-time.Second), "")); err != nil {
+		t.Fatal(err)
+	}
+	if n := counting.gets[tables.Vehicles]; n != 4 {
+		t.Errorf("%d reads, want 4: another Store reads the vehicle once", n)
+	}
+}
+
+func TestKnownVehiclesAreBounded(t *testing.T) {
+	k := &knownVehicles{vids: map[string]struct{}{}}
+	for i := range MaxKnownVehicles + 1 {
+		k.add(strconv.Itoa(i))
+	}
+	if len(k.vids) != 1 || !k.has(strconv.Itoa(MaxKnownVehicles)) || k.has("0") {
+		t.Errorf("%d vehicles known after %d: want the set started over with the last", len(k.vids), MaxKnownVehicles+1)
 	}
 }

@@ -15,6 +15,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/lambdaapp"
+	"github.com/fleetapi/fleetapi/internal/runtime/lambdalog"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
@@ -22,7 +23,7 @@ import (
 // on a configuration error it logs and exits, and Lambda reports the
 // failed init.
 func Run() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	logger := lambdalog.New(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	w, err := Build(os.Getenv, logger)
 	if err != nil {
 		logger.Error("cold start failed", "error", err.Error())

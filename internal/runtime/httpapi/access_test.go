@@ -69,6 +69,7 @@ func TestDeclaredAccessIsWhatTheCodeDoes(t *testing.T) {
 	a := newAPIWith(t, store)
 	rec.calls = map[string]bool{}
 	a.do(call{method: "POST", path: "/vehicles", body: carJSON})
+	a.do(call{method: "POST", path: "/vehicles", body: strings.Replace(carJSON, "car-1", "car-4", 1)})
 	body := uploadJSON(t, 1, testNow.Add(-time.Hour))
 	eid := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: body}).body["eid"].(string)
 
@@ -78,7 +79,9 @@ func TestDeclaredAccessIsWhatTheCodeDoes(t *testing.T) {
 	more := map[string][]call{
 		"createVehicle": {retried, retried}, // the second reads what the first stored
 		"updateVehicle": {{method: "PUT", path: "/vehicles/car-1", body: `{"make":"BMW","model":"i3","year":2017}`, headers: map[string]string{"If-Match": `"99"`}}},
-		"createEvent":   {{method: "POST", path: "/vehicles/car-1/events", body: body}}, // a retry
+		// A retry, and the first upload of a vehicle the function has not
+		// seen, which reads its item (a vehicle seen once is not read again).
+		"createEvent": {{method: "POST", path: "/vehicles/car-1/events", body: body}, {method: "POST", path: "/vehicles/car-4/events", body: body}},
 	}
 	for _, op := range spec.Operations {
 		vid := "car-1"

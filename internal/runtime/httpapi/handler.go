@@ -263,13 +263,14 @@ func (h *Handler) Handle(ctx context.Context, ev events.APIGatewayProxyRequest) 
 	return h.encode(r, res), nil
 }
 
-// logOutcome writes a request's one log line, which carries its embedded
-// metric: samples stored, or a refusal.
+// logOutcome writes a request's one log line, which carries its metric:
+// samples stored (read by the upload function's metric filter), or a
+// refusal (embedded).
 func (h *Handler) logOutcome(ctx context.Context, log *slog.Logger, start time.Time, status int, res response) {
 	attrs := []any{"status", status, "durationMs", time.Since(start).Milliseconds()}
 	switch {
 	case res.samplesIngested > 0:
-		attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, res.samplesIngested)...)
+		attrs = append(attrs, metrics.SamplesIngested, res.samplesIngested)
 	case res.refused:
 		attrs = append(attrs, h.embeddedMetric(start, metrics.AccessRefused, 1)...)
 	}
@@ -304,8 +305,8 @@ func (h *Handler) serve(ctx context.Context, rt route, r *request) response {
 	return res
 }
 
-// embeddedMetric returns the log attributes that make the request's log
-// line a CloudWatch embedded metric format record of one count.
+// embeddedMetric returns the log attributes that make a log line a
+// CloudWatch embedded metric format record of one count.
 func (h *Handler) embeddedMetric(at time.Time, name string, value int) []any {
 	return metrics.Embedded(at.UnixMilli(), []metrics.Dimension{{Name: metrics.DimensionFunctionName, Value: h.cfg.FunctionName}},
 		metrics.Value{Name: name, Unit: "Count", Value: float64(value)})

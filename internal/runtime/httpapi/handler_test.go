@@ -7,7 +7,6 @@ import (
 	"encoding/base64"
 	"encoding/json"
 	"fmt"
-	"log/slog"
 	"net/http"
 	"net/url"
 	"os"
@@ -22,6 +21,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/local/dynalite"
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
+	"github.com/fleetapi/fleetapi/internal/runtime/lambdalog"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
 )
@@ -76,7 +76,7 @@ func newAPIFor(t testing.TB, callers *authz.Policy, store stores) *testAPI {
 	for _, fn := range spec.Functions() {
 		h, err := New(Config{
 			Routes: routesOf(fn), Callers: callers, Vehicles: store, Events: store, States: store, EventRetention: testRetention,
-			Logger:       slog.New(slog.NewJSONHandler(a.logs, nil)),
+			Logger:       lambdalog.New(a.logs, "FleetApi-test-"+fn),
 			Now:          func() time.Time { return testNow },
 			FunctionName: "FleetApi-test-" + fn,
 		})

@@ -57,7 +57,7 @@ func (h *Handler) HandleRule(ctx context.Context, ev contract.RuleEvent) error {
 		return fmt.Errorf("upload on %s not served: this function serves no uploads", ev.Topic)
 	}
 	start := time.Now()
-	log := h.cfg.Logger.With("source", "mqtt", "topic", ev.Topic, "clientId", ev.ClientID)
+	log := h.cfg.Logger.With("source", "mqtt", "vid", truncate(ev.VID))
 	res, err := h.ruleUpload(ctx, ev)
 	var refusal *authz.RefusalError
 	outcome := "stored"
@@ -71,7 +71,7 @@ func (h *Handler) HandleRule(ctx context.Context, ev contract.RuleEvent) error {
 	case err != nil:
 		outcome = contract.UploadInvalid
 	}
-	h.logRule(ctx, log, start, outcome, res.SamplesIngested(), refusal != nil, err)
+	h.logRule(ctx, log, ev, start, outcome, res.SamplesIngested(), refusal != nil, err)
 	if err != nil {
 		return contract.UploadFailure(ev.Topic, outcome, err)
 	}
@@ -134,21 +134,26 @@ func (h *Handler) ruleUpload(ctx context.Context, ev contract.RuleEvent) (ingest
 	return res, nil
 }
 
-// logRule writes the rule's event's one log line, with its embedded
-// metric: the samples stored, or a refusal.
-func (h *Handler) logRule(ctx context.Context, log *slog.Logger, start time.Time, outcome string, ingested int, refused bool, err error) {
+// logRule writes the rule's event's one log line, with its metric: the
+// samples stored (read by the metric filter), or a refusal (embedded). A
+// stored upload's line is the stage's most frequent: the topic and the
+// client are the vid's, checked, and only a failure's line names them.
+func (h *Handler) logRule(ctx context.Context, log *slog.Logger, ev contract.RuleEvent, start time.Time, outcome string, ingested int, refused bool, err error) {
 	attrs := []any{"outcome", outcome, "durationMs", time.Since(start).Milliseconds()}
 	switch {
 	case ingested > 0:
-		attrs = append(attrs, h.embeddedMetric(start, metrics.SamplesIngested, ingested)...)
+		attrs = append(attrs, metrics.SamplesIngested, ingested)
 	case refused:
 		attrs = append(attrs, h.embeddedMetric(start, metrics.AccessRefused, 1)...)
 	}
+	if err != nil {
+		attrs = append(attrs, "topic", truncate(ev.Topic), "clientId", truncate(ev.ClientID), "error", err.Error())
+	}
 	switch {
 	case errors.Is(err, ErrRetry):
-		log.ErrorContext(ctx, "upload not stored", append(attrs, "error", err.Error())...)
+		log.ErrorContext(ctx, "upload not stored", attrs...)
 	case err != nil:
-		log.InfoContext(ctx, "upload refused", append(attrs, "error", err.Error())...)
+		log.InfoContext(ctx, "upload refused", attrs...)
 	default:
 		log.InfoContext(ctx, "upload stored", attrs...)
 	}

@@ -25,6 +25,7 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
 	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
+	"github.com/fleetapi/fleetapi/internal/runtime/lambdalog"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
@@ -112,7 +113,7 @@ func implemented(op string) error {
 // names and serves it; on a configuration error it logs and exits, and
 // Lambda reports the failed init. Every function runs the same binary.
 func Run() {
-	logger := slog.New(slog.NewJSONHandler(os.Stdout, nil)).With("function", os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
+	logger := lambdalog.New(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
 	h, err := handler(os.Getenv, logger)
 	if err != nil {
 		logger.Error("cold start failed", "error", err.Error())

@@ -13,8 +13,24 @@ const Namespace = "FleetApi"
 const DimensionFunctionName = "FunctionName"
 
 // SamplesIngested counts the samples of the uploads stored (not those of a
-// retried upload stored before), unit Count.
+// retried upload stored before), unit Count. It is the one metric of every
+// upload: not embedded (the embedded metric format's directive was 40 % of
+// the upload's log line, the stage's largest log volume) but read by a
+// metric filter of the upload function's log group from two members of
+// the line, SamplesIngested (the value) and FieldFunction (the dimension
+// FunctionName's value).
 const SamplesIngested = "SamplesIngested"
+
+// FieldFunction is the member of every function's log line that holds the
+// function's name (Lambda's AWS_LAMBDA_FUNCTION_NAME).
+const FieldFunction = "function"
+
+// SamplesIngestedFilterPattern is the metric filter's pattern: the lines
+// with samples stored and the function's name. CloudWatch Logs ("Filter
+// pattern syntax for metric filters", JSON log events) publishes a field as
+// the value or a dimension of a line the pattern matched, and wants the
+// field in the pattern ("$.field = *" at least).
+const SamplesIngestedFilterPattern = "{ ($." + SamplesIngested + " > 0) && ($." + FieldFunction + " = *) }"
 
 // AccessRefused counts the requests a function refused with 403 because
 // its caller may not call the operation or not on that vehicle, unit
