@@ -134,7 +134,7 @@ bench: $(NPM_STAMP) ## rerun every figure of docs/performance.md: write units an
 	go test -count=1 -run 'TestWriteUnitsPerUpload' -v ./internal/runtime/dynamostore | grep -E 'write units|ok|FAIL'
 	go test -run '^$$' -bench BenchmarkStoreCallLatency -benchtime 300x ./internal/runtime/dynamostore | grep -E 'Benchmark|ok|FAIL'
 	go test -count=1 -run 'TestMeasuredFiguresAreCurrent' -v ./internal/ops/costmodel | grep -E 'item|ok|FAIL'
-	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/runtime/httpapi ./internal/runtime/samplecodec ./internal/runtime/authz
+	go test -run '^$$' -bench . -benchtime $(BENCHTIME) -benchmem ./internal/runtime/httpapi ./internal/runtime/samplecodec ./internal/runtime/authz ./internal/shared/contract
 	go test -run '^$$' -bench BenchmarkFleetState -benchtime 5x ./internal/local/localapi
 	go test -run '^$$' -bench BenchmarkQueryScans -benchtime 1x ./internal/local/localathena
 	$(MAKE) --no-print-directory lambdas

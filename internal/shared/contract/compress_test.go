@@ -2,9 +2,13 @@ package contract
 
 import (
 	"bytes"
+	"encoding/json"
 	"errors"
 	"strings"
 	"testing"
+	"time"
+
+	"github.com/fleetapi/fleetapi/internal/bench/workload"
 )
 
 func TestGzipUploadRoundTrips(t *testing.T) {
@@ -64,4 +68,29 @@ func TestInflateUploadRefusesWhatIsNotAnUpload(t *testing.T) {
 	if len(bomb) > 32<<10 {
 		t.Fatalf("the bomb is %d bytes: the test wants one far smaller than the limit", len(bomb))
 	}
+}
+
+// What compression costs the agent and the ingest function on the talk's
+// 10-sample upload (make bench; docs/performance.md).
+func BenchmarkUploadCompression(b *testing.B) {
+	body, err := json.Marshal(workload.NewDrive(1, time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)).Upload(10))
+	if err != nil {
+		b.Fatal(err)
+	}
+	z := GzipUpload(body)
+	b.Run("gzip", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			GzipUpload(body)
+		}
+	})
+	b.Run("inflate", func(b *testing.B) {
+		b.SetBytes(int64(len(body)))
+		for b.Loop() {
+			if _, err := InflateUpload(z, 128<<10); err != nil {
+				b.Fatal(err)
+			}
+		}
+		b.ReportMetric(float64(len(z)), "compressed-bytes")
+	})
 }
