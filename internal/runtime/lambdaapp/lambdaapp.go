@@ -24,8 +24,8 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/authz"
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
-	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
 	"github.com/fleetapi/fleetapi/internal/runtime/lambdalog"
+	"github.com/fleetapi/fleetapi/internal/runtime/tracker"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
