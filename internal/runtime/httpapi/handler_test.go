@@ -549,8 +549,17 @@ func TestUploadsOlderThanTheHotWindow(t *testing.T) {
 		t.Errorf("without a history: %d %s, want 400 naming the retention", r.status, r.raw)
 	}
 	a.handlers["ingest"].ingest.AcceptFor(365 * 24 * time.Hour)
-	if r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 1, old)}); r.status != http.StatusCreated {
+	r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 1, old)})
+	if r.status != http.StatusCreated {
 		t.Errorf("with a year of history: %d %s, want 201", r.status, r.raw)
+	}
+	// Kept the window's length after it arrived, so that a retry in that
+	// time is the same event, not a second one in the history.
+	if want := testNow.Add(testRetention).Format(time.RFC3339); r.body["expiresAt"] != want {
+		t.Errorf("a late upload expires at %v, want %s", r.body["expiresAt"], want)
+	}
+	if again := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 1, old)}); again.status != http.StatusOK {
+		t.Errorf("its retry: %d %s, want 200 (stored before)", again.status, again.raw)
 	}
 	if r := a.do(call{method: "POST", path: "/vehicles/car-1/events", body: uploadJSON(t, 2, testNow.Add(-400*24*time.Hour))}); r.status != http.StatusBadRequest || !strings.Contains(errorMessage(r), "older than the retention of 365 days") {
 		t.Errorf("past the history: %d %s, want 400 naming its retention", r.status, r.raw)

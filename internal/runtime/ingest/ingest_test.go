@@ -59,8 +59,8 @@ func TestStoreOnce(t *testing.T) {
 	if err != nil || !first.Created || first.SamplesIngested() != 10 {
 		t.Fatalf("first: %+v, %v", first, err)
 	}
-	if want := first.Event.End.Add(30 * 24 * time.Hour).Truncate(time.Second); !first.Event.ExpiresAt.Equal(want) || !first.Event.ReceivedAt.Equal(now) {
-		t.Errorf("received at %v, expires at %v; want %v (its end and the service's retention), %v", first.Event.ReceivedAt, first.Event.ExpiresAt, want, now)
+	if want := now.Add(30 * 24 * time.Hour).Truncate(time.Second); !first.Event.ExpiresAt.Equal(want) || !first.Event.ReceivedAt.Equal(now) {
+		t.Errorf("received at %v, expires at %v; want %v (its receipt and the service's retention), %v", first.Event.ReceivedAt, first.Event.ExpiresAt, want, now)
 	}
 	again, err := svc.Store(context.Background(), up)
 	if err != nil || again.Created || again.SamplesIngested() != 0 || again.Event.EID != first.Event.EID {
@@ -84,8 +84,8 @@ func TestSyntheticVehicleEvents(t *testing.T) {
 	if err != nil || !got.Created || got.SamplesIngested() != 0 {
 		t.Fatalf("stored %+v, %v; want created, no samples ingested", got, err)
 	}
-	if want := got.Event.End.Add(contract.SyntheticEventRetention).Truncate(time.Second); !got.Event.ExpiresAt.Equal(want) {
-		t.Errorf("expires at %v, want %v (its end and an hour)", got.Event.ExpiresAt, want)
+	if want := now.Add(contract.SyntheticEventRetention).Truncate(time.Second); !got.Event.ExpiresAt.Equal(want) {
+		t.Errorf("expires at %v, want %v (its receipt and an hour)", got.Event.ExpiresAt, want)
 	}
 }
 

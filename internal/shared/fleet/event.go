@@ -126,9 +126,11 @@ func NewEvent(vid string, up Upload, idempotencyKey string, now time.Time, reten
 
 // NewEventAccepting is NewEvent for a stage that keeps a history longer
 // than the table's retention: it accepts samples up to acceptFor old (at
-// least retention), and the event still expires retention after its last
-// sample, which for an old upload is already past: DynamoDB deletes it
-// soon, and its stream carries it into the history first.
+// least retention). An event expires retention after the later of its
+// last sample and its receipt: an old upload's item stays the window's
+// length after it arrived, unlisted (reads are by sample time), so that a
+// retry within that time is the same event, stored once, in the table and
+// in the history its stream feeds.
 func NewEventAccepting(vid string, up Upload, idempotencyKey string, now time.Time, retention, acceptFor time.Duration) (Event, error) {
 	acceptFor = max(acceptFor, retention)
 	if err := ValidateVID("vid", vid); err != nil {
@@ -154,7 +156,7 @@ func NewEventAccepting(vid string, up Upload, idempotencyKey string, now time.Ti
 		Start:       start,
 		End:         end,
 		ReceivedAt:  now.UTC().Truncate(time.Millisecond),
-		ExpiresAt:   end.Add(retention).Truncate(time.Second),
+		ExpiresAt:   later(end, now).Add(retention).Truncate(time.Second),
 		Samples:     samples,
 		ContentHash: content,
 	}, nil
@@ -339,4 +341,11 @@ func EIDTime(eid string) (time.Time, bool) {
 		return time.Time{}, false
 	}
 	return time.UnixMilli(ms).UTC(), true
+}
+
+func later(a, b time.Time) time.Time {
+	if a.After(b) {
+		return a
+	}
+	return b
 }

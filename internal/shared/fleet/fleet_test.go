@@ -99,7 +99,8 @@ func TestNewEventNormalizes(t *testing.T) {
 	if !e.Start.Equal(now.Add(-2*time.Minute)) || !e.End.Equal(now.Add(-time.Minute+time.Millisecond)) {
 		t.Errorf("start %v end %v: samples not sorted or not truncated to milliseconds", e.Start, e.End)
 	}
-	if want := e.End.Add(retention).Truncate(time.Second); !e.ExpiresAt.Equal(want) {
+	// Kept retention after the later of its last sample and its receipt.
+	if want := now.Add(retention).Truncate(time.Second); !e.ExpiresAt.Equal(want) {
 		t.Errorf("expiresAt %v, want %v", e.ExpiresAt, want)
 	}
 	if err := ValidateEID("eid", e.EID); err != nil {
@@ -311,5 +312,23 @@ func TestEIDOfContentIsStable(t *testing.T) {
 	}
 	if want := "1795680000000-4c75ee1a4f9ad2f2"; e.EID != want {
 		t.Errorf("eid %s, want %s", e.EID, want)
+	}
+}
+
+// An upload older than the table's window (a stage with a history takes
+// it) is kept the window's length after it arrived, not after its last
+// sample, which is past: a retry in that time finds it, and is not stored
+// into the history twice.
+func TestLateUploadIsKeptTheWindowAfterItArrives(t *testing.T) {
+	now := time.Date(2026, 11, 26, 8, 0, 0, 0, time.UTC)
+	const retention = 30 * 24 * time.Hour
+	old := now.Add(-40 * 24 * time.Hour)
+	up := Upload{Samples: []Sample{{Timestamp: old, Signals: map[string]float64{SignalSpeed: 1}}}}
+	e, err := NewEventAccepting("car-1", up, "", now, retention, 365*24*time.Hour)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if want := now.Add(retention); !e.ExpiresAt.Equal(want) {
+		t.Errorf("expires at %v, want %v: the window after its receipt (its last sample's would be %v, past)", e.ExpiresAt, want, old.Add(retention))
 	}
 }
