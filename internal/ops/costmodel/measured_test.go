@@ -30,8 +30,10 @@ import (
 	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/httpapi"
 	"github.com/fleetapi/fleetapi/internal/runtime/lambdalog"
+	"github.com/fleetapi/fleetapi/internal/runtime/synthetic"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 	"github.com/fleetapi/fleetapi/internal/shared/fleet"
+	"github.com/fleetapi/fleetapi/internal/shared/metrics"
 	"github.com/fleetapi/fleetapi/internal/shared/schema"
 )
 
@@ -452,4 +454,21 @@ func TestMeasuredHistory(t *testing.T) {
 	}
 	near(t, "HistoryBytesPerSample", float64(total)/float64(samples), HistoryBytesPerSample)
 	t.Logf("%d samples: %d bytes of Parquet, %.1f a sample", samples, total, float64(total)/float64(samples))
+}
+
+// A synthetic vehicle's run logs a line a step, as its function writes
+// them: the functions' logger, a successful run's latencies as make local
+// measured them (docs/operating.md).
+func TestMeasuredSyntheticLogLines(t *testing.T) {
+	var logs countingWriter
+	const vid = contract.SyntheticVIDPrefix + "FleetApi-prod-Fleet"
+	logger := lambdalog.New(&logs, "FleetApi-prod-FleetSyntheticVehicleFunction5B7C9D1E-Xy3kP9qRt2Lm")
+	var report synthetic.Report
+	for i, step := range metrics.SyntheticSteps() {
+		report = append(report, synthetic.Result{Step: step, OK: true, Latency: time.Duration(i*23+2) * time.Millisecond})
+	}
+	synthetic.Log(logger, vid, time.Now(), report)
+	perLine := float64(logs.n) / float64(len(report))
+	t.Logf("synthetic vehicle: %.0f bytes a line", perLine)
+	near(t, "SyntheticLogLineBytes", perLine, SyntheticLogLineBytes)
 }
