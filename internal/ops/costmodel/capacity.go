@@ -114,10 +114,7 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 	for _, f := range s.Functions {
 		need := 0.0
 		for _, op := range f.Operations {
-			// Little's law: requests a second times seconds each; a cold
-			// start holds its environment for the init too.
-			rps := peak(requests[op])
-			need += rps*u.DurationMsByOperationID[op]/1000 + rps*u.ColdStartsPerMillion/1e6*u.InitMs/1000
+			need += u.peakEnvironments(op, requests[op])
 		}
 		need = math.Ceil(need)
 		concurrency += need
@@ -196,4 +193,12 @@ func (m Model) Capacity(vehicles int) (Capacity, error) {
 		)
 	}
 	return c, nil
+}
+
+// peakEnvironments is the execution environments n requests a month of
+// operation op hold at the peak, by Little's law: requests a second times
+// seconds each; a cold start holds its environment for the init too.
+func (u Usage) peakEnvironments(op string, n float64) float64 {
+	rps := n / (u.DaysPerMonth * 86400) * u.PeakToAverage
+	return rps*u.DurationMsByOperationID[op]/1000 + rps*u.ColdStartsPerMillion/1e6*u.InitMs/1000
 }

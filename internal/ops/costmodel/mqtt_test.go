@@ -111,9 +111,11 @@ func TestStateCoalesces(t *testing.T) {
 func TestVehicleChecks(t *testing.T) {
 	u := DefaultUsage()
 	perTrip := u.UploadsPerDay() / u.TripsPerDay
-	// Uploads a month at which the peak needs c environments of 12 ms.
+	// Uploads a month at which the peak needs c environments: 12 ms an
+	// upload, and a cold start's init every ColdStartsPerMillion.
+	perUpload := u.DurationMsByOperationID["createEvent"]/1000 + u.ColdStartsPerMillion/1e6*u.InitMs/1000
 	uploadsFor := func(c float64) float64 {
-		return c / (u.DurationMsByOperationID["createEvent"] / 1000) / u.PeakToAverage * u.DaysPerMonth * 86400
+		return c / perUpload / u.PeakToAverage * u.DaysPerMonth * 86400
 	}
 	for _, c := range []struct {
 		name       string

@@ -229,7 +229,8 @@ func RequestsPerMonth(u Usage, id string, vehicles int) (float64, error) {
 // are never deleted), so a trip's uploads read it once per execution
 // environment that serves one of them: of C environments (the upload
 // function's concurrency at the peak, at least one), a trip's U uploads
-// reach C·(1 − (1 − 1/C)^U) of them on average, each equally likely. It
+// reach C·(1 − (1 − 1/C)^U) of them on average, each equally likely (C
+// as the capacity plan counts the function's environments). It
 // assumes an environment outlives a trip, which Lambda's reuse of
 // environments gives a function invoked continuously (it replaces them
 // "every few hours", "Understanding the Lambda execution environment
@@ -239,8 +240,7 @@ func VehicleChecks(u Usage, n float64) float64 {
 	if n == 0 || perTrip <= 1 {
 		return n
 	}
-	peakPerSecond := n / (u.DaysPerMonth * 86400) * u.PeakToAverage
-	c := max(1, math.Ceil(peakPerSecond*u.DurationMsByOperationID["createEvent"]/1000))
+	c := max(1, math.Ceil(u.peakEnvironments("createEvent", n)))
 	reached := c * (1 - math.Pow(1-1/c, perTrip))
 	return n / perTrip * reached
 }
