@@ -4,6 +4,7 @@ import (
 	"github.com/aws/aws-cdk-go/awscdk/v2"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awscloudwatch"
 	"github.com/aws/aws-cdk-go/awscdk/v2/awsdynamodb"
+	"github.com/aws/aws-cdk-go/awscdk/v2/awslambda"
 	"github.com/aws/constructs-go/constructs/v10"
 	"github.com/aws/jsii-runtime-go"
 
@@ -22,6 +23,14 @@ func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awsc
 	graph := func(title string, left []awscloudwatch.IMetric, right ...awscloudwatch.IMetric) awscloudwatch.IWidget {
 		return awscloudwatch.NewGraphWidget(&awscloudwatch.GraphWidgetProps{
 			Title: jsii.String(title), Left: &left, Right: &right, Width: jsii.Number(8), Height: jsii.Number(6),
+		})
+	}
+	// How far a stream reader is behind the uploads, in seconds.
+	secondsBehind := func(fn awslambda.Function, label string) awscloudwatch.IMetric {
+		return awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
+			Expression:   jsii.String("age / 1000"),
+			UsingMetrics: &map[string]awscloudwatch.IMetric{"age": fn.Metric(jsii.String("IteratorAge"), stat("Maximum"))},
+			Label:        jsii.String(label), Period: minute,
 		})
 	}
 	stage := m.restApi.DeploymentStage()
@@ -56,11 +65,7 @@ func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awsc
 				labeled(metrics.VehiclesConnected, "connected"), labeled(metrics.VehiclesSilent, "connected and silent"),
 			}, labeled(metrics.VehiclesNotSeen, "not seen")),
 			graph("Vehicles' state: how far behind the uploads (s)", []awscloudwatch.IMetric{
-				awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-					Expression:   jsii.String("age / 1000"),
-					UsingMetrics: &map[string]awscloudwatch.IMetric{"age": tr.function.Metric(jsii.String("IteratorAge"), stat("Maximum"))},
-					Label:        jsii.String("IteratorAge, the batching window included"), Period: minute,
-				}),
+				secondsBehind(tr.function, "IteratorAge, the batching window included"),
 			}),
 			graph("Tracker: what it gave up on, waiting in its failure queue", []awscloudwatch.IMetric{
 				tr.failures.MetricApproximateNumberOfMessagesVisible(&awscloudwatch.MetricOptions{Period: minute, Label: jsii.String("messages")}),
@@ -73,11 +78,7 @@ func newDashboard(scope constructs.Construct, p FleetApiProps, m monitored) awsc
 	if h := m.history; h != nil {
 		rows = append(rows, []awscloudwatch.IWidget{
 			graph("History: how far behind the uploads (s)", []awscloudwatch.IMetric{
-				awscloudwatch.NewMathExpression(&awscloudwatch.MathExpressionProps{
-					Expression:   jsii.String("age / 1000"),
-					UsingMetrics: &map[string]awscloudwatch.IMetric{"age": h.function.Metric(jsii.String("IteratorAge"), stat("Maximum"))},
-					Label:        jsii.String("IteratorAge, the 5-minute batching window included"), Period: minute,
-				}),
+				secondsBehind(h.function, "IteratorAge, the 5-minute batching window included"),
 			}),
 			graph("History writer: batches, errors, and what waits in its failure queue", []awscloudwatch.IMetric{
 				h.function.MetricInvocations(stat("Sum")), h.function.MetricErrors(stat("Sum")),
