@@ -6,30 +6,26 @@ package historyapp
 import (
 	"fmt"
 	"log/slog"
-	"os"
 
-	"github.com/aws/aws-lambda-go/lambda"
 	"github.com/aws/aws-sdk-go-v2/service/s3"
 	"github.com/aws/aws-sdk-go-v2/service/sqs"
 
 	"github.com/fleetapi/fleetapi/internal/runtime/dynamostore"
 	"github.com/fleetapi/fleetapi/internal/runtime/history"
 	"github.com/fleetapi/fleetapi/internal/runtime/lambdaapp"
-	"github.com/fleetapi/fleetapi/internal/runtime/lambdalog"
 	"github.com/fleetapi/fleetapi/internal/shared/contract"
 )
 
-// Run builds the writer from the function's environment and serves it;
-// on a configuration error it logs and exits, and Lambda reports the
-// failed init.
+// Run builds the writer from the function's environment and serves it
+// as every function is served (lambdaapp.Serve).
 func Run() {
-	logger := lambdalog.New(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
-	w, err := Build(os.Getenv, logger)
-	if err != nil {
-		logger.Error("cold start failed", "error", err.Error())
-		os.Exit(1)
-	}
-	lambda.Start(w.Invoke)
+	lambdaapp.Serve(func(getenv func(string) string, logger *slog.Logger) (any, error) {
+		w, err := Build(getenv, logger)
+		if err != nil {
+			return nil, err
+		}
+		return w.Invoke, nil
+	})
 }
 
 // Build wires the history writer from its environment: the

@@ -110,11 +110,15 @@ func implemented(op string) error {
 }
 
 // Run builds the handler of the operations the function's environment
-// names and serves it; on a configuration error it logs and exits, and
-// Lambda reports the failed init. Every function runs the same binary.
-func Run() {
+// names and serves it. Every function of the API runs the same binary.
+func Run() { Serve(handler) }
+
+// Serve builds a function's handler from its environment, with the
+// functions' logger, and serves it; on a configuration error it logs and
+// exits, and Lambda reports the failed init.
+func Serve(build func(getenv func(string) string, logger *slog.Logger) (any, error)) {
 	logger := lambdalog.New(os.Stdout, os.Getenv("AWS_LAMBDA_FUNCTION_NAME"))
-	h, err := handler(os.Getenv, logger)
+	h, err := build(os.Getenv, logger)
 	if err != nil {
 		logger.Error("cold start failed", "error", err.Error())
 		os.Exit(1)
