@@ -15,7 +15,10 @@ import (
 // 4.9 KB message and a 6.6 KB event, two increments, which gzip makes one.
 // The function tells the two apart by the first bytes: gzip's magic number
 // is 1f 8b (RFC 1952, 2.3.1), and a JSON text (RFC 8259) begins with
-// whitespace or a value, never with 0x1f.
+// whitespace or a value, never with 0x1f. The rule's SQL is the same for
+// both: "the Lambda rule action can receive binary data, if it's base64
+// encoded and in a JSON payload", SELECT encode(*, 'base64') (AWS IoT Core
+// Developer Guide, "Working with binary payloads").
 
 // IsGzip reports whether payload begins with gzip's magic number.
 func IsGzip(payload []byte) bool {
